@@ -1,0 +1,15 @@
+//! Ratchet's engine: a durable DAG workflow engine with Hatchet's semantics.
+//!
+//! Everything the engine owns lives in the database behind [`store::Store`], so any server
+//! replica can die at any moment and another carries on. Status changes and wake-ups travel
+//! over a [`bus::Bus`] (in-process by default, Valkey across replicas).
+//!
+//! With default features off only [`protocol`] is compiled: the wire types the edge agent
+//! shares with the server, without sqlx or the bus.
+
+pub mod protocol;
+
+#[cfg(feature = "store")]
+pub mod bus;
+#[cfg(feature = "store")]
+pub mod store;

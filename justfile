@@ -1,0 +1,23 @@
+# Conveniences for developers; the README's two commands do not need `just`.
+
+# Build everything and run the main job (server + dashboard on the embedded default).
+demo *ARGS:
+    bash scripts/demo {{ARGS}}
+
+# Every check CI runs.
+test:
+    bash .ci/run
+
+# Rust tests only (fast loop).
+rust-test *ARGS:
+    cargo nextest run --workspace {{ARGS}}
+
+# Run the server from source against the web dev server (`npm --prefix web run dev`).
+serve *ARGS:
+    cargo run -j2 --bin ratchet -- serve {{ARGS}}
+
+fmt:
+    cargo fmt --all
+
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings

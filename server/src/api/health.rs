@@ -1,0 +1,64 @@
+//! Liveness and readiness probes; they need no token.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct Health {
+    status: &'static str,
+}
+
+/// Alive: the process answers HTTP.
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Readiness {
+    Ready {
+        status: &'static str,
+        store: engine::store::StoreKind,
+        bus: engine::bus::BusKind,
+        installation_id: String,
+        version: &'static str,
+    },
+    NotReady {
+        status: &'static str,
+        error: String,
+    },
+}
+
+/// Ready: the store and the bus both answer a round trip.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let not_ready = |error: String| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Readiness::NotReady {
+                status: "not ready",
+                error,
+            }),
+        )
+    };
+    let installation = match state.store.installation().await {
+        Ok(i) => i,
+        Err(e) => return not_ready(format!("store: {e}")),
+    };
+    if let Err(e) = state.bus.ping().await {
+        return not_ready(format!("bus: {e}"));
+    }
+    (
+        StatusCode::OK,
+        Json(Readiness::Ready {
+            status: "ready",
+            store: state.store.kind(),
+            bus: state.bus.kind(),
+            installation_id: installation.id.to_string(),
+            version: env!("CARGO_PKG_VERSION"),
+        }),
+    )
+}

@@ -1,0 +1,62 @@
+//! Command line and environment: every flag has a `RATCHET_*` (or conventional) variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ratchet",
+    version,
+    about = "Orchestration server for database benchmark suites"
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, env = "RATCHET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: REST API, web dashboard, engine.
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(StoreArgs),
+}
+
+/// Where state lives. Shared by every command that opens the store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded SQLite database and local machines' work dirs.
+    #[arg(long, env = "RATCHET_DATA_DIR", default_value = "ratchet-data")]
+    pub data_dir: PathBuf,
+
+    /// postgres://user:password@host:port/db for PostgreSQL; unset for SQLite in the data dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "RATCHET_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// redis://host:port or valkey://host:port to fan events out across replicas; unset for
+    /// the in-process bus (one server).
+    #[arg(long, env = "VALKEY_URL", hide_env_values = true)]
+    pub valkey_url: Option<String>,
+}

@@ -1,0 +1,92 @@
+//! `ratchet serve`: open the store and the bus, bind, serve until SIGINT/SIGTERM, then
+//! drain requests and close connections.
+
+use std::path::Path;
+
+use anyhow::Context;
+use engine::store::{self, DatabaseTarget};
+
+use crate::config::{ServeArgs, StoreArgs};
+use crate::state::AppState;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Bind first: a port in use is the cheapest mistake to report.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (set RATCHET_LISTEN or --listen to a free address)",
+                args.listen
+            )
+        })?;
+    let store = open_store(&args.store).await?;
+    let bus = engine::bus::connect(args.valkey_url.as_deref()).await?;
+    let installation = store.installation().await?;
+    tracing::info!(
+        listen = %args.listen,
+        store = %store.kind(),
+        bus = %bus.kind(),
+        installation = %installation.id,
+        "ratchet {} serving on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        args.listen
+    );
+
+    let state = AppState {
+        store: store.clone(),
+        bus: bus.clone(),
+    };
+    axum::serve(listener, crate::api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+
+    tracing::info!("shutting down");
+    bus.close().await;
+    store.close().await;
+    Ok(())
+}
+
+pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
+    let store = open_store(&args).await?;
+    tracing::info!(store = %store.kind(), "migrations applied");
+    store.close().await;
+    Ok(())
+}
+
+async fn open_store(args: &StoreArgs) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+    let target = DatabaseTarget::from_url(args.database_url.as_deref(), &args.data_dir)?;
+    prepare_data_dir(&args.data_dir)?;
+    Ok(store::connect(&target).await?)
+}
+
+/// The data dir must exist and be writable even with PostgreSQL: local machines' work dirs
+/// and Terraform state live there.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let hint = "set RATCHET_DATA_DIR or --data-dir to a writable directory";
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data dir {} ({hint})", dir.display()))?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("the data dir {} is not writable ({hint})", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

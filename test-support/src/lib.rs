@@ -1,0 +1,23 @@
+//! Throw-away services for tests: a PostgreSQL server and a Valkey/Redis server, each on a
+//! free port in a temporary directory, stopped and removed when dropped.
+//!
+//! `RATCHET_TEST_DATABASE_URL` / `RATCHET_TEST_VALKEY_URL` point the tests at existing servers
+//! instead (each test still gets its own fresh database). A missing binary fails the test
+//! with the command that installs it: tests never skip.
+
+mod postgres;
+mod process;
+mod redis;
+
+pub use postgres::{PgServer, TestDatabase, test_database};
+pub use redis::{RedisServer, TestValkey, test_valkey};
+
+use std::net::TcpListener;
+
+/// A TCP port on 127.0.0.1 that nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("the OS hands out a free loopback port")
+}
