@@ -12,4 +12,23 @@ pub mod protocol;
 #[cfg(feature = "store")]
 pub mod bus;
 #[cfg(feature = "store")]
+pub mod clock;
+#[cfg(feature = "store")]
+pub mod definition;
+#[cfg(feature = "store")]
+mod engine;
+#[cfg(feature = "store")]
+mod expr;
+#[cfg(feature = "store")]
+pub mod model;
+#[cfg(feature = "store")]
+pub mod planner;
+#[cfg(feature = "store")]
 pub mod store;
+#[cfg(feature = "store")]
+mod worker;
+
+#[cfg(feature = "store")]
+pub use crate::engine::{Engine, EngineConfig, EngineError, channels};
+#[cfg(feature = "store")]
+pub use crate::worker::{Context, HandlerResult, TaskError, Worker};

@@ -1,6 +1,8 @@
 //! Durable storage for the engine: one [`Store`] trait, two implementations (SQLite for the
 //! embedded default, PostgreSQL for production) that pass the same conformance suite.
 
+#[macro_use]
+mod sql;
 mod postgres;
 mod sqlite;
 
@@ -8,10 +10,20 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
+
+use crate::definition::WorkflowDef;
+use crate::model::{
+    Assignment, AttemptResult, LogLine, Millis, RunId, RunState, RunStatus, StoredLogLine,
+    TaskEvent, TaskId, TaskState, TaskStatus, WorkerId, WorkerInfo,
+};
+use crate::planner::Fence;
 
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
@@ -60,6 +72,12 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
 }
 
 /// Where the store lives, parsed from `DATABASE_URL` (or its absence).
@@ -133,6 +151,153 @@ pub trait Store: Send + Sync + 'static {
 
     /// Close the connections, waiting for in-flight queries.
     async fn close(&self);
+
+    // --- workflows ---------------------------------------------------------------------
+
+    /// Store a validated definition. The same name and version again must be identical:
+    /// a changed workflow needs a new version, so runs of the old one are not disturbed.
+    async fn put_workflow(&self, def: &WorkflowDef, now: Millis) -> Result<(), StoreError>;
+
+    async fn workflow(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<Arc<WorkflowDef>>, StoreError>;
+
+    // --- runs --------------------------------------------------------------------------
+
+    /// Create a run of a stored workflow and queue its first tasks, in one transaction.
+    async fn create_run(&self, run: NewRun, now: Millis) -> Result<RunState, StoreError>;
+
+    /// Re-evaluate a run (conditions, timeouts, lost workers, its end) under its lock.
+    async fn reconcile(
+        &self,
+        run_id: RunId,
+        now: Millis,
+        lost_workers: &HashSet<WorkerId>,
+    ) -> Result<Change, StoreError>;
+
+    /// Cancel a whole run (cooperative for RUNNING tasks; the on-failure task still runs).
+    async fn cancel_run(
+        &self,
+        run_id: RunId,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Change, StoreError>;
+
+    /// Cancel one task and what depends on it.
+    async fn cancel_task(
+        &self,
+        task_id: TaskId,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Change, StoreError>;
+
+    async fn run(&self, run_id: RunId) -> Result<Option<RunState>, StoreError>;
+
+    async fn tasks(&self, run_id: RunId) -> Result<Vec<TaskState>, StoreError>;
+
+    /// The run's timeline after event `after` (0 for all), oldest first.
+    async fn events(&self, run_id: RunId, after: i64) -> Result<Vec<TaskEvent>, StoreError>;
+
+    // --- dispatch ----------------------------------------------------------------------
+
+    /// Register (or re-register) a worker; it is live while it heart-beats.
+    async fn register_worker(&self, worker: &WorkerInfo, now: Millis) -> Result<(), StoreError>;
+
+    /// The worker is alive and runs `running`; answers the attempts among them it must
+    /// stop (cancelled, timed out, reassigned).
+    async fn heartbeat(
+        &self,
+        worker_id: WorkerId,
+        running: &[(TaskId, i32)],
+        now: Millis,
+    ) -> Result<Vec<(TaskId, i32)>, StoreError>;
+
+    /// A worker leaves: its RUNNING tasks are reassigned by the next sweep.
+    async fn deregister_worker(&self, worker_id: WorkerId) -> Result<(), StoreError>;
+
+    /// Assign up to `capacity` QUEUED tasks the worker can run (its actions, its labels).
+    async fn claim(
+        &self,
+        worker: &WorkerInfo,
+        capacity: u32,
+        now: Millis,
+    ) -> Result<Vec<Assignment>, StoreError>;
+
+    /// A worker reports how an attempt ended; a late answer from an old attempt is refused.
+    async fn report(
+        &self,
+        task_id: TaskId,
+        attempt: i32,
+        result: AttemptResult,
+        now: Millis,
+    ) -> Result<(Fence, Change), StoreError>;
+
+    /// Extend a running attempt's deadline by `by` milliseconds from now.
+    async fn refresh_timeout(
+        &self,
+        task_id: TaskId,
+        attempt: i32,
+        by: Millis,
+        now: Millis,
+    ) -> Result<Fence, StoreError>;
+
+    /// Time-driven work: mark workers that stopped heart-beating lost, and reconcile the runs
+    /// with a due timeout, a lost worker or a due sleep. Returns the changes.
+    async fn sweep(&self, now: Millis, worker_timeout: Millis) -> Result<Vec<Change>, StoreError>;
+
+    // --- logs and memos ----------------------------------------------------------------
+
+    /// Store log lines; a line already stored (same task, attempt, seq) is ignored.
+    async fn append_logs(&self, lines: &[LogLine]) -> Result<(), StoreError>;
+
+    /// A run's log lines after position `after`, optionally of one task, oldest first.
+    async fn logs(
+        &self,
+        run_id: RunId,
+        task_id: Option<TaskId>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredLogLine>, StoreError>;
+
+    async fn memo_get(&self, task_id: TaskId, key: &str) -> Result<Option<Value>, StoreError>;
+
+    /// Record `value` unless a value is already recorded; returns the recorded one.
+    async fn memo_put(
+        &self,
+        task_id: TaskId,
+        key: &str,
+        value: &Value,
+    ) -> Result<Value, StoreError>;
+}
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: RunId,
+    pub workflow: String,
+    pub version: String,
+    pub input: Value,
+}
+
+/// What a state change did to one run, so the engine can publish it and wake workers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Change {
+    pub run_id: Option<RunId>,
+    pub run_status: Option<RunStatus>,
+    /// Tasks whose status changed, with their new status.
+    pub tasks: Vec<(TaskId, String, TaskStatus)>,
+    /// Some task became QUEUED: wake the workers.
+    pub queued: bool,
+    /// Some RUNNING attempt must stop (cancelled or timed out), with its worker.
+    pub stop: Vec<(TaskId, i32, Option<WorkerId>)>,
+}
+
+impl Change {
+    pub fn is_empty(&self) -> bool {
+        self.run_status.is_none() && self.tasks.is_empty()
+    }
 }
 
 /// Open the store for `target` and run its migrations.

@@ -1,22 +1,25 @@
-//! PostgreSQL store: production. Many replicas share one database.
+//! PostgreSQL store: production. Many replicas share one database; a run is changed under
+//! its row lock, and claims skip rows other replicas hold.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgPool, Row};
-use uuid::Uuid;
+use sqlx::{ConnectOptions, Connection, PgPool};
 
-use super::{DatabaseTarget, Installation, Store, StoreError, StoreKind};
+use super::sql::DefinitionCache;
+use super::{DatabaseTarget, StoreError, StoreKind};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 pub struct PostgresStore {
     pool: PgPool,
+    definitions: DefinitionCache,
 }
 
 impl PostgresStore {
+    const KIND: StoreKind = StoreKind::Postgres;
+
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let target = DatabaseTarget::Postgres(url.to_string()).describe();
         let options =
@@ -45,35 +48,26 @@ impl PostgresStore {
             .await
             .map_err(|source| StoreError::Migrate { target, source })?;
         sqlx::query("INSERT INTO installation (id) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(Uuid::now_v7())
+            .bind(uuid::Uuid::now_v7())
             .execute(&pool)
             .await?;
-        Ok(PostgresStore { pool })
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    fn kind(&self) -> StoreKind {
-        StoreKind::Postgres
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn installation(&self) -> Result<Installation, StoreError> {
-        let row = sqlx::query("SELECT id, created_at FROM installation")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Installation {
-            id: row.try_get("id")?,
-            created_at: row.try_get("created_at")?,
+        Ok(PostgresStore {
+            pool,
+            definitions: DefinitionCache::default(),
         })
     }
 
-    async fn close(&self) {
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn close_pools(&self) {
         self.pool.close().await;
     }
 }
+
+sql_store!(PostgresStore, sqlx::Postgres, for_update: " FOR UPDATE", skip_locked: " FOR UPDATE OF t SKIP LOCKED");

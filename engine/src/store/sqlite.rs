@@ -1,23 +1,27 @@
-//! SQLite store: the embedded default. WAL mode so readers never wait for the writer.
+//! SQLite store: the embedded default. WAL mode so readers never wait for the writer, and a
+//! single writer connection, so writes never race (SQLite allows one writer at a time).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::Utc;
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
-use uuid::Uuid;
 
-use super::{Installation, Store, StoreError, StoreKind};
+use super::sql::DefinitionCache;
+use super::{StoreError, StoreKind};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    reader: SqlitePool,
+    definitions: DefinitionCache,
 }
 
 impl SqliteStore {
+    const KIND: StoreKind = StoreKind::Sqlite;
+
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::OpenSqlite {
             path: PathBuf::from(path),
@@ -28,57 +32,51 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
             .await
             .map_err(open_err)?;
         MIGRATOR
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|source| StoreError::Migrate {
                 target: format!("sqlite:{}", path.display()),
                 source,
             })?;
-        let store = SqliteStore { pool };
-        store.ensure_installation().await?;
-        Ok(store)
-    }
-
-    async fn ensure_installation(&self) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO installation (singleton, id, created_at) VALUES (1, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(Uuid::now_v7())
-            .bind(Utc::now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn kind(&self) -> StoreKind {
-        StoreKind::Sqlite
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn installation(&self) -> Result<Installation, StoreError> {
-        let row = sqlx::query("SELECT id, created_at FROM installation")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Installation {
-            id: row.try_get("id")?,
-            created_at: row.try_get("created_at")?,
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(open_err)?;
+        sqlx::query(
+            "INSERT INTO installation (singleton, id, created_at) VALUES (1, $1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(Utc::now())
+        .execute(&writer)
+        .await?;
+        Ok(SqliteStore {
+            writer,
+            reader,
+            definitions: DefinitionCache::default(),
         })
     }
 
-    async fn close(&self) {
-        self.pool.close().await;
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    async fn close_pools(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
     }
 }
+
+sql_store!(SqliteStore, sqlx::Sqlite, for_update: "", skip_locked: "");

@@ -1,0 +1,400 @@
+//! The engine: registers workflows, starts runs, runs in-process workers and the time-driven
+//! sweeper, and publishes every state change on the bus. All state is in the store, so an
+//! engine can be dropped (or its process killed) at any point and another carries on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::bus::Bus;
+use crate::clock::{Clock, SystemClock};
+use crate::definition::{DefinitionError, WorkflowDef};
+use crate::model::{RunId, RunState, TaskEvent, TaskId, TaskState, WorkerId};
+use crate::store::{Change, NewRun, Store, StoreError};
+use crate::worker::{Worker, run_worker};
+
+/// Bus channels. Messages are hints to re-read the store; they carry ids and statuses.
+pub mod channels {
+    /// Run and task status changes (JSON: run_id, run_status, tasks).
+    pub const STATUS: &str = "ratchet.status";
+    /// A task was queued: workers should claim.
+    pub const QUEUED: &str = "ratchet.queued";
+    /// A running attempt must stop (JSON: task_id, attempt).
+    pub const STOP: &str = "ratchet.stop";
+    /// New log lines were stored for a run (payload: the run id).
+    pub const LOGS: &str = "ratchet.logs";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no workflow named '{0}' is registered")]
+    UnknownWorkflow(String),
+    #[error("the attempt is no longer the task's current one")]
+    Stale,
+    #[error("timed out waiting for run {0}")]
+    WaitTimeout(RunId),
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// A worker silent this long is lost and its tasks are reassigned.
+    pub worker_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    /// How often timeouts, lost workers and sleeps are checked.
+    pub sweep_interval: Duration,
+    /// How often an idle worker polls even without a wake-up (retry backoffs come due).
+    pub poll_interval: Duration,
+    /// How long a cancelled handler may take to stop by itself before it is aborted.
+    pub cancel_grace: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            worker_timeout: Duration::from_secs(30),
+            heartbeat_interval: Duration::from_secs(5),
+            sweep_interval: Duration::from_millis(500),
+            poll_interval: Duration::from_millis(500),
+            cancel_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Shared by the engine handle, its workers and their handlers' contexts.
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) bus: Arc<dyn Bus>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: EngineConfig,
+    /// Bumped whenever a task is queued; idle workers watch it.
+    pub(crate) queued: tokio::sync::watch::Sender<u64>,
+    /// Attempts running in this process, so a stop message can reach them at once.
+    local: Mutex<HashMap<(TaskId, i32), CancellationToken>>,
+}
+
+impl Inner {
+    /// Tell everyone what changed: status watchers, idle workers, running attempts to stop.
+    pub(crate) async fn publish(&self, change: &Change) {
+        if change.is_empty() {
+            return;
+        }
+        let status = json!({
+            "run_id": change.run_id,
+            "run_status": change.run_status,
+            "tasks": change.tasks.iter().map(|(id, name, status)| json!({"id": id, "name": name, "status": status})).collect::<Vec<_>>(),
+        });
+        self.publish_raw(channels::STATUS, &status.to_string())
+            .await;
+        if change.queued {
+            self.queued.send_modify(|n| *n += 1);
+            self.publish_raw(channels::QUEUED, "").await;
+        }
+        for (task_id, attempt, _) in &change.stop {
+            self.stop_local(*task_id, *attempt);
+            self.publish_raw(
+                channels::STOP,
+                &json!({"task_id": task_id, "attempt": attempt}).to_string(),
+            )
+            .await;
+        }
+    }
+
+    pub(crate) async fn publish_logs(&self, run_id: RunId) {
+        self.publish_raw(channels::LOGS, &run_id.to_string()).await;
+    }
+
+    async fn publish_raw(&self, channel: &str, payload: &str) {
+        if let Err(e) = self.bus.publish(channel, payload).await {
+            tracing::warn!(channel, error = %e, "cannot publish on the bus");
+        }
+    }
+
+    pub(crate) fn register_local(&self, task_id: TaskId, attempt: i32, token: CancellationToken) {
+        self.local
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((task_id, attempt), token);
+    }
+
+    pub(crate) fn unregister_local(&self, task_id: TaskId, attempt: i32) {
+        self.local
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(task_id, attempt));
+    }
+
+    fn stop_local(&self, task_id: TaskId, attempt: i32) {
+        if let Some(token) = self
+            .local
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(task_id, attempt))
+        {
+            token.cancel();
+        }
+    }
+
+    async fn sweep(&self) -> Result<(), StoreError> {
+        let worker_timeout =
+            i64::try_from(self.config.worker_timeout.as_millis()).unwrap_or(i64::MAX);
+        for change in self.store.sweep(self.clock.now(), worker_timeout).await? {
+            self.publish(&change).await;
+        }
+        Ok(())
+    }
+}
+
+/// The engine handle. Dropping it stops its workers and loops (as a crash would, minus the
+/// process); [`Engine::shutdown`] also hands running tasks back at once.
+pub struct Engine {
+    inner: Arc<Inner>,
+    stop: CancellationToken,
+    workers: Mutex<Vec<WorkerId>>,
+    background: Mutex<tokio::task::JoinSet<()>>,
+}
+
+impl Engine {
+    /// An engine on the system clock with default timings.
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> Engine {
+        Engine::with(store, bus, Arc::new(SystemClock), EngineConfig::default())
+    }
+
+    pub fn with(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Engine {
+        let inner = Arc::new(Inner {
+            store,
+            bus,
+            clock,
+            config,
+            queued: tokio::sync::watch::channel(0).0,
+            local: Mutex::default(),
+        });
+        let engine = Engine {
+            inner,
+            stop: CancellationToken::new(),
+            workers: Mutex::default(),
+            background: Mutex::new(tokio::task::JoinSet::new()),
+        };
+        engine.spawn(sweeper(engine.inner.clone(), engine.stop.clone()));
+        engine.spawn(listener(engine.inner.clone(), engine.stop.clone()));
+        engine
+    }
+
+    fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spawn(fut);
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.inner.bus
+    }
+
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+
+    /// Validate and store a workflow definition (idempotent for an identical definition).
+    pub async fn register_workflow(&self, def: &WorkflowDef) -> Result<(), EngineError> {
+        def.validate()?;
+        self.inner.store.put_workflow(def, self.now()).await?;
+        Ok(())
+    }
+
+    /// Start a run of a registered workflow version.
+    pub async fn run_workflow(
+        &self,
+        name: &str,
+        version: &str,
+        input: Value,
+    ) -> Result<RunState, EngineError> {
+        if self.inner.store.workflow(name, version).await?.is_none() {
+            return Err(EngineError::UnknownWorkflow(format!("{name}@{version}")));
+        }
+        let run = self
+            .inner
+            .store
+            .create_run(
+                NewRun {
+                    id: Uuid::now_v7(),
+                    workflow: name.to_string(),
+                    version: version.to_string(),
+                    input,
+                },
+                self.now(),
+            )
+            .await?;
+        // A new run's first tasks are queued: wake the workers.
+        self.inner.queued.send_modify(|n| *n += 1);
+        self.inner.publish_raw(channels::QUEUED, "").await;
+        self.inner
+            .publish_raw(
+                channels::STATUS,
+                &json!({"run_id": run.id, "run_status": run.status, "tasks": []}).to_string(),
+            )
+            .await;
+        Ok(run)
+    }
+
+    pub async fn cancel_run(&self, run_id: RunId) -> Result<(), EngineError> {
+        let change = self
+            .inner
+            .store
+            .cancel_run(run_id, "cancelled by request", self.now())
+            .await?;
+        self.inner.publish(&change).await;
+        Ok(())
+    }
+
+    pub async fn cancel_task(&self, task_id: TaskId) -> Result<(), EngineError> {
+        let change = self
+            .inner
+            .store
+            .cancel_task(task_id, "cancelled by request", self.now())
+            .await?;
+        self.inner.publish(&change).await;
+        Ok(())
+    }
+
+    pub async fn run(&self, run_id: RunId) -> Result<Option<RunState>, EngineError> {
+        Ok(self.inner.store.run(run_id).await?)
+    }
+
+    pub async fn tasks(&self, run_id: RunId) -> Result<Vec<TaskState>, EngineError> {
+        Ok(self.inner.store.tasks(run_id).await?)
+    }
+
+    pub async fn events(&self, run_id: RunId) -> Result<Vec<TaskEvent>, EngineError> {
+        Ok(self.inner.store.events(run_id, 0).await?)
+    }
+
+    /// Check timeouts, lost workers and due sleeps now (the sweeper also does so on its own).
+    pub async fn sweep(&self) -> Result<(), EngineError> {
+        Ok(self.inner.sweep().await?)
+    }
+
+    /// Start an in-process worker; it runs until the engine stops.
+    pub fn start_worker(&self, worker: Worker) -> WorkerId {
+        let id = Uuid::now_v7();
+        self.workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(id);
+        self.spawn(run_worker(
+            self.inner.clone(),
+            worker,
+            id,
+            self.stop.clone(),
+        ));
+        id
+    }
+
+    /// Wait until the run has ended, re-reading it on every status message.
+    pub async fn wait_for_run(
+        &self,
+        run_id: RunId,
+        timeout: Duration,
+    ) -> Result<RunState, EngineError> {
+        let mut status = self
+            .inner
+            .bus
+            .subscribe(channels::STATUS)
+            .await
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let run = self
+                .inner
+                .store
+                .run(run_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
+            if run.status.is_terminal() {
+                return Ok(run);
+            }
+            tokio::select! {
+                _ = status.recv() => {}
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                () = tokio::time::sleep_until(deadline) => return Err(EngineError::WaitTimeout(run_id)),
+            }
+        }
+    }
+
+    /// Stop gracefully: workers stop claiming, running attempts are cancelled and handed
+    /// back (REASSIGNED by the next sweep, here or on another replica).
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let mut background =
+            std::mem::take(&mut *self.background.lock().unwrap_or_else(|e| e.into_inner()));
+        while background.join_next().await.is_some() {}
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        for id in workers {
+            if let Err(e) = self.inner.store.deregister_worker(id).await {
+                tracing::warn!(worker = %id, error = %e, "cannot deregister the worker");
+            }
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .abort_all();
+    }
+}
+
+async fn sweeper(inner: Arc<Inner>, stop: CancellationToken) {
+    loop {
+        if let Err(e) = inner.sweep().await {
+            tracing::warn!(error = %e, "sweep failed");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(inner.config.sweep_interval) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Carries bus messages from other replicas into this one: wake workers, stop attempts.
+async fn listener(inner: Arc<Inner>, stop: CancellationToken) {
+    let (Ok(mut queued), Ok(mut stops)) = (
+        inner.bus.subscribe(channels::QUEUED).await,
+        inner.bus.subscribe(channels::STOP).await,
+    ) else {
+        tracing::warn!("cannot subscribe to the bus; workers fall back to polling");
+        return;
+    };
+    loop {
+        tokio::select! {
+            Ok(_) = queued.recv() => inner.queued.send_modify(|n| *n += 1),
+            Ok(message) = stops.recv() => {
+                if let Ok(v) = serde_json::from_str::<Value>(&message.payload)
+                    && let (Some(task), Some(attempt)) = (v["task_id"].as_str().and_then(|s| s.parse().ok()), v["attempt"].as_i64())
+                {
+                    inner.stop_local(task, attempt as i32);
+                }
+            }
+            () = stop.cancelled() => return,
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The engine's state as rows: runs, tasks, events, workers, assignments. Times are
+//! milliseconds since the Unix epoch (UTC) in both stores.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub type RunId = Uuid;
+pub type TaskId = Uuid;
+pub type WorkerId = Uuid;
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+macro_rules! status_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+status_enum! {
+    /// PENDING waits for parents and conditions; the rest are DESIGN.md's task statuses.
+    TaskStatus {
+        Pending => "PENDING",
+        Queued => "QUEUED",
+        Running => "RUNNING",
+        Completed => "COMPLETED",
+        Failed => "FAILED",
+        Cancelled => "CANCELLED",
+        Skipped => "SKIPPED",
+    }
+}
+
+impl TaskStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Completed
+                | TaskStatus::Failed
+                | TaskStatus::Cancelled
+                | TaskStatus::Skipped
+        )
+    }
+}
+
+status_enum! {
+    RunStatus {
+        Queued => "QUEUED",
+        Running => "RUNNING",
+        Completed => "COMPLETED",
+        Failed => "FAILED",
+        Cancelled => "CANCELLED",
+    }
+}
+
+impl RunStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+status_enum! {
+    /// One row of a run's timeline.
+    EventKind {
+        Queued => "QUEUED",
+        Waiting => "WAITING",
+        Assigned => "ASSIGNED",
+        Started => "STARTED",
+        Retrying => "RETRYING",
+        TimedOut => "TIMED_OUT",
+        Reassigned => "REASSIGNED",
+        TimeoutRefreshed => "TIMEOUT_REFRESHED",
+        Completed => "COMPLETED",
+        Failed => "FAILED",
+        Cancelled => "CANCELLED",
+        Skipped => "SKIPPED",
+        CancelRequested => "CANCEL_REQUESTED",
+        RunCompleted => "RUN_COMPLETED",
+        RunFailed => "RUN_FAILED",
+        RunCancelled => "RUN_CANCELLED",
+    }
+}
+
+/// A workflow run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunState {
+    pub id: RunId,
+    pub workflow: String,
+    pub version: String,
+    pub status: RunStatus,
+    pub input: Value,
+    /// Outputs of the completed tasks by name, once the run has ended.
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    /// Someone cancelled the run: nothing new starts but the on-failure task.
+    pub cancel_requested: bool,
+    /// When a sleep condition of a waiting task comes due.
+    pub wake_at: Option<Millis>,
+    pub created_at: Millis,
+    pub finished_at: Option<Millis>,
+}
+
+/// A task of a run, with the bookkeeping of its current attempt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskState {
+    pub id: TaskId,
+    pub run_id: RunId,
+    pub name: String,
+    pub action: String,
+    pub status: TaskStatus,
+    pub is_on_failure: bool,
+    /// The current (or next) attempt, from 1. Completions must name it.
+    pub attempt: i32,
+    /// Retries spent (reassignments after a lost worker do not count).
+    pub retry_count: i32,
+    /// When all parents had ended: sleep conditions count from here.
+    pub ready_at: Option<Millis>,
+    pub queued_at: Option<Millis>,
+    /// Not to be claimed before this (retry backoff).
+    pub not_before: Option<Millis>,
+    /// QUEUED past this → CANCELLED (schedule timeout).
+    pub schedule_deadline: Option<Millis>,
+    pub started_at: Option<Millis>,
+    /// RUNNING past this → the attempt times out (execution timeout).
+    pub deadline: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub worker_id: Option<WorkerId>,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+}
+
+/// A row of the timeline, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskEvent {
+    pub id: i64,
+    pub run_id: RunId,
+    pub task_id: Option<TaskId>,
+    pub task_name: Option<String>,
+    pub attempt: Option<i32>,
+    pub kind: EventKind,
+    pub message: Option<String>,
+    pub data: Option<Value>,
+    pub at: Millis,
+}
+
+/// A timeline row about to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub task_id: Option<TaskId>,
+    pub task_name: Option<String>,
+    pub attempt: Option<i32>,
+    pub kind: EventKind,
+    pub message: Option<String>,
+    pub data: Option<Value>,
+}
+
+impl NewEvent {
+    pub fn task(task: &TaskState, kind: EventKind, message: impl Into<Option<String>>) -> NewEvent {
+        NewEvent {
+            task_id: Some(task.id),
+            task_name: Some(task.name.clone()),
+            attempt: Some(task.attempt),
+            kind,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn run(kind: EventKind, message: impl Into<Option<String>>) -> NewEvent {
+        NewEvent {
+            task_id: None,
+            task_name: None,
+            attempt: None,
+            kind,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn with_data(mut self, data: Value) -> NewEvent {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// A worker as it presents itself to the dispatcher: in-process handlers and remote agents
+/// alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub id: WorkerId,
+    pub name: String,
+    /// `in-process` or `agent`.
+    pub kind: String,
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, Value>,
+    pub slots: u32,
+}
+
+/// One task attempt handed to a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub task_id: TaskId,
+    pub run_id: RunId,
+    pub attempt: i32,
+    pub workflow: String,
+    pub task_name: String,
+    pub action: String,
+    /// The run's input, with the task's static `with` merged over it.
+    pub input: Value,
+    /// Outputs of the task's ancestors (for the on-failure task: of every completed task).
+    pub parents: BTreeMap<String, Value>,
+    /// For the on-failure task: the errors of every failed task.
+    pub failures: Vec<TaskFailure>,
+    /// The attempt times out at this time unless refreshed.
+    pub deadline: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskFailure {
+    pub task: String,
+    pub error: String,
+}
+
+/// How one attempt ended, as reported by its worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AttemptResult {
+    Completed { output: Value },
+    Failed { error: String, retryable: bool },
+}
+
+/// One log line of a task attempt. `seq` counts from 0 within the attempt, so a re-sent
+/// batch is recognised and not stored twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    pub attempt: i32,
+    pub seq: i64,
+    pub at: Millis,
+    pub line: String,
+}
+
+/// A stored log line with its position in the run's log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredLogLine {
+    pub id: i64,
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    pub task_name: String,
+    pub attempt: i32,
+    pub seq: i64,
+    pub at: Millis,
+    pub line: String,
+}

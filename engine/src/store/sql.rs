@@ -1,0 +1,824 @@
+//! The SQL both stores share. PostgreSQL and SQLite accept the same statements here (`$n`
+//! placeholders, `ON CONFLICT`, `RETURNING`, partial indexes); the differences are row
+//! locking and the column types chosen in the migrations. `sql_store!` stamps the one
+//! implementation out for each database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+use crate::definition::{TaskDef, WorkflowDef};
+use crate::model::WorkerInfo;
+
+/// How often a write that lost a race (a row changed between read and write) is retried.
+pub(crate) const MAX_CONFLICT_RETRIES: usize = 20;
+
+/// Workflow versions are immutable, so their parsed definitions are cached for good.
+#[derive(Default)]
+pub(crate) struct DefinitionCache(RwLock<HashMap<(String, String), Arc<WorkflowDef>>>);
+
+impl DefinitionCache {
+    pub(crate) fn get(&self, name: &str, version: &str) -> Option<Arc<WorkflowDef>> {
+        let cache = self.0.read().unwrap_or_else(|e| e.into_inner());
+        cache.get(&(name.to_string(), version.to_string())).cloned()
+    }
+
+    pub(crate) fn insert(&self, def: Arc<WorkflowDef>) {
+        let mut cache = self.0.write().unwrap_or_else(|e| e.into_inner());
+        cache.insert((def.name.clone(), def.version.clone()), def);
+    }
+}
+
+/// Can this worker run this task: does it carry every required label?
+pub(crate) fn labels_allow(task: &TaskDef, worker: &WorkerInfo) -> bool {
+    task.desired_labels
+        .iter()
+        .filter(|(_, want)| want.required)
+        .all(|(key, want)| want.matches(worker.labels.get(key)))
+}
+
+/// The input a handler sees: the run's input with the task's static `with` merged over it.
+pub(crate) fn task_input(run_input: &Value, with: Option<&Value>) -> Value {
+    match (run_input, with) {
+        (_, None) => run_input.clone(),
+        (Value::Object(base), Some(Value::Object(over))) => {
+            let mut merged = base.clone();
+            merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Value::Object(merged)
+        }
+        (_, Some(with)) => with.clone(),
+    }
+}
+
+macro_rules! run_columns {
+    () => {
+        "id, workflow, version, status, input, output, error, cancel_requested, wake_at, created_at, finished_at"
+    };
+}
+
+macro_rules! task_columns {
+    () => {
+        "id, run_id, name, action, status, is_on_failure, attempt, retry_count, ready_at, queued_at, \
+         not_before, schedule_deadline, started_at, deadline, finished_at, worker_id, output, error"
+    };
+}
+
+/// Implements [`Store`](crate::store::Store) for `$store` on database `$db`. `$for_update`
+/// locks a run row while it is changed; `$skip_locked` lets concurrent claims pass each
+/// other (both empty on SQLite, whose single writer connection serialises all writes).
+macro_rules! sql_store {
+    ($store:ident, $db:ty, for_update: $for_update:literal, skip_locked: $skip_locked:literal) => {
+    mod sql_impl {
+        use super::$store;
+        use std::collections::{BTreeMap, HashSet};
+        use std::sync::Arc;
+
+        use async_trait::async_trait;
+        use serde_json::Value;
+        use sqlx::types::Json;
+        use sqlx::{QueryBuilder, Row};
+        use uuid::Uuid;
+
+        use crate::definition::WorkflowDef;
+        use crate::model::*;
+        use crate::planner::{Fence, Planner, RunSnapshot};
+        use crate::store::sql::{labels_allow, task_input, MAX_CONFLICT_RETRIES};
+        use crate::store::{Change, Installation, NewRun, Store, StoreError, StoreKind};
+
+        type Row_ = <$db as sqlx::Database>::Row;
+        type Tx<'a> = sqlx::Transaction<'a, $db>;
+
+        fn corrupt(what: &str, value: &str) -> StoreError {
+            StoreError::Corrupt(format!("unknown {what} '{value}'"))
+        }
+
+        fn run_from_row(row: &Row_) -> Result<RunState, StoreError> {
+            let status: String = row.try_get("status")?;
+            Ok(RunState {
+                id: row.try_get("id")?,
+                workflow: row.try_get("workflow")?,
+                version: row.try_get("version")?,
+                status: RunStatus::parse(&status).ok_or_else(|| corrupt("run status", &status))?,
+                input: row.try_get::<Json<Value>, _>("input")?.0,
+                output: row.try_get::<Option<Json<Value>>, _>("output")?.map(|j| j.0),
+                error: row.try_get("error")?,
+                cancel_requested: row.try_get("cancel_requested")?,
+                wake_at: row.try_get("wake_at")?,
+                created_at: row.try_get("created_at")?,
+                finished_at: row.try_get("finished_at")?,
+            })
+        }
+
+        fn task_from_row(row: &Row_) -> Result<TaskState, StoreError> {
+            let status: String = row.try_get("status")?;
+            Ok(TaskState {
+                id: row.try_get("id")?,
+                run_id: row.try_get("run_id")?,
+                name: row.try_get("name")?,
+                action: row.try_get("action")?,
+                status: TaskStatus::parse(&status).ok_or_else(|| corrupt("task status", &status))?,
+                is_on_failure: row.try_get("is_on_failure")?,
+                attempt: row.try_get("attempt")?,
+                retry_count: row.try_get("retry_count")?,
+                ready_at: row.try_get("ready_at")?,
+                queued_at: row.try_get("queued_at")?,
+                not_before: row.try_get("not_before")?,
+                schedule_deadline: row.try_get("schedule_deadline")?,
+                started_at: row.try_get("started_at")?,
+                deadline: row.try_get("deadline")?,
+                finished_at: row.try_get("finished_at")?,
+                worker_id: row.try_get("worker_id")?,
+                output: row.try_get::<Option<Json<Value>>, _>("output")?.map(|j| j.0),
+                error: row.try_get("error")?,
+            })
+        }
+
+        fn event_from_row(row: &Row_) -> Result<TaskEvent, StoreError> {
+            let kind: String = row.try_get("kind")?;
+            Ok(TaskEvent {
+                id: row.try_get("id")?,
+                run_id: row.try_get("run_id")?,
+                task_id: row.try_get("task_id")?,
+                task_name: row.try_get("task_name")?,
+                attempt: row.try_get("attempt")?,
+                kind: EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?,
+                message: row.try_get("message")?,
+                data: row.try_get::<Option<Json<Value>>, _>("data")?.map(|j| j.0),
+                at: row.try_get("at")?,
+            })
+        }
+
+        async fn insert_events(tx: &mut Tx<'_>, run_id: RunId, events: &[NewEvent], at: Millis) -> Result<(), StoreError> {
+            for chunk in events.chunks(1000) {
+                let mut qb: QueryBuilder<$db> =
+                    QueryBuilder::new("INSERT INTO task_events (run_id, task_id, task_name, attempt, kind, message, data, at) ");
+                qb.push_values(chunk, |mut b, e| {
+                    b.push_bind(run_id)
+                        .push_bind(e.task_id)
+                        .push_bind(e.task_name.clone())
+                        .push_bind(e.attempt)
+                        .push_bind(e.kind.as_str())
+                        .push_bind(e.message.clone())
+                        .push_bind(e.data.clone().map(Json))
+                        .push_bind(at);
+                });
+                qb.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// Write what the planner changed, guarded by each row's status as read: `None`
+        /// when another writer got there first (the caller retries from a fresh read).
+        async fn write_changes(
+            tx: &mut Tx<'_>,
+            before: &RunSnapshot,
+            after: &RunSnapshot,
+            events: &[NewEvent],
+            now: Millis,
+        ) -> Result<Option<Change>, StoreError> {
+            let mut change = Change {
+                run_id: Some(after.run.id),
+                ..Change::default()
+            };
+            for (old, new) in before.tasks.iter().zip(&after.tasks) {
+                if old == new {
+                    continue;
+                }
+                let updated = sqlx::query(
+                    "UPDATE tasks SET status = $1, attempt = $2, retry_count = $3, ready_at = $4, queued_at = $5, \
+                     not_before = $6, schedule_deadline = $7, started_at = $8, deadline = $9, finished_at = $10, \
+                     worker_id = $11, output = $12, error = $13 \
+                     WHERE id = $14 AND status = $15 AND attempt = $16",
+                )
+                .bind(new.status.as_str())
+                .bind(new.attempt)
+                .bind(new.retry_count)
+                .bind(new.ready_at)
+                .bind(new.queued_at)
+                .bind(new.not_before)
+                .bind(new.schedule_deadline)
+                .bind(new.started_at)
+                .bind(new.deadline)
+                .bind(new.finished_at)
+                .bind(new.worker_id)
+                .bind(new.output.clone().map(Json))
+                .bind(new.error.clone())
+                .bind(old.id)
+                .bind(old.status.as_str())
+                .bind(old.attempt)
+                .execute(&mut **tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                if old.status != new.status || old.attempt != new.attempt {
+                    change.tasks.push((new.id, new.name.clone(), new.status));
+                    change.queued |= new.status == TaskStatus::Queued;
+                    if old.status == TaskStatus::Running {
+                        change.stop.push((old.id, old.attempt, old.worker_id));
+                    }
+                }
+            }
+            if before.run != after.run {
+                let run = &after.run;
+                let updated = sqlx::query(
+                    "UPDATE runs SET status = $1, output = $2, error = $3, cancel_requested = $4, wake_at = $5, \
+                     finished_at = $6 WHERE id = $7 AND status = $8",
+                )
+                .bind(run.status.as_str())
+                .bind(run.output.clone().map(Json))
+                .bind(run.error.clone())
+                .bind(run.cancel_requested)
+                .bind(run.wake_at)
+                .bind(run.finished_at)
+                .bind(run.id)
+                .bind(before.run.status.as_str())
+                .execute(&mut **tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                if before.run.status != run.status {
+                    change.run_status = Some(run.status);
+                }
+            }
+            insert_events(tx, after.run.id, events, now).await?;
+            Ok(Some(change))
+        }
+
+        impl $store {
+            async fn definition(&self, name: &str, version: &str) -> Result<Arc<WorkflowDef>, StoreError> {
+                self.workflow(name, version)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("workflow '{name}' version '{version}'")))
+            }
+
+            /// Load a run under its lock, let `change` act on it through a planner, and write
+            /// the result; retried from a fresh read when a concurrent writer interferes.
+            async fn mutate_run<R: Send>(
+                &self,
+                run_id: RunId,
+                now: Millis,
+                change: impl Fn(&mut Planner<'_>, &mut RunSnapshot) -> R + Send + Sync,
+            ) -> Result<(R, Change), StoreError> {
+                for _ in 0..MAX_CONFLICT_RETRIES {
+                    let mut tx = self.writer().begin().await?;
+                    let run = sqlx::query(concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1", $for_update))
+                        .bind(run_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
+                    let run = run_from_row(&run)?;
+                    let tasks = sqlx::query(concat!("SELECT ", task_columns!(), " FROM tasks WHERE run_id = $1 ORDER BY id"))
+                        .bind(run_id)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(task_from_row)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let def = self.definition(&run.workflow, &run.version).await?;
+                    let before = RunSnapshot { run, tasks };
+                    let mut after = before.clone();
+                    let mut planner = Planner::new(&def, now);
+                    let out = change(&mut planner, &mut after);
+                    if after == before {
+                        tx.rollback().await?;
+                        return Ok((out, Change::default()));
+                    }
+                    match write_changes(&mut tx, &before, &after, &planner.events, now).await? {
+                        Some(written) => {
+                            tx.commit().await?;
+                            return Ok((out, written));
+                        }
+                        None => tx.rollback().await?,
+                    }
+                }
+                Err(StoreError::Conflict(format!("run {run_id} kept changing under concurrent writers")))
+            }
+
+            /// Everything a worker needs to run the claimed tasks.
+            async fn assignments(&self, claimed: Vec<(TaskId, RunId, String, i32, Arc<WorkflowDef>)>, now: Millis) -> Result<Vec<Assignment>, StoreError> {
+                let run_ids: Vec<RunId> = claimed.iter().map(|c| c.1).collect::<HashSet<_>>().into_iter().collect();
+                let mut inputs = std::collections::HashMap::new();
+                let mut done: std::collections::HashMap<RunId, Vec<(String, TaskStatus, Option<Value>, Option<String>)>> =
+                    std::collections::HashMap::new();
+                for ids in run_ids.chunks(500) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, input FROM runs WHERE id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in ids {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for row in qb.build().fetch_all(self.reader()).await? {
+                        inputs.insert(row.try_get::<RunId, _>("id")?, row.try_get::<Json<Value>, _>("input")?.0);
+                    }
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "SELECT run_id, name, status, output, error FROM tasks \
+                         WHERE status IN ('COMPLETED', 'FAILED') AND is_on_failure = ",
+                    );
+                    qb.push_bind(false).push(" AND run_id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in ids {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for row in qb.build().fetch_all(self.reader()).await? {
+                        let status: String = row.try_get("status")?;
+                        done.entry(row.try_get("run_id")?).or_default().push((
+                            row.try_get("name")?,
+                            TaskStatus::parse(&status).ok_or_else(|| corrupt("task status", &status))?,
+                            row.try_get::<Option<Json<Value>>, _>("output")?.map(|j| j.0),
+                            row.try_get("error")?,
+                        ));
+                    }
+                }
+                let mut out = Vec::with_capacity(claimed.len());
+                for (task_id, run_id, name, attempt, def) in claimed {
+                    let Some(task_def) = def.find(&name) else { continue };
+                    let is_on_failure = def.on_failure.as_ref().is_some_and(|f| f.name == name);
+                    let ancestors = def.ancestors(&name);
+                    let finished = done.get(&run_id).map(Vec::as_slice).unwrap_or_default();
+                    let parents: BTreeMap<String, Value> = finished
+                        .iter()
+                        .filter(|(n, s, _, _)| *s == TaskStatus::Completed && (is_on_failure || ancestors.contains(n)))
+                        .map(|(n, _, o, _)| (n.clone(), o.clone().unwrap_or(Value::Null)))
+                        .collect();
+                    let failures = if is_on_failure {
+                        finished
+                            .iter()
+                            .filter(|(_, s, _, _)| *s == TaskStatus::Failed)
+                            .map(|(n, _, _, e)| TaskFailure { task: n.clone(), error: e.clone().unwrap_or_default() })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    let run_input = inputs.get(&run_id).cloned().unwrap_or(Value::Null);
+                    out.push(Assignment {
+                        task_id,
+                        run_id,
+                        attempt,
+                        workflow: def.name.clone(),
+                        task_name: name.clone(),
+                        action: task_def.action.clone(),
+                        input: task_input(&run_input, task_def.with.as_ref()),
+                        parents,
+                        failures,
+                        deadline: now.saturating_add(task_def.execution_timeout.as_millis()),
+                    });
+                }
+                Ok(out)
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn kind(&self) -> StoreKind {
+                Self::KIND
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            async fn installation(&self) -> Result<Installation, StoreError> {
+                let row = sqlx::query("SELECT id, created_at FROM installation").fetch_one(self.reader()).await?;
+                Ok(Installation {
+                    id: row.try_get("id")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            async fn close(&self) {
+                self.close_pools().await;
+            }
+
+            async fn put_workflow(&self, def: &WorkflowDef, now: Millis) -> Result<(), StoreError> {
+                let json = serde_json::to_value(def).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query("INSERT INTO workflows (name, version, definition, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                    .bind(&def.name)
+                    .bind(&def.version)
+                    .bind(Json(&json))
+                    .bind(now)
+                    .execute(self.writer())
+                    .await?;
+                let stored: Json<Value> = sqlx::query_scalar("SELECT definition FROM workflows WHERE name = $1 AND version = $2")
+                    .bind(&def.name)
+                    .bind(&def.version)
+                    .fetch_one(self.writer())
+                    .await?;
+                if stored.0 != json {
+                    return Err(StoreError::Conflict(format!(
+                        "workflow '{}' version '{}' is already registered with a different definition; register the change as a new version",
+                        def.name, def.version
+                    )));
+                }
+                Ok(())
+            }
+
+            async fn workflow(&self, name: &str, version: &str) -> Result<Option<Arc<WorkflowDef>>, StoreError> {
+                if let Some(def) = self.definitions.get(name, version) {
+                    return Ok(Some(def));
+                }
+                let stored: Option<Json<WorkflowDef>> =
+                    sqlx::query_scalar("SELECT definition FROM workflows WHERE name = $1 AND version = $2")
+                        .bind(name)
+                        .bind(version)
+                        .fetch_optional(self.reader())
+                        .await?;
+                Ok(stored.map(|Json(def)| {
+                    let def = Arc::new(def);
+                    self.definitions.insert(def.clone());
+                    def
+                }))
+            }
+
+            async fn create_run(&self, new: NewRun, now: Millis) -> Result<RunState, StoreError> {
+                let def = self.definition(&new.workflow, &new.version).await?;
+                let run = RunState {
+                    id: new.id,
+                    workflow: new.workflow,
+                    version: new.version,
+                    status: RunStatus::Queued,
+                    input: new.input,
+                    output: None,
+                    error: None,
+                    cancel_requested: false,
+                    wake_at: None,
+                    created_at: now,
+                    finished_at: None,
+                };
+                let all = def.tasks.iter().map(|t| (t, false)).chain(def.on_failure.iter().map(|t| (t, true)));
+                let tasks: Vec<TaskState> = all
+                    .map(|(t, is_on_failure)| TaskState {
+                        id: Uuid::now_v7(),
+                        run_id: run.id,
+                        name: t.name.clone(),
+                        action: t.action.clone(),
+                        status: TaskStatus::Pending,
+                        is_on_failure,
+                        attempt: 1,
+                        retry_count: 0,
+                        ready_at: None,
+                        queued_at: None,
+                        not_before: None,
+                        schedule_deadline: None,
+                        started_at: None,
+                        deadline: None,
+                        finished_at: None,
+                        worker_id: None,
+                        output: None,
+                        error: None,
+                    })
+                    .collect();
+
+                let mut tx = self.writer().begin().await?;
+                sqlx::query("INSERT INTO runs (id, workflow, version, status, input, cancel_requested, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(run.id)
+                    .bind(&run.workflow)
+                    .bind(&run.version)
+                    .bind(run.status.as_str())
+                    .bind(Json(&run.input))
+                    .bind(false)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                for chunk in tasks.chunks(500) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "INSERT INTO tasks (id, run_id, name, action, status, is_on_failure, attempt, retry_count, timeout_ms) ",
+                    );
+                    qb.push_values(chunk, |mut b, t| {
+                        let timeout = def.find(&t.name).map_or(0, |d| d.execution_timeout.as_millis());
+                        b.push_bind(t.id)
+                            .push_bind(t.run_id)
+                            .push_bind(t.name.clone())
+                            .push_bind(t.action.clone())
+                            .push_bind(t.status.as_str())
+                            .push_bind(t.is_on_failure)
+                            .push_bind(t.attempt)
+                            .push_bind(t.retry_count)
+                            .push_bind(timeout);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                let before = RunSnapshot { run, tasks };
+                let mut after = before.clone();
+                let mut planner = Planner::new(&def, now);
+                planner.reconcile(&mut after, &HashSet::new());
+                write_changes(&mut tx, &before, &after, &planner.events, now)
+                    .await?
+                    .ok_or_else(|| StoreError::Conflict("a new run changed while it was created".into()))?;
+                tx.commit().await?;
+                Ok(after.run)
+            }
+
+            async fn reconcile(&self, run_id: RunId, now: Millis, lost_workers: &HashSet<WorkerId>) -> Result<Change, StoreError> {
+                let ((), change) = self.mutate_run(run_id, now, |p, snap| p.reconcile(snap, lost_workers)).await?;
+                Ok(change)
+            }
+
+            async fn cancel_run(&self, run_id: RunId, reason: &str, now: Millis) -> Result<Change, StoreError> {
+                let ((), change) = self.mutate_run(run_id, now, |p, snap| p.cancel_run(snap, reason)).await?;
+                Ok(change)
+            }
+
+            async fn cancel_task(&self, task_id: TaskId, reason: &str, now: Millis) -> Result<Change, StoreError> {
+                let run_id: RunId = sqlx::query_scalar("SELECT run_id FROM tasks WHERE id = $1")
+                    .bind(task_id)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))?;
+                let (_, change) = self.mutate_run(run_id, now, |p, snap| p.cancel_task(snap, task_id, reason)).await?;
+                Ok(change)
+            }
+
+            async fn run(&self, run_id: RunId) -> Result<Option<RunState>, StoreError> {
+                sqlx::query(concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1"))
+                    .bind(run_id)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .as_ref()
+                    .map(run_from_row)
+                    .transpose()
+            }
+
+            async fn tasks(&self, run_id: RunId) -> Result<Vec<TaskState>, StoreError> {
+                sqlx::query(concat!("SELECT ", task_columns!(), " FROM tasks WHERE run_id = $1 ORDER BY id"))
+                    .bind(run_id)
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(task_from_row)
+                    .collect()
+            }
+
+            async fn events(&self, run_id: RunId, after: i64) -> Result<Vec<TaskEvent>, StoreError> {
+                sqlx::query(
+                    "SELECT id, run_id, task_id, task_name, attempt, kind, message, data, at FROM task_events \
+                     WHERE run_id = $1 AND id > $2 ORDER BY id",
+                )
+                .bind(run_id)
+                .bind(after)
+                .fetch_all(self.reader())
+                .await?
+                .iter()
+                .map(event_from_row)
+                .collect()
+            }
+
+            async fn register_worker(&self, worker: &WorkerInfo, now: Millis) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO workers (id, name, kind, actions, labels, slots, status, registered_at, last_heartbeat) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $7) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, actions = excluded.actions, \
+                     labels = excluded.labels, slots = excluded.slots, status = 'ACTIVE', last_heartbeat = excluded.last_heartbeat",
+                )
+                .bind(worker.id)
+                .bind(&worker.name)
+                .bind(&worker.kind)
+                .bind(Json(&worker.actions))
+                .bind(Json(&worker.labels))
+                .bind(i64::from(worker.slots))
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn heartbeat(&self, worker_id: WorkerId, running: &[(TaskId, i32)], now: Millis) -> Result<Vec<(TaskId, i32)>, StoreError> {
+                let alive = sqlx::query("UPDATE workers SET last_heartbeat = $1 WHERE id = $2 AND status = 'ACTIVE'")
+                    .bind(now)
+                    .bind(worker_id)
+                    .execute(self.writer())
+                    .await?;
+                if alive.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("active worker {worker_id} (it was declared lost; register again)")));
+                }
+                let mut valid = HashSet::new();
+                for chunk in running.chunks(500) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, attempt FROM tasks WHERE status = 'RUNNING' AND worker_id = ");
+                    qb.push_bind(worker_id).push(" AND id IN (");
+                    let mut list = qb.separated(", ");
+                    for (id, _) in chunk {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for row in qb.build().fetch_all(self.reader()).await? {
+                        valid.insert((row.try_get::<TaskId, _>("id")?, row.try_get::<i32, _>("attempt")?));
+                    }
+                }
+                Ok(running.iter().filter(|r| !valid.contains(r)).copied().collect())
+            }
+
+            async fn deregister_worker(&self, worker_id: WorkerId) -> Result<(), StoreError> {
+                sqlx::query("UPDATE workers SET status = 'STOPPED' WHERE id = $1")
+                    .bind(worker_id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn claim(&self, worker: &WorkerInfo, capacity: u32, now: Millis) -> Result<Vec<Assignment>, StoreError> {
+                if capacity == 0 || worker.actions.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.writer().begin().await?;
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT t.id, t.run_id, t.name, t.attempt, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
+                     WHERE t.status = 'QUEUED' AND t.not_before <= ",
+                );
+                qb.push_bind(now).push(" AND t.action IN (");
+                let mut list = qb.separated(", ");
+                for action in &worker.actions {
+                    list.push_bind(action.clone());
+                }
+                // Fetch more than the capacity: label requirements may exclude some.
+                qb.push(") ORDER BY t.not_before, t.id LIMIT ")
+                    .push_bind(i64::from(capacity) * 4 + 16)
+                    .push($skip_locked);
+                let rows = qb.build().fetch_all(&mut *tx).await?;
+                let mut chosen = Vec::new();
+                for row in &rows {
+                    if chosen.len() == capacity as usize {
+                        break;
+                    }
+                    let name: String = row.try_get("name")?;
+                    let def = self.definition(&row.try_get::<String, _>("workflow")?, &row.try_get::<String, _>("version")?).await?;
+                    if def.find(&name).is_some_and(|t| labels_allow(t, worker)) {
+                        chosen.push((row.try_get::<TaskId, _>("id")?, row.try_get::<RunId, _>("run_id")?, name, row.try_get::<i32, _>("attempt")?, def));
+                    }
+                }
+                if chosen.is_empty() {
+                    tx.rollback().await?;
+                    return Ok(Vec::new());
+                }
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new("UPDATE tasks SET status = 'RUNNING', worker_id = ");
+                qb.push_bind(worker.id)
+                    .push(", started_at = ")
+                    .push_bind(now)
+                    .push(", deadline = ")
+                    .push_bind(now)
+                    .push(" + timeout_ms WHERE status = 'QUEUED' AND id IN (");
+                let mut list = qb.separated(", ");
+                for c in &chosen {
+                    list.push_bind(c.0);
+                }
+                qb.push(")");
+                let updated = qb.build().execute(&mut *tx).await?;
+                if updated.rows_affected() != chosen.len() as u64 {
+                    // Someone else changed a row we had read; try again on the next poll.
+                    tx.rollback().await?;
+                    return Ok(Vec::new());
+                }
+                for c in &chosen {
+                    let event = NewEvent {
+                        task_id: Some(c.0),
+                        task_name: Some(c.2.clone()),
+                        attempt: Some(c.3),
+                        kind: EventKind::Assigned,
+                        message: Some(format!("assigned to {}", worker.name)),
+                        data: Some(serde_json::json!({ "worker_id": worker.id, "worker": worker.name })),
+                    };
+                    insert_events(&mut tx, c.1, std::slice::from_ref(&event), now).await?;
+                }
+                tx.commit().await?;
+
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new("UPDATE runs SET status = 'RUNNING' WHERE status = 'QUEUED' AND id IN (");
+                let mut list = qb.separated(", ");
+                for run_id in chosen.iter().map(|c| c.1).collect::<HashSet<_>>() {
+                    list.push_bind(run_id);
+                }
+                qb.push(")");
+                qb.build().execute(self.writer()).await?;
+                self.assignments(chosen, now).await
+            }
+
+            async fn report(&self, task_id: TaskId, attempt: i32, result: AttemptResult, now: Millis) -> Result<(Fence, Change), StoreError> {
+                let run_id: RunId = sqlx::query_scalar("SELECT run_id FROM tasks WHERE id = $1")
+                    .bind(task_id)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))?;
+                self.mutate_run(run_id, now, |p, snap| p.report(snap, task_id, attempt, result.clone())).await
+            }
+
+            async fn refresh_timeout(&self, task_id: TaskId, attempt: i32, by: Millis, now: Millis) -> Result<Fence, StoreError> {
+                let run_id: RunId = sqlx::query_scalar("SELECT run_id FROM tasks WHERE id = $1")
+                    .bind(task_id)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))?;
+                let (fence, _) = self.mutate_run(run_id, now, |p, snap| p.refresh_timeout(snap, task_id, attempt, by)).await?;
+                Ok(fence)
+            }
+
+            async fn sweep(&self, now: Millis, worker_timeout: Millis) -> Result<Vec<Change>, StoreError> {
+                sqlx::query("UPDATE workers SET status = 'LOST' WHERE status = 'ACTIVE' AND last_heartbeat < $1")
+                    .bind(now.saturating_sub(worker_timeout))
+                    .execute(self.writer())
+                    .await?;
+                let mut lost = HashSet::new();
+                let mut runs = HashSet::new();
+                let orphaned = sqlx::query(
+                    "SELECT t.run_id, t.worker_id FROM tasks t JOIN workers w ON w.id = t.worker_id \
+                     WHERE t.status = 'RUNNING' AND w.status <> 'ACTIVE' LIMIT 1000",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                for row in &orphaned {
+                    runs.insert(row.try_get::<RunId, _>("run_id")?);
+                    lost.insert(row.try_get::<WorkerId, _>("worker_id")?);
+                }
+                let due: Vec<RunId> = sqlx::query_scalar(
+                    "SELECT run_id FROM tasks WHERE status = 'QUEUED' AND schedule_deadline <= $1 \
+                     UNION SELECT run_id FROM tasks WHERE status = 'RUNNING' AND deadline <= $1 \
+                     UNION SELECT id FROM runs WHERE wake_at <= $1 LIMIT 1000",
+                )
+                .bind(now)
+                .fetch_all(self.reader())
+                .await?;
+                runs.extend(due);
+                let mut changes = Vec::new();
+                for run_id in runs {
+                    let change = self.reconcile(run_id, now, &lost).await?;
+                    if !change.is_empty() {
+                        changes.push(change);
+                    }
+                }
+                Ok(changes)
+            }
+
+            async fn append_logs(&self, lines: &[LogLine]) -> Result<(), StoreError> {
+                for chunk in lines.chunks(1000) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("INSERT INTO task_logs (run_id, task_id, attempt, seq, at, line) ");
+                    qb.push_values(chunk, |mut b, l| {
+                        b.push_bind(l.run_id)
+                            .push_bind(l.task_id)
+                            .push_bind(l.attempt)
+                            .push_bind(l.seq)
+                            .push_bind(l.at)
+                            .push_bind(l.line.clone());
+                    });
+                    qb.push(" ON CONFLICT (task_id, attempt, seq) DO NOTHING");
+                    qb.build().execute(self.writer()).await?;
+                }
+                Ok(())
+            }
+
+            async fn logs(&self, run_id: RunId, task_id: Option<TaskId>, after: i64, limit: i64) -> Result<Vec<StoredLogLine>, StoreError> {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT l.id, l.run_id, l.task_id, t.name, l.attempt, l.seq, l.at, l.line FROM task_logs l \
+                     JOIN tasks t ON t.id = l.task_id WHERE l.run_id = ",
+                );
+                qb.push_bind(run_id).push(" AND l.id > ").push_bind(after);
+                if let Some(task_id) = task_id {
+                    qb.push(" AND l.task_id = ").push_bind(task_id);
+                }
+                qb.push(" ORDER BY l.id LIMIT ").push_bind(limit);
+                qb.build()
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(StoredLogLine {
+                            id: row.try_get("id")?,
+                            run_id: row.try_get("run_id")?,
+                            task_id: row.try_get("task_id")?,
+                            task_name: row.try_get("name")?,
+                            attempt: row.try_get("attempt")?,
+                            seq: row.try_get("seq")?,
+                            at: row.try_get("at")?,
+                            line: row.try_get("line")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn memo_get(&self, task_id: TaskId, key: &str) -> Result<Option<Value>, StoreError> {
+                let value: Option<Json<Value>> = sqlx::query_scalar("SELECT value FROM task_memos WHERE task_id = $1 AND key = $2")
+                    .bind(task_id)
+                    .bind(key)
+                    .fetch_optional(self.reader())
+                    .await?;
+                Ok(value.map(|j| j.0))
+            }
+
+            async fn memo_put(&self, task_id: TaskId, key: &str, value: &Value) -> Result<Value, StoreError> {
+                sqlx::query("INSERT INTO task_memos (task_id, key, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(task_id)
+                    .bind(key)
+                    .bind(Json(value))
+                    .execute(self.writer())
+                    .await?;
+                let stored: Json<Value> = sqlx::query_scalar("SELECT value FROM task_memos WHERE task_id = $1 AND key = $2")
+                    .bind(task_id)
+                    .bind(key)
+                    .fetch_one(self.writer())
+                    .await?;
+                Ok(stored.0)
+            }
+        }
+    }
+    };
+}

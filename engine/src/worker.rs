@@ -1,0 +1,469 @@
+//! The in-process worker runtime: async Rust handlers registered by action name, run with a
+//! slot limit. It talks to the dispatcher exactly as a remote agent does — register, claim,
+//! heartbeat, report — so both kinds of worker share one code path in the store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{EngineError, Inner};
+use crate::model::{
+    Assignment, AttemptResult, LogLine, RunId, TaskFailure, TaskId, WorkerId, WorkerInfo,
+};
+use crate::planner::Fence;
+
+/// How a handler says it failed. Retryable errors use the task's retries; others fail it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl TaskError {
+    pub fn retryable(message: impl Into<String>) -> TaskError {
+        TaskError {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+
+    /// Retrying cannot help (bad input, a missing binary): fail at once.
+    pub fn fatal(message: impl Into<String>) -> TaskError {
+        TaskError {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+impl<E: std::fmt::Display> From<E> for TaskError {
+    fn from(e: E) -> TaskError {
+        TaskError::retryable(e.to_string())
+    }
+}
+
+pub type HandlerResult = Result<Value, TaskError>;
+type BoxFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
+type Handler = Arc<dyn Fn(Context) -> BoxFuture + Send + Sync>;
+
+/// A set of handlers with the labels and slot count they run under.
+pub struct Worker {
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, Value>,
+    pub(crate) slots: u32,
+    pub(crate) handlers: HashMap<String, Handler>,
+}
+
+impl Worker {
+    pub fn new(name: impl Into<String>) -> Worker {
+        Worker {
+            name: name.into(),
+            labels: BTreeMap::new(),
+            slots: 16,
+            handlers: HashMap::new(),
+        }
+    }
+
+    /// How many tasks may run at once.
+    pub fn slots(mut self, slots: u32) -> Self {
+        self.slots = slots.max(1);
+        self
+    }
+
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Implement `action` with an async function of the task's [`Context`].
+    pub fn handle<F, Fut>(mut self, action: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.handlers
+            .insert(action.into(), Arc::new(move |ctx| Box::pin(handler(ctx))));
+        self
+    }
+
+    pub(crate) fn info(&self, id: WorkerId) -> WorkerInfo {
+        let mut actions: Vec<String> = self.handlers.keys().cloned().collect();
+        actions.sort();
+        WorkerInfo {
+            id,
+            name: self.name.clone(),
+            kind: "in-process".into(),
+            actions,
+            labels: self.labels.clone(),
+            slots: self.slots,
+        }
+    }
+}
+
+/// What a handler gets: its input, its ancestors' outputs, logging, cancellation, and the
+/// durable helpers.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) assignment: Arc<Assignment>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) engine: Arc<Inner>,
+    pub(crate) log_seq: Arc<AtomicI64>,
+    pub(crate) pending_logs: Arc<Mutex<Vec<LogLine>>>,
+}
+
+impl Context {
+    pub fn run_id(&self) -> RunId {
+        self.assignment.run_id
+    }
+
+    pub fn task_id(&self) -> TaskId {
+        self.assignment.task_id
+    }
+
+    pub fn task_name(&self) -> &str {
+        &self.assignment.task_name
+    }
+
+    /// This attempt's number, from 1.
+    pub fn attempt(&self) -> i32 {
+        self.assignment.attempt
+    }
+
+    pub fn input(&self) -> &Value {
+        &self.assignment.input
+    }
+
+    pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, TaskError> {
+        serde_json::from_value(self.input().clone())
+            .map_err(|e| TaskError::fatal(format!("the task's input does not fit: {e}")))
+    }
+
+    /// The output of an ancestor task, by name.
+    pub fn parent_output(&self, name: &str) -> Option<&Value> {
+        self.assignment.parents.get(name)
+    }
+
+    pub fn parent_as<T: DeserializeOwned>(&self, name: &str) -> Result<T, TaskError> {
+        let value = self
+            .parent_output(name)
+            .ok_or_else(|| TaskError::fatal(format!("no output of ancestor '{name}'")))?;
+        serde_json::from_value(value.clone())
+            .map_err(|e| TaskError::fatal(format!("the output of '{name}' does not fit: {e}")))
+    }
+
+    pub fn parents(&self) -> &BTreeMap<String, Value> {
+        &self.assignment.parents
+    }
+
+    /// For the on-failure task: every failed task with its error.
+    pub fn failures(&self) -> &[TaskFailure] {
+        &self.assignment.failures
+    }
+
+    /// Append a line to the task's log (stored in batches, in order).
+    pub fn log(&self, line: impl Into<String>) {
+        let line = LogLine {
+            run_id: self.assignment.run_id,
+            task_id: self.assignment.task_id,
+            attempt: self.assignment.attempt,
+            seq: self.log_seq.fetch_add(1, Ordering::SeqCst),
+            at: self.engine.clock.now(),
+            line: line.into(),
+        };
+        self.pending_logs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line);
+    }
+
+    /// Store the lines logged so far.
+    pub async fn flush_logs(&self) -> Result<(), EngineError> {
+        let lines =
+            std::mem::take(&mut *self.pending_logs.lock().unwrap_or_else(|e| e.into_inner()));
+        if !lines.is_empty() {
+            self.engine.store.append_logs(&lines).await?;
+            self.engine.publish_logs(self.assignment.run_id).await;
+        }
+        Ok(())
+    }
+
+    /// Cancelled: by a user, a timeout, or the engine shutting down. Handlers should stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Resolves when the task is cancelled.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Push this attempt's deadline to `by` from now (when it is later than the current one).
+    pub async fn refresh_timeout(&self, by: Duration) -> Result<(), EngineError> {
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let now = self.engine.clock.now();
+        match self
+            .engine
+            .store
+            .refresh_timeout(self.task_id(), self.attempt(), by, now)
+            .await?
+        {
+            Fence::Accepted => Ok(()),
+            Fence::Stale => Err(EngineError::Stale),
+        }
+    }
+
+    /// Run `fut` once per task and record its result; a re-executed task (retry, crash,
+    /// reassignment) gets the recorded result without running `fut` again.
+    pub async fn memo<T, F>(&self, key: &str, fut: F) -> Result<T, TaskError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Future<Output = Result<T, TaskError>>,
+    {
+        let store = &self.engine.store;
+        if let Some(recorded) = store.memo_get(self.task_id(), key).await? {
+            return Ok(serde_json::from_value(recorded)?);
+        }
+        let value = serde_json::to_value(fut.await?)?;
+        let recorded = store.memo_put(self.task_id(), key, &value).await?;
+        Ok(serde_json::from_value(recorded)?)
+    }
+
+    /// Sleep, but wake early (with an error) when the task is cancelled.
+    pub async fn sleep(&self, d: Duration) -> Result<(), TaskError> {
+        tokio::select! {
+            () = tokio::time::sleep(d) => Ok(()),
+            () = self.cancel.cancelled() => Err(TaskError::fatal("cancelled")),
+        }
+    }
+}
+
+/// Runs a worker: registers it, claims while slots are free, heart-beats, and reports.
+pub(crate) async fn run_worker(
+    engine: Arc<Inner>,
+    worker: Worker,
+    id: WorkerId,
+    stop: CancellationToken,
+) {
+    let info = worker.info(id);
+    let handlers = Arc::new(worker.handlers);
+    let running: Arc<Mutex<HashMap<(TaskId, i32), CancellationToken>>> = Arc::default();
+    let (slot_freed_tx, mut slot_freed) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut queued = engine.queued.subscribe();
+    let mut handles = tokio::task::JoinSet::new();
+
+    while !stop.is_cancelled() {
+        if let Err(e) = engine
+            .store
+            .register_worker(&info, engine.clock.now())
+            .await
+        {
+            tracing::warn!(worker = %info.name, error = %e, "cannot register the worker; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        break;
+    }
+    let heartbeat = tokio::spawn(heartbeat_loop(
+        engine.clone(),
+        info.clone(),
+        running.clone(),
+        stop.clone(),
+    ));
+
+    while !stop.is_cancelled() {
+        let busy = running.lock().unwrap_or_else(|e| e.into_inner()).len() as u32;
+        let free = info.slots.saturating_sub(busy);
+        let mut claimed = 0;
+        if free > 0 {
+            match engine.store.claim(&info, free, engine.clock.now()).await {
+                Ok(assignments) => {
+                    claimed = assignments.len() as u32;
+                    for assignment in assignments {
+                        let Some(handler) = handlers.get(&assignment.action).cloned() else {
+                            continue;
+                        };
+                        let cancel = stop.child_token();
+                        running
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert((assignment.task_id, assignment.attempt), cancel.clone());
+                        engine.register_local(
+                            assignment.task_id,
+                            assignment.attempt,
+                            cancel.clone(),
+                        );
+                        let (engine, running, freed) =
+                            (engine.clone(), running.clone(), slot_freed_tx.clone());
+                        handles.spawn(async move {
+                            let key = (assignment.task_id, assignment.attempt);
+                            execute(engine.clone(), handler, assignment, cancel).await;
+                            running
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .remove(&key);
+                            engine.unregister_local(key.0, key.1);
+                            let _ = freed.send(());
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(worker = %info.name, error = %e, "claim failed"),
+            }
+        }
+        if free > 0 && claimed == free {
+            continue; // there may be more
+        }
+        // Reap finished handler tasks so the set does not grow.
+        while handles.try_join_next().is_some() {}
+        tokio::select! {
+            _ = queued.changed() => {}
+            _ = slot_freed.recv() => {}
+            () = tokio::time::sleep(engine.config.poll_interval) => {}
+            () = stop.cancelled() => {}
+        }
+    }
+    handles.abort_all();
+    heartbeat.abort();
+}
+
+async fn heartbeat_loop(
+    engine: Arc<Inner>,
+    info: WorkerInfo,
+    running: Arc<Mutex<HashMap<(TaskId, i32), CancellationToken>>>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(engine.config.heartbeat_interval) => {}
+            () = stop.cancelled() => return,
+        }
+        let current: Vec<(TaskId, i32)> = running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        match engine
+            .store
+            .heartbeat(info.id, &current, engine.clock.now())
+            .await
+        {
+            Ok(stale) => {
+                let running = running.lock().unwrap_or_else(|e| e.into_inner());
+                for key in stale {
+                    if let Some(token) = running.get(&key) {
+                        token.cancel();
+                    }
+                }
+            }
+            Err(crate::store::StoreError::NotFound(_)) => {
+                // We were declared lost: our tasks went to others. Stop them and rejoin.
+                for token in running.lock().unwrap_or_else(|e| e.into_inner()).values() {
+                    token.cancel();
+                }
+                let _ = engine
+                    .store
+                    .register_worker(&info, engine.clock.now())
+                    .await;
+            }
+            Err(e) => tracing::warn!(worker = %info.name, error = %e, "heartbeat failed"),
+        }
+    }
+}
+
+/// Run one attempt and report how it ended (unless it was cancelled: then the store already
+/// knows, and a report would be refused anyway).
+async fn execute(
+    engine: Arc<Inner>,
+    handler: Handler,
+    assignment: Assignment,
+    cancel: CancellationToken,
+) {
+    let ctx = Context {
+        assignment: Arc::new(assignment),
+        cancel: cancel.clone(),
+        engine: engine.clone(),
+        log_seq: Arc::default(),
+        pending_logs: Arc::default(),
+    };
+    let flusher = AbortOnDrop({
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let _ = ctx.flush_logs().await;
+            }
+        })
+    });
+    // A panicking handler must not take the worker down: run it as its own task.
+    let mut run = AbortOnDrop(tokio::spawn(handler(ctx.clone())));
+    let result = tokio::select! {
+        joined = &mut run.0 => match joined {
+            Ok(result) => Some(result),
+            Err(e) => Some(Err(TaskError::retryable(format!("the handler panicked: {e}")))),
+        },
+        () = cancel.cancelled() => {
+            // Cooperative: the handler sees the token and may clean up, for a while.
+            let _ = tokio::time::timeout(engine.config.cancel_grace, &mut run.0).await;
+            None
+        }
+    };
+    drop((flusher, run));
+    if let Err(e) = ctx.flush_logs().await {
+        tracing::warn!(task = %ctx.task_id(), error = %e, "cannot store the task's last log lines");
+    }
+    let Some(result) = result else { return };
+    let result = match result {
+        Ok(output) => AttemptResult::Completed { output },
+        Err(e) => AttemptResult::Failed {
+            error: e.message,
+            retryable: e.retryable,
+        },
+    };
+    // Retried: a lost report would leave the task RUNNING until its timeout.
+    for delay in [0, 100, 500, 2000] {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        if cancel.is_cancelled() {
+            return;
+        }
+        match engine
+            .store
+            .report(
+                ctx.task_id(),
+                ctx.attempt(),
+                result.clone(),
+                engine.clock.now(),
+            )
+            .await
+        {
+            Ok((_, change)) => {
+                engine.publish(&change).await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(task = %ctx.task_id(), error = %e, "cannot report the result; retrying")
+            }
+        }
+    }
+}
+
+/// Ends a spawned task when its owner goes away (a dropped engine must not leave handlers
+/// running on their own).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

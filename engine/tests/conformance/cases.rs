@@ -1,0 +1,885 @@
+//! The cases. Each asserts behaviour through the store's state and the event timeline.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use engine::definition::{Condition, DesiredLabel, TaskDef, WorkflowDef};
+use engine::model::{AttemptResult, EventKind, RunStatus, TaskStatus, WorkerInfo};
+use engine::planner::Fence;
+use engine::store::StoreError;
+use engine::{EngineError, TaskError, Worker};
+use serde_json::json;
+
+use crate::harness::{Backend, Env, T0};
+
+/// A worker whose `echo` action returns its input and parents, and `fail` always fails.
+fn echo_worker() -> Worker {
+    Worker::new("echo")
+        .handle("echo", |ctx| async move {
+            Ok(json!({ "task": ctx.task_name(), "input": ctx.input(), "parents": ctx.parents() }))
+        })
+        .handle("fail", |ctx| async move { Err(TaskError::retryable(format!("{} broke", ctx.task_name()))) })
+        .handle("on-failure", |ctx| async move {
+            Ok(json!({ "failures": ctx.failures().iter().map(|f| json!({"task": f.task, "error": f.error})).collect::<Vec<_>>() }))
+        })
+}
+
+fn wf(name: &str) -> WorkflowDef {
+    WorkflowDef::new(name)
+}
+
+pub async fn linear_dag_runs_in_order(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(echo_worker());
+    let def = wf("linear")
+        .task(TaskDef::new("a", "echo"))
+        .task(TaskDef::new("b", "echo").parents(["a"]))
+        .task(TaskDef::new("c", "echo").parents(["b"]));
+    let run = env.start(&def, json!({"n": 1})).await;
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed, "{:?}", done.error);
+
+    let assigned: Vec<String> = env
+        .events(&run)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Assigned)
+        .filter_map(|e| e.task_name)
+        .collect();
+    assert_eq!(assigned, ["a", "b", "c"]);
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            env.events_of(&run, name, EventKind::Completed).await.len(),
+            1
+        );
+        let task = env.task(&run, name).await;
+        assert_eq!((task.status, task.attempt), (TaskStatus::Completed, 1));
+    }
+    let output = done.output.unwrap();
+    assert_eq!(output["c"]["input"], json!({"n": 1}));
+    assert_eq!(
+        output["c"]["parents"]["a"]["task"], "a",
+        "c sees its grandparent"
+    );
+}
+
+pub async fn diamond_dag_fans_in_ancestor_outputs(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(echo_worker());
+    let def = wf("diamond")
+        .task(TaskDef::new("a", "echo"))
+        .task(TaskDef::new("b", "echo").parents(["a"]))
+        .task(TaskDef::new("c", "echo").parents(["a"]))
+        .task(TaskDef::new("d", "echo").parents(["b", "c"]));
+    let run = env.start(&def, json!({})).await;
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed);
+    let d = &done.output.unwrap()["d"];
+    let mut seen: Vec<&String> = d["parents"].as_object().unwrap().keys().collect();
+    seen.sort();
+    assert_eq!(seen, ["a", "b", "c"]);
+    assert_eq!(d["parents"]["b"]["parents"]["a"]["task"], "a");
+    // d was queued only once both b and c had completed.
+    let events = env.events(&run).await;
+    let pos = |task: &str, kind| {
+        events
+            .iter()
+            .position(|e| e.kind == kind && e.task_name.as_deref() == Some(task))
+            .unwrap()
+    };
+    assert!(pos("d", EventKind::Queued) > pos("b", EventKind::Completed));
+    assert!(pos("d", EventKind::Queued) > pos("c", EventKind::Completed));
+}
+
+pub async fn definitions_are_validated_and_versions_immutable(b: Backend) {
+    let env = Env::new(b).await;
+    let bad = wf("bad").task(TaskDef::new("a", "echo").parents(["nope"]));
+    let e = env.engine.register_workflow(&bad).await.unwrap_err();
+    assert_eq!(e.to_string(), "task 'a' names an unknown parent 'nope'");
+
+    let v1 = wf("versioned").task(TaskDef::new("a", "echo"));
+    env.engine.register_workflow(&v1).await.unwrap();
+    env.engine.register_workflow(&v1).await.unwrap(); // identical: fine
+    let changed = wf("versioned").task(TaskDef::new("a", "echo").retries(2));
+    let e = env.engine.register_workflow(&changed).await.unwrap_err();
+    assert!(
+        matches!(e, EngineError::Store(StoreError::Conflict(_))),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("register the change as a new version"),
+        "{e}"
+    );
+    env.engine
+        .register_workflow(&changed.version("2"))
+        .await
+        .unwrap();
+
+    let e = env
+        .engine
+        .run_workflow("ghost", "1", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_string(), "no workflow named 'ghost@1' is registered");
+}
+
+pub async fn retries_wait_the_backoff_on_the_clock(b: Backend) {
+    let env = Env::manual(b).await;
+    // Fails on attempts 1 and 2, succeeds on 3.
+    env.engine
+        .start_worker(Worker::new("flaky").handle("flaky", |ctx| async move {
+            if ctx.attempt() < 3 {
+                Err(TaskError::retryable(format!(
+                    "attempt {} failed",
+                    ctx.attempt()
+                )))
+            } else {
+                Ok(json!({"attempt": ctx.attempt()}))
+            }
+        }));
+    let def = wf("retry").task(TaskDef::new("t", "flaky").retries(3).backoff(2.0, 3));
+    let run = env.start(&def, json!({})).await;
+
+    // Attempt 1 fails at T0: retry 1 waits 2^1 = 2 s.
+    env.until("first retry scheduled", || async {
+        env.events_of(&run, "t", EventKind::Retrying).await.len() == 1
+    })
+    .await;
+    let retry = &env.events_of(&run, "t", EventKind::Retrying).await[0];
+    assert_eq!(retry.data.as_ref().unwrap()["delay_ms"], 2000);
+    env.advance(Duration::from_millis(1999));
+    env.settle().await;
+    assert_eq!(
+        env.task(&run, "t").await.status,
+        TaskStatus::Queued,
+        "not before the backoff is over"
+    );
+    env.advance(Duration::from_millis(1));
+
+    // Attempt 2 fails at T0+2s: retry 2 waits min(3, 2^2) = 3 s.
+    env.until("second retry scheduled", || async {
+        env.events_of(&run, "t", EventKind::Retrying).await.len() == 2
+    })
+    .await;
+    let retry = &env.events_of(&run, "t", EventKind::Retrying).await[1];
+    assert_eq!(retry.data.as_ref().unwrap()["delay_ms"], 3000);
+    env.advance(Duration::from_millis(2999));
+    env.settle().await;
+    assert_eq!(env.task(&run, "t").await.status, TaskStatus::Queued);
+    env.advance(Duration::from_millis(1));
+
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed);
+    let assigned: Vec<i64> = env
+        .events_of(&run, "t", EventKind::Assigned)
+        .await
+        .iter()
+        .map(|e| e.at - T0)
+        .collect();
+    assert_eq!(
+        assigned,
+        [0, 2000, 5000],
+        "each attempt starts exactly when its backoff ends"
+    );
+    let task = env.task(&run, "t").await;
+    assert_eq!((task.attempt, task.retry_count), (3, 2));
+}
+
+pub async fn non_retryable_failure_skips_retries(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine
+        .start_worker(Worker::new("w").handle("bad-input", |_| async {
+            Err(TaskError::fatal("the scale must be positive"))
+        }));
+    let def = wf("fatal").task(TaskDef::new("t", "bad-input").retries(5));
+    let run = env.start(&def, json!({})).await;
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Failed);
+    let task = env.task(&run, "t").await;
+    assert_eq!((task.status, task.attempt), (TaskStatus::Failed, 1));
+    assert_eq!(
+        task.error.as_deref(),
+        Some("the scale must be positive (not retryable)")
+    );
+    assert!(
+        env.events_of(&run, "t", EventKind::Retrying)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        done.error.as_deref(),
+        Some("t: the scale must be positive (not retryable)")
+    );
+}
+
+pub async fn on_failure_sees_every_error_and_downstream_is_cancelled(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(echo_worker());
+    let def = wf("failing")
+        .task(TaskDef::new("a", "fail"))
+        .task(TaskDef::new("b", "fail"))
+        .task(TaskDef::new("ok", "echo"))
+        .task(TaskDef::new("after-a", "echo").parents(["a"]))
+        .task(TaskDef::new("after-after-a", "echo").parents(["after-a"]))
+        .on_failure(TaskDef::new("cleanup", "on-failure"));
+    let run = env.start(&def, json!({})).await;
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Failed);
+    assert_eq!(env.task(&run, "ok").await.status, TaskStatus::Completed);
+    for name in ["after-a", "after-after-a"] {
+        assert_eq!(
+            env.task(&run, name).await.status,
+            TaskStatus::Cancelled,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        env.task(&run, "after-a").await.error.as_deref(),
+        Some("parent 'a' ended FAILED")
+    );
+    let cleanup = env.task(&run, "cleanup").await;
+    assert_eq!(cleanup.status, TaskStatus::Completed);
+    let mut failures = cleanup.output.unwrap()["failures"]
+        .as_array()
+        .unwrap()
+        .clone();
+    failures.sort_by_key(|f| f["task"].as_str().unwrap().to_string());
+    assert_eq!(
+        failures,
+        vec![
+            json!({"task": "a", "error": "a broke"}),
+            json!({"task": "b", "error": "b broke"})
+        ]
+    );
+}
+
+pub async fn on_failure_is_skipped_on_success(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(echo_worker());
+    let def = wf("fine")
+        .task(TaskDef::new("a", "echo"))
+        .on_failure(TaskDef::new("cleanup", "on-failure"));
+    let run = env.start(&def, json!({})).await;
+    assert_eq!(env.finish(&run).await.status, RunStatus::Completed);
+    let cleanup = env.task(&run, "cleanup").await;
+    assert_eq!(cleanup.status, TaskStatus::Skipped);
+    assert_eq!(
+        env.events_of(&run, "cleanup", EventKind::Assigned)
+            .await
+            .len(),
+        0
+    );
+}
+
+/// A handler that waits to be cancelled and records that it saw the signal.
+fn waiter(seen: Arc<Mutex<Vec<String>>>) -> Worker {
+    Worker::new("waiter").handle("wait", move |ctx| {
+        let seen = seen.clone();
+        async move {
+            ctx.cancelled().await;
+            seen.lock()
+                .unwrap()
+                .push(format!("{} attempt {}", ctx.task_name(), ctx.attempt()));
+            Err(TaskError::fatal("stopped"))
+        }
+    })
+}
+
+pub async fn cancel_during_a_run_still_runs_on_failure(b: Backend) {
+    let env = Env::new(b).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    env.engine.start_worker(waiter(seen.clone()));
+    env.engine.start_worker(echo_worker());
+    let def = wf("cancelled")
+        .task(TaskDef::new("load", "wait"))
+        .task(TaskDef::new("report", "echo").parents(["load"]))
+        .on_failure(TaskDef::new("destroy", "on-failure"));
+    let run = env.start(&def, json!({})).await;
+    env.until("load running", || async {
+        env.task(&run, "load").await.status == TaskStatus::Running
+    })
+    .await;
+    env.engine.cancel_run(run.id).await.unwrap();
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Cancelled);
+    assert_eq!(env.task(&run, "load").await.status, TaskStatus::Cancelled);
+    assert_eq!(env.task(&run, "report").await.status, TaskStatus::Cancelled);
+    assert_eq!(
+        env.task(&run, "destroy").await.status,
+        TaskStatus::Completed,
+        "the machines are destroyed"
+    );
+    env.until("handler saw the cancel", || async {
+        seen.lock().unwrap().as_slice() == ["load attempt 1"]
+    })
+    .await;
+    let kinds: Vec<EventKind> = env.events(&run).await.iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&EventKind::CancelRequested)
+            && kinds.last() == Some(&EventKind::RunCancelled),
+        "{kinds:?}"
+    );
+}
+
+pub async fn cancel_one_task_cancels_its_downstream(b: Backend) {
+    let env = Env::new(b).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    env.engine.start_worker(waiter(seen.clone()));
+    env.engine.start_worker(echo_worker());
+    let def = wf("one")
+        .task(TaskDef::new("slow", "wait"))
+        .task(TaskDef::new("next", "echo").parents(["slow"]))
+        .task(TaskDef::new("other", "echo"));
+    let run = env.start(&def, json!({})).await;
+    env.until("slow running", || async {
+        env.task(&run, "slow").await.status == TaskStatus::Running
+    })
+    .await;
+    let slow = env.task(&run, "slow").await;
+    env.engine.cancel_task(slow.id).await.unwrap();
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Cancelled);
+    assert_eq!(env.task(&run, "next").await.status, TaskStatus::Cancelled);
+    assert_eq!(env.task(&run, "other").await.status, TaskStatus::Completed);
+    env.until("handler saw the cancel", || async {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
+}
+
+pub async fn schedule_timeout_cancels_a_task_nobody_takes(b: Backend) {
+    let env = Env::manual(b).await;
+    let def = wf("orphan").task(
+        TaskDef::new("t", "nobody-implements-this").schedule_timeout(Duration::from_secs(60)),
+    );
+    let run = env.start(&def, json!({})).await;
+    env.advance(Duration::from_secs(59));
+    env.settle().await;
+    assert_eq!(env.task(&run, "t").await.status, TaskStatus::Queued);
+    env.advance(Duration::from_secs(1));
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Cancelled);
+    let task = env.task(&run, "t").await;
+    assert_eq!(task.status, TaskStatus::Cancelled);
+    assert_eq!(
+        task.error.as_deref(),
+        Some("schedule timeout: still QUEUED after 1m")
+    );
+}
+
+pub async fn execution_timeout_fails_the_attempt_and_stops_the_handler(b: Backend) {
+    let env = Env::manual(b).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    // Attempt 1 hangs until told to stop; attempt 2 finishes at once.
+    env.engine
+        .start_worker(Worker::new("w").handle("hang-once", move |ctx| {
+            let record = record.clone();
+            async move {
+                if ctx.attempt() == 1 {
+                    ctx.cancelled().await;
+                    record.lock().unwrap().push("attempt 1 told to stop");
+                    return Err(TaskError::fatal("stopped"));
+                }
+                Ok(json!("done"))
+            }
+        }));
+    let def = wf("timeout").task(
+        TaskDef::new("t", "hang-once")
+            .retries(1)
+            .execution_timeout(Duration::from_secs(10)),
+    );
+    let run = env.start(&def, json!({})).await;
+    env.until("attempt 1 running", || async {
+        env.task(&run, "t").await.status == TaskStatus::Running
+    })
+    .await;
+    env.advance(Duration::from_secs(10));
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed);
+    let timed_out = env.events_of(&run, "t", EventKind::TimedOut).await;
+    assert_eq!(timed_out.len(), 1);
+    assert_eq!(timed_out[0].attempt, Some(1));
+    assert_eq!(
+        timed_out[0].message.as_deref(),
+        Some("execution timeout: attempt 1 ran longer than 10s")
+    );
+    assert_eq!(env.task(&run, "t").await.attempt, 2);
+    env.until("handler told to stop", || async {
+        seen.lock().unwrap().len() == 1
+    })
+    .await;
+}
+
+pub async fn refresh_timeout_extends_the_deadline(b: Backend) {
+    let env = Env::manual(b).await;
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+    env.engine
+        .start_worker(Worker::new("w").handle("long", move |ctx| {
+            let mut go = go_rx.clone();
+            async move {
+                ctx.refresh_timeout(Duration::from_secs(60))
+                    .await
+                    .map_err(TaskError::from)?;
+                ctx.log("refreshed");
+                let _ = go.wait_for(|g| *g).await;
+                Ok(json!({"attempt": ctx.attempt()}))
+            }
+        }));
+    let def =
+        wf("refresh").task(TaskDef::new("t", "long").execution_timeout(Duration::from_secs(10)));
+    let run = env.start(&def, json!({})).await;
+    env.until("deadline refreshed", || async {
+        env.events_of(&run, "t", EventKind::TimeoutRefreshed)
+            .await
+            .len()
+            == 1
+    })
+    .await;
+    env.advance(Duration::from_secs(30)); // past the original 10 s, within the refreshed 60 s
+    env.settle().await;
+    assert_eq!(env.task(&run, "t").await.status, TaskStatus::Running);
+    go_tx.send(true).unwrap();
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.output.unwrap()["t"]["attempt"], 1);
+    assert!(
+        env.events_of(&run, "t", EventKind::TimedOut)
+            .await
+            .is_empty()
+    );
+}
+
+fn fake_worker(name: &str, action: &str) -> WorkerInfo {
+    WorkerInfo {
+        id: uuid::Uuid::now_v7(),
+        name: name.into(),
+        kind: "agent".into(),
+        actions: vec![action.into()],
+        labels: Default::default(),
+        slots: 4,
+    }
+}
+
+pub async fn stale_completion_is_refused(b: Backend) {
+    let env = Env::manual(b).await;
+    let store = env.store().clone();
+    let def = wf("stale").task(
+        TaskDef::new("t", "remote")
+            .retries(1)
+            .execution_timeout(Duration::from_secs(5)),
+    );
+    let run = env.start(&def, json!({})).await;
+    let worker = fake_worker("remote-1", "remote");
+    store.register_worker(&worker, T0).await.unwrap();
+    let first = store.claim(&worker, 1, T0).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].attempt, 1);
+
+    // Attempt 1 times out and the task is queued again as attempt 2.
+    env.advance(Duration::from_secs(5));
+    env.engine.sweep().await.unwrap();
+    let task = env.task(&run, "t").await;
+    assert_eq!((task.status, task.attempt), (TaskStatus::Queued, 2));
+    let events_before = env.events(&run).await;
+
+    // The late answer of attempt 1 changes nothing.
+    let (fence, change) = store
+        .report(
+            task.id,
+            1,
+            AttemptResult::Completed {
+                output: json!("late"),
+            },
+            env.engine.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fence, Fence::Stale);
+    assert!(change.is_empty());
+    assert_eq!(env.task(&run, "t").await, task);
+    assert_eq!(env.events(&run).await, events_before);
+
+    // Attempt 2 is the one that counts.
+    let second = store.claim(&worker, 1, env.engine.now()).await.unwrap();
+    assert_eq!(second[0].attempt, 2);
+    let (fence, _) = store
+        .report(
+            task.id,
+            2,
+            AttemptResult::Completed {
+                output: json!("on time"),
+            },
+            env.engine.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fence, Fence::Accepted);
+    let done = env.finish(&run).await;
+    assert_eq!(done.output.unwrap()["t"], "on time");
+}
+
+pub async fn lost_worker_tasks_are_reassigned(b: Backend) {
+    let env = Env::new(b).await; // worker timeout 2 s on the system clock
+    let store = env.store().clone();
+    let def =
+        wf("lost").task(TaskDef::new("t", "remote").execution_timeout(Duration::from_secs(3600)));
+    let run = env.start(&def, json!({})).await;
+    let silent = fake_worker("silent", "remote");
+    store
+        .register_worker(&silent, env.engine.now())
+        .await
+        .unwrap();
+    let claimed = store.claim(&silent, 1, env.engine.now()).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    // The worker never heart-beats again.
+    env.until("task reassigned", || async {
+        env.task(&run, "t").await.status == TaskStatus::Queued
+    })
+    .await;
+    let task = env.task(&run, "t").await;
+    assert_eq!(
+        (task.attempt, task.retry_count),
+        (2, 0),
+        "a reassignment is not a retry"
+    );
+    let reassigned = env.events_of(&run, "t", EventKind::Reassigned).await;
+    assert_eq!(reassigned.len(), 1);
+    assert_eq!(
+        reassigned[0].data.as_ref().unwrap()["lost_worker"],
+        json!(silent.id)
+    );
+    // The lost worker learns on its next heartbeat that it is out.
+    let e = store
+        .heartbeat(silent.id, &[(task.id, 1)], env.engine.now())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+    // Another worker takes it over.
+    let healthy = fake_worker("healthy", "remote");
+    store
+        .register_worker(&healthy, env.engine.now())
+        .await
+        .unwrap();
+    let taken = store.claim(&healthy, 1, env.engine.now()).await.unwrap();
+    assert_eq!(taken[0].attempt, 2);
+    assert_eq!(
+        store
+            .heartbeat(healthy.id, &[(task.id, 2)], env.engine.now())
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
+
+pub async fn parent_conditions_skip_and_children_follow(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(
+        echo_worker().handle("decide", |_| async { Ok(json!({"go": false, "rows": 7})) }),
+    );
+    let when = |expr: &str| {
+        vec![Condition::Parent {
+            parent: "decide".into(),
+            expression: expr.into(),
+        }]
+    };
+    let def = wf("branches")
+        .task(TaskDef::new("decide", "decide"))
+        .task(
+            TaskDef::new("skipped", "echo")
+                .parents(["decide"])
+                .skip_if(when("output.go == false")),
+        )
+        .task(TaskDef::new("child-of-skipped", "echo").parents(["skipped"]))
+        .task(TaskDef {
+            run_if_parent_skipped: true,
+            ..TaskDef::new("runs-anyway", "echo").parents(["skipped"])
+        })
+        .task(
+            TaskDef::new("waits-for-rows", "echo")
+                .parents(["decide"])
+                .wait_for(when("output.rows > 5")),
+        )
+        .task(
+            TaskDef::new("never", "echo")
+                .parents(["decide"])
+                .wait_for(when("output.rows > 100")),
+        );
+    let run = env.start(&def, json!({})).await;
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed, "{:?}", done.error);
+    let status = |name: &'static str| {
+        let env = &env;
+        let run = &run;
+        async move { env.task(run, name).await.status }
+    };
+    assert_eq!(status("skipped").await, TaskStatus::Skipped);
+    assert_eq!(
+        env.task(&run, "skipped").await.output,
+        Some(json!({"skipped": true}))
+    );
+    assert_eq!(status("child-of-skipped").await, TaskStatus::Skipped);
+    assert_eq!(status("runs-anyway").await, TaskStatus::Completed);
+    assert_eq!(status("waits-for-rows").await, TaskStatus::Completed);
+    assert_eq!(status("never").await, TaskStatus::Skipped);
+    let skipped = env.events_of(&run, "never", EventKind::Skipped).await;
+    assert_eq!(
+        skipped[0].message.as_deref(),
+        Some("wait_for can never be satisfied")
+    );
+}
+
+pub async fn cancel_if_cancels(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(echo_worker());
+    let def = wf("cancel-if").task(TaskDef::new("a", "echo")).task(
+        TaskDef::new("b", "echo")
+            .parents(["a"])
+            .cancel_if(vec![Condition::Parent {
+                parent: "a".into(),
+                expression: "input.abort == true".into(),
+            }]),
+    );
+    let run = env.start(&def, json!({"abort": true})).await;
+    let done = env.finish(&run).await;
+    assert_eq!(env.task(&run, "b").await.status, TaskStatus::Cancelled);
+    assert_eq!(
+        env.task(&run, "b").await.error.as_deref(),
+        Some("cancel_if held")
+    );
+    assert_eq!(done.status, RunStatus::Cancelled);
+}
+
+pub async fn sleep_condition_waits_on_the_clock(b: Backend) {
+    let env = Env::manual(b).await;
+    env.engine.start_worker(echo_worker());
+    let def = wf("sleepy").task(TaskDef::new("a", "echo")).task(
+        TaskDef::new("b", "echo")
+            .parents(["a"])
+            .wait_for(vec![Condition::Sleep("30s".parse().unwrap())]),
+    );
+    let run = env.start(&def, json!({})).await;
+    env.until("a done", || async {
+        env.task(&run, "a").await.status == TaskStatus::Completed
+    })
+    .await;
+    env.advance(Duration::from_secs(29));
+    env.settle().await;
+    assert_eq!(env.task(&run, "b").await.status, TaskStatus::Pending);
+    assert_eq!(
+        env.engine.run(run.id).await.unwrap().unwrap().wake_at,
+        Some(T0 + 30_000)
+    );
+    env.advance(Duration::from_secs(1));
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed);
+    let queued = env.events_of(&run, "b", EventKind::Queued).await;
+    assert_eq!(queued[0].at, T0 + 30_000);
+}
+
+pub async fn desired_labels_route_tasks(b: Backend) {
+    let env = Env::new(b).await;
+    let handler = |who: &'static str| move |_ctx: engine::Context| async move { Ok(json!(who)) };
+    env.engine.start_worker(
+        Worker::new("ssd")
+            .label("disk", "ssd")
+            .label("cores", 8)
+            .handle("bench", handler("ssd")),
+    );
+    env.engine.start_worker(
+        Worker::new("hdd")
+            .label("disk", "hdd")
+            .label("cores", 2)
+            .handle("bench", handler("hdd")),
+    );
+    let big = DesiredLabel {
+        comparator: engine::definition::Comparator::GreaterOrEqual,
+        ..DesiredLabel::equals(4)
+    };
+    let mut def = wf("routed");
+    for i in 0..6 {
+        def = def
+            .task(
+                TaskDef::new(format!("on-ssd-{i}"), "bench")
+                    .label("disk", DesiredLabel::equals("ssd")),
+            )
+            .task(
+                TaskDef::new(format!("on-hdd-{i}"), "bench")
+                    .label("disk", DesiredLabel::equals("hdd")),
+            )
+            .task(TaskDef::new(format!("big-{i}"), "bench").label("cores", big.clone()));
+    }
+    let run = env.start(&def, json!({})).await;
+    let output = env.finish(&run).await.output.unwrap();
+    for i in 0..6 {
+        assert_eq!(output[format!("on-ssd-{i}")], "ssd");
+        assert_eq!(output[format!("on-hdd-{i}")], "hdd");
+        assert_eq!(output[format!("big-{i}")], "ssd");
+    }
+}
+
+pub async fn logs_are_stored_in_order_without_a_cap(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine
+        .start_worker(Worker::new("chatty").handle("chatty", |ctx| async move {
+            for i in 0..2500 {
+                ctx.log(format!("line {i}"));
+                if i % 500 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            Ok(json!(null))
+        }));
+    let def = wf("logs").task(TaskDef::new("t", "chatty"));
+    let run = env.start(&def, json!({})).await;
+    env.finish(&run).await;
+    let store = env.store();
+    let mut lines = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.logs(run.id, None, after, 1000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        lines.extend(page);
+    }
+    assert_eq!(lines.len(), 2500);
+    assert!(
+        lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.line == format!("line {i}") && l.seq == i as i64 && l.task_name == "t")
+    );
+    // A batch sent again (a retry after a lost answer) is not stored twice.
+    let again: Vec<engine::model::LogLine> = lines[..10]
+        .iter()
+        .map(|l| engine::model::LogLine {
+            run_id: l.run_id,
+            task_id: l.task_id,
+            attempt: l.attempt,
+            seq: l.seq,
+            at: l.at,
+            line: l.line.clone(),
+        })
+        .collect();
+    store.append_logs(&again).await.unwrap();
+    assert_eq!(
+        store.logs(run.id, None, 0, 10_000).await.unwrap().len(),
+        2500
+    );
+}
+
+pub async fn memo_survives_a_retry(b: Backend) {
+    let env = Env::new(b).await;
+    let effects = Arc::new(Mutex::new(0));
+    let count = effects.clone();
+    env.engine
+        .start_worker(Worker::new("w").handle("provision", move |ctx| {
+            let count = count.clone();
+            async move {
+                let vm: String = ctx
+                    .memo("create-vm", async {
+                        *count.lock().unwrap() += 1;
+                        Ok::<_, TaskError>(format!("vm-{}", ctx.attempt()))
+                    })
+                    .await?;
+                if ctx.attempt() == 1 {
+                    return Err(TaskError::retryable(
+                        "network blip after the VM was created",
+                    ));
+                }
+                Ok(json!({"vm": vm}))
+            }
+        }));
+    let def = wf("memo").task(TaskDef::new("t", "provision").retries(1));
+    let run = env.start(&def, json!({})).await;
+    let done = env.finish(&run).await;
+    assert_eq!(
+        done.output.unwrap()["t"]["vm"],
+        "vm-1",
+        "attempt 2 got attempt 1's recorded result"
+    );
+    assert_eq!(*effects.lock().unwrap(), 1, "the side effect ran once");
+}
+
+pub async fn restart_mid_dag_completes_each_task_once(b: Backend) {
+    let mut env = Env::new(b).await;
+    // 20 tasks: 4 layers of 5, each task depending on the whole previous layer.
+    let mut def = wf("twenty");
+    for layer in 0..4 {
+        for i in 0..5 {
+            let parents: Vec<String> = if layer == 0 {
+                vec![]
+            } else {
+                (0..5).map(|p| format!("l{}-{p}", layer - 1)).collect()
+            };
+            def = def.task(TaskDef::new(format!("l{layer}-{i}"), "step").parents(parents));
+        }
+    }
+    let log: ExecutionLog = Arc::default();
+    let worker = |log: ExecutionLog| {
+        Worker::new("steps").slots(3).handle("step", move |ctx| {
+            let log = log.clone();
+            async move {
+                log.lock()
+                    .unwrap()
+                    .push((ctx.task_name().to_string(), ctx.attempt(), "start"));
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                log.lock()
+                    .unwrap()
+                    .push((ctx.task_name().to_string(), ctx.attempt(), "end"));
+                Ok(json!({"task": ctx.task_name()}))
+            }
+        })
+    };
+    env.engine.start_worker(worker(log.clone()));
+    let run = env.start(&def, json!({})).await;
+    env.until("a few tasks done", || async {
+        env.engine
+            .tasks(run.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|t| t.status == TaskStatus::Completed)
+            .count()
+            >= 6
+    })
+    .await;
+    env.crash_and_restart().await;
+    env.engine.start_worker(worker(log.clone()));
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed, "{:?}", done.error);
+
+    let events = env.events(&run).await;
+    let mut completed: HashMap<String, usize> = HashMap::new();
+    for e in events.iter().filter(|e| e.kind == EventKind::Completed) {
+        *completed.entry(e.task_name.clone().unwrap()).or_default() += 1;
+    }
+    assert_eq!(completed.len(), 20);
+    assert!(
+        completed.values().all(|&n| n == 1),
+        "each task completed exactly once: {completed:?}"
+    );
+    // No task ran after it had completed: executions of a task other than its last attempt
+    // never reached their end (they were cut off by the crash).
+    let tasks = env.engine.tasks(run.id).await.unwrap();
+    let log = log.lock().unwrap();
+    for task in &tasks {
+        let ended: Vec<i32> = log
+            .iter()
+            .filter(|(n, _, s)| n == &task.name && *s == "end")
+            .map(|(_, a, _)| *a)
+            .collect();
+        assert!(
+            ended.contains(&task.attempt),
+            "{} completed in attempt {} ({ended:?})",
+            task.name,
+            task.attempt
+        );
+        assert!(ended.iter().all(|a| *a <= task.attempt));
+    }
+}
+
+/// (task, attempt, "start" | "end") in the order handlers got there.
+type ExecutionLog = Arc<Mutex<Vec<(String, i32, &'static str)>>>;

@@ -1,0 +1,50 @@
+//! The engine's conformance suite (DESIGN.md §2): every case runs on SQLite and on a
+//! throw-away PostgreSQL.
+
+mod cases;
+mod harness;
+
+macro_rules! conformance {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(crate::harness::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(crate::harness::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    linear_dag_runs_in_order,
+    diamond_dag_fans_in_ancestor_outputs,
+    definitions_are_validated_and_versions_immutable,
+    retries_wait_the_backoff_on_the_clock,
+    non_retryable_failure_skips_retries,
+    on_failure_sees_every_error_and_downstream_is_cancelled,
+    on_failure_is_skipped_on_success,
+    cancel_during_a_run_still_runs_on_failure,
+    cancel_one_task_cancels_its_downstream,
+    schedule_timeout_cancels_a_task_nobody_takes,
+    execution_timeout_fails_the_attempt_and_stops_the_handler,
+    refresh_timeout_extends_the_deadline,
+    stale_completion_is_refused,
+    lost_worker_tasks_are_reassigned,
+    parent_conditions_skip_and_children_follow,
+    cancel_if_cancels,
+    sleep_condition_waits_on_the_clock,
+    desired_labels_route_tasks,
+    logs_are_stored_in_order_without_a_cap,
+    memo_survives_a_retry,
+    restart_mid_dag_completes_each_task_once,
+);
