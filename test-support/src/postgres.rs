@@ -38,7 +38,14 @@ pub struct PgServer {
 }
 
 impl PgServer {
+    /// A server tuned for tests: no fsync, no synchronous commit.
     pub fn start() -> PgServer {
+        PgServer::start_with(&[])
+    }
+
+    /// A server with extra `postgresql.conf` settings, which win over the test defaults
+    /// (benchmarks turn durability back on).
+    pub fn start_with(settings: &[(&str, &str)]) -> PgServer {
         let bindir = pg_bindir();
         let run_as = RunAs::unprivileged();
         let dir = tempfile::Builder::new()
@@ -91,6 +98,11 @@ impl PgServer {
                 "full_page_writes=off",
             ])
             .args(["-c", "max_connections=200"])
+            .args(
+                settings
+                    .iter()
+                    .flat_map(|(k, v)| ["-c".to_string(), format!("{k}={v}")]),
+            )
             .current_dir(dir.path())
             .stdout(log_file.try_clone().expect("dup log file"))
             .stderr(log_file);

@@ -150,11 +150,21 @@ macro_rules! sql_store {
         }
 
         async fn insert_events(tx: &mut Tx<'_>, run_id: RunId, events: &[NewEvent], at: Millis) -> Result<(), StoreError> {
+            insert_events_of_runs(tx, events.iter().map(|e| (run_id, e)), at).await
+        }
+
+        /// One INSERT per thousand rows, whatever runs they belong to.
+        async fn insert_events_of_runs<'e>(
+            tx: &mut Tx<'_>,
+            events: impl Iterator<Item = (RunId, &'e NewEvent)>,
+            at: Millis,
+        ) -> Result<(), StoreError> {
+            let events: Vec<(RunId, &NewEvent)> = events.collect();
             for chunk in events.chunks(1000) {
                 let mut qb: QueryBuilder<$db> =
                     QueryBuilder::new("INSERT INTO task_events (run_id, task_id, task_name, attempt, kind, message, data, at) ");
-                qb.push_values(chunk, |mut b, e| {
-                    b.push_bind(run_id)
+                qb.push_values(chunk, |mut b, (run_id, e)| {
+                    b.push_bind(*run_id)
                         .push_bind(e.task_id)
                         .push_bind(e.task_name.clone())
                         .push_bind(e.attempt)
@@ -473,21 +483,32 @@ macro_rules! sql_store {
                     })
                     .collect();
 
+                // Plan first, then insert the planned state: no row is written twice.
+                let mut snap = RunSnapshot { run, tasks };
+                let mut planner = Planner::new(&def, now);
+                planner.reconcile(&mut snap, &HashSet::new());
+                let RunSnapshot { run, tasks } = snap;
+
                 let mut tx = self.writer().begin().await?;
-                sqlx::query("INSERT INTO runs (id, workflow, version, status, input, cancel_requested, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(run.id)
-                    .bind(&run.workflow)
-                    .bind(&run.version)
-                    .bind(run.status.as_str())
-                    .bind(Json(&run.input))
-                    .bind(false)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO runs (id, workflow, version, status, input, output, error, cancel_requested, wake_at, created_at, finished_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(run.id)
+                .bind(&run.workflow)
+                .bind(&run.version)
+                .bind(run.status.as_str())
+                .bind(Json(&run.input))
+                .bind(run.output.clone().map(Json))
+                .bind(run.error.clone())
+                .bind(run.cancel_requested)
+                .bind(run.wake_at)
+                .bind(run.created_at)
+                .bind(run.finished_at)
+                .execute(&mut *tx)
+                .await?;
                 for chunk in tasks.chunks(500) {
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "INSERT INTO tasks (id, run_id, name, action, status, is_on_failure, attempt, retry_count, timeout_ms) ",
-                    );
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(concat!("INSERT INTO tasks (", task_columns!(), ", timeout_ms) "));
                     qb.push_values(chunk, |mut b, t| {
                         let timeout = def.find(&t.name).map_or(0, |d| d.execution_timeout.as_millis());
                         b.push_bind(t.id)
@@ -498,19 +519,23 @@ macro_rules! sql_store {
                             .push_bind(t.is_on_failure)
                             .push_bind(t.attempt)
                             .push_bind(t.retry_count)
+                            .push_bind(t.ready_at)
+                            .push_bind(t.queued_at)
+                            .push_bind(t.not_before)
+                            .push_bind(t.schedule_deadline)
+                            .push_bind(t.started_at)
+                            .push_bind(t.deadline)
+                            .push_bind(t.finished_at)
+                            .push_bind(t.worker_id)
+                            .push_bind(t.output.clone().map(Json))
+                            .push_bind(t.error.clone())
                             .push_bind(timeout);
                     });
                     qb.build().execute(&mut *tx).await?;
                 }
-                let before = RunSnapshot { run, tasks };
-                let mut after = before.clone();
-                let mut planner = Planner::new(&def, now);
-                planner.reconcile(&mut after, &HashSet::new());
-                write_changes(&mut tx, &before, &after, &planner.events, now)
-                    .await?
-                    .ok_or_else(|| StoreError::Conflict("a new run changed while it was created".into()))?;
+                insert_events(&mut tx, run.id, &planner.events, now).await?;
                 tx.commit().await?;
-                Ok(after.run)
+                Ok(run)
             }
 
             async fn reconcile(&self, run_id: RunId, now: Millis, lost_workers: &HashSet<WorkerId>) -> Result<Change, StoreError> {
@@ -671,17 +696,21 @@ macro_rules! sql_store {
                     tx.rollback().await?;
                     return Ok(Vec::new());
                 }
-                for c in &chosen {
-                    let event = NewEvent {
-                        task_id: Some(c.0),
-                        task_name: Some(c.2.clone()),
-                        attempt: Some(c.3),
-                        kind: EventKind::Assigned,
-                        message: Some(format!("assigned to {}", worker.name)),
-                        data: Some(serde_json::json!({ "worker_id": worker.id, "worker": worker.name })),
-                    };
-                    insert_events(&mut tx, c.1, std::slice::from_ref(&event), now).await?;
-                }
+                let assigned: Vec<(RunId, NewEvent)> = chosen
+                    .iter()
+                    .map(|c| {
+                        let event = NewEvent {
+                            task_id: Some(c.0),
+                            task_name: Some(c.2.clone()),
+                            attempt: Some(c.3),
+                            kind: EventKind::Assigned,
+                            message: Some(format!("assigned to {}", worker.name)),
+                            data: Some(serde_json::json!({ "worker_id": worker.id, "worker": worker.name })),
+                        };
+                        (c.1, event)
+                    })
+                    .collect();
+                insert_events_of_runs(&mut tx, assigned.iter().map(|(r, e)| (*r, e)), now).await?;
                 tx.commit().await?;
 
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new("UPDATE runs SET status = 'RUNNING' WHERE status = 'QUEUED' AND id IN (");
