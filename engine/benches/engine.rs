@@ -119,7 +119,13 @@ async fn create(engine: &Engine) -> RunId {
 /// order costs about one read per run.
 async fn wait_all(engine: &Engine, ids: &[RunId]) {
     for id in ids {
+        let deadline = Instant::now() + Duration::from_secs(120);
         while !engine.run(*id).await.unwrap().unwrap().status.is_terminal() {
+            if Instant::now() > deadline {
+                let tasks = engine.tasks(*id).await.unwrap();
+                let events = engine.events(*id).await.unwrap();
+                panic!("run {id} did not end within 2 minutes:\n{tasks:#?}\n{events:#?}");
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }

@@ -14,7 +14,8 @@ use crate::bus::Bus;
 use crate::clock::{Clock, SystemClock};
 use crate::definition::{DefinitionError, WorkflowDef};
 use crate::model::{RunId, RunState, TaskEvent, TaskId, TaskState, WorkerId};
-use crate::store::{Change, NewRun, Store, StoreError};
+use crate::planner::Fence;
+use crate::store::{Change, NewRun, Report, Store, StoreError};
 use crate::worker::{Worker, run_worker};
 
 /// Bus channels. Messages are hints to re-read the store; they carry ids and statuses.
@@ -78,6 +79,11 @@ pub(crate) struct Inner {
     pub(crate) queued: tokio::sync::watch::Sender<u64>,
     /// Attempts running in this process, so a stop message can reach them at once.
     local: Mutex<HashMap<(TaskId, i32), CancellationToken>>,
+    /// Reports wait here to be written in batches (see [`reporter`]).
+    reports: tokio::sync::mpsc::UnboundedSender<(
+        Report,
+        tokio::sync::oneshot::Sender<Result<Fence, String>>,
+    )>,
 }
 
 impl Inner {
@@ -105,6 +111,17 @@ impl Inner {
             )
             .await;
         }
+    }
+
+    /// Report how an attempt ended. Reports arriving together share one transaction.
+    pub(crate) async fn report(&self, report: Report) -> Result<Fence, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.reports
+            .send((report, reply))
+            .map_err(|_| "the engine is stopping".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the engine is stopping".to_string())?
     }
 
     pub(crate) async fn publish_logs(&self, run_id: RunId) {
@@ -173,6 +190,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Engine {
+        let (reports, pending_reports) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             store,
             bus,
@@ -180,6 +198,7 @@ impl Engine {
             config,
             queued: tokio::sync::watch::channel(0).0,
             local: Mutex::default(),
+            reports,
         });
         let engine = Engine {
             inner,
@@ -189,6 +208,11 @@ impl Engine {
         };
         engine.spawn(sweeper(engine.inner.clone(), engine.stop.clone()));
         engine.spawn(listener(engine.inner.clone(), engine.stop.clone()));
+        engine.spawn(reporter(
+            engine.inner.clone(),
+            pending_reports,
+            engine.stop.clone(),
+        ));
         engine
     }
 
@@ -360,6 +384,40 @@ impl Drop for Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .abort_all();
+    }
+}
+
+/// Writes reports in batches: whatever arrived while the previous batch was being written
+/// goes into the next transaction, so under load many completions share one commit.
+async fn reporter(
+    inner: Arc<Inner>,
+    mut pending: tokio::sync::mpsc::UnboundedReceiver<(
+        Report,
+        tokio::sync::oneshot::Sender<Result<Fence, String>>,
+    )>,
+    stop: CancellationToken,
+) {
+    const MAX_BATCH: usize = 256;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        tokio::select! {
+            received = pending.recv_many(&mut batch, MAX_BATCH) => if received == 0 { return },
+            () = stop.cancelled() => return,
+        }
+        let (reports, replies): (Vec<Report>, Vec<_>) = batch.drain(..).unzip();
+        match inner.store.report_many(&reports, inner.clock.now()).await {
+            Ok(answers) => {
+                for ((fence, change), reply) in answers.into_iter().zip(replies) {
+                    inner.publish(&change).await;
+                    let _ = reply.send(Ok(fence));
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
     }
 }
 

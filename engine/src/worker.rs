@@ -19,6 +19,7 @@ use crate::model::{
     Assignment, AttemptResult, LogLine, RunId, TaskFailure, TaskId, WorkerId, WorkerInfo,
 };
 use crate::planner::Fence;
+use crate::store::Report;
 
 /// How a handler says it failed. Retryable errors use the task's retries; others fail it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,25 +433,18 @@ async fn execute(
         },
     };
     // Retried: a lost report would leave the task RUNNING until its timeout.
+    let report = Report {
+        task_id: ctx.task_id(),
+        attempt: ctx.attempt(),
+        result,
+    };
     for delay in [0, 100, 500, 2000] {
         tokio::time::sleep(Duration::from_millis(delay)).await;
         if cancel.is_cancelled() {
             return;
         }
-        match engine
-            .store
-            .report(
-                ctx.task_id(),
-                ctx.attempt(),
-                result.clone(),
-                engine.clock.now(),
-            )
-            .await
-        {
-            Ok((_, change)) => {
-                engine.publish(&change).await;
-                return;
-            }
+        match engine.report(report.clone()).await {
+            Ok(_) => return,
             Err(e) => {
                 tracing::warn!(task = %ctx.task_id(), error = %e, "cannot report the result; retrying")
             }

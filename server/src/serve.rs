@@ -2,8 +2,10 @@
 //! drain requests and close connections.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
+use engine::Engine;
 use engine::store::{self, DatabaseTarget};
 
 use crate::config::{ServeArgs, StoreArgs};
@@ -32,6 +34,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.listen
     );
 
+    // The engine's sweeper runs from start-up (timeouts, lost workers, sleeps of runs left
+    // by an earlier process); workers register with it as the domain and agents arrive.
+    let engine = Engine::new(store.clone(), bus.clone());
     let state = AppState {
         store: store.clone(),
         bus: bus.clone(),
@@ -42,6 +47,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("the HTTP server failed")?;
 
     tracing::info!("shutting down");
+    engine.shutdown().await;
     bus.close().await;
     store.close().await;
     Ok(())
@@ -54,7 +60,7 @@ pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn open_store(args: &StoreArgs) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn store::Store>> {
     let target = DatabaseTarget::from_url(args.database_url.as_deref(), &args.data_dir)?;
     prepare_data_dir(&args.data_dir)?;
     Ok(store::connect(&target).await?)

@@ -234,6 +234,14 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> Result<(Fence, Change), StoreError>;
 
+    /// Many reports in one transaction (one commit instead of one per report); answers in
+    /// the order given.
+    async fn report_many(
+        &self,
+        reports: &[Report],
+        now: Millis,
+    ) -> Result<Vec<(Fence, Change)>, StoreError>;
+
     /// Extend a running attempt's deadline by `by` milliseconds from now.
     async fn refresh_timeout(
         &self,
@@ -270,6 +278,14 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         value: &Value,
     ) -> Result<Value, StoreError>;
+}
+
+/// How an attempt ended, as a worker reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub task_id: TaskId,
+    pub attempt: i32,
+    pub result: AttemptResult,
 }
 
 /// A run to create.

@@ -84,7 +84,7 @@ macro_rules! sql_store {
         use crate::model::*;
         use crate::planner::{Fence, Planner, RunSnapshot};
         use crate::store::sql::{labels_allow, task_input, MAX_CONFLICT_RETRIES};
-        use crate::store::{Change, Installation, NewRun, Store, StoreError, StoreKind};
+        use crate::store::{Change, Installation, NewRun, Report, Store, StoreError, StoreKind};
 
         type Row_ = <$db as sqlx::Database>::Row;
         type Tx<'a> = sqlx::Transaction<'a, $db>;
@@ -274,37 +274,48 @@ macro_rules! sql_store {
             ) -> Result<(R, Change), StoreError> {
                 for _ in 0..MAX_CONFLICT_RETRIES {
                     let mut tx = self.writer().begin().await?;
-                    let run = sqlx::query(concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1", $for_update))
-                        .bind(run_id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
-                    let run = run_from_row(&run)?;
-                    let tasks = sqlx::query(concat!("SELECT ", task_columns!(), " FROM tasks WHERE run_id = $1 ORDER BY id"))
-                        .bind(run_id)
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .iter()
-                        .map(task_from_row)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let def = self.definition(&run.workflow, &run.version).await?;
-                    let before = RunSnapshot { run, tasks };
-                    let mut after = before.clone();
-                    let mut planner = Planner::new(&def, now);
-                    let out = change(&mut planner, &mut after);
-                    if after == before {
-                        tx.rollback().await?;
-                        return Ok((out, Change::default()));
-                    }
-                    match write_changes(&mut tx, &before, &after, &planner.events, now).await? {
-                        Some(written) => {
+                    match self.mutate_in(&mut tx, run_id, now, &change).await? {
+                        Some(done) => {
                             tx.commit().await?;
-                            return Ok((out, written));
+                            return Ok(done);
                         }
                         None => tx.rollback().await?,
                     }
                 }
                 Err(StoreError::Conflict(format!("run {run_id} kept changing under concurrent writers")))
+            }
+
+            /// One run's read-plan-write inside `tx`; `None` when a concurrent writer changed
+            /// a row in between (the transaction must then be rolled back).
+            async fn mutate_in<R: Send>(
+                &self,
+                tx: &mut Tx<'_>,
+                run_id: RunId,
+                now: Millis,
+                change: &(impl Fn(&mut Planner<'_>, &mut RunSnapshot) -> R + Send + Sync),
+            ) -> Result<Option<(R, Change)>, StoreError> {
+                let run = sqlx::query(concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1", $for_update))
+                    .bind(run_id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
+                let run = run_from_row(&run)?;
+                let tasks = sqlx::query(concat!("SELECT ", task_columns!(), " FROM tasks WHERE run_id = $1 ORDER BY id"))
+                    .bind(run_id)
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .iter()
+                    .map(task_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let def = self.definition(&run.workflow, &run.version).await?;
+                let before = RunSnapshot { run, tasks };
+                let mut after = before.clone();
+                let mut planner = Planner::new(&def, now);
+                let out = change(&mut planner, &mut after);
+                if after == before {
+                    return Ok(Some((out, Change::default())));
+                }
+                Ok(write_changes(tx, &before, &after, &planner.events, now).await?.map(|written| (out, written)))
             }
 
             /// Everything a worker needs to run the claimed tasks.
@@ -730,6 +741,59 @@ macro_rules! sql_store {
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))?;
                 self.mutate_run(run_id, now, |p, snap| p.report(snap, task_id, attempt, result.clone())).await
+            }
+
+            async fn report_many(&self, reports: &[Report], now: Millis) -> Result<Vec<(Fence, Change)>, StoreError> {
+                // Which run each task belongs to; unknown tasks answer Stale.
+                let mut run_of = std::collections::HashMap::new();
+                for chunk in reports.chunks(500) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, run_id FROM tasks WHERE id IN (");
+                    let mut list = qb.separated(", ");
+                    for r in chunk {
+                        list.push_bind(r.task_id);
+                    }
+                    qb.push(")");
+                    for row in qb.build().fetch_all(self.reader()).await? {
+                        run_of.insert(row.try_get::<TaskId, _>("id")?, row.try_get::<RunId, _>("run_id")?);
+                    }
+                }
+                // Runs are locked in id order, so concurrent batches cannot deadlock.
+                let mut by_run: BTreeMap<RunId, Vec<usize>> = BTreeMap::new();
+                for (i, r) in reports.iter().enumerate() {
+                    if let Some(run_id) = run_of.get(&r.task_id) {
+                        by_run.entry(*run_id).or_default().push(i);
+                    }
+                }
+                let mut answers: Vec<(Fence, Change)> = vec![(Fence::Stale, Change::default()); reports.len()];
+                let mut tx = self.writer().begin().await?;
+                for (run_id, indexes) in &by_run {
+                    let apply = |p: &mut Planner<'_>, snap: &mut RunSnapshot| {
+                        indexes
+                            .iter()
+                            .map(|&i| p.report(snap, reports[i].task_id, reports[i].attempt, reports[i].result.clone()))
+                            .collect::<Vec<Fence>>()
+                    };
+                    match self.mutate_in(&mut tx, *run_id, now, &apply).await? {
+                        Some((fences, change)) => {
+                            for (&i, fence) in indexes.iter().zip(fences) {
+                                answers[i].0 = fence;
+                            }
+                            // The run's change is told once, with its first report.
+                            answers[indexes[0]].1 = change;
+                        }
+                        None => {
+                            // A concurrent writer interfered: fall back to one report at a time.
+                            tx.rollback().await?;
+                            let mut answers = Vec::with_capacity(reports.len());
+                            for r in reports {
+                                answers.push(self.report(r.task_id, r.attempt, r.result.clone(), now).await?);
+                            }
+                            return Ok(answers);
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(answers)
             }
 
             async fn refresh_timeout(&self, task_id: TaskId, attempt: i32, by: Millis, now: Millis) -> Result<Fence, StoreError> {
