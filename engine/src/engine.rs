@@ -265,15 +265,14 @@ impl Engine {
                 self.now(),
             )
             .await?;
-        // A new run's first tasks are queued: wake the workers.
-        self.inner.queued.send_modify(|n| *n += 1);
-        self.inner.publish_raw(channels::QUEUED, "").await;
-        self.inner
-            .publish_raw(
-                channels::STATUS,
-                &json!({"run_id": run.id, "run_status": run.status, "tasks": []}).to_string(),
-            )
-            .await;
+        // A new run's first tasks are queued: tell watchers and wake the workers.
+        let change = Change {
+            run_id: Some(run.id),
+            run_status: Some(run.status),
+            queued: true,
+            ..Change::default()
+        };
+        self.inner.publish(&change).await;
         Ok(run)
     }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::definition::{Condition, ConditionGroup, TaskDef, WorkflowDef};
 use crate::expr::Expr;
 use crate::model::{
-    AttemptResult, EventKind, Millis, NewEvent, RunState, RunStatus, TaskState, TaskStatus,
+    AttemptResult, EventKind, Millis, NewEvent, RunState, RunStatus, TaskId, TaskState, TaskStatus,
     WorkerId,
 };
 
@@ -33,6 +33,8 @@ pub struct Planner<'a> {
     pub def: &'a WorkflowDef,
     pub now: Millis,
     pub events: Vec<NewEvent>,
+    /// Running attempts that must stop (cancelled, timed out, reassigned), with their worker.
+    pub stops: Vec<(TaskId, i32, Option<WorkerId>)>,
 }
 
 impl<'a> Planner<'a> {
@@ -41,6 +43,7 @@ impl<'a> Planner<'a> {
             def,
             now,
             events: Vec::new(),
+            stops: Vec::new(),
         }
     }
 
@@ -52,7 +55,7 @@ impl<'a> Planner<'a> {
     pub fn report(
         &mut self,
         snap: &mut RunSnapshot,
-        task_id: uuid::Uuid,
+        task_id: TaskId,
         attempt: i32,
         result: AttemptResult,
     ) -> Fence {
@@ -85,7 +88,7 @@ impl<'a> Planner<'a> {
     pub fn refresh_timeout(
         &mut self,
         snap: &mut RunSnapshot,
-        task_id: uuid::Uuid,
+        task_id: TaskId,
         attempt: i32,
         by: Millis,
     ) -> Fence {
@@ -123,18 +126,14 @@ impl<'a> Planner<'a> {
     }
 
     /// Cancel one task; its downstream tasks are cancelled with it.
-    pub fn cancel_task(
-        &mut self,
-        snap: &mut RunSnapshot,
-        task_id: uuid::Uuid,
-        reason: &str,
-    ) -> bool {
+    pub fn cancel_task(&mut self, snap: &mut RunSnapshot, task_id: TaskId, reason: &str) -> bool {
         let Some(task) = snap.tasks.iter_mut().find(|t| t.id == task_id) else {
             return false;
         };
         if task.status.is_terminal() {
             return false;
         }
+        self.stop(task);
         self.finish(
             task,
             TaskStatus::Cancelled,
@@ -156,6 +155,7 @@ impl<'a> Planner<'a> {
                     .iter_mut()
                     .filter(|t| !t.is_on_failure && !t.status.is_terminal())
                 {
+                    self.stop(task);
                     self.finish(
                         task,
                         TaskStatus::Cancelled,
@@ -194,6 +194,7 @@ impl<'a> Planner<'a> {
                     if task.worker_id.is_some_and(|w| lost_workers.contains(&w)) =>
                 {
                     let worker = task.worker_id;
+                    self.stop(task);
                     task.attempt += 1;
                     self.enqueue(task, def, self.now);
                     self.events.push(
@@ -211,6 +212,7 @@ impl<'a> Planner<'a> {
                         "execution timeout: attempt {} ran longer than {}",
                         task.attempt, def.execution_timeout
                     );
+                    self.stop(task);
                     self.attempt_failed(task, msg, true, EventKind::TimedOut);
                     changed = true;
                 }
@@ -450,6 +452,13 @@ impl<'a> Planner<'a> {
         task.worker_id = None;
         task.started_at = None;
         task.deadline = None;
+    }
+
+    /// Tell the worker of a RUNNING attempt to stop it.
+    fn stop(&mut self, task: &TaskState) {
+        if task.status == TaskStatus::Running {
+            self.stops.push((task.id, task.attempt, task.worker_id));
+        }
     }
 
     fn finish(

@@ -184,11 +184,12 @@ macro_rules! sql_store {
             tx: &mut Tx<'_>,
             before: &RunSnapshot,
             after: &RunSnapshot,
-            events: &[NewEvent],
+            planner: &Planner<'_>,
             now: Millis,
         ) -> Result<Option<Change>, StoreError> {
             let mut change = Change {
                 run_id: Some(after.run.id),
+                stop: planner.stops.clone(),
                 ..Change::default()
             };
             for (old, new) in before.tasks.iter().zip(&after.tasks) {
@@ -225,9 +226,6 @@ macro_rules! sql_store {
                 if old.status != new.status || old.attempt != new.attempt {
                     change.tasks.push((new.id, new.name.clone(), new.status));
                     change.queued |= new.status == TaskStatus::Queued;
-                    if old.status == TaskStatus::Running {
-                        change.stop.push((old.id, old.attempt, old.worker_id));
-                    }
                 }
             }
             if before.run != after.run {
@@ -253,7 +251,7 @@ macro_rules! sql_store {
                     change.run_status = Some(run.status);
                 }
             }
-            insert_events(tx, after.run.id, events, now).await?;
+            insert_events(tx, after.run.id, &planner.events, now).await?;
             Ok(Some(change))
         }
 
@@ -315,7 +313,7 @@ macro_rules! sql_store {
                 if after == before {
                     return Ok(Some((out, Change::default())));
                 }
-                Ok(write_changes(tx, &before, &after, &planner.events, now).await?.map(|written| (out, written)))
+                Ok(write_changes(tx, &before, &after, &planner, now).await?.map(|written| (out, written)))
             }
 
             /// Everything a worker needs to run the claimed tasks.
