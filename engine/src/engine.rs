@@ -406,9 +406,15 @@ async fn reporter(
         let (reports, replies): (Vec<Report>, Vec<_>) = batch.drain(..).unzip();
         match inner.store.report_many(&reports, inner.clock.now()).await {
             Ok(answers) => {
-                for ((fence, change), reply) in answers.into_iter().zip(replies) {
-                    inner.publish(&change).await;
-                    let _ = reply.send(Ok(fence));
+                for (answer, reply) in answers.into_iter().zip(replies) {
+                    let answer = match answer {
+                        Ok((fence, change)) => {
+                            inner.publish(&change).await;
+                            Ok(fence)
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = reply.send(answer);
                 }
             }
             Err(e) => {

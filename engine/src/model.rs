@@ -132,6 +132,8 @@ pub struct TaskState {
     pub action: String,
     pub status: TaskStatus,
     pub is_on_failure: bool,
+    /// Cancelled by request: like a failure, it makes the on-failure task run.
+    pub cancel_requested: bool,
     /// The current (or next) attempt, from 1. Completions must name it.
     pub attempt: i32,
     /// Retries spent (reassignments after a lost worker do not count).

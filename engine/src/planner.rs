@@ -98,8 +98,7 @@ impl<'a> Planner<'a> {
         if task.status != TaskStatus::Running || task.attempt != attempt {
             return Fence::Stale;
         }
-        let deadline = self.now.saturating_add(by);
-        task.deadline = Some(task.deadline.map_or(deadline, |d| d.max(deadline)));
+        task.deadline = Some(task.deadline.unwrap_or(self.now).saturating_add(by));
         self.events.push(
             NewEvent::task(
                 task,
@@ -134,6 +133,7 @@ impl<'a> Planner<'a> {
             return false;
         }
         self.stop(task);
+        task.cancel_requested = true;
         self.finish(
             task,
             TaskStatus::Cancelled,
@@ -367,12 +367,18 @@ impl<'a> Planner<'a> {
             .tasks
             .iter()
             .any(|t| !t.is_on_failure && t.status == TaskStatus::Failed);
+        // A person cancelled the run or one of its tasks: clean up as after a failure.
+        let cancelled_by_request = snap.run.cancel_requested
+            || snap
+                .tasks
+                .iter()
+                .any(|t| !t.is_on_failure && t.cancel_requested);
         if let Some(on_failure) = snap.tasks.iter_mut().find(|t| t.is_on_failure) {
             if on_failure.status == TaskStatus::Pending {
                 let Some(def) = self.def.on_failure.as_ref() else {
                     return;
                 };
-                if any_failed || snap.run.cancel_requested {
+                if any_failed || cancelled_by_request {
                     on_failure.ready_at = Some(self.now);
                     self.enqueue(on_failure, def, self.now);
                     self.events

@@ -118,6 +118,8 @@ pub struct Context {
     pub(crate) engine: Arc<Inner>,
     pub(crate) log_seq: Arc<AtomicI64>,
     pub(crate) pending_logs: Arc<Mutex<Vec<LogLine>>>,
+    /// One flush at a time, so two flushes never drop the same lines twice.
+    pub(crate) flushing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Context {
@@ -185,12 +187,21 @@ impl Context {
             .push(line);
     }
 
-    /// Store the lines logged so far.
+    /// Store the lines logged so far. Lines leave the buffer only once written (a flush
+    /// cut short keeps them for the next; a line written twice is stored once).
     pub async fn flush_logs(&self) -> Result<(), EngineError> {
-        let lines =
-            std::mem::take(&mut *self.pending_logs.lock().unwrap_or_else(|e| e.into_inner()));
+        let _one_at_a_time = self.flushing.lock().await;
+        let lines = self
+            .pending_logs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if !lines.is_empty() {
             self.engine.store.append_logs(&lines).await?;
+            self.pending_logs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain(..lines.len());
             self.engine.publish_logs(self.assignment.run_id).await;
         }
         Ok(())
@@ -397,6 +408,7 @@ async fn execute(
         engine: engine.clone(),
         log_seq: Arc::default(),
         pending_logs: Arc::default(),
+        flushing: Arc::default(),
     };
     let flusher = AbortOnDrop({
         let ctx = ctx.clone();
@@ -438,8 +450,11 @@ async fn execute(
         attempt: ctx.attempt(),
         result,
     };
-    for delay in [0, 100, 500, 2000] {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
+    // Until it is written or the attempt stops being ours (then the heartbeat cancels it):
+    // a dropped result would leave the task RUNNING until its timeout, and run it again.
+    let mut delay = Duration::ZERO;
+    loop {
+        tokio::time::sleep(delay).await;
         if cancel.is_cancelled() {
             return;
         }
@@ -449,6 +464,7 @@ async fn execute(
                 tracing::warn!(task = %ctx.task_id(), error = %e, "cannot report the result; retrying")
             }
         }
+        delay = (delay * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
     }
 }
 

@@ -33,6 +33,8 @@ CREATE TABLE tasks (
     action            TEXT    NOT NULL,
     status            TEXT    NOT NULL,
     is_on_failure     BOOLEAN NOT NULL,
+    -- Cancelled by a person (not by a timeout or a condition): the on-failure task runs.
+    cancel_requested  BOOLEAN NOT NULL DEFAULT FALSE,
     attempt           INTEGER NOT NULL,
     retry_count       INTEGER NOT NULL,
     ready_at          BIGINT,

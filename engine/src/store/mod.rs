@@ -235,12 +235,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Fence, Change), StoreError>;
 
     /// Many reports in one transaction (one commit instead of one per report); answers in
-    /// the order given.
+    /// the order given, each with its own outcome (one bad report fails alone).
     async fn report_many(
         &self,
         reports: &[Report],
         now: Millis,
-    ) -> Result<Vec<(Fence, Change)>, StoreError>;
+    ) -> Result<Vec<Result<(Fence, Change), StoreError>>, StoreError>;
 
     /// Extend a running attempt's deadline by `by` milliseconds from now.
     async fn refresh_timeout(

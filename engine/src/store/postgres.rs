@@ -70,4 +70,4 @@ impl PostgresStore {
     }
 }
 
-sql_store!(PostgresStore, sqlx::Postgres, for_update: " FOR UPDATE", skip_locked: " FOR UPDATE OF t SKIP LOCKED");
+sql_store!(PostgresStore, sqlx::Postgres, for_update: " FOR NO KEY UPDATE", skip_locked: " FOR NO KEY UPDATE OF t, r SKIP LOCKED");

@@ -14,6 +14,14 @@ use crate::model::WorkerInfo;
 /// How often a write that lost a race (a row changed between read and write) is retried.
 pub(crate) const MAX_CONFLICT_RETRIES: usize = 20;
 
+/// PostgreSQL aborted the transaction to resolve a deadlock or a serialization conflict:
+/// running it again is the remedy.
+pub(crate) fn is_transient(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
+}
+
 /// Workflow versions are immutable, so their parsed definitions are cached for good.
 #[derive(Default)]
 pub(crate) struct DefinitionCache(RwLock<HashMap<(String, String), Arc<WorkflowDef>>>);
@@ -59,7 +67,7 @@ macro_rules! run_columns {
 
 macro_rules! task_columns {
     () => {
-        "id, run_id, name, action, status, is_on_failure, attempt, retry_count, ready_at, queued_at, \
+        "id, run_id, name, action, status, is_on_failure, cancel_requested, attempt, retry_count, ready_at, queued_at, \
          not_before, schedule_deadline, started_at, deadline, finished_at, worker_id, output, error"
     };
 }
@@ -83,7 +91,7 @@ macro_rules! sql_store {
         use crate::definition::WorkflowDef;
         use crate::model::*;
         use crate::planner::{Fence, Planner, RunSnapshot};
-        use crate::store::sql::{labels_allow, task_input, MAX_CONFLICT_RETRIES};
+        use crate::store::sql::{is_transient, labels_allow, task_input, MAX_CONFLICT_RETRIES};
         use crate::store::{Change, Installation, NewRun, Report, Store, StoreError, StoreKind};
 
         type Row_ = <$db as sqlx::Database>::Row;
@@ -119,6 +127,7 @@ macro_rules! sql_store {
                 action: row.try_get("action")?,
                 status: TaskStatus::parse(&status).ok_or_else(|| corrupt("task status", &status))?,
                 is_on_failure: row.try_get("is_on_failure")?,
+                cancel_requested: row.try_get("cancel_requested")?,
                 attempt: row.try_get("attempt")?,
                 retry_count: row.try_get("retry_count")?,
                 ready_at: row.try_get("ready_at")?,
@@ -199,8 +208,8 @@ macro_rules! sql_store {
                 let updated = sqlx::query(
                     "UPDATE tasks SET status = $1, attempt = $2, retry_count = $3, ready_at = $4, queued_at = $5, \
                      not_before = $6, schedule_deadline = $7, started_at = $8, deadline = $9, finished_at = $10, \
-                     worker_id = $11, output = $12, error = $13 \
-                     WHERE id = $14 AND status = $15 AND attempt = $16",
+                     worker_id = $11, output = $12, error = $13, cancel_requested = $14 \
+                     WHERE id = $15 AND status = $16 AND attempt = $17",
                 )
                 .bind(new.status.as_str())
                 .bind(new.attempt)
@@ -215,6 +224,7 @@ macro_rules! sql_store {
                 .bind(new.worker_id)
                 .bind(new.output.clone().map(Json))
                 .bind(new.error.clone())
+                .bind(new.cancel_requested)
                 .bind(old.id)
                 .bind(old.status.as_str())
                 .bind(old.attempt)
@@ -272,12 +282,14 @@ macro_rules! sql_store {
             ) -> Result<(R, Change), StoreError> {
                 for _ in 0..MAX_CONFLICT_RETRIES {
                     let mut tx = self.writer().begin().await?;
-                    match self.mutate_in(&mut tx, run_id, now, &change).await? {
-                        Some(done) => {
+                    match self.mutate_in(&mut tx, run_id, now, &change).await {
+                        Ok(Some(done)) => {
                             tx.commit().await?;
                             return Ok(done);
                         }
-                        None => tx.rollback().await?,
+                        Ok(None) => tx.rollback().await?,
+                        Err(StoreError::Database(e)) if is_transient(&e) => tx.rollback().await?,
+                        Err(e) => return Err(e),
                     }
                 }
                 Err(StoreError::Conflict(format!("run {run_id} kept changing under concurrent writers")))
@@ -477,6 +489,7 @@ macro_rules! sql_store {
                         action: t.action.clone(),
                         status: TaskStatus::Pending,
                         is_on_failure,
+                        cancel_requested: false,
                         attempt: 1,
                         retry_count: 0,
                         ready_at: None,
@@ -526,6 +539,7 @@ macro_rules! sql_store {
                             .push_bind(t.action.clone())
                             .push_bind(t.status.as_str())
                             .push_bind(t.is_on_failure)
+                            .push_bind(t.cancel_requested)
                             .push_bind(t.attempt)
                             .push_bind(t.retry_count)
                             .push_bind(t.ready_at)
@@ -602,6 +616,22 @@ macro_rules! sql_store {
             }
 
             async fn register_worker(&self, worker: &WorkerInfo, now: Millis) -> Result<(), StoreError> {
+                // A worker declared lost that comes back has dropped its attempts: whatever is
+                // still RUNNING under its id is reassigned before it becomes ACTIVE again.
+                let previous: Option<String> = sqlx::query_scalar("SELECT status FROM workers WHERE id = $1")
+                    .bind(worker.id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                if previous.is_some_and(|s| s != "ACTIVE") {
+                    let runs: Vec<RunId> = sqlx::query_scalar("SELECT DISTINCT run_id FROM tasks WHERE status = 'RUNNING' AND worker_id = $1")
+                        .bind(worker.id)
+                        .fetch_all(self.reader())
+                        .await?;
+                    let lost = HashSet::from([worker.id]);
+                    for run_id in runs {
+                        self.reconcile(run_id, now, &lost).await?;
+                    }
+                }
                 sqlx::query(
                     "INSERT INTO workers (id, name, kind, actions, labels, slots, status, registered_at, last_heartbeat) \
                      VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $7) \
@@ -657,36 +687,57 @@ macro_rules! sql_store {
                 if capacity == 0 || worker.actions.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut tx = self.writer().begin().await?;
+                // 1. Candidates, without locks: required labels are checked in Rust, and a
+                //    worker must not hold rows it cannot take (others would skip them).
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(
                     "SELECT t.id, t.run_id, t.name, t.attempt, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
                      WHERE t.status = 'QUEUED' AND t.not_before <= ",
                 );
-                qb.push_bind(now).push(" AND t.action IN (");
+                qb.push_bind(now).push(" AND t.schedule_deadline > ").push_bind(now).push(" AND t.action IN (");
                 let mut list = qb.separated(", ");
                 for action in &worker.actions {
                     list.push_bind(action.clone());
                 }
-                // Fetch more than the capacity: label requirements may exclude some.
-                qb.push(") ORDER BY t.not_before, t.id LIMIT ")
-                    .push_bind(i64::from(capacity) * 4 + 16)
-                    .push($skip_locked);
-                let rows = qb.build().fetch_all(&mut *tx).await?;
-                let mut chosen = Vec::new();
+                qb.push(") ORDER BY t.not_before, t.id LIMIT ").push_bind(i64::from(capacity) * 4 + 16);
+                let rows = qb.build().fetch_all(self.reader()).await?;
+                let mut candidates = Vec::new();
                 for row in &rows {
-                    if chosen.len() == capacity as usize {
-                        break;
-                    }
                     let name: String = row.try_get("name")?;
                     let def = self.definition(&row.try_get::<String, _>("workflow")?, &row.try_get::<String, _>("version")?).await?;
                     if def.find(&name).is_some_and(|t| labels_allow(t, worker)) {
-                        chosen.push((row.try_get::<TaskId, _>("id")?, row.try_get::<RunId, _>("run_id")?, name, row.try_get::<i32, _>("attempt")?, def));
+                        candidates.push((row.try_get::<TaskId, _>("id")?, row.try_get::<RunId, _>("run_id")?, name, row.try_get::<i32, _>("attempt")?, def));
                     }
                 }
+                if candidates.is_empty() {
+                    return Ok(Vec::new());
+                }
+
+                // 2. Lock what is still QUEUED, with its run, skipping rows another writer
+                //    holds: a claim never waits for a lock, so it cannot be part of a deadlock.
+                let mut tx = self.writer().begin().await?;
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT t.id FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.status = 'QUEUED' AND t.id IN (",
+                );
+                let mut list = qb.separated(", ");
+                for c in &candidates {
+                    list.push_bind(c.0);
+                }
+                qb.push(")").push($skip_locked);
+                let locked: HashSet<TaskId> = qb
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get::<TaskId, _>("id"))
+                    .collect::<Result<_, _>>()?;
+                let chosen: Vec<_> = candidates.into_iter().filter(|c| locked.contains(&c.0)).take(capacity as usize).collect();
                 if chosen.is_empty() {
                     tx.rollback().await?;
                     return Ok(Vec::new());
                 }
+
+                // 3. Assign, record, and mark the runs RUNNING, all before the commit: a claim
+                //    that fails half-way leaves nothing assigned.
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new("UPDATE tasks SET status = 'RUNNING', worker_id = ");
                 qb.push_bind(worker.id)
                     .push(", started_at = ")
@@ -701,7 +752,6 @@ macro_rules! sql_store {
                 qb.push(")");
                 let updated = qb.build().execute(&mut *tx).await?;
                 if updated.rows_affected() != chosen.len() as u64 {
-                    // Someone else changed a row we had read; try again on the next poll.
                     tx.rollback().await?;
                     return Ok(Vec::new());
                 }
@@ -720,16 +770,16 @@ macro_rules! sql_store {
                     })
                     .collect();
                 insert_events_of_runs(&mut tx, assigned.iter().map(|(r, e)| (*r, e)), now).await?;
-                tx.commit().await?;
-
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new("UPDATE runs SET status = 'RUNNING' WHERE status = 'QUEUED' AND id IN (");
                 let mut list = qb.separated(", ");
                 for run_id in chosen.iter().map(|c| c.1).collect::<HashSet<_>>() {
                     list.push_bind(run_id);
                 }
                 qb.push(")");
-                qb.build().execute(self.writer()).await?;
-                self.assignments(chosen, now).await
+                qb.build().execute(&mut *tx).await?;
+                let assignments = self.assignments(chosen, now).await?;
+                tx.commit().await?;
+                Ok(assignments)
             }
 
             async fn report(&self, task_id: TaskId, attempt: i32, result: AttemptResult, now: Millis) -> Result<(Fence, Change), StoreError> {
@@ -741,7 +791,7 @@ macro_rules! sql_store {
                 self.mutate_run(run_id, now, |p, snap| p.report(snap, task_id, attempt, result.clone())).await
             }
 
-            async fn report_many(&self, reports: &[Report], now: Millis) -> Result<Vec<(Fence, Change)>, StoreError> {
+            async fn report_many(&self, reports: &[Report], now: Millis) -> Result<Vec<Result<(Fence, Change), StoreError>>, StoreError> {
                 // Which run each task belongs to; unknown tasks answer Stale.
                 let mut run_of = std::collections::HashMap::new();
                 for chunk in reports.chunks(500) {
@@ -762,7 +812,8 @@ macro_rules! sql_store {
                         by_run.entry(*run_id).or_default().push(i);
                     }
                 }
-                let mut answers: Vec<(Fence, Change)> = vec![(Fence::Stale, Change::default()); reports.len()];
+                let mut answers: Vec<Result<(Fence, Change), StoreError>> =
+                    reports.iter().map(|_| Ok((Fence::Stale, Change::default()))).collect();
                 let mut tx = self.writer().begin().await?;
                 for (run_id, indexes) in &by_run {
                     let apply = |p: &mut Planner<'_>, snap: &mut RunSnapshot| {
@@ -771,20 +822,20 @@ macro_rules! sql_store {
                             .map(|&i| p.report(snap, reports[i].task_id, reports[i].attempt, reports[i].result.clone()))
                             .collect::<Vec<Fence>>()
                     };
-                    match self.mutate_in(&mut tx, *run_id, now, &apply).await? {
-                        Some((fences, change)) => {
+                    match self.mutate_in(&mut tx, *run_id, now, &apply).await {
+                        Ok(Some((fences, mut change))) => {
                             for (&i, fence) in indexes.iter().zip(fences) {
-                                answers[i].0 = fence;
+                                // The run's change is told once, with its first report.
+                                answers[i] = Ok((fence, std::mem::take(&mut change)));
                             }
-                            // The run's change is told once, with its first report.
-                            answers[indexes[0]].1 = change;
                         }
-                        None => {
-                            // A concurrent writer interfered: fall back to one report at a time.
+                        Ok(None) | Err(_) => {
+                            // A concurrent writer interfered, or one run cannot be written:
+                            // one report at a time, so only a bad report fails.
                             tx.rollback().await?;
                             let mut answers = Vec::with_capacity(reports.len());
                             for r in reports {
-                                answers.push(self.report(r.task_id, r.attempt, r.result.clone(), now).await?);
+                                answers.push(self.report(r.task_id, r.attempt, r.result.clone(), now).await);
                             }
                             return Ok(answers);
                         }
@@ -832,9 +883,11 @@ macro_rules! sql_store {
                 runs.extend(due);
                 let mut changes = Vec::new();
                 for run_id in runs {
-                    let change = self.reconcile(run_id, now, &lost).await?;
-                    if !change.is_empty() {
-                        changes.push(change);
+                    // One run that cannot be reconciled must not hold up the others.
+                    match self.reconcile(run_id, now, &lost).await {
+                        Ok(change) if !change.is_empty() => changes.push(change),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(run = %run_id, error = %e, "cannot reconcile the run"),
                     }
                 }
                 Ok(changes)

@@ -331,7 +331,8 @@ pub async fn cancel_one_task_cancels_its_downstream(b: Backend) {
     let def = wf("one")
         .task(TaskDef::new("slow", "wait"))
         .task(TaskDef::new("next", "echo").parents(["slow"]))
-        .task(TaskDef::new("other", "echo"));
+        .task(TaskDef::new("other", "echo"))
+        .on_failure(TaskDef::new("destroy", "on-failure"));
     let run = env.start(&def, json!({})).await;
     env.until("slow running", || async {
         env.task(&run, "slow").await.status == TaskStatus::Running
@@ -343,6 +344,11 @@ pub async fn cancel_one_task_cancels_its_downstream(b: Backend) {
     assert_eq!(done.status, RunStatus::Cancelled);
     assert_eq!(env.task(&run, "next").await.status, TaskStatus::Cancelled);
     assert_eq!(env.task(&run, "other").await.status, TaskStatus::Completed);
+    // A person cancelled a task: clean up as after a failure.
+    assert_eq!(
+        env.task(&run, "destroy").await.status,
+        TaskStatus::Completed
+    );
     env.until("handler saw the cancel", || async {
         !seen.lock().unwrap().is_empty()
     })
@@ -438,7 +444,12 @@ pub async fn refresh_timeout_extends_the_deadline(b: Backend) {
             == 1
     })
     .await;
-    env.advance(Duration::from_secs(30)); // past the original 10 s, within the refreshed 60 s
+    let refreshed = env.events_of(&run, "t", EventKind::TimeoutRefreshed).await;
+    assert_eq!(
+        refreshed[0].data.as_ref().unwrap()["deadline"],
+        T0 + 10_000 + 60_000
+    );
+    env.advance(Duration::from_secs(30)); // past the original 10 s, within the refreshed 70 s
     env.settle().await;
     assert_eq!(env.task(&run, "t").await.status, TaskStatus::Running);
     go_tx.send(true).unwrap();
