@@ -688,24 +688,32 @@ macro_rules! sql_store {
                     return Ok(Vec::new());
                 }
                 // 1. Candidates, without locks: required labels are checked in Rust, and a
-                //    worker must not hold rows it cannot take (others would skip them).
-                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                    "SELECT t.id, t.run_id, t.name, t.attempt, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
-                     WHERE t.status = 'QUEUED' AND t.not_before <= ",
-                );
-                qb.push_bind(now).push(" AND t.schedule_deadline > ").push_bind(now).push(" AND t.action IN (");
-                let mut list = qb.separated(", ");
-                for action in &worker.actions {
-                    list.push_bind(action.clone());
-                }
-                qb.push(") ORDER BY t.not_before, t.id LIMIT ").push_bind(i64::from(capacity) * 4 + 16);
-                let rows = qb.build().fetch_all(self.reader()).await?;
+                //    worker must not hold rows it cannot take (others would skip them). Page on
+                //    while the queue's head is tasks for other workers.
+                const WINDOW: i64 = 256;
                 let mut candidates = Vec::new();
-                for row in &rows {
-                    let name: String = row.try_get("name")?;
-                    let def = self.definition(&row.try_get::<String, _>("workflow")?, &row.try_get::<String, _>("version")?).await?;
-                    if def.find(&name).is_some_and(|t| labels_allow(t, worker)) {
-                        candidates.push((row.try_get::<TaskId, _>("id")?, row.try_get::<RunId, _>("run_id")?, name, row.try_get::<i32, _>("attempt")?, def));
+                for page in 0..8 {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "SELECT t.id, t.run_id, t.name, t.attempt, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
+                         WHERE t.status = 'QUEUED' AND t.not_before <= ",
+                    );
+                    qb.push_bind(now).push(" AND t.schedule_deadline > ").push_bind(now).push(" AND t.action IN (");
+                    let mut list = qb.separated(", ");
+                    for action in &worker.actions {
+                        list.push_bind(action.clone());
+                    }
+                    qb.push(") ORDER BY t.not_before, t.id LIMIT ").push_bind(WINDOW).push(" OFFSET ").push_bind(page * WINDOW);
+                    let rows = qb.build().fetch_all(self.reader()).await?;
+                    for row in &rows {
+                        let name: String = row.try_get("name")?;
+                        let def = self.definition(&row.try_get::<String, _>("workflow")?, &row.try_get::<String, _>("version")?).await?;
+                        if def.find(&name).is_some_and(|t| labels_allow(t, worker)) {
+                            candidates.push((row.try_get::<TaskId, _>("id")?, row.try_get::<RunId, _>("run_id")?, name, row.try_get::<i32, _>("attempt")?, def));
+                        }
+                    }
+                    // Some spare: another worker may lock a few of them first.
+                    if candidates.len() >= capacity as usize * 2 || (rows.len() as i64) < WINDOW {
+                        break;
                     }
                 }
                 if candidates.is_empty() {
@@ -722,7 +730,9 @@ macro_rules! sql_store {
                 for c in &candidates {
                     list.push_bind(c.0);
                 }
-                qb.push(")").push($skip_locked);
+                qb.push(") ORDER BY t.not_before, t.id LIMIT ")
+                    .push_bind(i64::from(capacity))
+                    .push($skip_locked);
                 let locked: HashSet<TaskId> = qb
                     .build()
                     .fetch_all(&mut *tx)
@@ -730,7 +740,7 @@ macro_rules! sql_store {
                     .iter()
                     .map(|row| row.try_get::<TaskId, _>("id"))
                     .collect::<Result<_, _>>()?;
-                let chosen: Vec<_> = candidates.into_iter().filter(|c| locked.contains(&c.0)).take(capacity as usize).collect();
+                let chosen: Vec<_> = candidates.into_iter().filter(|c| locked.contains(&c.0)).collect();
                 if chosen.is_empty() {
                     tx.rollback().await?;
                     return Ok(Vec::new());

@@ -731,6 +731,31 @@ pub async fn desired_labels_route_tasks(b: Backend) {
     }
 }
 
+pub async fn a_task_behind_many_for_other_workers_still_runs(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine
+        .start_worker(Worker::new("cpu").handle("bench", |_| async { Ok(json!("cpu")) }));
+    let mut def = wf("starve");
+    for i in 0..600 {
+        def = def.task(
+            TaskDef::new(format!("gpu-{i}"), "bench").label("gpu", DesiredLabel::equals(true)),
+        );
+    }
+    def = def.task(TaskDef::new("anywhere", "bench"));
+    let run = env.start(&def, json!({})).await;
+    env.until("the task any worker may run has run", || async {
+        env.task(&run, "anywhere").await.status == TaskStatus::Completed
+    })
+    .await;
+    assert_eq!(
+        env.task(&run, "gpu-0").await.status,
+        TaskStatus::Queued,
+        "no GPU worker"
+    );
+    env.engine.cancel_run(run.id).await.unwrap();
+    assert_eq!(env.finish(&run).await.status, RunStatus::Cancelled);
+}
+
 pub async fn logs_are_stored_in_order_without_a_cap(b: Backend) {
     let env = Env::new(b).await;
     env.engine

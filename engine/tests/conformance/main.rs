@@ -44,6 +44,7 @@ conformance!(
     cancel_if_cancels,
     sleep_condition_waits_on_the_clock,
     desired_labels_route_tasks,
+    a_task_behind_many_for_other_workers_still_runs,
     logs_are_stored_in_order_without_a_cap,
     memo_survives_a_retry,
     restart_mid_dag_completes_each_task_once,
