@@ -3,13 +3,16 @@
 //! engine can be dropped (or its process killed) at any point and another carries on.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::batch::{Batcher, batcher};
 use crate::bus::Bus;
 use crate::clock::{Clock, SystemClock};
 use crate::definition::{DefinitionError, WorkflowDef};
@@ -79,11 +82,9 @@ pub(crate) struct Inner {
     pub(crate) queued: tokio::sync::watch::Sender<u64>,
     /// Attempts running in this process, so a stop message can reach them at once.
     local: Mutex<HashMap<(TaskId, i32), CancellationToken>>,
-    /// Reports wait here to be written in batches (see [`reporter`]).
-    reports: tokio::sync::mpsc::UnboundedSender<(
-        Report,
-        tokio::sync::oneshot::Sender<Result<Fence, String>>,
-    )>,
+    /// Reports and new runs are written in batches (see [`crate::batch`]).
+    reports: Batcher<Report, Fence>,
+    creations: Batcher<NewRun, RunState>,
 }
 
 impl Inner {
@@ -113,15 +114,60 @@ impl Inner {
         }
     }
 
+    async fn write_reports(&self, batch: Vec<Report>) -> Vec<Result<Fence, String>> {
+        match self.store.report_many(&batch, self.clock.now()).await {
+            Ok(answers) => {
+                let mut out = Vec::with_capacity(answers.len());
+                for answer in answers {
+                    out.push(match answer {
+                        Ok((fence, change)) => {
+                            self.publish(&change).await;
+                            Ok(fence)
+                        }
+                        Err(e) => Err(e.to_string()),
+                    });
+                }
+                out
+            }
+            Err(e) => batch.iter().map(|_| Err(e.to_string())).collect(),
+        }
+    }
+
+    async fn write_creations(&self, batch: Vec<NewRun>) -> Vec<Result<RunState, String>> {
+        let n = batch.len();
+        match self
+            .store
+            .create_runs(batch.clone(), self.clock.now())
+            .await
+        {
+            Ok(runs) => {
+                for run in &runs {
+                    // A new run's first tasks are queued: tell watchers and wake the workers.
+                    let change = Change {
+                        run_id: Some(run.id),
+                        run_status: Some(run.status),
+                        queued: true,
+                        ..Change::default()
+                    };
+                    self.publish(&change).await;
+                }
+                runs.into_iter().map(Ok).collect()
+            }
+            // One bad run must not fail the others: write them one by one.
+            Err(_) if n > 1 => {
+                let mut out = Vec::with_capacity(n);
+                for run in batch {
+                    out.extend(Box::pin(self.write_creations(vec![run])).await);
+                }
+                out
+            }
+            Err(e) => vec![Err(e.to_string())],
+        }
+    }
+
     /// Report how an attempt ended. Reports arriving together share one transaction.
     pub(crate) async fn report(&self, report: Report) -> Result<Fence, String> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.reports
-            .send((report, reply))
-            .map_err(|_| "the engine is stopping".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the engine is stopping".to_string())?
+        self.reports.submit(report).await
     }
 
     pub(crate) async fn publish_logs(&self, run_id: RunId) {
@@ -169,6 +215,14 @@ impl Inner {
     }
 }
 
+type BoxedLoop = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+fn stopping<R>(n: usize) -> Vec<Result<R, String>> {
+    (0..n)
+        .map(|_| Err("the engine is stopping".to_string()))
+        .collect()
+}
+
 /// The engine handle. Dropping it stops its workers and loops (as a crash would, minus the
 /// process); [`Engine::shutdown`] also hands running tasks back at once.
 pub struct Engine {
@@ -190,29 +244,58 @@ impl Engine {
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Engine {
-        let (reports, pending_reports) = tokio::sync::mpsc::unbounded_channel();
-        let inner = Arc::new(Inner {
-            store,
-            bus,
-            clock,
-            config,
-            queued: tokio::sync::watch::channel(0).0,
-            local: Mutex::default(),
-            reports,
+        let stop = CancellationToken::new();
+        // The batch writers hold the engine's state weakly: it owns their senders.
+        let mut writers: Vec<BoxedLoop> = Vec::new();
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let (reports, write_reports) = batcher(256, stop.clone(), {
+                let weak = weak.clone();
+                move |batch: Vec<Report>| {
+                    let inner = weak.upgrade();
+                    async move {
+                        match inner {
+                            Some(inner) => inner.write_reports(batch).await,
+                            None => stopping(batch.len()),
+                        }
+                    }
+                }
+            });
+            let (creations, write_creations) = batcher(256, stop.clone(), {
+                let weak = weak.clone();
+                move |batch: Vec<NewRun>| {
+                    let inner = weak.upgrade();
+                    async move {
+                        match inner {
+                            Some(inner) => inner.write_creations(batch).await,
+                            None => stopping(batch.len()),
+                        }
+                    }
+                }
+            });
+            writers.push(Box::pin(write_reports));
+            writers.push(Box::pin(write_creations));
+            Inner {
+                store,
+                bus,
+                clock,
+                config,
+                queued: tokio::sync::watch::channel(0).0,
+                local: Mutex::default(),
+                reports,
+                creations,
+            }
         });
         let engine = Engine {
             inner,
-            stop: CancellationToken::new(),
+            stop,
             workers: Mutex::default(),
             background: Mutex::new(tokio::task::JoinSet::new()),
         };
         engine.spawn(sweeper(engine.inner.clone(), engine.stop.clone()));
         engine.spawn(listener(engine.inner.clone(), engine.stop.clone()));
-        engine.spawn(reporter(
-            engine.inner.clone(),
-            pending_reports,
-            engine.stop.clone(),
-        ));
+        for writer in writers {
+            engine.spawn(writer);
+        }
         engine
     }
 
@@ -252,28 +335,18 @@ impl Engine {
         if self.inner.store.workflow(name, version).await?.is_none() {
             return Err(EngineError::UnknownWorkflow(format!("{name}@{version}")));
         }
-        let run = self
-            .inner
-            .store
-            .create_run(
-                NewRun {
-                    id: Uuid::now_v7(),
-                    workflow: name.to_string(),
-                    version: version.to_string(),
-                    input,
-                },
-                self.now(),
-            )
-            .await?;
-        // A new run's first tasks are queued: tell watchers and wake the workers.
-        let change = Change {
-            run_id: Some(run.id),
-            run_status: Some(run.status),
-            queued: true,
-            ..Change::default()
+        let new = NewRun {
+            id: Uuid::now_v7(),
+            workflow: name.to_string(),
+            version: version.to_string(),
+            input,
         };
-        self.inner.publish(&change).await;
-        Ok(run)
+        // Runs created together share one transaction.
+        self.inner
+            .creations
+            .submit(new)
+            .await
+            .map_err(|e| EngineError::Store(StoreError::Conflict(e)))
     }
 
     pub async fn cancel_run(&self, run_id: RunId) -> Result<(), EngineError> {
@@ -383,46 +456,6 @@ impl Drop for Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .abort_all();
-    }
-}
-
-/// Writes reports in batches: whatever arrived while the previous batch was being written
-/// goes into the next transaction, so under load many completions share one commit.
-async fn reporter(
-    inner: Arc<Inner>,
-    mut pending: tokio::sync::mpsc::UnboundedReceiver<(
-        Report,
-        tokio::sync::oneshot::Sender<Result<Fence, String>>,
-    )>,
-    stop: CancellationToken,
-) {
-    const MAX_BATCH: usize = 256;
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    loop {
-        tokio::select! {
-            received = pending.recv_many(&mut batch, MAX_BATCH) => if received == 0 { return },
-            () = stop.cancelled() => return,
-        }
-        let (reports, replies): (Vec<Report>, Vec<_>) = batch.drain(..).unzip();
-        match inner.store.report_many(&reports, inner.clock.now()).await {
-            Ok(answers) => {
-                for (answer, reply) in answers.into_iter().zip(replies) {
-                    let answer = match answer {
-                        Ok((fence, change)) => {
-                            inner.publish(&change).await;
-                            Ok(fence)
-                        }
-                        Err(e) => Err(e.to_string()),
-                    };
-                    let _ = reply.send(answer);
-                }
-            }
-            Err(e) => {
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
-        }
     }
 }
 

@@ -10,6 +10,8 @@
 pub mod protocol;
 
 #[cfg(feature = "store")]
+mod batch;
+#[cfg(feature = "store")]
 pub mod bus;
 #[cfg(feature = "store")]
 pub mod clock;

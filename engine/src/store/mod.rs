@@ -166,8 +166,13 @@ pub trait Store: Send + Sync + 'static {
 
     // --- runs --------------------------------------------------------------------------
 
-    /// Create a run of a stored workflow and queue its first tasks, in one transaction.
-    async fn create_run(&self, run: NewRun, now: Millis) -> Result<RunState, StoreError>;
+    /// Create runs of stored workflows and queue their first tasks, all in one transaction
+    /// (many runs cost one commit: a fan-out of thousands of children, or busy clients).
+    async fn create_runs(
+        &self,
+        runs: Vec<NewRun>,
+        now: Millis,
+    ) -> Result<Vec<RunState>, StoreError>;
 
     /// Re-evaluate a run (conditions, timeouts, lost workers, its end) under its lock.
     async fn reconcile(

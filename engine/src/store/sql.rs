@@ -465,74 +465,83 @@ macro_rules! sql_store {
                 }))
             }
 
-            async fn create_run(&self, new: NewRun, now: Millis) -> Result<RunState, StoreError> {
-                let def = self.definition(&new.workflow, &new.version).await?;
-                let run = RunState {
-                    id: new.id,
-                    workflow: new.workflow,
-                    version: new.version,
-                    status: RunStatus::Queued,
-                    input: new.input,
-                    output: None,
-                    error: None,
-                    cancel_requested: false,
-                    wake_at: None,
-                    created_at: now,
-                    finished_at: None,
-                };
-                let all = def.tasks.iter().map(|t| (t, false)).chain(def.on_failure.iter().map(|t| (t, true)));
-                let tasks: Vec<TaskState> = all
-                    .map(|(t, is_on_failure)| TaskState {
-                        id: Uuid::now_v7(),
-                        run_id: run.id,
-                        name: t.name.clone(),
-                        action: t.action.clone(),
-                        status: TaskStatus::Pending,
-                        is_on_failure,
-                        cancel_requested: false,
-                        attempt: 1,
-                        retry_count: 0,
-                        ready_at: None,
-                        queued_at: None,
-                        not_before: None,
-                        schedule_deadline: None,
-                        started_at: None,
-                        deadline: None,
-                        finished_at: None,
-                        worker_id: None,
+            async fn create_runs(&self, new_runs: Vec<NewRun>, now: Millis) -> Result<Vec<RunState>, StoreError> {
+                // Plan each run first, then insert the planned state: no row is written twice,
+                // and a batch of runs costs three statements and one commit.
+                let mut runs = Vec::with_capacity(new_runs.len());
+                let mut tasks: Vec<(TaskState, i64)> = Vec::new();
+                let mut events: Vec<(RunId, NewEvent)> = Vec::new();
+                for new in new_runs {
+                    let def = self.definition(&new.workflow, &new.version).await?;
+                    let run = RunState {
+                        id: new.id,
+                        workflow: new.workflow,
+                        version: new.version,
+                        status: RunStatus::Queued,
+                        input: new.input,
                         output: None,
                         error: None,
-                    })
-                    .collect();
-
-                // Plan first, then insert the planned state: no row is written twice.
-                let mut snap = RunSnapshot { run, tasks };
-                let mut planner = Planner::new(&def, now);
-                planner.reconcile(&mut snap, &HashSet::new());
-                let RunSnapshot { run, tasks } = snap;
+                        cancel_requested: false,
+                        wake_at: None,
+                        created_at: now,
+                        finished_at: None,
+                    };
+                    let all = def.tasks.iter().map(|t| (t, false)).chain(def.on_failure.iter().map(|t| (t, true)));
+                    let run_tasks: Vec<TaskState> = all
+                        .map(|(t, is_on_failure)| TaskState {
+                            id: Uuid::now_v7(),
+                            run_id: run.id,
+                            name: t.name.clone(),
+                            action: t.action.clone(),
+                            status: TaskStatus::Pending,
+                            is_on_failure,
+                            cancel_requested: false,
+                            attempt: 1,
+                            retry_count: 0,
+                            ready_at: None,
+                            queued_at: None,
+                            not_before: None,
+                            schedule_deadline: None,
+                            started_at: None,
+                            deadline: None,
+                            finished_at: None,
+                            worker_id: None,
+                            output: None,
+                            error: None,
+                        })
+                        .collect();
+                    let mut snap = RunSnapshot { run, tasks: run_tasks };
+                    let mut planner = Planner::new(&def, now);
+                    planner.reconcile(&mut snap, &HashSet::new());
+                    events.extend(planner.events.into_iter().map(|e| (snap.run.id, e)));
+                    for task in snap.tasks {
+                        let timeout = def.find(&task.name).map_or(0, |d| d.execution_timeout.as_millis());
+                        tasks.push((task, timeout));
+                    }
+                    runs.push(snap.run);
+                }
 
                 let mut tx = self.writer().begin().await?;
-                sqlx::query(
-                    "INSERT INTO runs (id, workflow, version, status, input, output, error, cancel_requested, wake_at, created_at, finished_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(run.id)
-                .bind(&run.workflow)
-                .bind(&run.version)
-                .bind(run.status.as_str())
-                .bind(Json(&run.input))
-                .bind(run.output.clone().map(Json))
-                .bind(run.error.clone())
-                .bind(run.cancel_requested)
-                .bind(run.wake_at)
-                .bind(run.created_at)
-                .bind(run.finished_at)
-                .execute(&mut *tx)
-                .await?;
+                for chunk in runs.chunks(500) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(concat!("INSERT INTO runs (", run_columns!(), ") "));
+                    qb.push_values(chunk, |mut b, run| {
+                        b.push_bind(run.id)
+                            .push_bind(run.workflow.clone())
+                            .push_bind(run.version.clone())
+                            .push_bind(run.status.as_str())
+                            .push_bind(Json(run.input.clone()))
+                            .push_bind(run.output.clone().map(Json))
+                            .push_bind(run.error.clone())
+                            .push_bind(run.cancel_requested)
+                            .push_bind(run.wake_at)
+                            .push_bind(run.created_at)
+                            .push_bind(run.finished_at);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
                 for chunk in tasks.chunks(500) {
                     let mut qb: QueryBuilder<$db> = QueryBuilder::new(concat!("INSERT INTO tasks (", task_columns!(), ", timeout_ms) "));
-                    qb.push_values(chunk, |mut b, t| {
-                        let timeout = def.find(&t.name).map_or(0, |d| d.execution_timeout.as_millis());
+                    qb.push_values(chunk, |mut b, (t, timeout)| {
                         b.push_bind(t.id)
                             .push_bind(t.run_id)
                             .push_bind(t.name.clone())
@@ -552,13 +561,13 @@ macro_rules! sql_store {
                             .push_bind(t.worker_id)
                             .push_bind(t.output.clone().map(Json))
                             .push_bind(t.error.clone())
-                            .push_bind(timeout);
+                            .push_bind(*timeout);
                     });
                     qb.build().execute(&mut *tx).await?;
                 }
-                insert_events(&mut tx, run.id, &planner.events, now).await?;
+                insert_events_of_runs(&mut tx, events.iter().map(|(r, e)| (*r, e)), now).await?;
                 tx.commit().await?;
-                Ok(run)
+                Ok(runs)
             }
 
             async fn reconcile(&self, run_id: RunId, now: Millis, lost_workers: &HashSet<WorkerId>) -> Result<Change, StoreError> {
