@@ -114,7 +114,7 @@ impl Inner {
         }
     }
 
-    async fn write_reports(&self, batch: Vec<Report>) -> Vec<Result<Fence, String>> {
+    async fn write_reports(self: Arc<Self>, batch: Vec<Report>) -> Vec<Result<Fence, String>> {
         match self.store.report_many(&batch, self.clock.now()).await {
             Ok(answers) => {
                 let mut out = Vec::with_capacity(answers.len());
@@ -133,7 +133,7 @@ impl Inner {
         }
     }
 
-    async fn write_creations(&self, batch: Vec<NewRun>) -> Vec<Result<RunState, String>> {
+    async fn write_creations(self: Arc<Self>, batch: Vec<NewRun>) -> Vec<Result<RunState, String>> {
         let n = batch.len();
         match self
             .store
@@ -157,7 +157,7 @@ impl Inner {
             Err(_) if n > 1 => {
                 let mut out = Vec::with_capacity(n);
                 for run in batch {
-                    out.extend(Box::pin(self.write_creations(vec![run])).await);
+                    out.extend(Box::pin(self.clone().write_creations(vec![run])).await);
                 }
                 out
             }
@@ -217,10 +217,33 @@ impl Inner {
 
 type BoxedLoop = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-fn stopping<R>(n: usize) -> Vec<Result<R, String>> {
-    (0..n)
-        .map(|_| Err("the engine is stopping".to_string()))
-        .collect()
+/// One answer per item of a batch, in order.
+type Answers<R> = Vec<Result<R, String>>;
+
+/// A batch writer that reaches the engine's state only while the engine lives (the state
+/// owns the writer's sender, so it holds the state weakly).
+fn while_alive<T, R, F, Fut>(
+    weak: Weak<Inner>,
+    write: F,
+) -> impl FnMut(Vec<T>) -> Pin<Box<dyn Future<Output = Answers<R>> + Send>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(Arc<Inner>, Vec<T>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Answers<R>> + Send + 'static,
+{
+    move |batch| {
+        let (inner, write) = (weak.upgrade(), write.clone());
+        Box::pin(async move {
+            match inner {
+                Some(inner) => write(inner, batch).await,
+                None => batch
+                    .iter()
+                    .map(|_| Err("the engine is stopping".to_string()))
+                    .collect(),
+            }
+        })
+    }
 }
 
 /// The engine handle. Dropping it stops its workers and loops (as a crash would, minus the
@@ -248,30 +271,16 @@ impl Engine {
         // The batch writers hold the engine's state weakly: it owns their senders.
         let mut writers: Vec<BoxedLoop> = Vec::new();
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
-            let (reports, write_reports) = batcher(256, stop.clone(), {
-                let weak = weak.clone();
-                move |batch: Vec<Report>| {
-                    let inner = weak.upgrade();
-                    async move {
-                        match inner {
-                            Some(inner) => inner.write_reports(batch).await,
-                            None => stopping(batch.len()),
-                        }
-                    }
-                }
-            });
-            let (creations, write_creations) = batcher(256, stop.clone(), {
-                let weak = weak.clone();
-                move |batch: Vec<NewRun>| {
-                    let inner = weak.upgrade();
-                    async move {
-                        match inner {
-                            Some(inner) => inner.write_creations(batch).await,
-                            None => stopping(batch.len()),
-                        }
-                    }
-                }
-            });
+            let (reports, write_reports) = batcher(
+                256,
+                stop.clone(),
+                while_alive(weak.clone(), Inner::write_reports),
+            );
+            let (creations, write_creations) = batcher(
+                256,
+                stop.clone(),
+                while_alive(weak.clone(), Inner::write_creations),
+            );
             writers.push(Box::pin(write_reports));
             writers.push(Box::pin(write_creations));
             Inner {
