@@ -110,6 +110,34 @@ impl<'a> Planner<'a> {
         Fence::Accepted
     }
 
+    /// The worker running `attempt` does not run it any more: queue the task again (a
+    /// reassignment, not a retry).
+    pub fn abandon(&mut self, snap: &mut RunSnapshot, task_id: TaskId, attempt: i32) {
+        let Some(task) = snap.tasks.iter_mut().find(|t| t.id == task_id) else {
+            return;
+        };
+        if task.status != TaskStatus::Running || task.attempt != attempt {
+            return;
+        }
+        let Some(def) = self.def.find(&task.name) else {
+            return;
+        };
+        self.reassign(task, def, "its worker no longer runs it");
+        self.reconcile(snap, &HashSet::new());
+    }
+
+    /// Take a RUNNING attempt away from its worker and queue the task again.
+    fn reassign(&mut self, task: &mut TaskState, def: &TaskDef, reason: &str) {
+        let worker = task.worker_id;
+        self.stop(task);
+        task.attempt += 1;
+        self.enqueue(task, def, self.now);
+        self.events.push(
+            NewEvent::task(task, EventKind::Reassigned, reason.to_string())
+                .with_data(json!({ "worker": worker })),
+        );
+    }
+
     /// Cancel the whole run: nothing new starts, RUNNING tasks are told to stop, and the
     /// on-failure task still runs (a cancelled benchmark must still destroy its machines).
     pub fn cancel_run(&mut self, snap: &mut RunSnapshot, reason: &str) {
@@ -193,18 +221,7 @@ impl<'a> Planner<'a> {
                 TaskStatus::Running
                     if task.worker_id.is_some_and(|w| lost_workers.contains(&w)) =>
                 {
-                    let worker = task.worker_id;
-                    self.stop(task);
-                    task.attempt += 1;
-                    self.enqueue(task, def, self.now);
-                    self.events.push(
-                        NewEvent::task(
-                            task,
-                            EventKind::Reassigned,
-                            "its worker stopped heart-beating".to_string(),
-                        )
-                        .with_data(json!({ "lost_worker": worker })),
-                    );
+                    self.reassign(task, def, "its worker stopped heart-beating");
                     changed = true;
                 }
                 TaskStatus::Running if task.deadline.is_some_and(|d| d <= self.now) => {

@@ -11,6 +11,10 @@ use serde_json::Value;
 use crate::definition::{TaskDef, WorkflowDef};
 use crate::model::WorkerInfo;
 
+/// A RUNNING attempt its worker's heartbeats have not listed for this long is abandoned.
+/// (Long enough to cover an assignment still on its way to the worker.)
+pub(crate) const ABANDONED_AFTER: i64 = 30_000;
+
 /// How often a write that lost a race (a row changed between read and write) is retried.
 pub(crate) const MAX_CONFLICT_RETRIES: usize = 20;
 
@@ -91,7 +95,7 @@ macro_rules! sql_store {
         use crate::definition::WorkflowDef;
         use crate::model::*;
         use crate::planner::{Fence, Planner, RunSnapshot};
-        use crate::store::sql::{is_transient, labels_allow, task_input, MAX_CONFLICT_RETRIES};
+        use crate::store::sql::{is_transient, labels_allow, task_input, ABANDONED_AFTER, MAX_CONFLICT_RETRIES};
         use crate::store::{Change, Installation, NewRun, Report, Store, StoreError, StoreKind};
 
         type Row_ = <$db as sqlx::Database>::Row;
@@ -668,19 +672,28 @@ macro_rules! sql_store {
                 if alive.rows_affected() == 0 {
                     return Err(StoreError::NotFound(format!("active worker {worker_id} (it was declared lost; register again)")));
                 }
-                let mut valid = HashSet::new();
-                for chunk in running.chunks(500) {
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, attempt FROM tasks WHERE status = 'RUNNING' AND worker_id = ");
-                    qb.push_bind(worker_id).push(" AND id IN (");
-                    let mut list = qb.separated(", ");
-                    for (id, _) in chunk {
-                        list.push_bind(*id);
-                    }
-                    qb.push(")");
-                    for row in qb.build().fetch_all(self.reader()).await? {
-                        valid.insert((row.try_get::<TaskId, _>("id")?, row.try_get::<i32, _>("attempt")?));
+                let mut ours = Vec::new();
+                for row in sqlx::query("SELECT id, run_id, attempt, started_at FROM tasks WHERE status = 'RUNNING' AND worker_id = $1")
+                    .bind(worker_id)
+                    .fetch_all(self.reader())
+                    .await?
+                {
+                    ours.push((
+                        row.try_get::<TaskId, _>("id")?,
+                        row.try_get::<RunId, _>("run_id")?,
+                        row.try_get::<i32, _>("attempt")?,
+                        row.try_get::<Option<Millis>, _>("started_at")?.unwrap_or(now),
+                    ));
+                }
+                let listed: HashSet<(TaskId, i32)> = running.iter().copied().collect();
+                // Attempts the store assigned to this worker long ago that it does not run (it
+                // restarted, or lost an assignment): give them to someone else.
+                for (task_id, run_id, attempt, started_at) in &ours {
+                    if !listed.contains(&(*task_id, *attempt)) && *started_at <= now.saturating_sub(ABANDONED_AFTER) {
+                        self.mutate_run(*run_id, now, |p, snap| p.abandon(snap, *task_id, *attempt)).await?;
                     }
                 }
+                let valid: HashSet<(TaskId, i32)> = ours.iter().map(|(t, _, a, _)| (*t, *a)).collect();
                 Ok(running.iter().filter(|r| !valid.contains(r)).copied().collect())
             }
 

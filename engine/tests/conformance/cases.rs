@@ -559,7 +559,7 @@ pub async fn lost_worker_tasks_are_reassigned(b: Backend) {
     let reassigned = env.events_of(&run, "t", EventKind::Reassigned).await;
     assert_eq!(reassigned.len(), 1);
     assert_eq!(
-        reassigned[0].data.as_ref().unwrap()["lost_worker"],
+        reassigned[0].data.as_ref().unwrap()["worker"],
         json!(silent.id)
     );
     // The lost worker learns on its next heartbeat that it is out.
@@ -582,6 +582,37 @@ pub async fn lost_worker_tasks_are_reassigned(b: Backend) {
             .await
             .unwrap(),
         vec![]
+    );
+}
+
+pub async fn an_attempt_its_worker_does_not_list_is_reassigned(b: Backend) {
+    let env = Env::manual(b).await;
+    let store = env.store().clone();
+    let def = wf("abandoned")
+        .task(TaskDef::new("t", "remote").execution_timeout(Duration::from_secs(3600)));
+    let run = env.start(&def, json!({})).await;
+    let agent = fake_worker("restarted-agent", "remote");
+    store.register_worker(&agent, T0).await.unwrap();
+    let claimed = store.claim(&agent, 1, T0).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    // Soon after the claim, an unlisted attempt may still be on its way: left alone.
+    store.heartbeat(agent.id, &[], T0 + 1_000).await.unwrap();
+    assert_eq!(env.task(&run, "t").await.status, TaskStatus::Running);
+    // Much later the agent (restarted, same id) still does not run it: reassigned.
+    env.advance(Duration::from_secs(31));
+    store
+        .heartbeat(agent.id, &[], env.engine.now())
+        .await
+        .unwrap();
+    let task = env.task(&run, "t").await;
+    assert_eq!(
+        (task.status, task.attempt, task.retry_count),
+        (TaskStatus::Queued, 2, 0)
+    );
+    let reassigned = env.events_of(&run, "t", EventKind::Reassigned).await;
+    assert_eq!(
+        reassigned[0].message.as_deref(),
+        Some("its worker no longer runs it")
     );
 }
 

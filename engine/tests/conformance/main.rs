@@ -40,6 +40,7 @@ conformance!(
     refresh_timeout_extends_the_deadline,
     stale_completion_is_refused,
     lost_worker_tasks_are_reassigned,
+    an_attempt_its_worker_does_not_list_is_reassigned,
     parent_conditions_skip_and_children_follow,
     cancel_if_cancels,
     sleep_condition_waits_on_the_clock,
