@@ -211,7 +211,8 @@ pub trait Store: Send + Sync + 'static {
     async fn register_worker(&self, worker: &WorkerInfo, now: Millis) -> Result<(), StoreError>;
 
     /// The worker is alive and runs `running`; answers the attempts among them it must
-    /// stop (cancelled, timed out, reassigned).
+    /// stop (cancelled, timed out, reassigned). Attempts assigned to it long ago that it
+    /// does not list are handed to other workers.
     async fn heartbeat(
         &self,
         worker_id: WorkerId,
