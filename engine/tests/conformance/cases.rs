@@ -873,17 +873,7 @@ pub async fn memo_survives_a_retry(b: Backend) {
 pub async fn restart_mid_dag_completes_each_task_once(b: Backend) {
     let mut env = Env::new(b).await;
     // 20 tasks: 4 layers of 5, each task depending on the whole previous layer.
-    let mut def = wf("twenty");
-    for layer in 0..4 {
-        for i in 0..5 {
-            let parents: Vec<String> = if layer == 0 {
-                vec![]
-            } else {
-                (0..5).map(|p| format!("l{}-{p}", layer - 1)).collect()
-            };
-            def = def.task(TaskDef::new(format!("l{layer}-{i}"), "step").parents(parents));
-        }
-    }
+    let def = crate::layered::layered_dag("twenty", 4, 5, "step");
     let log: ExecutionLog = Arc::default();
     let worker = |log: ExecutionLog| {
         Worker::new("steps").slots(3).handle("step", move |ctx| {

@@ -3,6 +3,8 @@
 
 mod cases;
 mod harness;
+#[path = "../fixtures/layered.rs"]
+mod layered;
 
 macro_rules! conformance {
     ($($case:ident),+ $(,)?) => {
