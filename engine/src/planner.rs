@@ -51,6 +51,13 @@ impl<'a> Planner<'a> {
         self.def.find(&task.name)
     }
 
+    /// The fence: the task's index when `attempt` is its RUNNING attempt, else `None`.
+    fn running_attempt(snap: &RunSnapshot, task_id: TaskId, attempt: i32) -> Option<usize> {
+        snap.tasks.iter().position(|t| {
+            t.id == task_id && t.status == TaskStatus::Running && t.attempt == attempt
+        })
+    }
+
     /// A worker reports the end of `attempt`. Fenced: only the RUNNING attempt counts.
     pub fn report(
         &mut self,
@@ -59,12 +66,9 @@ impl<'a> Planner<'a> {
         attempt: i32,
         result: AttemptResult,
     ) -> Fence {
-        let Some(i) = snap.tasks.iter().position(|t| t.id == task_id) else {
+        let Some(i) = Self::running_attempt(snap, task_id, attempt) else {
             return Fence::Stale;
         };
-        if snap.tasks[i].status != TaskStatus::Running || snap.tasks[i].attempt != attempt {
-            return Fence::Stale;
-        }
         match result {
             AttemptResult::Completed { output } => {
                 let task = &mut snap.tasks[i];
@@ -84,7 +88,7 @@ impl<'a> Planner<'a> {
         Fence::Accepted
     }
 
-    /// Extend a running attempt's deadline by `by` from now.
+    /// Move a running attempt's deadline `by` later.
     pub fn refresh_timeout(
         &mut self,
         snap: &mut RunSnapshot,
@@ -92,12 +96,10 @@ impl<'a> Planner<'a> {
         attempt: i32,
         by: Millis,
     ) -> Fence {
-        let Some(task) = snap.tasks.iter_mut().find(|t| t.id == task_id) else {
+        let Some(i) = Self::running_attempt(snap, task_id, attempt) else {
             return Fence::Stale;
         };
-        if task.status != TaskStatus::Running || task.attempt != attempt {
-            return Fence::Stale;
-        }
+        let task = &mut snap.tasks[i];
         task.deadline = Some(task.deadline.unwrap_or(self.now).saturating_add(by));
         self.events.push(
             NewEvent::task(
@@ -113,12 +115,10 @@ impl<'a> Planner<'a> {
     /// The worker running `attempt` does not run it any more: queue the task again (a
     /// reassignment, not a retry).
     pub fn abandon(&mut self, snap: &mut RunSnapshot, task_id: TaskId, attempt: i32) {
-        let Some(task) = snap.tasks.iter_mut().find(|t| t.id == task_id) else {
+        let Some(i) = Self::running_attempt(snap, task_id, attempt) else {
             return;
         };
-        if task.status != TaskStatus::Running || task.attempt != attempt {
-            return;
-        }
+        let task = &mut snap.tasks[i];
         let Some(def) = self.def.find(&task.name) else {
             return;
         };

@@ -276,6 +276,15 @@ macro_rules! sql_store {
                     .ok_or_else(|| StoreError::NotFound(format!("workflow '{name}' version '{version}'")))
             }
 
+            /// The run a task belongs to.
+            async fn run_of(&self, task_id: TaskId) -> Result<RunId, StoreError> {
+                sqlx::query_scalar("SELECT run_id FROM tasks WHERE id = $1")
+                    .bind(task_id)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))
+            }
+
             /// Load a run under its lock, let `change` act on it through a planner, and write
             /// the result; retried from a fresh read when a concurrent writer interferes.
             async fn mutate_run<R: Send>(
@@ -585,11 +594,7 @@ macro_rules! sql_store {
             }
 
             async fn cancel_task(&self, task_id: TaskId, reason: &str, now: Millis) -> Result<Change, StoreError> {
-                let run_id: RunId = sqlx::query_scalar("SELECT run_id FROM tasks WHERE id = $1")
-                    .bind(task_id)
-                    .fetch_optional(self.reader())
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))?;
+                let run_id = self.run_of(task_id).await?;
                 let (_, change) = self.mutate_run(run_id, now, |p, snap| p.cancel_task(snap, task_id, reason)).await?;
                 Ok(change)
             }
@@ -815,11 +820,7 @@ macro_rules! sql_store {
             }
 
             async fn report(&self, task_id: TaskId, attempt: i32, result: AttemptResult, now: Millis) -> Result<(Fence, Change), StoreError> {
-                let run_id: RunId = sqlx::query_scalar("SELECT run_id FROM tasks WHERE id = $1")
-                    .bind(task_id)
-                    .fetch_optional(self.reader())
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))?;
+                let run_id = self.run_of(task_id).await?;
                 self.mutate_run(run_id, now, |p, snap| p.report(snap, task_id, attempt, result.clone())).await
             }
 
@@ -878,11 +879,7 @@ macro_rules! sql_store {
             }
 
             async fn refresh_timeout(&self, task_id: TaskId, attempt: i32, by: Millis, now: Millis) -> Result<Fence, StoreError> {
-                let run_id: RunId = sqlx::query_scalar("SELECT run_id FROM tasks WHERE id = $1")
-                    .bind(task_id)
-                    .fetch_optional(self.reader())
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))?;
+                let run_id = self.run_of(task_id).await?;
                 let (fence, _) = self.mutate_run(run_id, now, |p, snap| p.refresh_timeout(snap, task_id, attempt, by)).await?;
                 Ok(fence)
             }
