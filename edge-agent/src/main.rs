@@ -1,46 +1,20 @@
 //! `ratchet-agent`: the edge agent. One runs on every machine a benchmark uses (a cloud VM,
-//! or a local process for development) and executes the actions the server assigns to it.
-//!
-//! This first version finds its server and checks that it is healthy; registration, the
-//! long-poll loop and the actions arrive with the agent protocol.
+//! or a local process for development): it registers with the server using an enrollment
+//! token, long-polls for tasks routed to it, runs them (PostgreSQL, pgbench, Stroppy,
+//! shell commands) and reports logs, progress and results.
 
-use std::path::PathBuf;
+mod actions;
+mod agent;
+mod backoff;
+mod client;
+mod config;
+mod outbox;
+
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-
-#[derive(Debug, Parser)]
-#[command(name = "ratchet-agent", version, about = "Ratchet edge agent")]
-struct Config {
-    /// Base URL of the Ratchet server.
-    #[arg(
-        long,
-        env = "RATCHET_SERVER_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    server_url: String,
-
-    /// Enrollment token that binds this agent to its run and machine.
-    #[arg(long, env = "RATCHET_ENROLLMENT_TOKEN", hide_env_values = true)]
-    enrollment_token: Option<String>,
-
-    /// Labels advertised to the dispatcher, as key=value (repeatable).
-    #[arg(long = "label", env = "RATCHET_AGENT_LABELS", value_delimiter = ',')]
-    labels: Vec<String>,
-
-    /// Where actions keep their files.
-    #[arg(
-        long,
-        env = "RATCHET_AGENT_WORK_DIR",
-        default_value = "ratchet-agent-work"
-    )]
-    work_dir: PathBuf,
-
-    /// How many tasks may run at once.
-    #[arg(long, env = "RATCHET_AGENT_SLOTS", default_value_t = 4)]
-    slots: u32,
-}
+use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -49,10 +23,18 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = Config::parse();
+    let config = config::Config::parse();
+    // HTTPS (release downloads, a server behind TLS) uses rustls with the ring provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let outcome = tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")
-        .and_then(|rt| rt.block_on(check_server(&config)));
+        .and_then(|rt| {
+            rt.block_on(async {
+                let shutdown = CancellationToken::new();
+                tokio::spawn(stop_on_signal(shutdown.clone()));
+                agent::run(config, shutdown).await
+            })
+        });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -62,26 +44,19 @@ fn main() -> ExitCode {
     }
 }
 
-async fn check_server(config: &Config) -> anyhow::Result<()> {
-    let url = format!("{}/healthz", config.server_url.trim_end_matches('/'));
-    let health: engine::protocol::Health = reqwest::get(&url)
-        .await
-        .with_context(|| {
-            format!("cannot reach the Ratchet server at {url} (set RATCHET_SERVER_URL)")
-        })?
-        .error_for_status()?
-        .json()
-        .await
-        .context("the server's /healthz answer is not JSON")?;
-    tracing::info!(
-        server = %config.server_url,
-        status = %health.status,
-        labels = ?config.labels,
-        slots = config.slots,
-        work_dir = %config.work_dir.display(),
-        protocol = engine::protocol::PROTOCOL_VERSION,
-        enrolled = config.enrollment_token.is_some(),
-        "server is healthy; the agent protocol is not implemented yet"
-    );
-    Ok(())
+/// SIGINT or SIGTERM (systemd's stop) starts a graceful shutdown.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("signal received: stopping what this agent started");
+    shutdown.cancel();
 }

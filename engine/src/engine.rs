@@ -45,6 +45,8 @@ pub enum EngineError {
     Stale,
     #[error("timed out waiting for run {0}")]
     WaitTimeout(RunId),
+    #[error("cannot write: {0}")]
+    Write(String),
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +82,8 @@ pub(crate) struct Inner {
     pub(crate) config: EngineConfig,
     /// Bumped whenever a task is queued; idle workers watch it.
     pub(crate) queued: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever an attempt must stop; long-polling agents watch it.
+    pub(crate) stopped: tokio::sync::watch::Sender<u64>,
     /// Attempts running in this process, so a stop message can reach them at once.
     local: Mutex<HashMap<(TaskId, i32), CancellationToken>>,
     /// Reports and new runs are written in batches (see [`crate::batch`]).
@@ -103,6 +107,9 @@ impl Inner {
         if change.queued {
             self.queued.send_modify(|n| *n += 1);
             self.publish_raw(channels::QUEUED, "").await;
+        }
+        if !change.stop.is_empty() {
+            self.stopped.send_modify(|n| *n += 1);
         }
         for (task_id, attempt, _) in &change.stop {
             self.stop_local(*task_id, *attempt);
@@ -249,7 +256,7 @@ where
 /// The engine handle. Dropping it stops its workers and loops (as a crash would, minus the
 /// process); [`Engine::shutdown`] also hands running tasks back at once.
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     stop: CancellationToken,
     workers: Mutex<Vec<WorkerId>>,
     background: Mutex<tokio::task::JoinSet<()>>,
@@ -289,6 +296,7 @@ impl Engine {
                 clock,
                 config,
                 queued: tokio::sync::watch::channel(0).0,
+                stopped: tokio::sync::watch::channel(0).0,
                 local: Mutex::default(),
                 reports,
                 creations,
@@ -444,15 +452,20 @@ impl Engine {
 
     /// Stop gracefully: workers stop claiming, running attempts are cancelled and handed
     /// back (REASSIGNED by the next sweep, here or on another replica).
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.stop.cancel();
         let mut background =
             std::mem::take(&mut *self.background.lock().unwrap_or_else(|e| e.into_inner()));
         while background.join_next().await.is_some() {}
         let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
         for id in workers {
-            if let Err(e) = self.inner.store.deregister_worker(id).await {
-                tracing::warn!(worker = %id, error = %e, "cannot deregister the worker");
+            match self.inner.store.deregister_worker(id, self.now()).await {
+                Ok(changes) => {
+                    for change in changes {
+                        self.inner.publish(&change).await;
+                    }
+                }
+                Err(e) => tracing::warn!(worker = %id, error = %e, "cannot deregister the worker"),
             }
         }
     }
@@ -498,6 +511,7 @@ async fn listener(inner: Arc<Inner>, stop: CancellationToken) {
                 {
                     inner.stop_local(task, attempt as i32);
                 }
+                inner.stopped.send_modify(|n| *n += 1);
             }
             () = stop.cancelled() => return,
         }

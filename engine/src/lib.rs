@@ -26,6 +26,8 @@ pub mod model;
 #[cfg(feature = "store")]
 pub mod planner;
 #[cfg(feature = "store")]
+mod remote;
+#[cfg(feature = "store")]
 pub mod store;
 #[cfg(feature = "store")]
 mod worker;

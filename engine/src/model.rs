@@ -7,11 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub type RunId = Uuid;
-pub type TaskId = Uuid;
-pub type WorkerId = Uuid;
-/// Milliseconds since the Unix epoch.
-pub type Millis = i64;
+pub use crate::protocol::{
+    Assignment, AttemptResult, Millis, RunId, TaskFailure, TaskId, WorkerId,
+};
 
 macro_rules! status_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -220,39 +218,58 @@ pub struct WorkerInfo {
     #[serde(default)]
     pub labels: BTreeMap<String, Value>,
     pub slots: u32,
+    /// An agent enrolled for one run claims only that run's tasks.
+    #[serde(default)]
+    pub run_scope: Option<RunId>,
+    /// What a remote agent told about itself (version, host facts).
+    #[serde(default)]
+    pub host: Option<Value>,
 }
 
-/// One task attempt handed to a worker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Assignment {
-    pub task_id: TaskId,
+/// A worker row, for listings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerRecord {
+    #[serde(flatten)]
+    pub info: WorkerInfo,
+    /// `ACTIVE`, `LOST` or `STOPPED`.
+    pub status: String,
+    pub registered_at: Millis,
+    pub last_heartbeat: Millis,
+    /// The attempts it runs now.
+    pub running: Vec<crate::protocol::AttemptRef>,
+}
+
+/// A bearer token as stored: only its SHA-256 is kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenRecord {
+    pub id: Uuid,
+    /// `api`, `enrollment` or `agent`.
+    pub kind: String,
+    pub name: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    /// For API tokens: `read`, `write`, `admin`.
+    pub scopes: Vec<String>,
+    /// For enrollment tokens: labels given to the agents that enroll with it.
+    pub labels: BTreeMap<String, Value>,
+    /// For enrollment and agent tokens: the run they are bound to.
+    pub run_id: Option<RunId>,
+    /// For agent tokens: the agent's worker id.
+    pub worker_id: Option<WorkerId>,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// One progress point of a task attempt, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProgressRow {
     pub run_id: RunId,
+    pub task_id: TaskId,
     pub attempt: i32,
-    pub workflow: String,
-    pub task_name: String,
-    pub action: String,
-    /// The run's input, with the task's static `with` merged over it.
-    pub input: Value,
-    /// Outputs of the task's ancestors (for the on-failure task: of every completed task).
-    pub parents: BTreeMap<String, Value>,
-    /// For the on-failure task: the errors of every failed task.
-    pub failures: Vec<TaskFailure>,
-    /// The attempt times out at this time unless refreshed.
-    pub deadline: Millis,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskFailure {
-    pub task: String,
-    pub error: String,
-}
-
-/// How one attempt ended, as reported by its worker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum AttemptResult {
-    Completed { output: Value },
-    Failed { error: String, retryable: bool },
+    pub seq: i64,
+    pub at: Millis,
+    pub values: BTreeMap<String, f64>,
 }
 
 /// One log line of a task attempt. `seq` counts from 0 within the attempt, so a re-sent

@@ -112,9 +112,36 @@ impl<'a> Planner<'a> {
         Fence::Accepted
     }
 
-    /// The worker running `attempt` does not run it any more: queue the task again (a
-    /// reassignment, not a retry).
+    /// The worker running `attempt` does not run it any more (it restarted, or lost the
+    /// assignment): the attempt is lost.
     pub fn abandon(&mut self, snap: &mut RunSnapshot, task_id: TaskId, attempt: i32) {
+        self.with_running_attempt(snap, task_id, attempt, |p, task, def| {
+            p.lose(task, def, "its worker no longer runs it");
+        });
+    }
+
+    /// `attempt` comes back unfinished through no fault of the task (its worker left
+    /// gracefully, or a server replica died): queue the task again (a reassignment, not a
+    /// retry).
+    pub fn hand_back(
+        &mut self,
+        snap: &mut RunSnapshot,
+        task_id: TaskId,
+        attempt: i32,
+        reason: &str,
+    ) {
+        self.with_running_attempt(snap, task_id, attempt, |p, task, def| {
+            p.reassign(task, def, reason);
+        });
+    }
+
+    fn with_running_attempt(
+        &mut self,
+        snap: &mut RunSnapshot,
+        task_id: TaskId,
+        attempt: i32,
+        change: impl FnOnce(&mut Self, &mut TaskState, &TaskDef),
+    ) {
         let Some(i) = Self::running_attempt(snap, task_id, attempt) else {
             return;
         };
@@ -122,8 +149,24 @@ impl<'a> Planner<'a> {
         let Some(def) = self.def.find(&task.name) else {
             return;
         };
-        self.reassign(task, def, "its worker no longer runs it");
+        change(self, task, def);
         self.reconcile(snap, &HashSet::new());
+    }
+
+    /// An attempt whose worker vanished (stopped heart-beating, or restarted) failed: it is
+    /// REASSIGNED while the task has retries left (using one up), and FAILED after.
+    fn lose(&mut self, task: &mut TaskState, def: &TaskDef, reason: &str) {
+        if task.retry_count < i32::try_from(def.retries).unwrap_or(i32::MAX) {
+            task.retry_count += 1;
+            self.reassign(task, def, reason);
+        } else {
+            let msg = format!(
+                "attempt {} was lost: {reason} (no retries left)",
+                task.attempt
+            );
+            self.stop(task);
+            self.finish(task, TaskStatus::Failed, EventKind::Failed, msg);
+        }
     }
 
     /// Take a RUNNING attempt away from its worker and queue the task again.
@@ -221,7 +264,7 @@ impl<'a> Planner<'a> {
                 TaskStatus::Running
                     if task.worker_id.is_some_and(|w| lost_workers.contains(&w)) =>
                 {
-                    self.reassign(task, def, "its worker stopped heart-beating");
+                    self.lose(task, def, "its worker stopped heart-beating");
                     changed = true;
                 }
                 TaskStatus::Running if task.deadline.is_some_and(|d| d <= self.now) => {

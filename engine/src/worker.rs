@@ -105,6 +105,8 @@ impl Worker {
             actions,
             labels: self.labels.clone(),
             slots: self.slots,
+            run_scope: None,
+            host: None,
         }
     }
 }

@@ -59,4 +59,12 @@ pub struct ServeArgs {
     /// the in-process bus (one server).
     #[arg(long, env = "VALKEY_URL", hide_env_values = true)]
     pub valkey_url: Option<String>,
+    /// The admin API token to accept (at least 16 characters), for automation. Unset: the
+    /// first start generates one and prints it once.
+    #[arg(long, env = "RATCHET_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// An agent (or worker) silent this long is lost and its tasks are reassigned or
+    /// failed, per their retries. Agents poll at least twice per lease.
+    #[arg(long, env = "RATCHET_AGENT_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub agent_lease: std::time::Duration,
 }

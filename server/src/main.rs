@@ -1,6 +1,7 @@
 //! `ratchet`: the Ratchet server and its command line.
 
 mod api;
+mod auth;
 mod config;
 mod serve;
 mod state;
@@ -15,6 +16,8 @@ use crate::config::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // HTTPS clients (the CLI talking to a remote server) use rustls with the ring provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     telemetry::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -5,9 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use engine::Engine;
+use engine::clock::SystemClock;
 use engine::store::{self, DatabaseTarget};
+use engine::{Engine, EngineConfig};
 
+use crate::auth;
 use crate::config::{ServeArgs, StoreArgs};
 use crate::state::AppState;
 
@@ -36,10 +38,32 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     // The engine's sweeper runs from start-up (timeouts, lost workers, sleeps of runs left
     // by an earlier process); workers register with it as the domain and agents arrive.
-    let engine = Engine::new(store.clone(), bus.clone());
+    if args.agent_lease < std::time::Duration::from_secs(2) {
+        anyhow::bail!("RATCHET_AGENT_LEASE must be at least 2s");
+    }
+    let config = EngineConfig {
+        worker_timeout: args.agent_lease,
+        ..EngineConfig::default()
+    };
+    let engine = Arc::new(Engine::with(
+        store.clone(),
+        bus.clone(),
+        Arc::new(SystemClock),
+        config,
+    ));
+    if let Some(token) =
+        auth::bootstrap_admin(store.as_ref(), args.admin_token.as_deref(), engine.now()).await?
+    {
+        // Printed once, on the terminal only (never into the logs): only its hash is kept.
+        eprintln!(
+            "\nFirst start: created the admin API token (shown only now; keep it):\n\n    {token}\n\nUse it as `Authorization: Bearer <token>`.\n"
+        );
+    }
     let state = AppState {
         store: store.clone(),
         bus: bus.clone(),
+        engine: engine.clone(),
+        agent_lease: args.agent_lease,
     };
     axum::serve(listener, crate::api::router(state))
         .with_graceful_shutdown(shutdown_signal())

@@ -1,7 +1,9 @@
 //! What every request handler can reach.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use engine::Engine;
 use engine::bus::Bus;
 use engine::store::Store;
 
@@ -9,4 +11,7 @@ use engine::store::Store;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    pub engine: Arc<Engine>,
+    /// An agent that does not poll for this long is lost; its tasks are reassigned.
+    pub agent_lease: Duration,
 }

@@ -13,7 +13,11 @@ fn expected_index() -> Option<String> {
 }
 
 async fn assert_serves_the_dashboard(server: &Server) {
-    let response = reqwest::get(format!("{}/", server.base)).await.unwrap();
+    let response = common::http()
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-cache");
     let body = response.text().await.unwrap();
@@ -22,12 +26,16 @@ async fn assert_serves_the_dashboard(server: &Server) {
         None => assert!(body.contains("dashboard has not been built"), "{body}"),
     }
     // Client-side routes get the same page.
-    let deep = reqwest::get(format!("{}/runs/some-id", server.base))
+    let deep = common::http()
+        .get(format!("{}/runs/some-id", server.base))
+        .send()
         .await
         .unwrap();
     assert_eq!(deep.text().await.unwrap(), body);
     // Unknown API paths are 404s, not the dashboard.
-    let api = reqwest::get(format!("{}/api/v1/nope", server.base))
+    let api = common::http()
+        .get(format!("{}/api/v1/nope", server.base))
+        .send()
         .await
         .unwrap();
     assert_eq!(api.status(), 404);

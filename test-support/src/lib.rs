@@ -9,7 +9,7 @@ mod postgres;
 mod process;
 mod redis;
 
-pub use postgres::{PgServer, TestDatabase, test_database};
+pub use postgres::{PgServer, TestDatabase, pg_bindir, pg_major_version, test_database};
 pub use redis::{RedisServer, TestValkey, test_valkey};
 
 use std::net::TcpListener;

@@ -29,6 +29,21 @@ pub fn pg_bindir() -> PathBuf {
     dir
 }
 
+/// The major version of the installed server binaries (`postgres --version`).
+pub fn pg_major_version() -> u32 {
+    let output = Command::new(pg_bindir().join("postgres"))
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run postgres --version ({e}): {INSTALL_HINT}"));
+    // "postgres (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)"
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    text.split_whitespace()
+        .nth(2)
+        .and_then(|v| v.split('.').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read the version from `{}`", text.trim()))
+}
+
 /// A PostgreSQL server of our own. Fields drop in order: the process stops before its
 /// directory is removed.
 pub struct PgServer {

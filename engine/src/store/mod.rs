@@ -20,8 +20,9 @@ use uuid::Uuid;
 
 use crate::definition::WorkflowDef;
 use crate::model::{
-    Assignment, AttemptResult, LogLine, Millis, RunId, RunState, RunStatus, StoredLogLine,
-    TaskEvent, TaskId, TaskState, TaskStatus, WorkerId, WorkerInfo,
+    Assignment, AttemptResult, LogLine, Millis, ProgressRow, RunId, RunState, RunStatus,
+    StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus, TokenRecord, WorkerId, WorkerInfo,
+    WorkerRecord,
 };
 use crate::planner::Fence;
 
@@ -202,6 +203,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn tasks(&self, run_id: RunId) -> Result<Vec<TaskState>, StoreError>;
 
+    async fn task(&self, task_id: TaskId) -> Result<Option<TaskState>, StoreError>;
+
     /// The run's timeline after event `after` (0 for all), oldest first.
     async fn events(&self, run_id: RunId, after: i64) -> Result<Vec<TaskEvent>, StoreError>;
 
@@ -220,8 +223,18 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> Result<Vec<(TaskId, i32)>, StoreError>;
 
-    /// A worker leaves: its RUNNING tasks are reassigned by the next sweep.
-    async fn deregister_worker(&self, worker_id: WorkerId) -> Result<(), StoreError>;
+    /// A worker leaves gracefully: its RUNNING attempts are handed back and queued again at
+    /// once (a reassignment, not a retry). Returns the changes.
+    async fn deregister_worker(
+        &self,
+        worker_id: WorkerId,
+        now: Millis,
+    ) -> Result<Vec<Change>, StoreError>;
+
+    /// Every worker, newest first, with the attempts it runs.
+    async fn workers(&self) -> Result<Vec<WorkerRecord>, StoreError>;
+
+    async fn worker(&self, worker_id: WorkerId) -> Result<Option<WorkerRecord>, StoreError>;
 
     /// Assign up to `capacity` QUEUED tasks the worker can run (its actions, its labels).
     async fn claim(
@@ -284,6 +297,32 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         value: &Value,
     ) -> Result<Value, StoreError>;
+
+    /// Store progress points; a point already stored (same task, attempt, seq) is ignored.
+    async fn append_progress(&self, points: &[ProgressRow]) -> Result<(), StoreError>;
+
+    /// A run's progress points after position `after`, optionally of one task, oldest first,
+    /// each with its position.
+    async fn progress(
+        &self,
+        run_id: RunId,
+        task_id: Option<TaskId>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, ProgressRow)>, StoreError>;
+
+    // --- tokens --------------------------------------------------------------------------
+
+    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+
+    /// The token with this SHA-256, revoked or not (the caller decides).
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Tokens of one kind, newest first.
+    async fn tokens(&self, kind: &str) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revoke a token; false when there is no such live token.
+    async fn revoke_token(&self, id: Uuid, now: Millis) -> Result<bool, StoreError>;
 }
 
 /// How an attempt ended, as a worker reports it.

@@ -69,6 +69,12 @@ macro_rules! run_columns {
     };
 }
 
+macro_rules! token_columns {
+    () => {
+        "id, kind, name, token_hash, scopes, labels, run_id, worker_id, created_at, expires_at, revoked_at"
+    };
+}
+
 macro_rules! task_columns {
     () => {
         "id, run_id, name, action, status, is_on_failure, cancel_requested, attempt, retry_count, ready_at, queued_at, \
@@ -145,6 +151,65 @@ macro_rules! sql_store {
                 output: row.try_get::<Option<Json<Value>>, _>("output")?.map(|j| j.0),
                 error: row.try_get("error")?,
             })
+        }
+
+        fn token_from_row(row: &Row_) -> Result<TokenRecord, StoreError> {
+            Ok(TokenRecord {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                name: row.try_get("name")?,
+                token_hash: row.try_get("token_hash")?,
+                scopes: row.try_get::<Json<Vec<String>>, _>("scopes")?.0,
+                labels: row.try_get::<Json<BTreeMap<String, Value>>, _>("labels")?.0,
+                run_id: row.try_get("run_id")?,
+                worker_id: row.try_get("worker_id")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        }
+
+        impl $store {
+            /// Workers (all, or one), newest first, with the attempts each runs.
+            async fn worker_records(&self, only: Option<WorkerId>) -> Result<Vec<WorkerRecord>, StoreError> {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT id, name, kind, actions, labels, slots, status, registered_at, last_heartbeat, run_scope, host FROM workers",
+                );
+                if let Some(id) = only {
+                    qb.push(" WHERE id = ").push_bind(id);
+                }
+                qb.push(" ORDER BY registered_at DESC, id DESC");
+                let mut records = Vec::new();
+                for row in qb.build().fetch_all(self.reader()).await? {
+                    records.push(WorkerRecord {
+                        info: WorkerInfo {
+                            id: row.try_get("id")?,
+                            name: row.try_get("name")?,
+                            kind: row.try_get("kind")?,
+                            actions: row.try_get::<Json<Vec<String>>, _>("actions")?.0,
+                            labels: row.try_get::<Json<BTreeMap<String, Value>>, _>("labels")?.0,
+                            slots: u32::try_from(row.try_get::<i64, _>("slots")?).unwrap_or(0),
+                            run_scope: row.try_get("run_scope")?,
+                            host: row.try_get::<Option<Json<Value>>, _>("host")?.map(|j| j.0),
+                        },
+                        status: row.try_get("status")?,
+                        registered_at: row.try_get("registered_at")?,
+                        last_heartbeat: row.try_get("last_heartbeat")?,
+                        running: Vec::new(),
+                    });
+                }
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, attempt, worker_id FROM tasks WHERE status = 'RUNNING' AND worker_id IS NOT NULL");
+                if let Some(id) = only {
+                    qb.push(" AND worker_id = ").push_bind(id);
+                }
+                for row in qb.build().fetch_all(self.reader()).await? {
+                    let worker: WorkerId = row.try_get("worker_id")?;
+                    if let Some(record) = records.iter_mut().find(|r| r.info.id == worker) {
+                        record.running.push(crate::protocol::AttemptRef { task_id: row.try_get("id")?, attempt: row.try_get("attempt")? });
+                    }
+                }
+                Ok(records)
+            }
         }
 
         fn event_from_row(row: &Row_) -> Result<TaskEvent, StoreError> {
@@ -619,6 +684,16 @@ macro_rules! sql_store {
                     .collect()
             }
 
+            async fn task(&self, task_id: TaskId) -> Result<Option<TaskState>, StoreError> {
+                sqlx::query(concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1"))
+                    .bind(task_id)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .as_ref()
+                    .map(task_from_row)
+                    .transpose()
+            }
+
             async fn events(&self, run_id: RunId, after: i64) -> Result<Vec<TaskEvent>, StoreError> {
                 sqlx::query(
                     "SELECT id, run_id, task_id, task_name, attempt, kind, message, data, at FROM task_events \
@@ -651,10 +726,11 @@ macro_rules! sql_store {
                     }
                 }
                 sqlx::query(
-                    "INSERT INTO workers (id, name, kind, actions, labels, slots, status, registered_at, last_heartbeat) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $7) \
+                    "INSERT INTO workers (id, name, kind, actions, labels, slots, status, registered_at, last_heartbeat, run_scope, host) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $7, $8, $9) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, actions = excluded.actions, \
-                     labels = excluded.labels, slots = excluded.slots, status = 'ACTIVE', last_heartbeat = excluded.last_heartbeat",
+                     labels = excluded.labels, slots = excluded.slots, status = 'ACTIVE', last_heartbeat = excluded.last_heartbeat, \
+                     run_scope = excluded.run_scope, host = excluded.host",
                 )
                 .bind(worker.id)
                 .bind(&worker.name)
@@ -663,6 +739,8 @@ macro_rules! sql_store {
                 .bind(Json(&worker.labels))
                 .bind(i64::from(worker.slots))
                 .bind(now)
+                .bind(worker.run_scope)
+                .bind(worker.host.clone().map(Json))
                 .execute(self.writer())
                 .await?;
                 Ok(())
@@ -702,12 +780,30 @@ macro_rules! sql_store {
                 Ok(running.iter().filter(|r| !valid.contains(r)).copied().collect())
             }
 
-            async fn deregister_worker(&self, worker_id: WorkerId) -> Result<(), StoreError> {
+            async fn deregister_worker(&self, worker_id: WorkerId, now: Millis) -> Result<Vec<Change>, StoreError> {
                 sqlx::query("UPDATE workers SET status = 'STOPPED' WHERE id = $1")
                     .bind(worker_id)
                     .execute(self.writer())
                     .await?;
-                Ok(())
+                let running = sqlx::query("SELECT id, run_id, attempt FROM tasks WHERE status = 'RUNNING' AND worker_id = $1")
+                    .bind(worker_id)
+                    .fetch_all(self.reader())
+                    .await?;
+                let mut changes = Vec::new();
+                for row in running {
+                    let (task_id, run_id, attempt): (TaskId, RunId, i32) = (row.try_get("id")?, row.try_get("run_id")?, row.try_get("attempt")?);
+                    let ((), change) = self.mutate_run(run_id, now, |p, snap| p.hand_back(snap, task_id, attempt, "its worker left and handed it back")).await?;
+                    changes.push(change);
+                }
+                Ok(changes)
+            }
+
+            async fn workers(&self) -> Result<Vec<WorkerRecord>, StoreError> {
+                self.worker_records(None).await
+            }
+
+            async fn worker(&self, worker_id: WorkerId) -> Result<Option<WorkerRecord>, StoreError> {
+                Ok(self.worker_records(Some(worker_id)).await?.pop())
             }
 
             async fn claim(&self, worker: &WorkerInfo, capacity: u32, now: Millis) -> Result<Vec<Assignment>, StoreError> {
@@ -724,7 +820,11 @@ macro_rules! sql_store {
                         "SELECT t.id, t.run_id, t.name, t.attempt, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
                          WHERE t.status = 'QUEUED' AND t.not_before <= ",
                     );
-                    qb.push_bind(now).push(" AND t.schedule_deadline > ").push_bind(now).push(" AND t.action IN (");
+                    qb.push_bind(now).push(" AND t.schedule_deadline > ").push_bind(now);
+                    if let Some(run_id) = worker.run_scope {
+                        qb.push(" AND t.run_id = ").push_bind(run_id);
+                    }
+                    qb.push(" AND t.action IN (");
                     let mut list = qb.separated(", ");
                     for action in &worker.actions {
                         list.push_bind(action.clone());
@@ -891,15 +991,26 @@ macro_rules! sql_store {
                     .await?;
                 let mut lost = HashSet::new();
                 let mut runs = HashSet::new();
+                let mut changes = Vec::new();
                 let orphaned = sqlx::query(
-                    "SELECT t.run_id, t.worker_id FROM tasks t JOIN workers w ON w.id = t.worker_id \
+                    "SELECT t.id, t.run_id, t.attempt, t.worker_id, w.kind FROM tasks t JOIN workers w ON w.id = t.worker_id \
                      WHERE t.status = 'RUNNING' AND w.status <> 'ACTIVE' LIMIT 1000",
                 )
                 .fetch_all(self.reader())
                 .await?;
                 for row in &orphaned {
-                    runs.insert(row.try_get::<RunId, _>("run_id")?);
-                    lost.insert(row.try_get::<WorkerId, _>("worker_id")?);
+                    let run_id: RunId = row.try_get("run_id")?;
+                    if row.try_get::<String, _>("kind")? == "in-process" {
+                        // A server replica died: not the task's fault. Hand it back (durable
+                        // execution), without using a retry.
+                        let (task_id, attempt): (TaskId, i32) = (row.try_get("id")?, row.try_get("attempt")?);
+                        let ((), change) = self.mutate_run(run_id, now, |p, snap| p.hand_back(snap, task_id, attempt, "its server replica stopped heart-beating")).await?;
+                        changes.push(change);
+                    } else {
+                        // An agent (its machine) vanished mid-task: the attempt failed.
+                        runs.insert(run_id);
+                        lost.insert(row.try_get::<WorkerId, _>("worker_id")?);
+                    }
                 }
                 let due: Vec<RunId> = sqlx::query_scalar(
                     "SELECT run_id FROM tasks WHERE status = 'QUEUED' AND schedule_deadline <= $1 \
@@ -910,7 +1021,6 @@ macro_rules! sql_store {
                 .fetch_all(self.reader())
                 .await?;
                 runs.extend(due);
-                let mut changes = Vec::new();
                 for run_id in runs {
                     // One run that cannot be reconciled must not hold up the others.
                     match self.reconcile(run_id, now, &lost).await {
@@ -990,6 +1100,103 @@ macro_rules! sql_store {
                     .fetch_one(self.writer())
                     .await?;
                 Ok(stored.0)
+            }
+
+            async fn append_progress(&self, points: &[ProgressRow]) -> Result<(), StoreError> {
+                for chunk in points.chunks(1000) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("INSERT INTO task_progress (run_id, task_id, attempt, seq, at, \"values\") ");
+                    qb.push_values(chunk, |mut b, p| {
+                        b.push_bind(p.run_id)
+                            .push_bind(p.task_id)
+                            .push_bind(p.attempt)
+                            .push_bind(p.seq)
+                            .push_bind(p.at)
+                            .push_bind(Json(p.values.clone()));
+                    });
+                    qb.push(" ON CONFLICT (task_id, attempt, seq) DO NOTHING");
+                    qb.build().execute(self.writer()).await?;
+                }
+                Ok(())
+            }
+
+            async fn progress(&self, run_id: RunId, task_id: Option<TaskId>, after: i64, limit: i64) -> Result<Vec<(i64, ProgressRow)>, StoreError> {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT id, run_id, task_id, attempt, seq, at, \"values\" FROM task_progress WHERE run_id = ",
+                );
+                qb.push_bind(run_id).push(" AND id > ").push_bind(after);
+                if let Some(task_id) = task_id {
+                    qb.push(" AND task_id = ").push_bind(task_id);
+                }
+                qb.push(" ORDER BY id LIMIT ").push_bind(limit);
+                qb.build()
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok((row.try_get("id")?, ProgressRow {
+                            run_id: row.try_get("run_id")?,
+                            task_id: row.try_get("task_id")?,
+                            attempt: row.try_get("attempt")?,
+                            seq: row.try_get("seq")?,
+                            at: row.try_get("at")?,
+                            values: row.try_get::<Json<BTreeMap<String, f64>>, _>("values")?.0,
+                        }))
+                    })
+                    .collect()
+            }
+
+            async fn put_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO tokens (id, kind, name, token_hash, scopes, labels, run_id, worker_id, created_at, expires_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(t.id)
+                .bind(&t.kind)
+                .bind(&t.name)
+                .bind(&t.token_hash)
+                .bind(Json(&t.scopes))
+                .bind(Json(&t.labels))
+                .bind(t.run_id)
+                .bind(t.worker_id)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .bind(t.revoked_at)
+                .execute(self.writer())
+                .await
+                .map_err(|e| match e.as_database_error() {
+                    Some(d) if d.is_unique_violation() => StoreError::Conflict(format!("a token with id {} or the same secret exists", t.id)),
+                    _ => e.into(),
+                })?;
+                Ok(())
+            }
+
+            async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+                sqlx::query(concat!("SELECT ", token_columns!(), " FROM tokens WHERE token_hash = $1"))
+                    .bind(hash)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .as_ref()
+                    .map(token_from_row)
+                    .transpose()
+            }
+
+            async fn tokens(&self, kind: &str) -> Result<Vec<TokenRecord>, StoreError> {
+                sqlx::query(concat!("SELECT ", token_columns!(), " FROM tokens WHERE kind = $1 ORDER BY created_at DESC, id DESC"))
+                    .bind(kind)
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(token_from_row)
+                    .collect()
+            }
+
+            async fn revoke_token(&self, id: Uuid, now: Millis) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
         }
     }

@@ -471,6 +471,8 @@ fn fake_worker(name: &str, action: &str) -> WorkerInfo {
         actions: vec![action.into()],
         labels: Default::default(),
         slots: 4,
+        run_scope: None,
+        host: None,
     }
 }
 
@@ -535,8 +537,11 @@ pub async fn stale_completion_is_refused(b: Backend) {
 pub async fn lost_worker_tasks_are_reassigned(b: Backend) {
     let env = Env::new(b).await; // worker timeout 2 s on the system clock
     let store = env.store().clone();
-    let def =
-        wf("lost").task(TaskDef::new("t", "remote").execution_timeout(Duration::from_secs(3600)));
+    let def = wf("lost").task(
+        TaskDef::new("t", "remote")
+            .retries(1)
+            .execution_timeout(Duration::from_secs(3600)),
+    );
     let run = env.start(&def, json!({})).await;
     let silent = fake_worker("silent", "remote");
     store
@@ -553,8 +558,8 @@ pub async fn lost_worker_tasks_are_reassigned(b: Backend) {
     let task = env.task(&run, "t").await;
     assert_eq!(
         (task.attempt, task.retry_count),
-        (2, 0),
-        "a reassignment is not a retry"
+        (2, 1),
+        "a lost attempt uses up a retry"
     );
     let reassigned = env.events_of(&run, "t", EventKind::Reassigned).await;
     assert_eq!(reassigned.len(), 1);
@@ -583,13 +588,53 @@ pub async fn lost_worker_tasks_are_reassigned(b: Backend) {
             .unwrap(),
         vec![]
     );
+    // That worker is lost too, and no retries are left: the task fails, saying why.
+    env.until("task failed", || async {
+        env.task(&run, "t").await.status == TaskStatus::Failed
+    })
+    .await;
+    let task = env.task(&run, "t").await;
+    assert_eq!(
+        task.error.as_deref(),
+        Some("attempt 2 was lost: its worker stopped heart-beating (no retries left)")
+    );
+    assert_eq!(env.finish(&run).await.status, RunStatus::Failed);
+}
+
+pub async fn a_worker_that_leaves_hands_its_tasks_back_without_using_a_retry(b: Backend) {
+    let env = Env::manual(b).await;
+    let store = env.store().clone();
+    let def = wf("handback")
+        .task(TaskDef::new("t", "remote").execution_timeout(Duration::from_secs(3600)));
+    let run = env.start(&def, json!({})).await;
+    let leaving = fake_worker("leaving", "remote");
+    store.register_worker(&leaving, T0).await.unwrap();
+    assert_eq!(store.claim(&leaving, 1, T0).await.unwrap().len(), 1);
+    let changes = store.deregister_worker(leaving.id, T0 + 10).await.unwrap();
+    assert!(
+        changes.iter().any(|c| c.queued),
+        "the handed-back task is queued at once"
+    );
+    let task = env.task(&run, "t").await;
+    assert_eq!(
+        (task.status, task.attempt, task.retry_count),
+        (TaskStatus::Queued, 2, 0)
+    );
+    let reassigned = env.events_of(&run, "t", EventKind::Reassigned).await;
+    assert_eq!(
+        reassigned[0].message.as_deref(),
+        Some("its worker left and handed it back")
+    );
 }
 
 pub async fn an_attempt_its_worker_does_not_list_is_reassigned(b: Backend) {
     let env = Env::manual(b).await;
     let store = env.store().clone();
-    let def = wf("abandoned")
-        .task(TaskDef::new("t", "remote").execution_timeout(Duration::from_secs(3600)));
+    let def = wf("abandoned").task(
+        TaskDef::new("t", "remote")
+            .retries(1)
+            .execution_timeout(Duration::from_secs(3600)),
+    );
     let run = env.start(&def, json!({})).await;
     let agent = fake_worker("restarted-agent", "remote");
     store.register_worker(&agent, T0).await.unwrap();
@@ -607,7 +652,7 @@ pub async fn an_attempt_its_worker_does_not_list_is_reassigned(b: Backend) {
     let task = env.task(&run, "t").await;
     assert_eq!(
         (task.status, task.attempt, task.retry_count),
-        (TaskStatus::Queued, 2, 0)
+        (TaskStatus::Queued, 2, 1)
     );
     let reassigned = env.events_of(&run, "t", EventKind::Reassigned).await;
     assert_eq!(

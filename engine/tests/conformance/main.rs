@@ -43,6 +43,7 @@ conformance!(
     stale_completion_is_refused,
     lost_worker_tasks_are_reassigned,
     an_attempt_its_worker_does_not_list_is_reassigned,
+    a_worker_that_leaves_hands_its_tasks_back_without_using_a_retry,
     parent_conditions_skip_and_children_follow,
     cancel_if_cancels,
     sleep_condition_waits_on_the_clock,

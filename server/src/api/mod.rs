@@ -1,19 +1,55 @@
-//! HTTP surface: health probes now, `/api/v1` as the API grows, and the web dashboard for
-//! every other path.
+//! HTTP surface: health probes, `/api/v1` (REST for people and CI, the agent protocol for
+//! edge agents), and the web dashboard for every other path.
 
+mod agent;
+mod agents;
+pub mod body;
 mod health;
+pub mod problem;
+mod runs;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
+    let agent_protocol = Router::new()
+        .route("/register", post(agent::register))
+        .route("/poll", post(agent::poll))
+        .route("/logs", post(agent::logs))
+        .route("/progress", post(agent::progress))
+        .route("/result", post(agent::result))
+        .route("/deregister", post(agent::deregister));
+    let api = Router::new()
+        .nest("/agent", agent_protocol)
+        .route("/agents", get(agents::list_agents))
+        .route(
+            "/enrollment-tokens",
+            get(agents::list_enrollments).post(agents::create_enrollment),
+        )
+        .route("/enrollment-tokens/{id}", delete(agents::revoke_enrollment))
+        .route("/workflows", post(runs::register_workflow))
+        .route(
+            "/workflows/{name}/versions/{version}/runs",
+            post(runs::trigger_run),
+        )
+        .route("/runs/{id}", get(runs::get_run))
+        .route("/runs/{id}/events", get(runs::run_events))
+        .route("/runs/{id}/cancel", post(runs::cancel_run))
+        .route("/runs/{id}/logs", get(runs::run_logs))
+        .route("/runs/{id}/progress", get(runs::run_progress))
+        .fallback(|| async {
+            problem::ApiError::not_found("no such API endpoint (see /api/v1/openapi.json)")
+        })
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .nest("/api/v1", api)
         .fallback(crate::web::serve_asset)
         .with_state(state)
         .layer(CompressionLayer::new())

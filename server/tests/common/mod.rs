@@ -8,6 +8,15 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+/// An HTTP client (rustls needs its crypto provider installed once per process).
+pub fn http() -> reqwest::Client {
+    static TLS: std::sync::Once = std::sync::Once::new();
+    TLS.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::new()
+}
+
 /// A `ratchet` command with a clean environment: only what the test sets.
 pub fn ratchet() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ratchet"));
@@ -16,6 +25,8 @@ pub fn ratchet() -> Command {
         "VALKEY_URL",
         "RATCHET_LISTEN",
         "RATCHET_DATA_DIR",
+        "RATCHET_ADMIN_TOKEN",
+        "RATCHET_AGENT_LEASE",
     ] {
         command.env_remove(var);
     }
@@ -37,6 +48,7 @@ impl Server {
             .arg("serve")
             .env("RATCHET_LISTEN", format!("127.0.0.1:{port}"))
             .env("RATCHET_DATA_DIR", data_dir)
+            .env("RATCHET_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {
@@ -48,7 +60,7 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = reqwest::get(format!("{}/healthz", server.base)).await
+            if let Ok(r) = http().get(format!("{}/healthz", server.base)).send().await
                 && r.status().is_success()
             {
                 return server;
@@ -65,7 +77,11 @@ impl Server {
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
+        let response = http()
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
     }
@@ -103,4 +119,182 @@ pub fn run_failing(mut command: Command) -> (ExitStatus, String) {
         .expect("spawn ratchet");
     let Output { status, stderr, .. } = child.wait_with_output().unwrap();
     (status, String::from_utf8_lossy(&stderr).into_owned())
+}
+
+/// The admin token the tests' servers accept (`RATCHET_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN: &str = "rat_test_admin_token_0123456789";
+
+/// A bearer-token client for the REST API of one server.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str, token: &str) -> Api {
+        Api {
+            base: base.to_string(),
+            token: token.to_string(),
+            http: http(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Create an enrollment token with labels (and optionally bound to a run).
+    pub async fn enrollment(
+        &self,
+        name: &str,
+        labels: serde_json::Value,
+        run_id: Option<&str>,
+    ) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/enrollment-tokens",
+                &serde_json::json!({"name": name, "labels": labels, "run_id": run_id}),
+            )
+            .await;
+        assert_eq!(status, 201, "create enrollment token: {body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Register a workflow and start a run of it; answers the run id.
+    pub async fn start(&self, workflow: serde_json::Value) -> String {
+        let (status, body) = self.post("/api/v1/workflows", &workflow).await;
+        assert!(status == 201, "register workflow: {status} {body}");
+        let path = format!(
+            "/api/v1/workflows/{}/versions/{}/runs",
+            workflow["name"].as_str().unwrap(),
+            workflow["version"].as_str().unwrap()
+        );
+        let (status, body) = self.post(&path, &serde_json::json!({"input": {}})).await;
+        assert_eq!(status, 201, "trigger run: {body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn run(&self, run_id: &str) -> serde_json::Value {
+        let (status, body) = self.get(&format!("/api/v1/runs/{run_id}")).await;
+        assert_eq!(status, 200, "get run: {body}");
+        body
+    }
+
+    /// Wait until `check` holds for the run (up to `secs`), answering the run.
+    pub async fn wait_run(
+        &self,
+        run_id: &str,
+        secs: u64,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let run = self.run(run_id).await;
+            if check(&run) {
+                return run;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {secs}s for {what}; the run is now: {run:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The task of a run by name.
+pub fn task<'a>(run: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    run["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no task {name} in {run:#}"))
+}
+
+/// A real `ratchet-agent` process (built next to `ratchet` by `cargo build`/`nextest
+/// --workspace`), killed when dropped.
+pub struct AgentProcess {
+    pub child: Child,
+    pub name: String,
+}
+
+impl AgentProcess {
+    pub fn start(
+        server: &str,
+        token: &str,
+        name: &str,
+        work_dir: &Path,
+        extra: &[(&str, &str)],
+    ) -> AgentProcess {
+        let binary = Path::new(env!("CARGO_BIN_EXE_ratchet")).with_file_name("ratchet-agent");
+        assert!(
+            binary.exists(),
+            "{} is missing: build it first (`cargo build -p ratchet-agent`; `cargo nextest run --workspace` does)",
+            binary.display()
+        );
+        let mut command = Command::new(binary);
+        command
+            .env("RATCHET_SERVER_URL", server)
+            .env("RATCHET_ENROLLMENT_TOKEN", token)
+            .env("RATCHET_AGENT_NAME", name)
+            .env("RATCHET_AGENT_WORK_DIR", work_dir)
+            .env("RATCHET_AGENT_KILL_GRACE", "1s")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        AgentProcess {
+            child: command.spawn().expect("spawn ratchet-agent"),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A directory others (the unprivileged PostgreSQL user) can traverse.
+pub fn open_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("ratchet-agent-test-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
 }

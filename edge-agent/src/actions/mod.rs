@@ -1,0 +1,95 @@
+//! The actions an agent runs. Each takes its typed input (`engine::protocol::actions`),
+//! streams log lines, honours cancellation (its processes are killed, process group and
+//! all), and answers a typed output as JSON.
+
+pub mod pgbench;
+pub mod pgbench_parse;
+pub mod postgres;
+pub mod process;
+pub mod shell;
+pub mod stroppy;
+pub mod stroppy_parse;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use engine::protocol::actions as names;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::outbox::{LogSink, ProgressSink};
+
+/// What an action gets.
+pub struct ActionContext {
+    pub input: Value,
+    /// Outputs of the task's ancestors, by task name.
+    #[allow(dead_code)]
+    pub parents: BTreeMap<String, Value>,
+    /// The agent's work dir (instances that outlive a task live here).
+    pub work_dir: PathBuf,
+    /// This attempt's own directory, removed when the attempt ends.
+    pub attempt_dir: PathBuf,
+    pub log: LogSink,
+    pub progress: ProgressSink,
+    pub cancel: CancellationToken,
+    pub config: Arc<Config>,
+}
+
+impl ActionContext {
+    /// The input as the action's type; unknown or missing keys fail the task (for good:
+    /// retrying would not fix the workflow).
+    pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, ActionError> {
+        serde_path_to_error::deserialize(self.input.clone()).map_err(|e| {
+            ActionError::fatal(format!("invalid input at `{}`: {}", e.path(), e.inner()))
+        })
+    }
+}
+
+/// How an action failed, and whether another attempt could succeed.
+#[derive(Debug)]
+pub struct ActionError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl ActionError {
+    pub fn fatal(message: impl Into<String>) -> ActionError {
+        ActionError {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    pub fn retryable(message: impl Into<String>) -> ActionError {
+        ActionError {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+}
+
+pub type ActionResult = Result<Value, ActionError>;
+
+pub fn output<T: Serialize>(value: &T) -> ActionResult {
+    serde_json::to_value(value)
+        .map_err(|e| ActionError::fatal(format!("cannot encode the output: {e}")))
+}
+
+pub async fn run(action: &str, ctx: &ActionContext) -> ActionResult {
+    match action {
+        names::SHELL => shell::run(ctx).await,
+        names::POSTGRES_START => postgres::start(ctx).await,
+        names::POSTGRES_STOP => postgres::stop(ctx).await,
+        names::PGBENCH_RUN => pgbench::run(ctx).await,
+        names::STROPPY_INSTALL => stroppy::install(ctx).await,
+        names::STROPPY_RUN => stroppy::run(ctx).await,
+        other => Err(ActionError::fatal(format!(
+            "this agent has no action `{other}` (it runs: {})",
+            names::ALL.join(", ")
+        ))),
+    }
+}

@@ -1,0 +1,161 @@
+//! `pgbench.run`: initialise at a scale, run the load with progress every second and a
+//! per-transaction log, and measure: TPS and failures from pgbench's final report, the
+//! per-second series from its progress lines, and latency percentiles from the
+//! per-transaction log (pgbench prints none).
+
+use std::path::PathBuf;
+
+use engine::protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint};
+
+use crate::actions::pgbench_parse::{self, parse_progress_line, parse_summary};
+use crate::actions::process::{self, Cmd, Stream};
+use crate::actions::{ActionContext, ActionError, ActionResult, output};
+
+const BUILTINS: &[&str] = &["tpcb-like", "simple-update", "select-only"];
+const PROTOCOLS: &[&str] = &["simple", "extended", "prepared"];
+
+pub async fn run(ctx: &ActionContext) -> ActionResult {
+    let input: PgbenchInput = ctx.input_as()?;
+    if !BUILTINS.contains(&input.builtin.as_str()) {
+        return Err(ActionError::fatal(format!(
+            "invalid input at `builtin`: `{}` is not one of {}",
+            input.builtin,
+            BUILTINS.join(", ")
+        )));
+    }
+    if let Some(p) = &input.protocol
+        && !PROTOCOLS.contains(&p.as_str())
+    {
+        return Err(ActionError::fatal(format!(
+            "invalid input at `protocol`: `{p}` is not one of {}",
+            PROTOCOLS.join(", ")
+        )));
+    }
+    if input.duration_s == 0 || input.clients == 0 || input.threads == 0 || input.scale == 0 {
+        return Err(ActionError::fatal(
+            "invalid input: `duration_s`, `clients`, `threads` and `scale` must be at least 1",
+        ));
+    }
+    let connection = |cmd: Cmd| {
+        let cmd = cmd
+            .args([
+                "-h",
+                &input.host,
+                "-p",
+                &input.port.to_string(),
+                "-U",
+                &input.user,
+            ])
+            .cwd(&ctx.attempt_dir);
+        match &input.password {
+            Some(p) => cmd.env("PGPASSWORD", p),
+            None => cmd,
+        }
+    };
+
+    if input.init {
+        let init =
+            connection(Cmd::new("pgbench").args(["-i", "-q", "-s", &input.scale.to_string()]))
+                .arg(&input.database);
+        let finished = process::run(&init, ctx, |_, _| {}).await?;
+        if !finished.success() {
+            return Err(ActionError::retryable(finished.failure("pgbench -i")));
+        }
+    }
+
+    let log_prefix = ctx.attempt_dir.join("pgbench_log");
+    let mut load = connection(Cmd::new("pgbench"))
+        .args(["-b", &input.builtin])
+        .args([
+            "-c",
+            &input.clients.to_string(),
+            "-j",
+            &input.threads.to_string(),
+        ])
+        .args(["-T", &input.duration_s.to_string(), "-P", "1", "-l"])
+        .arg(format!("--log-prefix={}", log_prefix.display()));
+    if let Some(p) = &input.protocol {
+        load = load.args(["-M", p]);
+    }
+    let load = load.arg(&input.database);
+
+    let mut stdout = String::new();
+    let mut series = Vec::new();
+    let finished = process::run(&load, ctx, |stream, line| match stream {
+        Stream::Stdout => {
+            stdout.push_str(line);
+            stdout.push('\n');
+        }
+        Stream::Stderr => {
+            if let Some(p) = parse_progress_line(line) {
+                ctx.progress
+                    .point([("tps", p.tps), ("latency_ms", p.latency_avg_ms)]);
+                series.push(SeriesPoint {
+                    t_s: p.t_s,
+                    tps: p.tps,
+                    latency_ms: p.latency_avg_ms,
+                    failed: p.failed.unwrap_or(0),
+                });
+            }
+        }
+    })
+    .await?;
+    if !finished.success() {
+        return Err(ActionError::retryable(finished.failure("pgbench")));
+    }
+
+    let summary = parse_summary(&stdout)
+        .map_err(|e| ActionError::fatal(format!("cannot read pgbench's report: {e}\n{stdout}")))?;
+    let logs = transaction_logs(&log_prefix)?;
+    let latencies = pgbench_parse::read_transaction_logs(&logs)
+        .map_err(|e| ActionError::fatal(format!("cannot read pgbench's transaction log: {e}")))?;
+    let result = LoadResult {
+        tool: "pgbench".into(),
+        tps: summary.tps,
+        latency_ms: LatencySummary {
+            avg: summary.latency_avg_ms.unwrap_or(latencies.avg_ms),
+            p50: latencies.p50_ms,
+            p90: latencies.p90_ms,
+            p95: latencies.p95_ms,
+            p99: latencies.p99_ms,
+            max: latencies.max_ms,
+        },
+        transactions: summary.transactions,
+        errors: summary.failed,
+        duration_s: summary.duration_s.unwrap_or(input.duration_s as f64),
+        series,
+        summary: stdout,
+    };
+    ctx.log.line(format!(
+        "ratchet-agent: {:.1} tps, latency p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, {} transactions, {} failed",
+        result.tps, result.latency_ms.p50, result.latency_ms.p95, result.latency_ms.p99, result.transactions, result.errors
+    ));
+    output(&result)
+}
+
+/// pgbench writes one log per thread: `<prefix>.<pid>` and `<prefix>.<pid>.<thread>`.
+fn transaction_logs(prefix: &std::path::Path) -> Result<Vec<PathBuf>, ActionError> {
+    let dir = prefix.parent().unwrap_or(prefix);
+    let stem = prefix
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("pgbench_log");
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| ActionError::fatal(format!("cannot list {}: {e}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{stem}.")))
+        })
+        .collect();
+    logs.sort();
+    if logs.is_empty() {
+        return Err(ActionError::fatal(format!(
+            "pgbench wrote no per-transaction log under {}",
+            dir.display()
+        )));
+    }
+    Ok(logs)
+}

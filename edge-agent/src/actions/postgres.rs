@@ -1,0 +1,591 @@
+//! `postgres.start` / `postgres.stop`: a PostgreSQL server of the requested major version,
+//! with the requested `postgresql.conf` settings, listening on the requested address.
+//!
+//! Runtime `native` uses the machine's initdb + pg_ctl (the server outlives the task: it
+//! is stopped by `postgres.stop`). When the agent runs as root, PostgreSQL runs as an
+//! unprivileged user (it refuses root). Runtime `docker` runs `postgres:<version>` with
+//! host networking.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use engine::protocol::actions::{
+    PostgresInstance, PostgresRuntime, PostgresStartInput, PostgresStopInput, PostgresStopped,
+};
+use nix::unistd::{Uid, User, chown};
+use serde_json::Value;
+
+use crate::actions::process::{self, Cmd, Stream};
+use crate::actions::{ActionContext, ActionError, ActionResult, output};
+
+/// How long a starting server may take to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub async fn start(ctx: &ActionContext) -> ActionResult {
+    let input: PostgresStartInput = ctx.input_as()?;
+    check_name(&input.name)?;
+    let settings = render_settings(&input.settings)?;
+    match input.runtime {
+        PostgresRuntime::Native => start_native(ctx, &input, &settings).await,
+        PostgresRuntime::Docker => start_docker(ctx, &input).await,
+    }
+}
+
+pub async fn stop(ctx: &ActionContext) -> ActionResult {
+    let input: PostgresStopInput = ctx.input_as()?;
+    check_name(&input.name)?;
+    match input.runtime {
+        PostgresRuntime::Native => stop_native(ctx, &input).await,
+        PostgresRuntime::Docker => stop_docker(ctx, &input).await,
+    }
+}
+
+/// Instance names become directory and container names.
+fn check_name(name: &str) -> Result<(), ActionError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ActionError::fatal(format!(
+            "invalid input at `name`: `{name}` must be 1-64 letters, digits, '-' or '_'"
+        )))
+    }
+}
+
+/// `postgresql.conf` lines for the settings; names are checked, values quoted.
+fn render_settings(
+    settings: &BTreeMap<String, Value>,
+) -> Result<Vec<(String, String)>, ActionError> {
+    let mut lines = Vec::new();
+    for (key, value) in settings {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(ActionError::fatal(format!(
+                "invalid input at `settings.{key}`: not a PostgreSQL setting name"
+            )));
+        }
+        let value = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => {
+                if *b {
+                    "on".into()
+                } else {
+                    "off".into()
+                }
+            }
+            other => {
+                return Err(ActionError::fatal(format!(
+                    "invalid input at `settings.{key}`: expected a string, number or boolean, got {other}"
+                )));
+            }
+        };
+        lines.push((key.clone(), value));
+    }
+    Ok(lines)
+}
+
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The instance's directory: `<work dir>/postgres/<name>`.
+fn instance_dir(ctx: &ActionContext, name: &str) -> PathBuf {
+    ctx.work_dir.join("postgres").join(name)
+}
+
+/// The (uid, gid) PostgreSQL runs as: ours, or the configured unprivileged user as root.
+fn run_as(ctx: &ActionContext) -> Result<Option<(u32, u32)>, ActionError> {
+    if !Uid::effective().is_root() {
+        return Ok(None);
+    }
+    let name = &ctx.config.pg_os_user;
+    let user = User::from_name(name).ok().flatten().ok_or_else(|| {
+        ActionError::fatal(format!(
+            "the agent runs as root and PostgreSQL refuses root, but there is no user `{name}` to run it as (create it, or set RATCHET_AGENT_PG_USER)"
+        ))
+    })?;
+    Ok(Some((user.uid.as_raw(), user.gid.as_raw())))
+}
+
+/// The server binaries of a major version: configured, in the usual packaging places, or
+/// where `pg_config` points — checked by asking `postgres --version`.
+async fn find_bin_dir(ctx: &ActionContext, version: u32) -> Result<PathBuf, ActionError> {
+    let configured = ctx
+        .config
+        .pg_bin_dir_map()
+        .map_err(|e| ActionError::fatal(format!("{e:#}")))?;
+    let mut candidates: Vec<PathBuf> = configured.get(&version).cloned().into_iter().collect();
+    candidates.push(PathBuf::from(format!("/usr/lib/postgresql/{version}/bin")));
+    candidates.push(PathBuf::from(format!("/usr/pgsql-{version}/bin")));
+    if let Ok(out) = tokio::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .await
+    {
+        candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    }
+    let mut seen = Vec::new();
+    for dir in candidates {
+        let Ok(out) = tokio::process::Command::new(dir.join("postgres"))
+            .arg("--version")
+            .output()
+            .await
+        else {
+            continue;
+        };
+        // "postgres (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)"
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let major = text
+            .split_whitespace()
+            .nth(2)
+            .and_then(|v| v.split('.').next())
+            .and_then(|v| v.parse::<u32>().ok());
+        if major == Some(version) {
+            return Ok(dir);
+        }
+        seen.push(format!("{} ({})", dir.display(), text.trim()));
+    }
+    Err(ActionError::fatal(format!(
+        "PostgreSQL {version} is not installed on this machine (looked in RATCHET_AGENT_PG_BIN_DIRS, /usr/lib/postgresql/{version}/bin, /usr/pgsql-{version}/bin and pg_config{}); install it, or use runtime `docker`",
+        if seen.is_empty() {
+            String::new()
+        } else {
+            format!("; found only {}", seen.join(", "))
+        }
+    )))
+}
+
+/// Is a server running on this data dir (its postmaster.pid names a live process)?
+fn running_pid(data: &Path) -> Option<i32> {
+    let pid = std::fs::read_to_string(data.join("postmaster.pid")).ok()?;
+    let pid: i32 = pid.lines().next()?.trim().parse().ok()?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+        .ok()
+        .map(|()| pid)
+}
+
+async fn start_native(
+    ctx: &ActionContext,
+    input: &PostgresStartInput,
+    settings: &[(String, String)],
+) -> ActionResult {
+    let bin = find_bin_dir(ctx, input.version).await?;
+    let ids = run_as(ctx)?;
+    let dir = instance_dir(ctx, &input.name);
+    let data = dir.join("data");
+    if let Some(pid) = running_pid(&data) {
+        return Err(ActionError::fatal(format!(
+            "instance `{}` is already running (pid {pid}); stop it first with postgres.stop",
+            input.name
+        )));
+    }
+    // A leftover of an earlier attempt is started afresh.
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ActionError::retryable(format!("cannot create {}: {e}", dir.display())))?;
+    if let Some((uid, gid)) = ids {
+        chown(&dir, Some(uid.into()), Some(gid.into())).map_err(|e| {
+            ActionError::fatal(format!("cannot hand {} to uid {uid}: {e}", dir.display()))
+        })?;
+    }
+    ctx.log.line(format!(
+        "ratchet-agent: PostgreSQL {} from {} in {}",
+        input.version,
+        bin.display(),
+        data.display()
+    ));
+
+    let initdb = Cmd::new(bin.join("initdb"))
+        .args([
+            "--auth=trust",
+            "--username=postgres",
+            "--encoding=UTF8",
+            "--no-sync",
+            "--pgdata",
+        ])
+        .arg(&data)
+        .cwd(&dir)
+        .run_as(ids);
+    let finished = process::run(&initdb, ctx, |_, _| {}).await?;
+    if !finished.success() {
+        return Err(ActionError::fatal(finished.failure("initdb")));
+    }
+
+    // Our settings go last in postgresql.conf, so they win over the defaults.
+    let mut conf = String::from("\n# --- set by ratchet-agent (postgres.start) ---\n");
+    conf.push_str(&format!(
+        "listen_addresses = {}\n",
+        quote(&input.listen_address)
+    ));
+    conf.push_str(&format!("port = {}\n", input.port));
+    conf.push_str(&format!(
+        "unix_socket_directories = {}\n",
+        quote(&dir.to_string_lossy())
+    ));
+    for (key, value) in settings {
+        conf.push_str(&format!("{key} = {}\n", quote(value)));
+    }
+    append(&data.join("postgresql.conf"), &conf)?;
+    // Load generators connect over TCP from the benchmark's network (loopback for local
+    // machines; a private subnet for cloud ones).
+    append(
+        &data.join("pg_hba.conf"),
+        "\n# --- set by ratchet-agent ---\nhost all all 127.0.0.0/8 trust\nhost all all 10.0.0.0/8 trust\nhost all all 172.16.0.0/12 trust\nhost all all 192.168.0.0/16 trust\n",
+    )?;
+
+    let log = dir.join("postgres.log");
+    let pg_ctl = Cmd::new(bin.join("pg_ctl"))
+        .args(["start", "--wait", "--timeout=60", "--pgdata"])
+        .arg(&data)
+        .arg("--log")
+        .arg(&log)
+        .cwd(&dir)
+        .run_as(ids);
+    let started = process::run(&pg_ctl, ctx, |_, _| {}).await;
+    if ctx.cancel.is_cancelled() || !matches!(&started, Ok(f) if f.success()) {
+        // The database's own words say why (a bad setting, a port in use, ...).
+        let server_log = tail_of(&log, 15);
+        for line in &server_log {
+            ctx.log.line(format!("postgres: {line}"));
+        }
+        stop_server(ctx, &bin, &data, ids).await;
+        started?;
+        return Err(ActionError::fatal(format!(
+            "PostgreSQL {} did not start:\n{}",
+            input.version,
+            server_log.join("\n")
+        )));
+    }
+
+    let server_version = wait_ready(ctx, &bin, &input.listen_address, input.port)
+        .await
+        .inspect_err(|_| {
+            for line in tail_of(&log, 15) {
+                ctx.log.line(format!("postgres: {line}"));
+            }
+        })?;
+    ctx.log.line(format!(
+        "ratchet-agent: PostgreSQL {server_version} accepts connections on {}:{}",
+        input.listen_address, input.port
+    ));
+    output(&PostgresInstance {
+        name: input.name.clone(),
+        runtime: PostgresRuntime::Native,
+        server_version,
+        host: input.listen_address.clone(),
+        port: input.port,
+        user: "postgres".into(),
+        database: "postgres".into(),
+        data_dir: Some(data.display().to_string()),
+        container: None,
+    })
+}
+
+fn append(path: &Path, text: &str) -> Result<(), ActionError> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| ActionError::retryable(format!("cannot write {}: {e}", path.display())))
+}
+
+fn tail_of(path: &Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+/// Readiness is a real connection over TCP, the way the load will connect.
+async fn wait_ready(
+    ctx: &ActionContext,
+    bin: &Path,
+    host: &str,
+    port: u16,
+) -> Result<String, ActionError> {
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        let out = tokio::process::Command::new(bin.join("psql"))
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-h",
+                host,
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                "SHOW server_version",
+            ])
+            .output()
+            .await
+            .map_err(|e| {
+                ActionError::fatal(format!("cannot run psql from {}: {e}", bin.display()))
+            })?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        }
+        last = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
+        }
+    }
+    Err(ActionError::retryable(format!(
+        "PostgreSQL on {host}:{port} did not accept connections within {READY_TIMEOUT:?}: {last}"
+    )))
+}
+
+/// Stop a native server: fast shutdown, then immediate, then SIGKILL of the postmaster.
+async fn stop_server(
+    ctx: &ActionContext,
+    bin: &Path,
+    data: &Path,
+    ids: Option<(u32, u32)>,
+) -> bool {
+    let Some(pid) = running_pid(data) else {
+        return false;
+    };
+    for mode in ["fast", "immediate"] {
+        let out = tokio::process::Command::new(bin.join("pg_ctl"))
+            .args(["stop", "--wait", "--timeout=30", "--mode", mode, "--pgdata"])
+            .arg(data)
+            .uid(ids.map_or_else(|| Uid::effective().as_raw(), |(u, _)| u))
+            .gid(ids.map_or_else(|| nix::unistd::Gid::effective().as_raw(), |(_, g)| g))
+            .output()
+            .await;
+        if running_pid(data).is_none() {
+            ctx.log.line(format!(
+                "ratchet-agent: PostgreSQL stopped ({mode} shutdown)"
+            ));
+            return true;
+        }
+        if let Ok(out) = out {
+            ctx.log.line(format!(
+                "pg_ctl stop --mode {mode}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    true
+}
+
+async fn stop_native(ctx: &ActionContext, input: &PostgresStopInput) -> ActionResult {
+    let dir = instance_dir(ctx, &input.name);
+    let data = dir.join("data");
+    let was_running = match running_pid(&data) {
+        Some(_) => {
+            let version = std::fs::read_to_string(data.join("PG_VERSION")).unwrap_or_default();
+            let version = version.trim().parse::<u32>().map_err(|_| {
+                ActionError::fatal(format!("{} has no readable PG_VERSION", data.display()))
+            })?;
+            let bin = find_bin_dir(ctx, version).await?;
+            stop_server(ctx, &bin, &data, run_as(ctx)?).await
+        }
+        None => false,
+    };
+    let mut removed_data = false;
+    if !input.keep_data && dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| ActionError::retryable(format!("cannot remove {}: {e}", dir.display())))?;
+        removed_data = true;
+    }
+    output(&PostgresStopped {
+        name: input.name.clone(),
+        was_running,
+        removed_data,
+    })
+}
+
+fn container_name(name: &str) -> String {
+    format!("ratchet-pg-{name}")
+}
+
+/// `docker run` arguments for an instance (host networking; settings as `-c`).
+pub fn docker_run_args(input: &PostgresStartInput) -> Result<Vec<String>, ActionError> {
+    let image = input
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("postgres:{}", input.version));
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--detach".into(),
+        "--name".into(),
+        container_name(&input.name),
+        "--network".into(),
+        "host".into(),
+        "--env".into(),
+        "POSTGRES_HOST_AUTH_METHOD=trust".into(),
+        image,
+        "postgres".into(),
+        "-c".into(),
+        format!("listen_addresses={}", input.listen_address),
+        "-c".into(),
+        format!("port={}", input.port),
+    ];
+    for (key, value) in render_settings(&input.settings)? {
+        args.push("-c".into());
+        args.push(format!("{key}={value}"));
+    }
+    Ok(args)
+}
+
+async fn start_docker(ctx: &ActionContext, input: &PostgresStartInput) -> ActionResult {
+    let container = container_name(&input.name);
+    // A leftover container of an earlier attempt goes first.
+    let _ = process::run(
+        &Cmd::new("docker").args(["rm", "--force", &container]),
+        ctx,
+        |_, _| {},
+    )
+    .await;
+    let run = Cmd::new("docker").args(docker_run_args(input)?);
+    let finished = process::run(&run, ctx, |_, _| {}).await?;
+    if !finished.success() {
+        return Err(ActionError::fatal(finished.failure("docker run")));
+    }
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    let query = Cmd::new("docker").args([
+        "exec",
+        &container,
+        "psql",
+        "-X",
+        "-A",
+        "-t",
+        "-h",
+        &input.listen_address,
+        "-p",
+        &input.port.to_string(),
+        "-U",
+        "postgres",
+        "-c",
+        "SHOW server_version",
+    ]);
+    loop {
+        let mut version = String::new();
+        let answer = process::run(&query, ctx, |s, l| {
+            if s == Stream::Stdout && !l.trim().is_empty() {
+                version = l.trim().to_string();
+            }
+        })
+        .await?;
+        if answer.success() && !version.is_empty() {
+            return output(&PostgresInstance {
+                name: input.name.clone(),
+                runtime: PostgresRuntime::Docker,
+                server_version: version,
+                host: input.listen_address.clone(),
+                port: input.port,
+                user: "postgres".into(),
+                database: "postgres".into(),
+                data_dir: None,
+                container: Some(container),
+            });
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let _ = process::run(
+                &Cmd::new("docker").args(["logs", "--tail", "20", &container]),
+                ctx,
+                |_, _| {},
+            )
+            .await;
+            return Err(ActionError::fatal(format!(
+                "the container {container} did not accept connections within {READY_TIMEOUT:?} (its log is above)"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn stop_docker(ctx: &ActionContext, input: &PostgresStopInput) -> ActionResult {
+    let container = container_name(&input.name);
+    let mut args = vec!["rm", "--force"];
+    if !input.keep_data {
+        args.push("--volumes");
+    }
+    args.push(&container);
+    let finished = process::run(&Cmd::new("docker").args(args), ctx, |_, _| {}).await?;
+    let was_running = finished.success()
+        && !finished
+            .tail
+            .iter()
+            .any(|l| l.contains("No such container"));
+    output(&PostgresStopped {
+        name: input.name.clone(),
+        was_running,
+        removed_data: !input.keep_data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Docker is not on the build machine: the command construction is what is tested.
+    #[test]
+    fn docker_runtime_builds_a_host_network_run_with_settings() {
+        let input: PostgresStartInput = serde_json::from_value(serde_json::json!({
+            "name": "db1", "version": 16, "runtime": "docker", "listen_address": "10.1.0.5", "port": 5433,
+            "settings": {"shared_buffers": "1GB", "max_connections": 200, "fsync": false}
+        }))
+        .unwrap();
+        let args = docker_run_args(&input).unwrap();
+        assert_eq!(
+            args.join(" "),
+            "run --detach --name ratchet-pg-db1 --network host --env POSTGRES_HOST_AUTH_METHOD=trust postgres:16 postgres \
+             -c listen_addresses=10.1.0.5 -c port=5433 -c fsync=off -c max_connections=200 -c shared_buffers=1GB"
+        );
+    }
+
+    #[test]
+    fn bad_setting_names_and_values_are_refused_with_their_path() {
+        let bad = BTreeMap::from([("shared buffers".to_string(), Value::from("1GB"))]);
+        assert!(
+            render_settings(&bad)
+                .unwrap_err()
+                .message
+                .contains("settings.shared buffers")
+        );
+        let bad = BTreeMap::from([("work_mem".to_string(), serde_json::json!(["4MB"]))]);
+        assert!(
+            render_settings(&bad)
+                .unwrap_err()
+                .message
+                .contains("settings.work_mem")
+        );
+    }
+
+    #[test]
+    fn values_are_quoted_for_postgresql_conf() {
+        assert_eq!(quote("it's"), "'it''s'");
+        assert_eq!(quote(r"C:\x"), r"'C:\\x'");
+    }
+
+    #[test]
+    fn instance_names_must_be_safe_for_paths_and_containers() {
+        assert!(check_name("db-1_a").is_ok());
+        assert!(check_name("../etc").is_err());
+        assert!(check_name("").is_err());
+    }
+}

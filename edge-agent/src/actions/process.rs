@@ -1,0 +1,299 @@
+//! Child processes of actions. Each command runs in its own process group, so cancelling
+//! it (or its timeout) kills everything it started, not just the first process. The
+//! groups in flight are recorded under the work dir, so an agent restarted after a crash
+//! kills what its previous life left running.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+
+use crate::actions::{ActionContext, ActionError};
+
+/// Lines kept for error messages and outputs.
+const TAIL_LINES: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A command to run.
+pub struct Cmd {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+    /// Run as this (uid, gid) (PostgreSQL refuses root).
+    pub run_as: Option<(u32, u32)>,
+    pub timeout: Option<Duration>,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<PathBuf>) -> Cmd {
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            run_as: None,
+            timeout: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Cmd {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Cmd {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Cmd {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Cmd {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    pub fn run_as(mut self, ids: Option<(u32, u32)>) -> Cmd {
+        self.run_as = ids;
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Cmd {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The command as a person would type it (for logs and errors).
+    pub fn display(&self) -> String {
+        let mut s = self.program.display().to_string();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&a.to_string_lossy());
+        }
+        s
+    }
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// The exit code; 128 + the signal number when killed by a signal.
+    pub exit_code: i32,
+    pub tail: Vec<String>,
+}
+
+impl Finished {
+    pub fn success(&self) -> bool {
+        self.exit_code == 0
+    }
+
+    /// A failure message with the command's last lines, which usually say why.
+    pub fn failure(&self, what: &str) -> String {
+        format!(
+            "{what} exited with code {}:\n{}",
+            self.exit_code,
+            self.tail.join("\n")
+        )
+    }
+}
+
+/// Run `cmd`, passing each output line to `on_line` and to the task's log. Cancellation and
+/// the timeout kill the whole process group (SIGTERM, then SIGKILL after the grace).
+pub async fn run(
+    cmd: &Cmd,
+    ctx: &ActionContext,
+    mut on_line: impl FnMut(Stream, &str),
+) -> Result<Finished, ActionError> {
+    let mut command = Command::new(&cmd.program);
+    command
+        .args(&cmd.args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &cmd.cwd {
+        command.current_dir(dir);
+    }
+    if let Some((uid, gid)) = cmd.run_as {
+        command.uid(uid).gid(gid);
+    }
+    let mut child = command.spawn().map_err(|e| {
+        ActionError::fatal(format!("cannot start `{}`: {e}", cmd.program.display()))
+    })?;
+    let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+    let record = GroupRecord::new(&ctx.work_dir, pid);
+
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let readers = [
+        child
+            .stdout
+            .take()
+            .map(|s| tokio::spawn(read_lines(s, Stream::Stdout, tx.clone()))),
+        child
+            .stderr
+            .take()
+            .map(|s| tokio::spawn(read_lines(s, Stream::Stderr, tx.clone()))),
+    ];
+    drop(tx);
+    let mut tail = VecDeque::with_capacity(TAIL_LINES);
+    let mut take = |stream: Stream, line: String| {
+        on_line(stream, &line);
+        ctx.log.line(line.clone());
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    };
+
+    let deadline = cmd.timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut timed_out = false;
+    let status = loop {
+        tokio::select! {
+            Some((stream, line)) = lines.recv() => take(stream, line),
+            status = child.wait() => break status,
+            () = ctx.cancel.cancelled() => {
+                kill_group(pid, ctx.config.kill_grace, &mut child).await;
+                break child.wait().await;
+            }
+            () = sleep_until(deadline) => {
+                timed_out = true;
+                kill_group(pid, ctx.config.kill_grace, &mut child).await;
+                break child.wait().await;
+            }
+        }
+    };
+    // What the command left running in its group goes with it; then drain its output.
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some((stream, line)) = lines.recv().await {
+            take(stream, line);
+        }
+    })
+    .await;
+    for reader in readers.into_iter().flatten() {
+        reader.abort();
+    }
+    drop(record);
+    let status = status
+        .map_err(|e| ActionError::retryable(format!("cannot wait for `{}`: {e}", cmd.display())))?;
+    if ctx.cancel.is_cancelled() {
+        return Err(ActionError::retryable("cancelled"));
+    }
+    if timed_out {
+        return Err(ActionError::fatal(format!(
+            "`{}` timed out after {:?} and was killed",
+            cmd.display(),
+            cmd.timeout.unwrap_or_default()
+        )));
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let exit_code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(-1);
+    Ok(Finished {
+        exit_code,
+        tail: tail.into_iter().collect(),
+    })
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn read_lines(
+    stream: impl AsyncRead + Unpin,
+    which: Stream,
+    tx: tokio::sync::mpsc::UnboundedSender<(Stream, String)>,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                let line = line.trim_end_matches(['\n', '\r']).to_string();
+                if tx.send((which, line)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// SIGTERM the group, give it the grace, then SIGKILL.
+async fn kill_group(pid: i32, grace: Duration, child: &mut tokio::process::Child) {
+    let group = Pid::from_raw(pid);
+    let _ = killpg(group, Signal::SIGTERM);
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+}
+
+/// A process group in flight, recorded as `<work dir>/groups/<pgid>` while it runs.
+struct GroupRecord(Option<PathBuf>);
+
+impl GroupRecord {
+    fn new(work_dir: &Path, pid: i32) -> GroupRecord {
+        let dir = work_dir.join("groups");
+        let path = dir.join(pid.to_string());
+        let ok = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&path, b""))
+            .is_ok();
+        GroupRecord(ok.then_some(path))
+    }
+}
+
+impl Drop for GroupRecord {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Kill the process groups a previous run of the agent left behind (it was killed
+/// mid-task). Called once at start, before any action runs.
+pub fn kill_leftovers(work_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(work_dir.join("groups")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let pgid = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok());
+        if let Some(pgid) = pgid
+            && pgid > 1
+            && killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok()
+        {
+            tracing::warn!(
+                pgid,
+                "killed a process group left by an earlier run of the agent"
+            );
+        }
+        let _ = std::fs::remove_file(entry.path());
+    }
+}

@@ -1,0 +1,131 @@
+//! The agent protocol's client side. Every call says whether it is worth retrying: the
+//! server away or overloaded (connection errors, 5xx, 429) is temporary; a 4xx refusal is
+//! final for that message.
+
+use std::time::Duration;
+
+use engine::protocol::{
+    Ack, LogBatch, Poll, PollAnswer, ProgressBatch, Registered, Registration, TaskResult, paths,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The server could not be reached or failed: try again later.
+    #[error("{0}")]
+    Temporary(String),
+    /// The server refused the message (4xx): sending it again would not help.
+    #[error("refused ({status}): {detail}")]
+    Refused { status: u16, detail: String },
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    pub fn new(server_url: &str) -> anyhow::Result<Client> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("ratchet-agent/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client {
+            http,
+            base: server_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<R, CallError> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(token)
+            .json(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| CallError::Temporary(format!("POST {url}: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            if status == reqwest::StatusCode::NO_CONTENT {
+                return serde_json::from_value(serde_json::Value::Null)
+                    .map_err(|e| CallError::Temporary(format!("POST {url}: {e}")));
+            }
+            return response
+                .json()
+                .await
+                .map_err(|e| CallError::Temporary(format!("POST {url}: unreadable answer: {e}")));
+        }
+        // The server's problem document says why; keep its `detail`.
+        let text = response.text().await.unwrap_or_default();
+        let detail = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_string))
+            .unwrap_or(text);
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            Err(CallError::Temporary(format!(
+                "POST {url}: {status}: {detail}"
+            )))
+        } else {
+            Err(CallError::Refused {
+                status: status.as_u16(),
+                detail,
+            })
+        }
+    }
+
+    pub async fn register(
+        &self,
+        enrollment_token: &str,
+        registration: &Registration,
+    ) -> Result<Registered, CallError> {
+        self.post(
+            paths::REGISTER,
+            enrollment_token,
+            registration,
+            Duration::from_secs(30),
+        )
+        .await
+    }
+
+    pub async fn poll(&self, session: &str, poll: &Poll) -> Result<PollAnswer, CallError> {
+        // The server holds the poll up to `wait_s`; allow for that plus the network.
+        let timeout = Duration::from_secs(u64::from(poll.wait_s) + 15);
+        self.post(paths::POLL, session, poll, timeout).await
+    }
+
+    pub async fn logs(&self, session: &str, batch: &LogBatch) -> Result<Ack, CallError> {
+        self.post(paths::LOGS, session, batch, Duration::from_secs(30))
+            .await
+    }
+
+    pub async fn progress(&self, session: &str, batch: &ProgressBatch) -> Result<Ack, CallError> {
+        self.post(paths::PROGRESS, session, batch, Duration::from_secs(30))
+            .await
+    }
+
+    pub async fn result(&self, session: &str, result: &TaskResult) -> Result<Ack, CallError> {
+        self.post(paths::RESULT, session, result, Duration::from_secs(30))
+            .await
+    }
+
+    pub async fn deregister(&self, session: &str) -> Result<(), CallError> {
+        self.post::<_, ()>(
+            paths::DEREGISTER,
+            session,
+            &serde_json::json!({}),
+            Duration::from_secs(10),
+        )
+        .await
+    }
+}

@@ -1,0 +1,257 @@
+//! Everything the agent owes the server — log lines, progress points, results — goes
+//! through one FIFO queue drained by one sender. Order is kept (an attempt's last log lines
+//! arrive before its result), and nothing is lost while the server is away: a batch is sent
+//! again, with the same sequence numbers, until the server takes it (it ignores lines it
+//! already has) or refuses it for good.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use engine::protocol::{AttemptRef, LogBatch, LogEntry, ProgressBatch, ProgressPoint, TaskResult};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+use crate::client::{CallError, Client};
+
+/// Lines (or points) sent in one request at most.
+const MAX_BATCH: usize = 1000;
+
+enum Item {
+    Log(AttemptRef, LogEntry),
+    Progress(AttemptRef, ProgressPoint),
+    Result(TaskResult),
+}
+
+/// What the sender takes from the queue's front in one request.
+enum Batch {
+    Logs(LogBatch),
+    Progress(ProgressBatch),
+    Result(TaskResult),
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Logs(b) => b.lines.len(),
+            Batch::Progress(b) => b.points.len(),
+            Batch::Result(_) => 1,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Item>,
+    /// Attempts whose result is not delivered yet: polls still list them as running, so
+    /// the server does not hand them to another agent meanwhile.
+    undelivered: HashSet<AttemptRef>,
+}
+
+#[derive(Default)]
+pub struct Outbox {
+    queue: Mutex<Queue>,
+    wake: Notify,
+}
+
+impl Outbox {
+    fn push(&self, item: Item) {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if let Item::Result(r) = &item {
+            queue.undelivered.insert(AttemptRef {
+                task_id: r.task_id,
+                attempt: r.attempt,
+            });
+        }
+        queue.items.push_back(item);
+        drop(queue);
+        self.wake.notify_one();
+    }
+
+    pub fn result(&self, result: TaskResult) {
+        self.push(Item::Result(result));
+    }
+
+    pub fn undelivered_results(&self) -> Vec<AttemptRef> {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.undelivered.iter().copied().collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .items
+            .is_empty()
+    }
+
+    /// The next request: consecutive lines (or points) of one attempt, or one result.
+    fn next_batch(&self) -> Option<Batch> {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let first = queue.items.front()?;
+        Some(match first {
+            Item::Result(r) => Batch::Result(r.clone()),
+            Item::Log(attempt, _) => {
+                let lines = queue
+                    .items
+                    .iter()
+                    .take(MAX_BATCH)
+                    .map_while(|i| match i {
+                        Item::Log(a, l) if a == attempt => Some(l.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                Batch::Logs(LogBatch {
+                    task_id: attempt.task_id,
+                    attempt: attempt.attempt,
+                    lines,
+                })
+            }
+            Item::Progress(attempt, _) => {
+                let points = queue
+                    .items
+                    .iter()
+                    .take(MAX_BATCH)
+                    .map_while(|i| match i {
+                        Item::Progress(a, p) if a == attempt => Some(p.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                Batch::Progress(ProgressBatch {
+                    task_id: attempt.task_id,
+                    attempt: attempt.attempt,
+                    points,
+                })
+            }
+        })
+    }
+
+    /// The batch is delivered (or refused for good): drop it from the queue's front.
+    fn done(&self, batch: &Batch) {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let n = batch.len().min(queue.items.len());
+        queue.items.drain(..n);
+        if let Batch::Result(r) = batch {
+            queue.undelivered.remove(&AttemptRef {
+                task_id: r.task_id,
+                attempt: r.attempt,
+            });
+        }
+    }
+
+    /// The sender: runs until `stop`, then returns (what is left stays queued).
+    pub async fn send_loop(
+        self: Arc<Self>,
+        client: Client,
+        session: watch::Receiver<String>,
+        stop: CancellationToken,
+    ) {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
+        loop {
+            let Some(batch) = self.next_batch() else {
+                tokio::select! {
+                    () = self.wake.notified() => continue,
+                    () = stop.cancelled() => return,
+                }
+            };
+            let token = session.borrow().clone();
+            let sent = match &batch {
+                Batch::Logs(b) => client.logs(&token, b).await.map(drop),
+                Batch::Progress(b) => client.progress(&token, b).await.map(drop),
+                Batch::Result(r) => client.result(&token, r).await.map(drop),
+            };
+            match sent {
+                Ok(()) => {
+                    backoff.reset();
+                    self.done(&batch);
+                }
+                // The session is being renewed, or the server is away: same batch, later.
+                Err(e @ (CallError::Temporary(_) | CallError::Refused { status: 401, .. })) => {
+                    tracing::warn!(error = %e, "cannot deliver to the server; will retry");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff.next_delay()) => {}
+                        () = stop.cancelled() => return,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, items = batch.len(), "the server refused a message; dropping it");
+                    self.done(&batch);
+                }
+            }
+        }
+    }
+}
+
+/// An attempt's log: numbers its lines from 0, so re-sent batches are recognised.
+#[derive(Clone)]
+pub struct LogSink {
+    attempt: AttemptRef,
+    seq: Arc<AtomicI64>,
+    outbox: Arc<Outbox>,
+}
+
+impl LogSink {
+    pub fn new(attempt: AttemptRef, outbox: Arc<Outbox>) -> LogSink {
+        LogSink {
+            attempt,
+            seq: Arc::default(),
+            outbox,
+        }
+    }
+
+    pub fn line(&self, line: impl Into<String>) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.outbox.push(Item::Log(
+            self.attempt,
+            LogEntry {
+                seq,
+                at: now_ms(),
+                line: line.into(),
+            },
+        ));
+    }
+}
+
+/// An attempt's time series (e.g. TPS each second).
+#[derive(Clone)]
+pub struct ProgressSink {
+    attempt: AttemptRef,
+    seq: Arc<AtomicI64>,
+    outbox: Arc<Outbox>,
+}
+
+impl ProgressSink {
+    pub fn new(attempt: AttemptRef, outbox: Arc<Outbox>) -> ProgressSink {
+        ProgressSink {
+            attempt,
+            seq: Arc::default(),
+            outbox,
+        }
+    }
+
+    pub fn point(&self, values: impl IntoIterator<Item = (&'static str, f64)>) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let values = values
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        self.outbox.push(Item::Progress(
+            self.attempt,
+            ProgressPoint {
+                seq,
+                at: now_ms(),
+                values,
+            },
+        ));
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,267 @@
+//! The agent's actions: their names and typed inputs and outputs. A task whose `action` is
+//! one of these runs on an edge agent; its input is the JSON of the `*Input` type and its
+//! output the JSON of the matching output type. Unknown input keys are refused, so a typo
+//! in a workflow fails the task with the key's name instead of being ignored.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub const SHELL: &str = "shell";
+pub const POSTGRES_START: &str = "postgres.start";
+pub const POSTGRES_STOP: &str = "postgres.stop";
+pub const PGBENCH_RUN: &str = "pgbench.run";
+pub const STROPPY_INSTALL: &str = "stroppy.install";
+pub const STROPPY_RUN: &str = "stroppy.run";
+
+/// Every action an agent built from this source can run.
+pub const ALL: &[&str] = &[
+    SHELL,
+    POSTGRES_START,
+    POSTGRES_STOP,
+    PGBENCH_RUN,
+    STROPPY_INSTALL,
+    STROPPY_RUN,
+];
+
+/// `shell`: run a command through `sh -c`, streaming its stdout and stderr lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShellInput {
+    pub command: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory; the attempt's own directory under the agent's work dir if unset.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Kill the command (its whole process group) after this many seconds.
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShellOutput {
+    pub exit_code: i32,
+    pub duration_ms: u64,
+    /// The last lines of output (the whole output is in the task's log).
+    pub tail: Vec<String>,
+}
+
+/// Where PostgreSQL runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostgresRuntime {
+    /// initdb + pg_ctl of the requested major version, installed on the machine.
+    #[default]
+    Native,
+    /// `docker run postgres:<version>` with host networking.
+    Docker,
+}
+
+/// `postgres.start`: create and start a PostgreSQL server, ready for connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresStartInput {
+    /// Names the instance on this machine (its data dir, its container); `postgres.stop`
+    /// takes the same name.
+    #[serde(default = "default_instance")]
+    pub name: String,
+    /// Major version, e.g. 16.
+    pub version: u32,
+    #[serde(default)]
+    pub runtime: PostgresRuntime,
+    #[serde(default = "default_listen")]
+    pub listen_address: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// `postgresql.conf` settings, e.g. `shared_buffers: 1GB`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, serde_json::Value>,
+    /// Docker image (runtime `docker`); `postgres:<version>` if unset.
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+fn default_instance() -> String {
+    "main".into()
+}
+fn default_listen() -> String {
+    "127.0.0.1".into()
+}
+fn default_port() -> u16 {
+    5432
+}
+
+/// A running PostgreSQL server and how to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostgresInstance {
+    pub name: String,
+    pub runtime: PostgresRuntime,
+    /// `SHOW server_version` of the running server.
+    pub server_version: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub database: String,
+    /// The data directory (runtime `native`).
+    pub data_dir: Option<String>,
+    /// The container name (runtime `docker`).
+    pub container: Option<String>,
+}
+
+/// `postgres.stop`: stop an instance started by `postgres.start` and remove its data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresStopInput {
+    #[serde(default = "default_instance")]
+    pub name: String,
+    #[serde(default)]
+    pub runtime: PostgresRuntime,
+    /// Keep the data directory (for a post-mortem).
+    #[serde(default)]
+    pub keep_data: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostgresStopped {
+    pub name: String,
+    /// Was a server running (false: nothing to stop, which is not an error).
+    pub was_running: bool,
+    pub removed_data: bool,
+}
+
+/// `pgbench.run`: initialise at a scale, then run the load and measure it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgbenchInput {
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default = "default_user")]
+    pub database: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// `pgbench -i -s <scale>` first (skip with `init: false` when the data is there).
+    #[serde(default = "default_scale")]
+    pub scale: u32,
+    #[serde(default = "default_true")]
+    pub init: bool,
+    #[serde(default = "default_clients")]
+    pub clients: u32,
+    #[serde(default = "default_threads")]
+    pub threads: u32,
+    pub duration_s: u64,
+    /// Builtin script: `tpcb-like`, `simple-update` or `select-only`.
+    #[serde(default = "default_builtin")]
+    pub builtin: String,
+    /// Query protocol: `simple`, `extended` or `prepared`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+fn default_user() -> String {
+    "postgres".into()
+}
+fn default_scale() -> u32 {
+    1
+}
+fn default_true() -> bool {
+    true
+}
+fn default_clients() -> u32 {
+    1
+}
+fn default_threads() -> u32 {
+    1
+}
+fn default_builtin() -> String {
+    "tpcb-like".into()
+}
+
+/// `stroppy.install`: make a Stroppy binary available on the machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StroppyInstallInput {
+    pub version: String,
+    /// Release tarball URL; `{version}` is replaced. Unset: use `binary` or `stroppy` on
+    /// the PATH.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Expected sha256 of the tarball (hex); a mismatch fails the task.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Use this existing binary instead of downloading.
+    #[serde(default)]
+    pub binary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StroppyInstalled {
+    pub path: String,
+    pub version: String,
+    pub downloaded: bool,
+}
+
+/// `stroppy.run`: run a Stroppy workload against a database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StroppyRunInput {
+    /// The binary (from `stroppy.install`); `stroppy` on the PATH if unset.
+    #[serde(default)]
+    pub binary: Option<String>,
+    /// Workload, e.g. `tpcc/tx`, `tpcb/tx`, or a `.sql` file.
+    pub workload: String,
+    /// Database connection URL, e.g. `postgres://postgres@10.0.0.5:5432/postgres`.
+    pub driver_url: String,
+    pub duration_s: u64,
+    #[serde(default = "default_clients")]
+    pub vus: u32,
+    /// Workload scale (warehouses for TPC-C), passed as `--scale-factor`.
+    #[serde(default)]
+    pub scale: Option<u32>,
+    /// Extra environment for the run (Stroppy reads any flag as `NAME` too).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Extra command-line arguments, appended.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// What a load run measured: the shape shared by pgbench and Stroppy results.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadResult {
+    /// `pgbench` or `stroppy`.
+    pub tool: String,
+    /// Transactions per second over the measured interval.
+    pub tps: f64,
+    pub latency_ms: LatencySummary,
+    pub transactions: u64,
+    pub errors: u64,
+    pub duration_s: f64,
+    /// One point per progress report (every second).
+    pub series: Vec<SeriesPoint>,
+    /// The tool's own end-of-run report, verbatim.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub avg: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Seconds since the load started.
+    pub t_s: f64,
+    pub tps: f64,
+    pub latency_ms: f64,
+    #[serde(default)]
+    pub failed: u64,
+}

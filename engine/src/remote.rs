@@ -1,0 +1,140 @@
+//! Remote workers: how edge agents reach the dispatcher. The server's `/api/v1/agent/*`
+//! endpoints are thin wrappers over these calls; an agent is a worker like the in-process
+//! ones, except that it heart-beats by polling and its messages arrive over HTTP.
+
+use std::time::Duration;
+
+use crate::engine::{Engine, EngineError};
+use crate::model::{LogLine, ProgressRow, WorkerInfo};
+use crate::planner::Fence;
+use crate::protocol::{AttemptRef, LogBatch, PollAnswer, ProgressBatch, TaskResult};
+use crate::store::Report;
+
+impl Engine {
+    /// Register (or re-register) a remote worker.
+    pub async fn register_remote(&self, worker: &WorkerInfo) -> Result<(), EngineError> {
+        Ok(self.store().register_worker(worker, self.now()).await?)
+    }
+
+    /// The worker leaves gracefully: what it still runs is handed back and queued again.
+    pub async fn deregister_remote(&self, worker: &WorkerInfo) -> Result<(), EngineError> {
+        for change in self
+            .store()
+            .deregister_worker(worker.id, self.now())
+            .await?
+        {
+            self.inner.publish(&change).await;
+        }
+        Ok(())
+    }
+
+    /// The long poll: heart-beat, then hand out work. Answers at once when there are
+    /// attempts to stop or tasks to run; otherwise waits up to `wait` for a task to be
+    /// queued or an attempt to be stopped (woken by the bus, not by a sleep loop; the
+    /// engine's poll interval only catches retry back-offs coming due).
+    pub async fn poll_remote(
+        &self,
+        worker: &WorkerInfo,
+        running: &[AttemptRef],
+        free_slots: u32,
+        wait: Duration,
+    ) -> Result<PollAnswer, EngineError> {
+        let inner = &self.inner;
+        let deadline = tokio::time::Instant::now() + wait;
+        // Subscribe before looking, so a wake-up between a look and the wait is not missed.
+        let mut queued = inner.queued.subscribe();
+        let mut stopped = inner.stopped.subscribe();
+        let running: Vec<_> = running.iter().map(|a| (a.task_id, a.attempt)).collect();
+        loop {
+            let stale = inner
+                .store
+                .heartbeat(worker.id, &running, self.now())
+                .await?;
+            let free = free_slots.min(worker.slots);
+            let assignments = if free > 0 {
+                inner.store.claim(worker, free, self.now()).await?
+            } else {
+                Vec::new()
+            };
+            if !stale.is_empty() || !assignments.is_empty() {
+                let cancellations = stale
+                    .into_iter()
+                    .map(|(task_id, attempt)| AttemptRef { task_id, attempt })
+                    .collect();
+                return Ok(PollAnswer {
+                    assignments,
+                    cancellations,
+                });
+            }
+            tokio::select! {
+                _ = queued.changed() => {}
+                _ = stopped.changed() => {}
+                () = tokio::time::sleep(inner.config.poll_interval) => {}
+                () = tokio::time::sleep_until(deadline) => return Ok(PollAnswer::default()),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(PollAnswer::default());
+            }
+        }
+    }
+
+    /// How a remote attempt ended. `Ok(false)`: the attempt is not the task's current one
+    /// any more (a late answer), and nothing changed.
+    pub async fn report_remote(&self, result: TaskResult) -> Result<bool, EngineError> {
+        let report = Report {
+            task_id: result.task_id,
+            attempt: result.attempt,
+            result: result.result,
+        };
+        match self.inner.report(report).await {
+            Ok(Fence::Accepted) => Ok(true),
+            Ok(Fence::Stale) => Ok(false),
+            Err(e) => Err(EngineError::Write(e)),
+        }
+    }
+
+    /// Store a batch of an attempt's log lines (a re-sent line is ignored) and tell the
+    /// log followers.
+    pub async fn append_remote_logs(
+        &self,
+        run_id: crate::model::RunId,
+        batch: LogBatch,
+    ) -> Result<(), EngineError> {
+        let lines: Vec<LogLine> = batch
+            .lines
+            .into_iter()
+            .map(|l| LogLine {
+                run_id,
+                task_id: batch.task_id,
+                attempt: batch.attempt,
+                seq: l.seq,
+                at: l.at,
+                line: l.line,
+            })
+            .collect();
+        self.store().append_logs(&lines).await?;
+        self.inner.publish_logs(run_id).await;
+        Ok(())
+    }
+
+    /// Store progress points of an attempt (a re-sent point is ignored).
+    pub async fn append_remote_progress(
+        &self,
+        run_id: crate::model::RunId,
+        batch: ProgressBatch,
+    ) -> Result<(), EngineError> {
+        let rows: Vec<ProgressRow> = batch
+            .points
+            .into_iter()
+            .map(|p| ProgressRow {
+                run_id,
+                task_id: batch.task_id,
+                attempt: batch.attempt,
+                seq: p.seq,
+                at: p.at,
+                values: p.values,
+            })
+            .collect();
+        Ok(self.store().append_progress(&rows).await?)
+    }
+}

@@ -1,0 +1,245 @@
+//! The agent protocol (`/api/v1/agent/*`): edge agents register with an enrollment token,
+//! then long-poll for work with their session token and post logs, progress and results.
+//! An agent touches only its own tasks, and only its run's when it is bound to one.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use engine::EngineError;
+use engine::model::{TaskState, TaskStatus, WorkerInfo};
+use engine::protocol::{
+    Ack, LogBatch, MAX_POLL_WAIT_S, PROTOCOL_VERSION, Poll, PollAnswer, ProgressBatch, Registered,
+    Registration, TaskResult,
+};
+use engine::store::StoreError;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::api::body::JsonBody;
+use crate::api::problem::{ApiError, ApiResult};
+use crate::auth::{self, AgentSession, Enrollment, KIND_AGENT, NewToken};
+use crate::state::AppState;
+
+/// Lines and points per batch: the agent sends at most this many at once.
+const MAX_BATCH: usize = 5_000;
+
+pub async fn register(
+    State(state): State<AppState>,
+    Enrollment(enrollment): Enrollment,
+    JsonBody(reg): JsonBody<Registration>,
+) -> ApiResult<(StatusCode, Json<Registered>)> {
+    if reg.protocol != PROTOCOL_VERSION {
+        return Err(ApiError::bad_request(format!(
+            "the agent speaks protocol {}, this server speaks {PROTOCOL_VERSION}: install a matching ratchet-agent",
+            reg.protocol
+        )));
+    }
+    if reg.actions.is_empty() {
+        return Err(ApiError::bad_request(
+            "`actions` is empty: the agent must offer at least one action",
+        ));
+    }
+    if reg.slots == 0 || reg.slots > 256 {
+        return Err(ApiError::bad_request(format!(
+            "`slots` must be 1..=256, got {}",
+            reg.slots
+        )));
+    }
+    if reg.name.trim().is_empty() {
+        return Err(ApiError::bad_request("`name` is empty"));
+    }
+    // The enrollment's labels win: they are what the server decided this machine is.
+    let mut labels = reg.labels;
+    labels.extend(enrollment.labels.clone());
+    let worker = WorkerInfo {
+        id: Uuid::now_v7(),
+        name: reg.name,
+        kind: "agent".into(),
+        actions: reg.actions,
+        labels: labels.clone(),
+        slots: reg.slots,
+        run_scope: enrollment.run_id,
+        host: Some(
+            json!({ "version": reg.version, "facts": reg.host, "enrollment": enrollment.name }),
+        ),
+    };
+    state.engine.register_remote(&worker).await?;
+    let (session_token, _) = auth::create(
+        state.store.as_ref(),
+        NewToken {
+            kind: KIND_AGENT,
+            name: format!("session of agent {}", worker.name),
+            scopes: Vec::new(),
+            labels: Default::default(),
+            run_id: enrollment.run_id,
+            worker_id: Some(worker.id),
+            expires_at: None,
+        },
+        None,
+        state.engine.now(),
+    )
+    .await?;
+    tracing::info!(agent = %worker.name, agent_id = %worker.id, run = ?enrollment.run_id, "agent registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(Registered {
+            agent_id: worker.id,
+            session_token,
+            run_id: enrollment.run_id,
+            labels,
+            lease_s: u32::try_from(state.agent_lease.as_secs()).unwrap_or(u32::MAX),
+        }),
+    ))
+}
+
+pub async fn poll(
+    State(state): State<AppState>,
+    session: AgentSession,
+    JsonBody(poll): JsonBody<Poll>,
+) -> ApiResult<Json<PollAnswer>> {
+    let mut worker = session.worker;
+    if let Some(run_id) = poll.run_id {
+        match worker.run_scope {
+            Some(own) if own != run_id => {
+                return Err(ApiError::forbidden(format!(
+                    "this agent is enrolled for run {own}; it cannot poll for run {run_id}'s tasks"
+                )));
+            }
+            _ => worker.run_scope = Some(run_id),
+        }
+    }
+    // Answer well within the lease, so a waiting poll is never mistaken for a lost agent.
+    let wait =
+        Duration::from_secs(u64::from(poll.wait_s.min(MAX_POLL_WAIT_S))).min(state.agent_lease / 2);
+    match state
+        .engine
+        .poll_remote(&worker, &poll.running, poll.free_slots, wait)
+        .await
+    {
+        Ok(answer) => Ok(Json(answer)),
+        // Declared lost (it did not poll in time): its attempts went to others. Take it
+        // back, and tell it to stop everything it still runs.
+        Err(EngineError::Store(StoreError::NotFound(_))) => {
+            tracing::warn!(agent = %worker.name, "a lost agent came back; its running attempts are cancelled");
+            state.engine.register_remote(&worker).await?;
+            Ok(Json(PollAnswer {
+                assignments: Vec::new(),
+                cancellations: poll.running,
+            }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The task an agent refers to, if it may touch it: its own current attempt, or an older
+/// attempt of a task of its run (late log lines of an attempt it lost are still kept).
+async fn own_task(
+    state: &AppState,
+    worker: &WorkerInfo,
+    task_id: Uuid,
+    attempt: i32,
+) -> ApiResult<TaskState> {
+    let task = state
+        .store
+        .task(task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
+    if let Some(run) = worker.run_scope
+        && task.run_id != run
+    {
+        return Err(ApiError::forbidden(format!(
+            "task {task_id} belongs to run {}, not to this agent's run {run}",
+            task.run_id
+        )));
+    }
+    let current_and_ours = task.attempt == attempt && task.worker_id == Some(worker.id);
+    if !current_and_ours && attempt >= task.attempt {
+        return Err(ApiError::forbidden(format!(
+            "attempt {attempt} of task {task_id} is not assigned to this agent"
+        )));
+    }
+    Ok(task)
+}
+
+pub async fn logs(
+    State(state): State<AppState>,
+    session: AgentSession,
+    JsonBody(batch): JsonBody<LogBatch>,
+) -> ApiResult<Json<Ack>> {
+    if batch.lines.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "{} lines in one batch; send at most {MAX_BATCH}",
+            batch.lines.len()
+        )));
+    }
+    if let Some(bad) = batch.lines.iter().find(|l| l.seq < 0) {
+        return Err(ApiError::bad_request(format!(
+            "`seq` must not be negative, got {}",
+            bad.seq
+        )));
+    }
+    let task = own_task(&state, &session.worker, batch.task_id, batch.attempt).await?;
+    let accepted = batch.lines.len();
+    state.engine.append_remote_logs(task.run_id, batch).await?;
+    Ok(Json(Ack { accepted }))
+}
+
+pub async fn progress(
+    State(state): State<AppState>,
+    session: AgentSession,
+    JsonBody(batch): JsonBody<ProgressBatch>,
+) -> ApiResult<Json<Ack>> {
+    if batch.points.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "{} points in one batch; send at most {MAX_BATCH}",
+            batch.points.len()
+        )));
+    }
+    let task = own_task(&state, &session.worker, batch.task_id, batch.attempt).await?;
+    let accepted = batch.points.len();
+    state
+        .engine
+        .append_remote_progress(task.run_id, batch)
+        .await?;
+    Ok(Json(Ack { accepted }))
+}
+
+pub async fn result(
+    State(state): State<AppState>,
+    session: AgentSession,
+    JsonBody(result): JsonBody<TaskResult>,
+) -> ApiResult<Json<Ack>> {
+    let (task_id, attempt) = (result.task_id, result.attempt);
+    let task = own_task(&state, &session.worker, task_id, attempt).await?;
+    let stale = || {
+        ApiError::conflict(format!(
+            "attempt {attempt} of task {task_id} is no longer current (the task is at attempt {}, {}); the result is refused",
+            task.attempt, task.status
+        ))
+    };
+    if task.attempt != attempt || task.status != TaskStatus::Running {
+        return Err(stale());
+    }
+    if state.engine.report_remote(result).await? {
+        Ok(Json(Ack { accepted: 1 }))
+    } else {
+        Err(stale())
+    }
+}
+
+/// The agent leaves (graceful shutdown): its session ends and its running tasks are
+/// reassigned by the next sweep.
+pub async fn deregister(
+    State(state): State<AppState>,
+    session: AgentSession,
+) -> ApiResult<StatusCode> {
+    state.engine.deregister_remote(&session.worker).await?;
+    state
+        .store
+        .revoke_token(session.token.id, state.engine.now())
+        .await?;
+    tracing::info!(agent = %session.worker.name, "agent deregistered");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,53 @@
+//! Request bodies parsed strictly: a malformed body is a 400 that names the field at fault
+//! by its path (`tasks[2].retries: invalid type ...`), not a generic "bad JSON".
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+use crate::api::problem::ApiError;
+
+/// The largest body the API accepts (suites and workflow definitions are small; log
+/// batches are bounded by the agent).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A JSON body of type `T`.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_string();
+        if !content_type.starts_with("application/json") {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("expected Content-Type: application/json, got {content_type}"),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), format!("cannot read the request body: {e}")))?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parse JSON, naming the path of the first bad field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::bad_request(format!("invalid request body: {inner}"))
+        } else {
+            ApiError::bad_request(format!("invalid request body at `{path}`: {inner}"))
+        }
+    })
+}

@@ -1,0 +1,178 @@
+//! Workflows and their runs: register a workflow defined as data, trigger it, follow and
+//! cancel its runs, read their timelines, logs and progress points.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use engine::definition::WorkflowDef;
+use engine::model::{ProgressRow, RunState, StoredLogLine, TaskEvent, TaskState};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::api::body::JsonBody;
+use crate::api::problem::{ApiError, ApiResult};
+use crate::auth::{Caller, Scope};
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct WorkflowRef {
+    pub name: String,
+    pub version: String,
+}
+
+/// Register a workflow version (idempotent; a changed definition needs a new version).
+pub async fn register_workflow(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(def): JsonBody<WorkflowDef>,
+) -> ApiResult<(StatusCode, Json<WorkflowRef>)> {
+    caller.require(Scope::Write)?;
+    state.engine.register_workflow(&def).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WorkflowRef {
+            name: def.name,
+            version: def.version,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerRun {
+    #[serde(default)]
+    pub input: Value,
+}
+
+pub async fn trigger_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, version)): Path<(String, String)>,
+    JsonBody(body): JsonBody<TriggerRun>,
+) -> ApiResult<(StatusCode, Json<RunState>)> {
+    caller.require(Scope::Write)?;
+    let input = match body.input {
+        Value::Null => Value::Object(Default::default()),
+        other => other,
+    };
+    let run = state.engine.run_workflow(&name, &version, input).await?;
+    Ok((StatusCode::CREATED, Json(run)))
+}
+
+#[derive(Serialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunState,
+    pub tasks: Vec<TaskState>,
+}
+
+async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
+    state
+        .engine
+        .run(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
+}
+
+pub async fn get_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<RunDetail>> {
+    caller.require(Scope::Read)?;
+    let run = find_run(&state, id).await?;
+    let tasks = state.engine.tasks(id).await?;
+    Ok(Json(RunDetail { run, tasks }))
+}
+
+pub async fn run_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<TaskEvent>>> {
+    caller.require(Scope::Read)?;
+    find_run(&state, id).await?;
+    Ok(Json(state.engine.events(id).await?))
+}
+
+pub async fn cancel_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<(StatusCode, Json<RunState>)> {
+    caller.require(Scope::Write)?;
+    let run = find_run(&state, id).await?;
+    if run.status.is_terminal() {
+        return Err(ApiError::conflict(format!(
+            "run {id} has already ended ({}); there is nothing to cancel",
+            run.status
+        )));
+    }
+    state.engine.cancel_run(id).await?;
+    Ok((StatusCode::ACCEPTED, Json(find_run(&state, id).await?)))
+}
+
+/// A page of a run's log or progress: `after` is the last position seen (0 at first).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    pub task: Option<Uuid>,
+    #[serde(default)]
+    pub after: i64,
+    pub limit: Option<i64>,
+}
+
+impl Page {
+    fn limit(&self) -> i64 {
+        self.limit.unwrap_or(1000).clamp(1, 10_000)
+    }
+}
+
+#[derive(Serialize)]
+pub struct LogPage {
+    pub lines: Vec<StoredLogLine>,
+    /// Pass as `after` for the next page.
+    pub next_after: i64,
+}
+
+pub async fn run_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<LogPage>> {
+    caller.require(Scope::Read)?;
+    find_run(&state, id).await?;
+    let lines = state
+        .store
+        .logs(id, page.task, page.after, page.limit())
+        .await?;
+    let next_after = lines.last().map_or(page.after, |l| l.id);
+    Ok(Json(LogPage { lines, next_after }))
+}
+
+#[derive(Serialize)]
+pub struct ProgressPage {
+    pub points: Vec<ProgressRow>,
+    pub next_after: i64,
+}
+
+pub async fn run_progress(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<ProgressPage>> {
+    caller.require(Scope::Read)?;
+    find_run(&state, id).await?;
+    let rows = state
+        .store
+        .progress(id, page.task, page.after, page.limit())
+        .await?;
+    let next_after = rows.last().map_or(page.after, |(id, _)| *id);
+    Ok(Json(ProgressPage {
+        points: rows.into_iter().map(|(_, p)| p).collect(),
+        next_after,
+    }))
+}
