@@ -16,7 +16,7 @@ use crate::batch::{Batcher, batcher};
 use crate::bus::Bus;
 use crate::clock::{Clock, SystemClock};
 use crate::definition::{DefinitionError, WorkflowDef};
-use crate::model::{RunId, RunState, TaskEvent, TaskId, TaskState, WorkerId};
+use crate::model::{Millis, RunId, RunState, TaskEvent, TaskId, TaskState, WorkerId};
 use crate::planner::Fence;
 use crate::store::{Change, NewRun, Report, Store, StoreError};
 use crate::worker::{Worker, run_worker};
@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     pub(crate) bus: Arc<dyn Bus>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: EngineConfig,
+    /// When this engine started (see the sweep's grace after a restart).
+    started: Millis,
     /// Bumped whenever a task is queued; idle workers watch it.
     pub(crate) queued: tokio::sync::watch::Sender<u64>,
     /// Bumped whenever an attempt must stop; long-polling agents watch it.
@@ -213,9 +215,15 @@ impl Inner {
     }
 
     async fn sweep(&self) -> Result<(), StoreError> {
-        let worker_timeout =
+        let now = self.clock.now();
+        let mut worker_timeout =
             i64::try_from(self.config.worker_timeout.as_millis()).unwrap_or(i64::MAX);
-        for change in self.store.sweep(self.clock.now(), worker_timeout).await? {
+        // Right after a (re)start nobody is declared lost: workers that waited out our
+        // downtime get one whole lease to come back before their tasks are taken away.
+        if now < self.started.saturating_add(worker_timeout) {
+            worker_timeout = i64::MAX;
+        }
+        for change in self.store.sweep(now, worker_timeout).await? {
             self.publish(&change).await;
         }
         Ok(())
@@ -293,6 +301,7 @@ impl Engine {
             Inner {
                 store,
                 bus,
+                started: clock.now(),
                 clock,
                 config,
                 queued: tokio::sync::watch::channel(0).0,

@@ -61,6 +61,18 @@ fn group_alive(pgid: i32) -> bool {
     killpg(Pid::from_raw(pgid), None).is_ok()
 }
 
+/// Killed processes linger as zombies until their new parent reaps them: allow for that.
+async fn wait_group_gone(pgid: i32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while group_alive(pgid) {
+        assert!(
+            Instant::now() < deadline,
+            "process group {pgid} still alive {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A proxy in front of the server that passes every request on, but answers every other
 /// log batch with a 503 *after* the server stored it, as a lost answer would look to the
 /// agent: the agent must send the batch again, and the server must not store it twice.
@@ -529,4 +541,87 @@ async fn postgres_and_pgbench_actions_measure_a_real_server_and_leave_nothing_be
         std::net::TcpStream::connect((host, port)).is_err(),
         "something still listens on {host}:{port}"
     );
+}
+
+#[tokio::test]
+async fn an_agent_stopping_gracefully_kills_its_processes_and_hands_its_task_back() {
+    let data = tempfile::tempdir().unwrap();
+    let (server, api) = server(data.path()).await;
+    let token = api.enrollment("pool", json!({"zone": "g"}), None).await;
+    let (dir, scratch) = (open_dir(), open_dir());
+    let mut agent = AgentProcess::start(&server.base, &token, "leaving", dir.path(), &[]);
+    let pid_file = scratch.path().join("pid");
+    let command = format!("echo $$ > {}; sleep 300", pid_file.display());
+    let run_id = api.start(json!({"name": "handback", "version": "1", "tasks": [shell_task("long", "g", &command, json!({}))]})).await;
+    let pgid = wait_pid(&pid_file).await;
+
+    nix::sys::signal::kill(
+        Pid::from_raw(agent.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = agent.child.wait().unwrap();
+    assert!(
+        status.success(),
+        "the agent exits cleanly on SIGTERM: {status}"
+    );
+    wait_group_gone(pgid, "after the agent stopped").await;
+    let run = api.run(&run_id).await;
+    let long = task(&run, "long");
+    assert_eq!(
+        (
+            long["status"].as_str(),
+            long["attempt"].as_i64(),
+            long["retry_count"].as_i64()
+        ),
+        (Some("QUEUED"), Some(2), Some(0)),
+        "{run:#}"
+    );
+    let (_, agents) = api.get("/api/v1/agents").await;
+    assert_eq!(agents[0]["status"], "STOPPED", "{agents:#}");
+}
+
+#[tokio::test]
+async fn a_server_restart_loses_no_result_and_no_log_line() {
+    let data = tempfile::tempdir().unwrap();
+    let port = ratchet_test_support::free_port();
+    let env = [("RATCHET_AGENT_LEASE", LEASE)];
+    let server = Server::start_at(data.path(), port, &env).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let token = api.enrollment("pool", json!({"zone": "r"}), None).await;
+    let (dir, scratch) = (open_dir(), open_dir());
+    let _agent = AgentProcess::start(&server.base, &token, "steadfast", dir.path(), &[]);
+    let pid_file = scratch.path().join("pid");
+    // Prints while the server is away, and ends while it is away.
+    let command = format!(
+        "echo $$ > {}; for i in $(seq 1 40); do echo tick-$i; sleep 0.1; done",
+        pid_file.display()
+    );
+    let run_id = api.start(json!({"name": "restart", "version": "1", "tasks": [shell_task("ticker", "r", &command, json!({}))]})).await;
+    wait_pid(&pid_file).await;
+    assert!(server.terminate().success());
+    tokio::time::sleep(Duration::from_secs(6)).await; // longer than the lease
+    let _server = Server::start_at(data.path(), port, &env).await;
+    let run = api
+        .wait_run(&run_id, 60, "the run to complete after the restart", |r| {
+            r["status"] == "COMPLETED"
+        })
+        .await;
+    assert_eq!(
+        task(&run, "ticker")["attempt"],
+        1,
+        "the attempt survived the restart: {run:#}"
+    );
+    let ticker = task(&run, "ticker")["id"].as_str().unwrap().to_string();
+    let (_, page) = api
+        .get(&format!("/api/v1/runs/{run_id}/logs?task={ticker}"))
+        .await;
+    let lines: Vec<&str> = page["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (1..=40).map(|i| format!("tick-{i}")).collect();
+    assert_eq!(lines, expected);
 }

@@ -42,7 +42,11 @@ pub struct Server {
 impl Server {
     /// Start `ratchet serve` on a free port with `data_dir` and extra env, and wait for /healthz.
     pub async fn start(data_dir: &Path, env: &[(&str, &str)]) -> Server {
-        let port = ratchet_test_support::free_port();
+        Server::start_at(data_dir, ratchet_test_support::free_port(), env).await
+    }
+
+    /// Start on a given port (a restart that clients must find again).
+    pub async fn start_at(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
         let mut command = ratchet();
         command
             .arg("serve")
