@@ -88,6 +88,20 @@ impl Outbox {
             .is_empty()
     }
 
+    /// The log lines queued so far (tests look at what an action logged).
+    #[cfg(test)]
+    pub fn queued_lines(&self) -> Vec<String> {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Log(_, l) => Some(l.line.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The next request: consecutive lines (or points) of one attempt, or one result.
     fn next_batch(&self) -> Option<Batch> {
         let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());

@@ -9,6 +9,8 @@ pub mod process;
 pub mod shell;
 pub mod stroppy;
 pub mod stroppy_parse;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
