@@ -86,6 +86,8 @@ pub(crate) struct Inner {
     pub(crate) queued: tokio::sync::watch::Sender<u64>,
     /// Bumped whenever an attempt must stop; long-polling agents watch it.
     pub(crate) stopped: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever a run or task changes status; parents waiting for children watch it.
+    pub(crate) status: tokio::sync::watch::Sender<u64>,
     /// Attempts running in this process, so a stop message can reach them at once.
     local: Mutex<HashMap<(TaskId, i32), CancellationToken>>,
     /// Reports and new runs are written in batches (see [`crate::batch`]).
@@ -106,6 +108,7 @@ impl Inner {
         });
         self.publish_raw(channels::STATUS, &status.to_string())
             .await;
+        self.status.send_modify(|n| *n += 1);
         if change.queued {
             self.queued.send_modify(|n| *n += 1);
             self.publish_raw(channels::QUEUED, "").await;
@@ -177,6 +180,20 @@ impl Inner {
     /// Report how an attempt ended. Reports arriving together share one transaction.
     pub(crate) async fn report(&self, report: Report) -> Result<Fence, String> {
         self.reports.submit(report).await
+    }
+
+    pub(crate) async fn cancel_run(&self, run_id: RunId, reason: &str) -> Result<(), EngineError> {
+        let mut pending = vec![(run_id, reason.to_string())];
+        while let Some((id, reason)) = pending.pop() {
+            let change = self.store.cancel_run(id, &reason, self.clock.now()).await?;
+            self.publish(&change).await;
+            for child in self.store.child_runs(id, None).await? {
+                if !child.status.is_terminal() {
+                    pending.push((child.id, format!("its parent run {id} was cancelled")));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) async fn publish_logs(&self, run_id: RunId) {
@@ -306,6 +323,7 @@ impl Engine {
                 config,
                 queued: tokio::sync::watch::channel(0).0,
                 stopped: tokio::sync::watch::channel(0).0,
+                status: tokio::sync::watch::channel(0).0,
                 local: Mutex::default(),
                 reports,
                 creations,
@@ -366,6 +384,7 @@ impl Engine {
             workflow: name.to_string(),
             version: version.to_string(),
             input,
+            parent: None,
         };
         // Runs created together share one transaction.
         self.inner
@@ -375,14 +394,9 @@ impl Engine {
             .map_err(|e| EngineError::Store(StoreError::Conflict(e)))
     }
 
+    /// Cancel a run and, depth first, every child run it spawned.
     pub async fn cancel_run(&self, run_id: RunId) -> Result<(), EngineError> {
-        let change = self
-            .inner
-            .store
-            .cancel_run(run_id, "cancelled by request", self.now())
-            .await?;
-        self.inner.publish(&change).await;
-        Ok(())
+        self.inner.cancel_run(run_id, "cancelled by request").await
     }
 
     pub async fn cancel_task(&self, task_id: TaskId) -> Result<(), EngineError> {
@@ -504,9 +518,10 @@ async fn sweeper(inner: Arc<Inner>, stop: CancellationToken) {
 
 /// Carries bus messages from other replicas into this one: wake workers, stop attempts.
 async fn listener(inner: Arc<Inner>, stop: CancellationToken) {
-    let (Ok(mut queued), Ok(mut stops)) = (
+    let (Ok(mut queued), Ok(mut stops), Ok(mut statuses)) = (
         inner.bus.subscribe(channels::QUEUED).await,
         inner.bus.subscribe(channels::STOP).await,
+        inner.bus.subscribe(channels::STATUS).await,
     ) else {
         tracing::warn!("cannot subscribe to the bus; workers fall back to polling");
         return;
@@ -514,6 +529,7 @@ async fn listener(inner: Arc<Inner>, stop: CancellationToken) {
     loop {
         tokio::select! {
             Ok(_) = queued.recv() => inner.queued.send_modify(|n| *n += 1),
+            Ok(_) = statuses.recv() => inner.status.send_modify(|n| *n += 1),
             Ok(message) = stops.recv() => {
                 if let Ok(v) = serde_json::from_str::<Value>(&message.payload)
                     && let (Some(task), Some(attempt)) = (v["task_id"].as_str().and_then(|s| s.parse().ok()), v["attempt"].as_i64())

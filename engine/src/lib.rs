@@ -14,6 +14,8 @@ mod batch;
 #[cfg(feature = "store")]
 pub mod bus;
 #[cfg(feature = "store")]
+mod children;
+#[cfg(feature = "store")]
 pub mod clock;
 #[cfg(feature = "store")]
 pub mod definition;
@@ -32,6 +34,8 @@ pub mod store;
 #[cfg(feature = "store")]
 mod worker;
 
+#[cfg(feature = "store")]
+pub use crate::children::{Child, ChildResult};
 #[cfg(feature = "store")]
 pub use crate::engine::{Engine, EngineConfig, EngineError, channels};
 #[cfg(feature = "store")]

@@ -119,6 +119,20 @@ pub struct RunState {
     pub wake_at: Option<Millis>,
     pub created_at: Millis,
     pub finished_at: Option<Millis>,
+    /// Set for a child run: the task that spawned it, under which key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ChildOf>,
+}
+
+/// Where a child run comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildOf {
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    /// Unique among the task's children: spawning the same key again finds this run.
+    pub key: String,
+    /// Position in the spawn request (outputs come back in this order).
+    pub index: i64,
 }
 
 /// A task of a run, with the bookkeeping of its current attempt.

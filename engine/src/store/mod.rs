@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::definition::WorkflowDef;
 use crate::model::{
-    Assignment, AttemptResult, LogLine, Millis, ProgressRow, RunId, RunState, RunStatus,
+    Assignment, AttemptResult, ChildOf, LogLine, Millis, ProgressRow, RunId, RunState, RunStatus,
     StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus, TokenRecord, WorkerId, WorkerInfo,
     WorkerRecord,
 };
@@ -201,6 +201,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn run(&self, run_id: RunId) -> Result<Option<RunState>, StoreError>;
 
+    /// The child runs of a run (of one of its tasks, if given), by task and spawn order.
+    async fn child_runs(
+        &self,
+        parent_run: RunId,
+        parent_task: Option<TaskId>,
+    ) -> Result<Vec<RunState>, StoreError>;
+
     async fn tasks(&self, run_id: RunId) -> Result<Vec<TaskState>, StoreError>;
 
     async fn task(&self, task_id: TaskId) -> Result<Option<TaskState>, StoreError>;
@@ -340,6 +347,9 @@ pub struct NewRun {
     pub workflow: String,
     pub version: String,
     pub input: Value,
+    /// For a child run: its parent task and key (an existing child with that key is
+    /// answered instead of creating another).
+    pub parent: Option<ChildOf>,
 }
 
 /// What a state change did to one run, so the engine can publish it and wake workers.

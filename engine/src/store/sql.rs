@@ -65,7 +65,8 @@ pub(crate) fn task_input(run_input: &Value, with: Option<&Value>) -> Value {
 
 macro_rules! run_columns {
     () => {
-        "id, workflow, version, status, input, output, error, cancel_requested, wake_at, created_at, finished_at"
+        "id, workflow, version, status, input, output, error, cancel_requested, wake_at, created_at, finished_at, \
+         parent_run_id, parent_task_id, child_key, child_index"
     };
 }
 
@@ -89,7 +90,7 @@ macro_rules! sql_store {
     ($store:ident, $db:ty, for_update: $for_update:literal, skip_locked: $skip_locked:literal) => {
     mod sql_impl {
         use super::$store;
-        use std::collections::{BTreeMap, HashSet};
+        use std::collections::{BTreeMap, HashMap, HashSet};
         use std::sync::Arc;
 
         use async_trait::async_trait;
@@ -125,6 +126,15 @@ macro_rules! sql_store {
                 wake_at: row.try_get("wake_at")?,
                 created_at: row.try_get("created_at")?,
                 finished_at: row.try_get("finished_at")?,
+                parent: match (row.try_get::<Option<RunId>, _>("parent_run_id")?, row.try_get::<Option<TaskId>, _>("parent_task_id")?) {
+                    (Some(run_id), Some(task_id)) => Some(ChildOf {
+                        run_id,
+                        task_id,
+                        key: row.try_get::<Option<String>, _>("child_key")?.unwrap_or_default(),
+                        index: row.try_get::<Option<i64>, _>("child_index")?.unwrap_or_default(),
+                    }),
+                    _ => None,
+                },
             })
         }
 
@@ -546,10 +556,25 @@ macro_rules! sql_store {
             async fn create_runs(&self, new_runs: Vec<NewRun>, now: Millis) -> Result<Vec<RunState>, StoreError> {
                 // Plan each run first, then insert the planned state: no row is written twice,
                 // and a batch of runs costs three statements and one commit.
+                // Children already spawned under the same keys are answered, not created again.
+                let mut existing: HashMap<(TaskId, String), RunState> = HashMap::new();
+                let parents: HashSet<(RunId, TaskId)> = new_runs.iter().filter_map(|n| n.parent.as_ref().map(|p| (p.run_id, p.task_id))).collect();
+                for (run_id, task_id) in parents {
+                    for child in self.child_runs(run_id, Some(task_id)).await? {
+                        if let Some(p) = &child.parent {
+                            existing.insert((p.task_id, p.key.clone()), child.clone());
+                        }
+                    }
+                }
+                let mut answers = Vec::with_capacity(new_runs.len());
                 let mut runs = Vec::with_capacity(new_runs.len());
                 let mut tasks: Vec<(TaskState, i64)> = Vec::new();
                 let mut events: Vec<(RunId, NewEvent)> = Vec::new();
                 for new in new_runs {
+                    if let Some(found) = new.parent.as_ref().and_then(|p| existing.get(&(p.task_id, p.key.clone()))) {
+                        answers.push(found.clone());
+                        continue;
+                    }
                     let def = self.definition(&new.workflow, &new.version).await?;
                     let run = RunState {
                         id: new.id,
@@ -563,6 +588,7 @@ macro_rules! sql_store {
                         wake_at: None,
                         created_at: now,
                         finished_at: None,
+                        parent: new.parent,
                     };
                     let all = def.tasks.iter().map(|t| (t, false)).chain(def.on_failure.iter().map(|t| (t, true)));
                     let run_tasks: Vec<TaskState> = all
@@ -596,6 +622,7 @@ macro_rules! sql_store {
                         let timeout = def.find(&task.name).map_or(0, |d| d.execution_timeout.as_millis());
                         tasks.push((task, timeout));
                     }
+                    answers.push(snap.run.clone());
                     runs.push(snap.run);
                 }
 
@@ -613,7 +640,11 @@ macro_rules! sql_store {
                             .push_bind(run.cancel_requested)
                             .push_bind(run.wake_at)
                             .push_bind(run.created_at)
-                            .push_bind(run.finished_at);
+                            .push_bind(run.finished_at)
+                            .push_bind(run.parent.as_ref().map(|p| p.run_id))
+                            .push_bind(run.parent.as_ref().map(|p| p.task_id))
+                            .push_bind(run.parent.as_ref().map(|p| p.key.clone()))
+                            .push_bind(run.parent.as_ref().map(|p| p.index));
                     });
                     qb.build().execute(&mut *tx).await?;
                 }
@@ -645,7 +676,17 @@ macro_rules! sql_store {
                 }
                 insert_events_of_runs(&mut tx, events.iter().map(|(r, e)| (*r, e)), now).await?;
                 tx.commit().await?;
-                Ok(runs)
+                Ok(answers)
+            }
+
+            async fn child_runs(&self, parent_run: RunId, parent_task: Option<TaskId>) -> Result<Vec<RunState>, StoreError> {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE parent_run_id = "));
+                qb.push_bind(parent_run);
+                if let Some(task) = parent_task {
+                    qb.push(" AND parent_task_id = ").push_bind(task);
+                }
+                qb.push(" ORDER BY parent_task_id, child_index");
+                qb.build().fetch_all(self.reader()).await?.iter().map(run_from_row).collect()
             }
 
             async fn reconcile(&self, run_id: RunId, now: Millis, lost_workers: &HashSet<WorkerId>) -> Result<Change, StoreError> {

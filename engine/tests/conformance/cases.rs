@@ -8,7 +8,7 @@ use engine::definition::{Condition, DesiredLabel, TaskDef, WorkflowDef};
 use engine::model::{AttemptResult, EventKind, RunStatus, TaskStatus, WorkerInfo};
 use engine::planner::Fence;
 use engine::store::StoreError;
-use engine::{EngineError, TaskError, Worker};
+use engine::{Child, EngineError, TaskError, Worker};
 use serde_json::json;
 
 use crate::harness::{Backend, Env, T0};
@@ -985,3 +985,152 @@ pub async fn restart_mid_dag_completes_each_task_once(b: Backend) {
 
 /// (task, attempt, "start" | "end") in the order handlers got there.
 type ExecutionLog = Arc<Mutex<Vec<(String, i32, &'static str)>>>;
+
+/// Children square their input; a parent spawns them (RunMany) and returns their outputs.
+fn square_worker() -> Worker {
+    Worker::new("square")
+        .slots(64)
+        .handle("square", |ctx| async move {
+            let n = ctx.input()["n"].as_i64().unwrap_or(0);
+            Ok(json!({ "n": n * n }))
+        })
+}
+
+fn square_def() -> WorkflowDef {
+    wf("square").task(TaskDef::new("sq", "square"))
+}
+
+pub async fn run_many_of_a_thousand_children_answers_outputs_in_order(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(square_worker());
+    env.engine.register_workflow(&square_def()).await.unwrap();
+    env.engine
+        .start_worker(Worker::new("fan").handle("fan", |ctx| async move {
+            let children = (0..1000)
+                .map(|i| Child::new(format!("child-{i}"), json!({ "n": i })))
+                .collect();
+            let results = ctx.run_children("square", "1", children).await?;
+            Ok(json!(
+                results
+                    .iter()
+                    .map(|r| r.output.as_ref().map(|o| o["sq"]["n"].clone()))
+                    .collect::<Vec<_>>()
+            ))
+        }));
+    let def =
+        wf("fan-out").task(TaskDef::new("fan", "fan").execution_timeout(Duration::from_secs(300)));
+    let run = env.start(&def, json!({})).await;
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed, "{:?}", done.error);
+    let outputs = done.output.unwrap()["fan"].clone();
+    let expected: Vec<i64> = (0..1000).map(|i| i * i).collect();
+    assert_eq!(
+        outputs,
+        json!(expected),
+        "outputs in the order the children were given"
+    );
+    let fan = env.task(&run, "fan").await;
+    let children = env.store().child_runs(run.id, Some(fan.id)).await.unwrap();
+    assert_eq!(children.len(), 1000);
+    assert!(children.iter().all(|c| c.status == RunStatus::Completed));
+    let parent = children[7].parent.as_ref().unwrap();
+    assert_eq!(
+        (
+            parent.run_id,
+            parent.task_id,
+            parent.key.as_str(),
+            parent.index
+        ),
+        (run.id, fan.id, "child-7", 7)
+    );
+}
+
+pub async fn a_parent_executed_again_finds_its_children_instead_of_spawning_twice(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(square_worker());
+    env.engine.register_workflow(&square_def()).await.unwrap();
+    let spawned: Arc<Mutex<Vec<Vec<uuid::Uuid>>>> = Arc::default();
+    let seen = spawned.clone();
+    env.engine
+        .start_worker(Worker::new("flaky-parent").handle("spawn", move |ctx| {
+            let seen = seen.clone();
+            async move {
+                let children = (0..3)
+                    .map(|i| Child::new(format!("k{i}"), json!({ "n": i })))
+                    .collect();
+                let runs = ctx.spawn_children("square", "1", children).await?;
+                seen.lock()
+                    .unwrap()
+                    .push(runs.iter().map(|r| r.id).collect());
+                if ctx.attempt() == 1 {
+                    // As if the parent crashed right after spawning.
+                    return Err(TaskError::retryable("crashed after spawning"));
+                }
+                let results = ctx.wait_children(&runs).await?;
+                Ok(json!(results.len()))
+            }
+        }));
+    let def = wf("respawn").task(TaskDef::new("p", "spawn").retries(1));
+    let run = env.start(&def, json!({})).await;
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed, "{:?}", done.error);
+    let spawned = spawned.lock().unwrap().clone();
+    assert_eq!(spawned.len(), 2, "two attempts");
+    assert_eq!(
+        spawned[0], spawned[1],
+        "the second attempt got the same child runs"
+    );
+    let p = env.task(&run, "p").await;
+    assert_eq!(
+        env.store()
+            .child_runs(run.id, Some(p.id))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+pub async fn cancelling_a_parent_cancels_its_children(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(
+        Worker::new("waiter")
+            .slots(8)
+            .handle("wait", |ctx| async move {
+                ctx.cancelled().await;
+                Err(TaskError::retryable("stopped"))
+            }),
+    );
+    env.engine
+        .register_workflow(
+            &wf("idle").task(TaskDef::new("w", "wait").execution_timeout(Duration::from_secs(600))),
+        )
+        .await
+        .unwrap();
+    env.engine
+        .start_worker(Worker::new("parent").handle("spawn", |ctx| async move {
+            let children = (0..3)
+                .map(|i| Child::new(format!("k{i}"), json!({})))
+                .collect();
+            ctx.run_children("idle", "1", children).await?;
+            Ok(json!({}))
+        }));
+    let def =
+        wf("parent").task(TaskDef::new("p", "spawn").execution_timeout(Duration::from_secs(600)));
+    let run = env.start(&def, json!({})).await;
+    env.until("children running", || async {
+        let kids = env.store().child_runs(run.id, None).await.unwrap();
+        kids.len() == 3 && kids.iter().all(|k| k.status == RunStatus::Running)
+    })
+    .await;
+    env.engine.cancel_run(run.id).await.unwrap();
+    assert_eq!(env.finish(&run).await.status, RunStatus::Cancelled);
+    for kid in env.store().child_runs(run.id, None).await.unwrap() {
+        let kid = env
+            .engine
+            .wait_for_run(kid.id, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(kid.status, RunStatus::Cancelled, "{kid:?}");
+    }
+}

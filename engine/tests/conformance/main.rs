@@ -52,4 +52,7 @@ conformance!(
     logs_are_stored_in_order_without_a_cap,
     memo_survives_a_retry,
     restart_mid_dag_completes_each_task_once,
+    run_many_of_a_thousand_children_answers_outputs_in_order,
+    a_parent_executed_again_finds_its_children_instead_of_spawning_twice,
+    cancelling_a_parent_cancels_its_children,
 );

@@ -65,6 +65,8 @@ pub struct RunDetail {
     #[serde(flatten)]
     pub run: RunState,
     pub tasks: Vec<TaskState>,
+    /// Runs spawned by this run's tasks (each names its `parent.task_id`), in spawn order.
+    pub children: Vec<RunState>,
 }
 
 async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
@@ -83,7 +85,12 @@ pub async fn get_run(
     caller.require(Scope::Read)?;
     let run = find_run(&state, id).await?;
     let tasks = state.engine.tasks(id).await?;
-    Ok(Json(RunDetail { run, tasks }))
+    let children = state.store.child_runs(id, None).await?;
+    Ok(Json(RunDetail {
+        run,
+        tasks,
+        children,
+    }))
 }
 
 pub async fn run_events(

@@ -1,0 +1,151 @@
+//! Child runs (RunMany): a handler spawns runs of another workflow, each under a key, and
+//! waits for them. Keys make spawning idempotent: a parent task executed again (a retry, a
+//! crash) finds the children it spawned before instead of doubling them.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::{ChildOf, RunId, RunState, RunStatus};
+use crate::store::NewRun;
+use crate::worker::{Context, TaskError};
+
+/// A child to spawn.
+#[derive(Debug, Clone)]
+pub struct Child {
+    /// Unique among this task's children.
+    pub key: String,
+    pub input: Value,
+}
+
+impl Child {
+    pub fn new(key: impl Into<String>, input: Value) -> Child {
+        Child {
+            key: key.into(),
+            input,
+        }
+    }
+}
+
+/// How a child run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildResult {
+    pub key: String,
+    pub run_id: RunId,
+    pub status: RunStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+}
+
+/// How often waiting parents re-read their children at most (status changes in between
+/// are coalesced into one read).
+const WAIT_COALESCE: Duration = Duration::from_millis(200);
+
+impl Context {
+    /// Spawn runs of `workflow`@`version`, one per child, all in one transaction. Answers
+    /// the runs in the order given (existing ones for keys spawned before).
+    pub async fn spawn_children(
+        &self,
+        workflow: &str,
+        version: &str,
+        children: Vec<Child>,
+    ) -> Result<Vec<RunState>, TaskError> {
+        let store = &self.engine.store;
+        let found = store
+            .workflow(workflow, version)
+            .await
+            .map_err(|e| TaskError::retryable(e.to_string()))?;
+        if found.is_none() {
+            return Err(TaskError::fatal(format!(
+                "no workflow named '{workflow}@{version}' is registered"
+            )));
+        }
+        let mut keys = std::collections::HashSet::new();
+        if let Some(dup) = children.iter().find(|c| !keys.insert(c.key.as_str())) {
+            return Err(TaskError::fatal(format!(
+                "two children share the key '{}'",
+                dup.key
+            )));
+        }
+        let new_runs = children
+            .into_iter()
+            .enumerate()
+            .map(|(index, child)| NewRun {
+                id: Uuid::now_v7(),
+                workflow: workflow.to_string(),
+                version: version.to_string(),
+                input: child.input,
+                parent: Some(ChildOf {
+                    run_id: self.run_id(),
+                    task_id: self.task_id(),
+                    key: child.key,
+                    index: index as i64,
+                }),
+            })
+            .collect();
+        let runs = store
+            .create_runs(new_runs, self.engine.clock.now())
+            .await
+            .map_err(|e| TaskError::retryable(format!("cannot spawn the child runs: {e}")))?;
+        for run in &runs {
+            let change = crate::store::Change {
+                run_id: Some(run.id),
+                run_status: Some(run.status),
+                queued: run.status == RunStatus::Queued,
+                ..Default::default()
+            };
+            self.engine.publish(&change).await;
+        }
+        Ok(runs)
+    }
+
+    /// Wait until every child has ended; answers their results in the order of `runs`.
+    /// Returns early (retryable) when this attempt is cancelled.
+    pub async fn wait_children(&self, runs: &[RunState]) -> Result<Vec<ChildResult>, TaskError> {
+        let mut status = self.engine.status.subscribe();
+        loop {
+            let current = self
+                .engine
+                .store
+                .child_runs(self.run_id(), Some(self.task_id()))
+                .await
+                .map_err(|e| TaskError::retryable(e.to_string()))?;
+            let by_id: std::collections::HashMap<RunId, &RunState> =
+                current.iter().map(|r| (r.id, r)).collect();
+            let done = runs
+                .iter()
+                .all(|r| by_id.get(&r.id).is_some_and(|c| c.status.is_terminal()));
+            if done {
+                return Ok(runs
+                    .iter()
+                    .filter_map(|r| by_id.get(&r.id))
+                    .map(|c| ChildResult {
+                        key: c.parent.as_ref().map(|p| p.key.clone()).unwrap_or_default(),
+                        run_id: c.id,
+                        status: c.status,
+                        output: c.output.clone(),
+                        error: c.error.clone(),
+                    })
+                    .collect());
+            }
+            tokio::select! {
+                _ = status.changed() => {}
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = self.cancel.cancelled() => return Err(TaskError::retryable("cancelled while waiting for child runs")),
+            }
+            tokio::time::sleep(WAIT_COALESCE).await;
+        }
+    }
+
+    /// Spawn the children and wait for all of them (RunMany).
+    pub async fn run_children(
+        &self,
+        workflow: &str,
+        version: &str,
+        children: Vec<Child>,
+    ) -> Result<Vec<ChildResult>, TaskError> {
+        let runs = self.spawn_children(workflow, version, children).await?;
+        self.wait_children(&runs).await
+    }
+}
