@@ -126,6 +126,11 @@ pub struct TaskDef {
     /// as data, e.g. a `shell` task's command).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with: Option<Value>,
+    /// Take the input from an ancestor's output instead of the run's input:
+    /// `"<ancestor>"` or `"<ancestor>.<field>.<field>"` (`with` is still merged over it).
+    /// This is how a task computed on the server hands its result to an agent's action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_from: Option<String>,
 }
 
 fn default_schedule_timeout() -> Dur {
@@ -156,6 +161,7 @@ impl TaskDef {
             concurrency: Vec::new(),
             rate_limits: Vec::new(),
             with: None,
+            input_from: None,
         }
     }
 
@@ -165,6 +171,12 @@ impl TaskDef {
         S: Into<String>,
     {
         self.parents = parents.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Take the input from an ancestor's output (`"parent"` or `"parent.field"`).
+    pub fn input_from(mut self, from: impl Into<String>) -> Self {
+        self.input_from = Some(from.into());
         self
     }
 
@@ -498,6 +510,18 @@ impl WorkflowDef {
         }
         if let Some(cycle) = find_cycle(&self.tasks) {
             return Err(DefinitionError::Cycle(cycle));
+        }
+        for task in &self.tasks {
+            if let Some(from) = &task.input_from {
+                let ancestor = from.split('.').next().unwrap_or_default();
+                if !self.ancestors(&task.name).contains(ancestor) {
+                    return Err(DefinitionError::BadField {
+                        task: task.name.clone(),
+                        field: "input_from",
+                        problem: format!("names '{ancestor}', which is not one of its ancestors"),
+                    });
+                }
+            }
         }
         Ok(())
     }

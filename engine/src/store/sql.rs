@@ -472,7 +472,14 @@ macro_rules! sql_store {
                     } else {
                         Vec::new()
                     };
-                    let run_input = inputs.get(&run_id).cloned().unwrap_or(Value::Null);
+                    let base = match &task_def.input_from {
+                        Some(from) => {
+                            let mut path = from.split('.');
+                            let start = parents.get(path.next().unwrap_or_default());
+                            path.fold(start, |v, field| v.and_then(|v| v.get(field))).cloned().unwrap_or(Value::Null)
+                        }
+                        None => inputs.get(&run_id).cloned().unwrap_or(Value::Null),
+                    };
                     out.push(Assignment {
                         task_id,
                         run_id,
@@ -480,7 +487,7 @@ macro_rules! sql_store {
                         workflow: def.name.clone(),
                         task_name: name.clone(),
                         action: task_def.action.clone(),
-                        input: task_input(&run_input, task_def.with.as_ref()),
+                        input: task_input(&base, task_def.with.as_ref()),
                         parents,
                         failures,
                         deadline: now.saturating_add(task_def.execution_timeout.as_millis()),

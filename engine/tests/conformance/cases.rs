@@ -1134,3 +1134,31 @@ pub async fn cancelling_a_parent_cancels_its_children(b: Backend) {
         assert_eq!(kid.status, RunStatus::Cancelled, "{kid:?}");
     }
 }
+
+pub async fn input_from_hands_an_ancestors_output_to_a_task(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine
+        .start_worker(echo_worker().handle("plan", |_| async move {
+            Ok(json!({ "db": { "host": "127.0.0.5", "port": 5433 } }))
+        }));
+    let def = wf("handoff")
+        .task(TaskDef::new("plan", "plan"))
+        .task(TaskDef {
+            with: Some(json!({ "port": 6000, "user": "bench" })),
+            ..TaskDef::new("use", "echo")
+                .parents(["plan"])
+                .input_from("plan.db")
+        });
+    let run = env.start(&def, json!({ "ignored": true })).await;
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed, "{:?}", done.error);
+    assert_eq!(
+        done.output.unwrap()["use"]["input"],
+        json!({ "host": "127.0.0.5", "port": 6000, "user": "bench" })
+    );
+    let bad = wf("bad-handoff")
+        .task(TaskDef::new("a", "echo"))
+        .task(TaskDef::new("b", "echo").input_from("a"));
+    let e = env.engine.register_workflow(&bad).await.unwrap_err();
+    assert!(e.to_string().contains("input_from"), "{e}");
+}

@@ -55,4 +55,5 @@ conformance!(
     run_many_of_a_thousand_children_answers_outputs_in_order,
     a_parent_executed_again_finds_its_children_instead_of_spawning_twice,
     cancelling_a_parent_cancels_its_children,
+    input_from_hands_an_ancestors_output_to_a_task,
 );
