@@ -67,4 +67,29 @@ pub struct ServeArgs {
     /// failed, per their retries. Agents poll at least twice per lease.
     #[arg(long, env = "RATCHET_AGENT_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub agent_lease: std::time::Duration,
+    /// The URL agents reach this server at; `http://<listen address>` if unset.
+    #[arg(long, env = "RATCHET_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The `ratchet-agent` binary local machines run; the one next to `ratchet` if unset.
+    #[arg(long, env = "RATCHET_AGENT_BIN")]
+    pub agent_bin: Option<std::path::PathBuf>,
+    /// Local target quota: machines (agent processes) at once, over all suites.
+    #[arg(long, env = "RATCHET_LOCAL_MAX_MACHINES", default_value_t = 8)]
+    pub local_max_machines: u32,
+    /// Local target quota: cores the machines may claim at once, over all suites.
+    #[arg(long, env = "RATCHET_LOCAL_MAX_CORES", default_value_t = 64)]
+    pub local_max_cores: u32,
+}
+
+impl ServeArgs {
+    /// Where agents find this server.
+    pub fn agent_facing_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| {
+            let mut addr = self.listen;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        })
+    }
 }

@@ -3,8 +3,10 @@
 mod api;
 mod auth;
 mod config;
+mod infra;
 mod serve;
 mod state;
+mod stroppy;
 mod telemetry;
 mod web;
 

@@ -10,6 +10,9 @@ use engine::store::{self, DatabaseTarget};
 use engine::{Engine, EngineConfig};
 
 use crate::auth;
+use crate::infra::local::{self, LocalProvider};
+use crate::stroppy::workflows::{self, Domain};
+use engine::store::LeaseLimit;
 use crate::config::{ServeArgs, StoreArgs};
 use crate::state::AppState;
 
@@ -59,6 +62,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "\nFirst start: created the admin API token (shown only now; keep it):\n\n    {token}\n\nUse it as `Authorization: Bearer <token>`.\n"
         );
     }
+    start_domain(&engine, &store, &args, listener.local_addr()?).await?;
     let state = AppState {
         store: store.clone(),
         bus: bus.clone(),
@@ -74,6 +78,39 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     engine.shutdown().await;
     bus.close().await;
     store.close().await;
+    Ok(())
+}
+
+/// Register the suite workflows and start the worker for their server-side steps.
+async fn start_domain(
+    engine: &Engine,
+    store: &Arc<dyn store::Store>,
+    args: &ServeArgs,
+    bound: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    for def in workflows::definitions() {
+        engine
+            .register_workflow(&def)
+            .await
+            .with_context(|| format!("cannot register the workflow {}", def.name))?;
+    }
+    let mut url_args = args.clone();
+    url_args.listen = bound;
+    let provider = LocalProvider {
+        store: store.clone(),
+        data_dir: std::fs::canonicalize(&args.store.data_dir)?,
+        server_url: url_args.agent_facing_url(),
+        agent_binary: args.agent_bin.clone().unwrap_or_else(local::default_agent_binary),
+    };
+    let domain = Domain {
+        store: store.clone(),
+        provider: Arc::new(provider),
+        quota: LeaseLimit {
+            count: i64::from(args.local_max_machines),
+            amount: i64::from(args.local_max_cores),
+        },
+    };
+    engine.start_worker(workflows::worker(Arc::new(domain)));
     Ok(())
 }
 

@@ -15,7 +15,10 @@ const BUILTINS: &[&str] = &["tpcb-like", "simple-update", "select-only"];
 const PROTOCOLS: &[&str] = &["simple", "extended", "prepared"];
 
 pub async fn run(ctx: &ActionContext) -> ActionResult {
-    let input: PgbenchInput = ctx.input_as()?;
+    run_with(ctx, ctx.input_as()?).await
+}
+
+pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult {
     if !BUILTINS.contains(&input.builtin.as_str()) {
         return Err(ActionError::fatal(format!(
             "invalid input at `builtin`: `{}` is not one of {}",

@@ -39,7 +39,7 @@ pub async fn install(ctx: &ActionContext) -> ActionResult {
         });
     };
     let url = url.replace("{version}", &input.version);
-    let dir = ctx.work_dir.join("stroppy").join(&input.version);
+    let dir = installed(&ctx.work_dir, &input.version);
     let binary = dir.join("stroppy");
     if binary.exists() && input.sha256.is_none() {
         ctx.log.line(format!(
@@ -191,13 +191,24 @@ pub fn command(input: &StroppyRunInput, binary: &Path, report: &Path) -> Cmd {
 }
 
 pub async fn run(ctx: &ActionContext) -> ActionResult {
-    let input: StroppyRunInput = ctx.input_as()?;
-    let binary = match &input.binary {
-        Some(b) => PathBuf::from(b),
-        None => which("stroppy").ok_or_else(|| {
-            ActionError::fatal(
-                "stroppy is not installed: run stroppy.install first, or give `binary`",
-            )
+    run_with(ctx, ctx.input_as()?).await
+}
+
+/// Where `stroppy.install` puts a downloaded version.
+fn installed(work_dir: &Path, version: &str) -> PathBuf {
+    work_dir.join("stroppy").join(version)
+}
+
+pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResult {
+    let from_install = input
+        .version
+        .as_deref()
+        .and_then(|v| find_file(&installed(&ctx.work_dir, v), "stroppy"));
+    let binary = match (&input.binary, from_install) {
+        (Some(b), _) => PathBuf::from(b),
+        (None, Some(found)) => found,
+        (None, None) => which("stroppy").ok_or_else(|| {
+            ActionError::fatal("stroppy is not installed: run stroppy.install first, or give `binary`")
         })?,
     };
     let report = ctx.attempt_dir.join("stroppy-report.json");

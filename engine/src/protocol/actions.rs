@@ -13,6 +13,7 @@ pub const POSTGRES_STOP: &str = "postgres.stop";
 pub const PGBENCH_RUN: &str = "pgbench.run";
 pub const STROPPY_INSTALL: &str = "stroppy.install";
 pub const STROPPY_RUN: &str = "stroppy.run";
+pub const LOAD_RUN: &str = "load.run";
 
 /// Every action an agent built from this source can run.
 pub const ALL: &[&str] = &[
@@ -22,7 +23,17 @@ pub const ALL: &[&str] = &[
     PGBENCH_RUN,
     STROPPY_INSTALL,
     STROPPY_RUN,
+    LOAD_RUN,
 ];
+
+/// `load.run`: the load of a benchmark, by either tool (one step of a suite's test runs
+/// whichever the test's workload names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "tool", rename_all = "snake_case")]
+pub enum LoadInput {
+    Pgbench(PgbenchInput),
+    Stroppy(StroppyRunInput),
+}
 
 /// `shell`: run a command through `sh -c`, streaming its stdout and stderr lines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,9 +219,13 @@ pub struct StroppyInstalled {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StroppyRunInput {
-    /// The binary (from `stroppy.install`); `stroppy` on the PATH if unset.
+    /// The binary; unset: the one `stroppy.install` put in the work dir for `version`, or
+    /// `stroppy` on the PATH.
     #[serde(default)]
     pub binary: Option<String>,
+    /// The version `stroppy.install` installed.
+    #[serde(default)]
+    pub version: Option<String>,
     /// Workload, e.g. `tpcc/tx`, `tpcb/tx`, or a `.sql` file.
     pub workload: String,
     /// Database connection URL, e.g. `postgres://postgres@10.0.0.5:5432/postgres`.

@@ -201,6 +201,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn run(&self, run_id: RunId) -> Result<Option<RunState>, StoreError>;
 
+    /// Runs, newest first, filtered; page with `before` (the last id of the previous page).
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>, StoreError>;
+
     /// The child runs of a run (of one of its tasks, if given), by task and spawn order.
     async fn child_runs(
         &self,
@@ -318,6 +321,31 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<(i64, ProgressRow)>, StoreError>;
 
+    // --- leases on shared resources -------------------------------------------------------
+
+    /// Take `lease` unless its (kind, key) is held by someone else, or `limit` (over all
+    /// leases of the kind) would be exceeded. True when held by `lease.holder` afterwards
+    /// (taking it again is harmless).
+    async fn acquire_lease(
+        &self,
+        lease: &Lease,
+        limit: Option<LeaseLimit>,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
+
+    async fn update_lease_data(&self, kind: &str, key: &str, data: &Value)
+    -> Result<(), StoreError>;
+
+    /// Leases, optionally of one kind and/or one holder.
+    async fn leases(
+        &self,
+        kind: Option<&str>,
+        holder: Option<&str>,
+    ) -> Result<Vec<Lease>, StoreError>;
+
+    /// Give a lease up; false when it was not held.
+    async fn release_lease(&self, kind: &str, key: &str) -> Result<bool, StoreError>;
+
     // --- tokens --------------------------------------------------------------------------
 
     async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
@@ -330,6 +358,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revoke a token; false when there is no such live token.
     async fn revoke_token(&self, id: Uuid, now: Millis) -> Result<bool, StoreError>;
+}
+
+/// Which runs to list. Run ids are UUIDv7, so they sort by creation time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFilter {
+    pub workflow: Option<String>,
+    pub status: Option<RunStatus>,
+    pub parent_task: Option<TaskId>,
+    /// Created at or after (epoch ms).
+    pub since: Option<Millis>,
+    /// Created before (epoch ms).
+    pub until: Option<Millis>,
+    /// Only runs older than this one (the cursor).
+    pub before: Option<RunId>,
+    pub limit: i64,
+}
+
+/// A held resource: a network block, a machine, a share of a quota.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lease {
+    pub kind: String,
+    pub key: String,
+    /// Who holds it (e.g. a run id).
+    pub holder: String,
+    /// What it counts against its kind's limit (cores, ...).
+    pub amount: i64,
+    /// What the holder needs to give it back (a process id, a work dir, ...).
+    pub data: Option<Value>,
+}
+
+/// The most leases of a kind, and the most `amount` they may add up to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LeaseLimit {
+    pub count: i64,
+    pub amount: i64,
 }
 
 /// How an attempt ended, as a worker reports it.

@@ -87,7 +87,7 @@ macro_rules! task_columns {
 /// locks a run row while it is changed; `$skip_locked` lets concurrent claims pass each
 /// other (both empty on SQLite, whose single writer connection serialises all writes).
 macro_rules! sql_store {
-    ($store:ident, $db:ty, for_update: $for_update:literal, skip_locked: $skip_locked:literal) => {
+    ($store:ident, $db:ty, for_update: $for_update:literal, skip_locked: $skip_locked:literal, lock_leases: $lock_leases:literal) => {
     mod sql_impl {
         use super::$store;
         use std::collections::{BTreeMap, HashMap, HashSet};
@@ -103,7 +103,7 @@ macro_rules! sql_store {
         use crate::model::*;
         use crate::planner::{Fence, Planner, RunSnapshot};
         use crate::store::sql::{is_transient, labels_allow, task_input, ABANDONED_AFTER, MAX_CONFLICT_RETRIES};
-        use crate::store::{Change, Installation, NewRun, Report, Store, StoreError, StoreKind};
+        use crate::store::{Change, Installation, Lease, LeaseLimit, NewRun, Report, RunFilter, Store, StoreError, StoreKind};
 
         type Row_ = <$db as sqlx::Database>::Row;
         type Tx<'a> = sqlx::Transaction<'a, $db>;
@@ -686,6 +686,30 @@ macro_rules! sql_store {
                 Ok(answers)
             }
 
+            async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunState>, StoreError> {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE 1 = 1"));
+                if let Some(w) = &f.workflow {
+                    qb.push(" AND workflow = ").push_bind(w.clone());
+                }
+                if let Some(s) = f.status {
+                    qb.push(" AND status = ").push_bind(s.as_str());
+                }
+                if let Some(t) = f.parent_task {
+                    qb.push(" AND parent_task_id = ").push_bind(t);
+                }
+                if let Some(since) = f.since {
+                    qb.push(" AND created_at >= ").push_bind(since);
+                }
+                if let Some(until) = f.until {
+                    qb.push(" AND created_at < ").push_bind(until);
+                }
+                if let Some(before) = f.before {
+                    qb.push(" AND id < ").push_bind(before);
+                }
+                qb.push(" ORDER BY id DESC LIMIT ").push_bind(f.limit.clamp(1, 1000));
+                qb.build().fetch_all(self.reader()).await?.iter().map(run_from_row).collect()
+            }
+
             async fn child_runs(&self, parent_run: RunId, parent_task: Option<TaskId>) -> Result<Vec<RunState>, StoreError> {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE parent_run_id = "));
                 qb.push_bind(parent_run);
@@ -1242,6 +1266,85 @@ macro_rules! sql_store {
                 let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                     .bind(now)
                     .bind(id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn acquire_lease(&self, lease: &Lease, limit: Option<LeaseLimit>, now: Millis) -> Result<bool, StoreError> {
+                let mut tx = self.writer().begin().await?;
+                if !$lock_leases.is_empty() {
+                    sqlx::query($lock_leases).execute(&mut *tx).await?;
+                }
+                let holder: Option<String> = sqlx::query_scalar("SELECT holder FROM leases WHERE kind = $1 AND key = $2")
+                    .bind(&lease.kind)
+                    .bind(&lease.key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(holder) = holder {
+                    return Ok(holder == lease.holder);
+                }
+                if let Some(limit) = limit {
+                    let (count, amount): (i64, Option<i64>) = sqlx::query_as("SELECT COUNT(*), SUM(amount) FROM leases WHERE kind = $1")
+                        .bind(&lease.kind)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if count + 1 > limit.count || amount.unwrap_or(0) + lease.amount > limit.amount {
+                        return Ok(false);
+                    }
+                }
+                sqlx::query("INSERT INTO leases (kind, key, holder, amount, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&lease.kind)
+                    .bind(&lease.key)
+                    .bind(&lease.holder)
+                    .bind(lease.amount)
+                    .bind(lease.data.clone().map(Json))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn update_lease_data(&self, kind: &str, key: &str, data: &Value) -> Result<(), StoreError> {
+                sqlx::query("UPDATE leases SET data = $1 WHERE kind = $2 AND key = $3")
+                    .bind(Json(data))
+                    .bind(kind)
+                    .bind(key)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn leases(&self, kind: Option<&str>, holder: Option<&str>) -> Result<Vec<Lease>, StoreError> {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT kind, key, holder, amount, data FROM leases WHERE 1 = 1");
+                if let Some(kind) = kind {
+                    qb.push(" AND kind = ").push_bind(kind.to_string());
+                }
+                if let Some(holder) = holder {
+                    qb.push(" AND holder = ").push_bind(holder.to_string());
+                }
+                qb.push(" ORDER BY kind, key");
+                qb.build()
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(Lease {
+                            kind: row.try_get("kind")?,
+                            key: row.try_get("key")?,
+                            holder: row.try_get("holder")?,
+                            amount: row.try_get("amount")?,
+                            data: row.try_get::<Option<Json<Value>>, _>("data")?.map(|j| j.0),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn release_lease(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM leases WHERE kind = $1 AND key = $2")
+                    .bind(kind)
+                    .bind(key)
                     .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() > 0)

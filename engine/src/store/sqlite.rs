@@ -79,4 +79,5 @@ impl SqliteStore {
     }
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, for_update: "", skip_locked: "");
+// One writer connection: every write transaction is already exclusive.
+sql_store!(SqliteStore, sqlx::Sqlite, for_update: "", skip_locked: "", lock_leases: "");

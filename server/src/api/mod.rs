@@ -7,6 +7,7 @@ pub mod body;
 mod health;
 pub mod problem;
 mod runs;
+mod suites;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -32,6 +33,9 @@ pub fn router(state: AppState) -> Router {
             get(agents::list_enrollments).post(agents::create_enrollment),
         )
         .route("/enrollment-tokens/{id}", delete(agents::revoke_enrollment))
+        .route("/suites", get(suites::list).post(suites::submit))
+        .route("/suites/{id}", get(suites::get))
+        .route("/suites/{id}/cancel", post(suites::cancel))
         .route("/workflows", post(runs::register_workflow))
         .route(
             "/workflows/{name}/versions/{version}/runs",

@@ -1,0 +1,283 @@
+//! Suites: submit (YAML or JSON, strictly parsed), list, follow, cancel. A suite is a run of
+//! `stroppy-test-suite`; its tests are the child runs that run spawns.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use engine::model::{RunState, RunStatus, TaskStatus};
+use engine::store::RunFilter;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::api::problem::{ApiError, ApiResult};
+use crate::auth::{Caller, Scope};
+use crate::state::AppState;
+use crate::stroppy::spec::{self, SpecError, SpecFormat, Suite, Target};
+use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION};
+
+/// A suite the server refused, with every problem found (the editor marks each line).
+#[derive(Serialize)]
+struct InvalidSuite {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    errors: Vec<SpecError>,
+}
+
+fn invalid(errors: Vec<SpecError>) -> Response {
+    let detail = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let body = InvalidSuite {
+        kind: "about:blank",
+        title: "Bad Request",
+        status: 400,
+        detail: format!("the suite is not valid: {detail}"),
+        errors,
+    };
+    let mut response = (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+/// Parse and expand a suite document; every problem is named by its path.
+pub fn parse_suite(text: &str, content_type: Option<&str>) -> Result<(Value, Suite), Vec<SpecError>> {
+    let doc = spec::parse(text, SpecFormat::from_content_type(content_type)).map_err(|e| vec![e])?;
+    let suite = doc.expand()?;
+    let spec = serde_json::to_value(&doc).unwrap_or(Value::Null);
+    Ok((spec, suite))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<SuiteView>), Response> {
+    caller.require(Scope::Write).map_err(IntoResponse::into_response)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the suite is not UTF-8 text").into_response())?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let (spec, suite) = parse_suite(text, content_type).map_err(invalid)?;
+    if suite.target == Target::Yandex {
+        return Err(ApiError::bad_request(
+            "`target: yandex` needs the Terraform CLI and Yandex Cloud credentials, which this server does not have; use `target: local`",
+        )
+        .into_response());
+    }
+    let run = state
+        .engine
+        .run_workflow(SUITE, VERSION, json!(SuiteInput { spec, suite }))
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let view = suite_view(&state, run).await.map_err(IntoResponse::into_response)?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A suite as people follow it.
+#[derive(Serialize)]
+pub struct SuiteView {
+    pub id: Uuid,
+    pub name: String,
+    pub target: Target,
+    pub status: RunStatus,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+    pub tests: Vec<TestView>,
+    /// The comparison, once every test has ended (`aggregate`'s output).
+    pub result: Option<Value>,
+    /// The document as submitted.
+    pub spec: Value,
+}
+
+#[derive(Serialize)]
+pub struct TestView {
+    pub name: String,
+    /// Unset until the test's run is started (local tests run one after the other).
+    pub run_id: Option<Uuid>,
+    /// PENDING until started, then its run's status.
+    pub status: String,
+    /// The steps running now.
+    pub steps: Vec<String>,
+    pub steps_done: usize,
+    pub steps_total: usize,
+    pub error: Option<String>,
+    /// The load's result (`run-stroppy-test`'s output) once measured.
+    pub result: Option<Value>,
+}
+
+async fn find_suite(state: &AppState, id: Uuid) -> ApiResult<RunState> {
+    match state.store.run(id).await? {
+        Some(run) if run.workflow == SUITE => Ok(run),
+        _ => Err(ApiError::not_found(format!("suite {id} not found"))),
+    }
+}
+
+async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
+    let input: SuiteInput = serde_json::from_value(run.input.clone())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("suite {} has an unreadable input: {e}", run.id)))?;
+    let children = state.store.child_runs(run.id, None).await?;
+    let mut tests = Vec::new();
+    for test in &input.suite.tests {
+        let child = children
+            .iter()
+            .find(|c| c.parent.as_ref().is_some_and(|p| p.key == test.name));
+        let Some(child) = child else {
+            tests.push(TestView {
+                name: test.name.clone(),
+                run_id: None,
+                status: if run.status.is_terminal() { "CANCELLED".into() } else { "PENDING".into() },
+                steps: Vec::new(),
+                steps_done: 0,
+                steps_total: 0,
+                error: None,
+                result: None,
+            });
+            continue;
+        };
+        let tasks = state.store.tasks(child.id).await?;
+        tests.push(TestView {
+            name: test.name.clone(),
+            run_id: Some(child.id),
+            status: child.status.to_string(),
+            steps: tasks
+                .iter()
+                .filter(|t| matches!(t.status, TaskStatus::Running | TaskStatus::Queued))
+                .map(|t| t.name.clone())
+                .collect(),
+            steps_done: tasks.iter().filter(|t| t.status.is_terminal()).count(),
+            steps_total: tasks.len(),
+            error: child.error.clone(),
+            result: tasks
+                .iter()
+                .find(|t| t.name == "run-stroppy-test")
+                .and_then(|t| t.output.clone()),
+        });
+    }
+    Ok(SuiteView {
+        id: run.id,
+        name: input.suite.name,
+        target: input.suite.target,
+        status: run.status,
+        created_at: run.created_at,
+        finished_at: run.finished_at,
+        error: run.error.clone(),
+        tests,
+        result: run.output.as_ref().and_then(|o| o.get("aggregate")).cloned(),
+        spec: input.spec,
+    })
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SuiteView>> {
+    caller.require(Scope::Read)?;
+    let run = find_suite(&state, id).await?;
+    Ok(Json(suite_view(&state, run).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    /// Created at or after, epoch ms.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// The cursor: `next_before` of the previous page.
+    pub before: Option<Uuid>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct SuiteSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub status: RunStatus,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub tests: usize,
+    pub best: Option<Value>,
+}
+
+#[derive(Serialize)]
+pub struct SuitePage {
+    pub suites: Vec<SuiteSummary>,
+    /// Pass as `before` for the next page; unset on the last page.
+    pub next_before: Option<Uuid>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<SuitePage>> {
+    caller.require(Scope::Read)?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(RunStatus::parse(&s.to_uppercase()).ok_or_else(|| {
+            ApiError::bad_request(format!("`status`: `{s}` is not one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED"))
+        })?),
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let runs = state
+        .store
+        .list_runs(&RunFilter {
+            workflow: Some(SUITE.into()),
+            status,
+            since: q.since,
+            until: q.until,
+            before: q.before,
+            limit,
+            ..RunFilter::default()
+        })
+        .await?;
+    let next_before = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id)).flatten();
+    let suites = runs
+        .into_iter()
+        .map(|run| {
+            let suite = run.input.get("suite");
+            let result = run.output.as_ref().and_then(|o| o.get("aggregate"));
+            SuiteSummary {
+                id: run.id,
+                name: suite.and_then(|s| s["name"].as_str()).unwrap_or_default().to_string(),
+                status: run.status,
+                created_at: run.created_at,
+                finished_at: run.finished_at,
+                tests: suite.and_then(|s| s["tests"].as_array()).map_or(0, Vec::len),
+                best: result.and_then(|r| {
+                    let best = r["best"].as_str()?;
+                    r["tests"].as_array()?.iter().find(|t| t["name"] == best).map(|t| json!({ "name": best, "tps": t["tps"] }))
+                }),
+            }
+        })
+        .collect();
+    Ok(Json(SuitePage { suites, next_before }))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<(StatusCode, Json<SuiteView>)> {
+    caller.require(Scope::Write)?;
+    let run = find_suite(&state, id).await?;
+    if run.status.is_terminal() {
+        return Err(ApiError::conflict(format!("suite {id} has already ended ({})", run.status)));
+    }
+    state.engine.cancel_run(id).await?;
+    let run = find_suite(&state, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(suite_view(&state, run).await?)))
+}

@@ -1,0 +1,177 @@
+//! The `local` provider: a "machine" is a `ratchet-agent` process on this host, with its
+//! own work dir and its own loopback address, enrolled for one test run. Destroying it
+//! stops the databases it started, stops the agent (process group and all) and removes its
+//! work dir.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use engine::store::{Lease, Store};
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use serde_json::json;
+
+use crate::auth::{self, KIND_ENROLLMENT, NewToken};
+use crate::infra::{MACHINE, Machine, MachinePlan, Provider, ProviderError};
+
+pub struct LocalProvider {
+    pub store: Arc<dyn Store>,
+    /// Machines' work dirs go under `<data dir>/machines`.
+    pub data_dir: PathBuf,
+    /// The URL agents reach this server at.
+    pub server_url: String,
+    pub agent_binary: PathBuf,
+}
+
+/// `ratchet-agent` next to the running `ratchet` (as installed and as built by cargo).
+pub fn default_agent_binary() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("ratchet-agent")))
+        .unwrap_or_else(|| PathBuf::from("ratchet-agent"))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl LocalProvider {
+    fn machines_dir(&self) -> PathBuf {
+        self.data_dir.join("machines")
+    }
+
+    async fn create_one(&self, run_id: uuid::Uuid, plan: &MachinePlan) -> Result<Machine, ProviderError> {
+        let failed = |what: &str, e: &dyn std::fmt::Display| ProviderError::Failed(format!("machine {}: {what}: {e}", plan.name));
+        if !self.agent_binary.exists() {
+            return Err(ProviderError::Failed(format!(
+                "the agent binary {} is missing (build it with `cargo build -p ratchet-agent`, or set RATCHET_AGENT_BIN)",
+                self.agent_binary.display()
+            )));
+        }
+        let work_dir = self.machines_dir().join(&plan.name);
+        std::fs::create_dir_all(&work_dir).map_err(|e| failed("cannot create its work dir", &e))?;
+        // PostgreSQL runs as an unprivileged user when we are root: it must reach its dir.
+        use std::os::unix::fs::PermissionsExt;
+        for dir in [self.machines_dir(), work_dir.clone()] {
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+        }
+        let (token, _) = auth::create(
+            self.store.as_ref(),
+            NewToken {
+                kind: KIND_ENROLLMENT,
+                name: format!("local machine {}", plan.name),
+                scopes: Vec::new(),
+                labels: [("machine".to_string(), json!(plan.role)), ("address".to_string(), json!(plan.address))].into(),
+                run_id: Some(run_id),
+                worker_id: None,
+                expires_at: Some(now_ms() + 24 * 3600 * 1000),
+            },
+            None,
+            now_ms(),
+        )
+        .await
+        .map_err(|e| failed("cannot create its enrollment token", &e.detail))?;
+        let log = std::fs::File::create(work_dir.join("agent.log")).map_err(|e| failed("cannot create its log", &e))?;
+        let log_err = log.try_clone().map_err(|e| failed("cannot create its log", &e))?;
+        let mut child = tokio::process::Command::new(&self.agent_binary)
+            .env("RATCHET_SERVER_URL", &self.server_url)
+            .env("RATCHET_ENROLLMENT_TOKEN", &token)
+            .env("RATCHET_AGENT_NAME", &plan.name)
+            .env("RATCHET_AGENT_WORK_DIR", &work_dir)
+            .env("RATCHET_AGENT_SLOTS", "2")
+            .env("RATCHET_AGENT_LABELS", format!("cores={},memory_gb={}", plan.cores, plan.memory_gb))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| failed("cannot start ratchet-agent", &e))?;
+        let pid = child.id().unwrap_or(0);
+        // Reap it when it ends, so it never lingers as a zombie.
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        let handle = json!({ "pid": pid, "work_dir": work_dir, "address": plan.address });
+        self.store.update_lease_data(MACHINE, &plan.name, &handle).await?;
+        tracing::info!(machine = %plan.name, address = %plan.address, pid, "local machine started");
+        Ok(Machine { role: plan.role.clone(), name: plan.name.clone(), address: plan.address.clone(), handle })
+    }
+}
+
+#[async_trait]
+impl Provider for LocalProvider {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn create(&self, run_id: uuid::Uuid, machines: &[MachinePlan]) -> Result<Vec<Machine>, ProviderError> {
+        let mut created = Vec::new();
+        for plan in machines {
+            created.push(self.create_one(run_id, plan).await?);
+        }
+        Ok(created)
+    }
+
+    async fn destroy(&self, lease: &Lease) -> Result<(), ProviderError> {
+        let Some(data) = &lease.data else {
+            return Ok(()); // reserved, never created
+        };
+        let work_dir = data["work_dir"].as_str().map(PathBuf::from);
+        if let Some(dir) = &work_dir {
+            stop_databases(dir).await;
+        }
+        if let Some(pid) = data["pid"].as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
+            stop_group(pid).await;
+        }
+        if let Some(dir) = &work_dir
+            && dir.starts_with(self.machines_dir())
+            && dir.exists()
+        {
+            std::fs::remove_dir_all(dir)
+                .map_err(|e| ProviderError::Failed(format!("cannot remove {}: {e}", dir.display())))?;
+        }
+        tracing::info!(machine = %lease.key, "local machine destroyed");
+        Ok(())
+    }
+}
+
+/// Immediate shutdown (SIGQUIT) of every PostgreSQL the machine started, then SIGKILL.
+async fn stop_databases(work_dir: &Path) {
+    let Ok(instances) = std::fs::read_dir(work_dir.join("postgres")) else { return };
+    for instance in instances.flatten() {
+        let pid_file = instance.path().join("data").join("postmaster.pid");
+        let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<i32>().ok()))
+        else {
+            continue;
+        };
+        let pid = Pid::from_raw(pid);
+        if kill(pid, Signal::SIGQUIT).is_ok() {
+            wait_gone(|| kill(pid, None).is_ok(), Duration::from_secs(10)).await;
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// SIGTERM the agent's process group (it stops its tasks), then SIGKILL.
+async fn stop_group(pid: i32) {
+    let group = Pid::from_raw(pid);
+    if killpg(group, Signal::SIGTERM).is_ok() {
+        wait_gone(|| killpg(group, None).is_ok(), Duration::from_secs(10)).await;
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+}
+
+async fn wait_gone(alive: impl Fn() -> bool, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while alive() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,51 @@
+//! Network blocks for local machines: each test run gets its own 127.x.y.0/24, so its
+//! database and load generator have addresses nobody else uses. The allocation is a lease,
+//! so it survives a restart and is given back when the run's machines are destroyed.
+
+use engine::store::{Lease, Store};
+
+use crate::infra::ProviderError;
+
+pub const NETWORK: &str = "network";
+
+/// Blocks handed out: 127.10.0.0/24 … 127.250.255.0/24 (127.0.x.x stays for the host).
+fn candidates() -> impl Iterator<Item = (u8, u8)> {
+    (10u8..=250).flat_map(|b| (0u8..=255).map(move |c| (b, c)))
+}
+
+/// A free block for `holder` (the same one again if it already holds one).
+pub async fn acquire(store: &dyn Store, holder: &str, now: i64) -> Result<String, ProviderError> {
+    if let Some(held) = store.leases(Some(NETWORK), Some(holder)).await?.into_iter().next() {
+        return Ok(held.key);
+    }
+    let taken: std::collections::HashSet<String> = store
+        .leases(Some(NETWORK), None)
+        .await?
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    for (b, c) in candidates() {
+        let cidr = format!("127.{b}.{c}.0/24");
+        if taken.contains(&cidr) {
+            continue;
+        }
+        let lease = Lease {
+            kind: NETWORK.into(),
+            key: cidr.clone(),
+            holder: holder.into(),
+            amount: 0,
+            data: None,
+        };
+        // Another replica may take it between our look and our insert: try the next one.
+        if store.acquire_lease(&lease, None, now).await? {
+            return Ok(cidr);
+        }
+    }
+    Err(ProviderError::Failed("every local network block is in use".into()))
+}
+
+/// The address of host `n` in a `a.b.c.0/24` block.
+pub fn host(cidr: &str, n: u8) -> String {
+    let prefix = cidr.trim_end_matches(".0/24");
+    format!("{prefix}.{n}")
+}
