@@ -32,6 +32,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate(StoreArgs),
+    /// Submit a suite to a server, follow it, print the results (exit 1 if a test failed).
+    Run(crate::cli::run::RunArgs),
+    /// Start the server on the embedded default, run the example local suite, keep serving.
+    Demo(ServeArgs),
 }
 
 /// Where state lives. Shared by every command that opens the store.

@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+mod cli;
 mod config;
 mod infra;
 mod serve;
@@ -29,6 +30,15 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Migrate(args) => serve::migrate(args).await,
+            Command::Demo(args) => cli::demo::run(args).await,
+            // A suite whose tests did not all complete fails the command (CI reads this).
+            Command::Run(args) => cli::run::run(args).await.and_then(|ok| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!("not every test of the suite completed"))
+                }
+            }),
         }
     });
     match outcome {

@@ -15,34 +15,12 @@ use uuid::Uuid;
 use crate::api::problem::{ApiError, ApiResult};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
-use crate::stroppy::spec::{self, SpecError, SpecFormat, Suite, Target};
+use crate::stroppy::spec::{self, SpecError, SpecErrors, SpecFormat, Suite, Target};
 use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION};
 
-/// A suite the server refused, with every problem found (the editor marks each line).
-#[derive(Serialize)]
-struct InvalidSuite {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    title: &'static str,
-    status: u16,
-    detail: String,
-    errors: Vec<SpecError>,
-}
-
-fn invalid(errors: Vec<SpecError>) -> Response {
-    let detail = errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ");
-    let body = InvalidSuite {
-        kind: "about:blank",
-        title: "Bad Request",
-        status: 400,
-        detail: format!("the suite is not valid: {detail}"),
-        errors,
-    };
-    let mut response = (StatusCode::BAD_REQUEST, Json(body)).into_response();
+/// 400 with every problem found, each with its path, line and column (the editor marks them).
+fn invalid(errors: SpecErrors) -> Response {
+    let mut response = (StatusCode::BAD_REQUEST, Json(errors.to_problem())).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/problem+json"),
@@ -50,12 +28,22 @@ fn invalid(errors: Vec<SpecError>) -> Response {
     response
 }
 
-/// Parse and expand a suite document; every problem is named by its path.
-pub fn parse_suite(text: &str, content_type: Option<&str>) -> Result<(Value, Suite), Vec<SpecError>> {
-    let doc = spec::parse(text, SpecFormat::from_content_type(content_type)).map_err(|e| vec![e])?;
-    let suite = doc.expand()?;
-    let spec = serde_json::to_value(&doc).unwrap_or(Value::Null);
-    Ok((spec, suite))
+/// Parse and expand a suite document; every problem is named by its path (and line).
+pub fn parse_suite(text: &str, content_type: Option<&str>) -> Result<(Value, Suite), SpecErrors> {
+    let format = SpecFormat::from_content_type(content_type).ok_or_else(|| {
+        SpecErrors(vec![SpecError {
+            path: String::new(),
+            message: format!(
+                "unsupported Content-Type `{}`: send application/yaml or application/json",
+                content_type.unwrap_or_default()
+            ),
+            line: None,
+            column: None,
+        }])
+    })?;
+    let loaded = spec::load(text, format)?;
+    let spec = serde_json::to_value(&loaded.spec).unwrap_or(Value::Null);
+    Ok((spec, loaded.suite))
 }
 
 pub async fn submit(

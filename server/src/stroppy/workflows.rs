@@ -349,9 +349,10 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
         settings: input.test.database.settings.clone(),
         image: None,
     };
-    let (driver, load, stroppy_install) = match &input.test.workload {
-        Workload::Pgbench { duration, scale, clients, threads, builtin } => (
-            "pgbench",
+    let duration_s = input.test.workload.duration_s().max(1);
+    let driver = input.test.workload.driver().as_str();
+    let (load, stroppy_install) = match &input.test.workload {
+        Workload::Pgbench { scale, clients, threads, builtin, .. } => (
             LoadInput::Pgbench(PgbenchInput {
                 host: db_host,
                 port: DB_PORT,
@@ -362,22 +363,21 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
                 init: true,
                 clients: *clients,
                 threads: *threads,
-                duration_s: duration.as_secs().max(1),
-                builtin: builtin.clone(),
+                duration_s,
+                builtin: builtin.as_str().to_string(),
                 protocol: None,
             }),
             None,
         ),
-        Workload::Stroppy { version, workload, duration, scale, vus, env } => (
-            "stroppy",
+        Workload::Stroppy { version, workload, scale, vus, env, .. } => (
             LoadInput::Stroppy(StroppyRunInput {
                 binary: None,
                 version: Some(version.clone()),
                 workload: workload.clone(),
                 driver_url: format!("postgres://postgres@{db_host}:{DB_PORT}/postgres"),
-                duration_s: duration.as_secs().max(1),
+                duration_s,
                 vus: *vus,
-                scale: Some(*scale),
+                scale: *scale,
                 env: env.clone(),
                 args: Vec::new(),
             }),
