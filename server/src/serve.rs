@@ -10,11 +10,11 @@ use engine::store::{self, DatabaseTarget};
 use engine::{Engine, EngineConfig};
 
 use crate::auth;
+use crate::config::{ServeArgs, StoreArgs};
 use crate::infra::local::{self, LocalProvider};
+use crate::state::AppState;
 use crate::stroppy::workflows::{self, Domain};
 use engine::store::LeaseLimit;
-use crate::config::{ServeArgs, StoreArgs};
-use crate::state::AppState;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Bind first: a port in use is the cheapest mistake to report.
@@ -100,7 +100,10 @@ async fn start_domain(
         store: store.clone(),
         data_dir: std::fs::canonicalize(&args.store.data_dir)?,
         server_url: url_args.agent_facing_url(),
-        agent_binary: args.agent_bin.clone().unwrap_or_else(local::default_agent_binary),
+        agent_binary: args
+            .agent_bin
+            .clone()
+            .unwrap_or_else(local::default_agent_binary),
     };
     let domain = Domain {
         store: store.clone(),

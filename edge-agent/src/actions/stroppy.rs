@@ -208,7 +208,9 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
         (Some(b), _) => PathBuf::from(b),
         (None, Some(found)) => found,
         (None, None) => which("stroppy").ok_or_else(|| {
-            ActionError::fatal("stroppy is not installed: run stroppy.install first, or give `binary`")
+            ActionError::fatal(
+                "stroppy is not installed: run stroppy.install first, or give `binary`",
+            )
         })?,
     };
     let report = ctx.attempt_dir.join("stroppy-report.json");

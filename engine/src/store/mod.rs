@@ -333,8 +333,12 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> Result<bool, StoreError>;
 
-    async fn update_lease_data(&self, kind: &str, key: &str, data: &Value)
-    -> Result<(), StoreError>;
+    async fn update_lease_data(
+        &self,
+        kind: &str,
+        key: &str,
+        data: &Value,
+    ) -> Result<(), StoreError>;
 
     /// Leases, optionally of one kind and/or one holder.
     async fn leases(

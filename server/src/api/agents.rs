@@ -26,6 +26,17 @@ pub async fn list_agents(
     Ok(Json(workers))
 }
 
+/// What is provisioned right now: machines, network blocks and quota shares, each with
+/// the run that holds it (the leak guard: after a suite, nothing of it is left here).
+pub async fn infrastructure(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::Read)?;
+    let leases = state.store.leases(None, None).await?;
+    Ok(Json(serde_json::json!({ "leases": leases })))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewEnrollment {

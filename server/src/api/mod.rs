@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .nest("/agent", agent_protocol)
         .route("/agents", get(agents::list_agents))
+        .route("/infrastructure", get(agents::infrastructure))
         .route(
             "/enrollment-tokens",
             get(agents::list_enrollments).post(agents::create_enrollment),

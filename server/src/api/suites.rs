@@ -52,10 +52,14 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<SuiteView>), Response> {
-    caller.require(Scope::Write).map_err(IntoResponse::into_response)?;
+    caller
+        .require(Scope::Write)
+        .map_err(IntoResponse::into_response)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the suite is not UTF-8 text").into_response())?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let (spec, suite) = parse_suite(text, content_type).map_err(invalid)?;
     if suite.target == Target::Yandex {
         return Err(ApiError::bad_request(
@@ -68,7 +72,9 @@ pub async fn submit(
         .run_workflow(SUITE, VERSION, json!(SuiteInput { spec, suite }))
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
-    let view = suite_view(&state, run).await.map_err(IntoResponse::into_response)?;
+    let view = suite_view(&state, run)
+        .await
+        .map_err(IntoResponse::into_response)?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -78,7 +84,9 @@ pub struct SuiteView {
     pub id: Uuid,
     pub name: String,
     pub target: Target,
-    pub status: RunStatus,
+    /// The suite run's status, except that a suite whose tests are still tearing down
+    /// stays RUNNING (or CANCELLING) until they have ended: "ended" means nothing is left.
+    pub status: String,
     pub created_at: i64,
     pub finished_at: Option<i64>,
     pub error: Option<String>,
@@ -113,8 +121,12 @@ async fn find_suite(state: &AppState, id: Uuid) -> ApiResult<RunState> {
 }
 
 async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
-    let input: SuiteInput = serde_json::from_value(run.input.clone())
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("suite {} has an unreadable input: {e}", run.id)))?;
+    let input: SuiteInput = serde_json::from_value(run.input.clone()).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("suite {} has an unreadable input: {e}", run.id),
+        )
+    })?;
     let children = state.store.child_runs(run.id, None).await?;
     let mut tests = Vec::new();
     for test in &input.suite.tests {
@@ -125,7 +137,11 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
             tests.push(TestView {
                 name: test.name.clone(),
                 run_id: None,
-                status: if run.status.is_terminal() { "CANCELLED".into() } else { "PENDING".into() },
+                status: if run.status.is_terminal() {
+                    "CANCELLED".into()
+                } else {
+                    "PENDING".into()
+                },
                 steps: Vec::new(),
                 steps_done: 0,
                 steps_total: 0,
@@ -153,16 +169,28 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
                 .and_then(|t| t.output.clone()),
         });
     }
+    let tearing_down = tests
+        .iter()
+        .any(|t| matches!(t.status.as_str(), "RUNNING" | "QUEUED"));
+    let status = match run.status {
+        RunStatus::Cancelled if tearing_down => "CANCELLING".to_string(),
+        s if s.is_terminal() && tearing_down => "RUNNING".to_string(),
+        s => s.to_string(),
+    };
     Ok(SuiteView {
         id: run.id,
         name: input.suite.name,
         target: input.suite.target,
-        status: run.status,
+        status,
         created_at: run.created_at,
         finished_at: run.finished_at,
         error: run.error.clone(),
         tests,
-        result: run.output.as_ref().and_then(|o| o.get("aggregate")).cloned(),
+        result: run
+            .output
+            .as_ref()
+            .and_then(|o| o.get("aggregate"))
+            .cloned(),
         spec: input.spec,
     })
 }
@@ -216,7 +244,9 @@ pub async fn list(
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(RunStatus::parse(&s.to_uppercase()).ok_or_else(|| {
-            ApiError::bad_request(format!("`status`: `{s}` is not one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED"))
+            ApiError::bad_request(format!(
+                "`status`: `{s}` is not one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED"
+            ))
         })?),
     };
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
@@ -232,7 +262,9 @@ pub async fn list(
             ..RunFilter::default()
         })
         .await?;
-    let next_before = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id)).flatten();
+    let next_before = (runs.len() as i64 == limit)
+        .then(|| runs.last().map(|r| r.id))
+        .flatten();
     let suites = runs
         .into_iter()
         .map(|run| {
@@ -240,19 +272,31 @@ pub async fn list(
             let result = run.output.as_ref().and_then(|o| o.get("aggregate"));
             SuiteSummary {
                 id: run.id,
-                name: suite.and_then(|s| s["name"].as_str()).unwrap_or_default().to_string(),
+                name: suite
+                    .and_then(|s| s["name"].as_str())
+                    .unwrap_or_default()
+                    .to_string(),
                 status: run.status,
                 created_at: run.created_at,
                 finished_at: run.finished_at,
-                tests: suite.and_then(|s| s["tests"].as_array()).map_or(0, Vec::len),
+                tests: suite
+                    .and_then(|s| s["tests"].as_array())
+                    .map_or(0, Vec::len),
                 best: result.and_then(|r| {
                     let best = r["best"].as_str()?;
-                    r["tests"].as_array()?.iter().find(|t| t["name"] == best).map(|t| json!({ "name": best, "tps": t["tps"] }))
+                    r["tests"]
+                        .as_array()?
+                        .iter()
+                        .find(|t| t["name"] == best)
+                        .map(|t| json!({ "name": best, "tps": t["tps"] }))
                 }),
             }
         })
         .collect();
-    Ok(Json(SuitePage { suites, next_before }))
+    Ok(Json(SuitePage {
+        suites,
+        next_before,
+    }))
 }
 
 pub async fn cancel(
@@ -263,7 +307,10 @@ pub async fn cancel(
     caller.require(Scope::Write)?;
     let run = find_suite(&state, id).await?;
     if run.status.is_terminal() {
-        return Err(ApiError::conflict(format!("suite {id} has already ended ({})", run.status)));
+        return Err(ApiError::conflict(format!(
+            "suite {id} has already ended ({})",
+            run.status
+        )));
     }
     state.engine.cancel_run(id).await?;
     let run = find_suite(&state, id).await?;

@@ -15,8 +15,12 @@ const EXAMPLE: &str = include_str!("../../../examples/suite-local.yaml");
 
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     // The demo needs a token to drive its own server: keep one in the data dir (owner-only).
-    std::fs::create_dir_all(&args.store.data_dir)
-        .with_context(|| format!("cannot create the data dir {}", args.store.data_dir.display()))?;
+    std::fs::create_dir_all(&args.store.data_dir).with_context(|| {
+        format!(
+            "cannot create the data dir {}",
+            args.store.data_dir.display()
+        )
+    })?;
     let token = match &args.admin_token {
         Some(t) => t.clone(),
         None => demo_token(&args.store.data_dir)?,
@@ -27,12 +31,19 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let client = Client::new(&url, &token);
     wait_ready(&url, &server).await?;
 
-    eprintln!("\nRatchet is up: dashboard {url} (API token: {token})\nRunning the example suite (examples/suite-local.yaml)…\n");
+    eprintln!(
+        "\nRatchet is up: dashboard {url} (API token: {token})\nRunning the example suite (examples/suite-local.yaml)…\n"
+    );
     let suite = client.submit(EXAMPLE.to_string(), SpecFormat::Yaml).await?;
-    let id = suite["id"].as_str().context("the server answered no suite id")?.to_string();
+    let id = suite["id"]
+        .as_str()
+        .context("the server answered no suite id")?
+        .to_string();
     let done = follow(&client, &id, true).await?;
     print_results(&done);
-    println!("\nSee it in the dashboard: {url}/suites/{id}  (token: {token})\nThe server keeps serving; Ctrl-C stops it.");
+    println!(
+        "\nSee it in the dashboard: {url}/suites/{id}  (token: {token})\nThe server keeps serving; Ctrl-C stops it."
+    );
     server.await.context("the server task failed")?
 }
 
@@ -50,13 +61,21 @@ fn demo_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-async fn wait_ready(url: &str, server: &tokio::task::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {
+async fn wait_ready(
+    url: &str,
+    server: &tokio::task::JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     for _ in 0..600 {
         if server.is_finished() {
             anyhow::bail!("the server stopped during start-up (see the error above)");
         }
-        if http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if http
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -17,7 +17,11 @@ pub struct RunArgs {
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
     /// The Ratchet server.
-    #[arg(long, env = "RATCHET_SERVER_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "RATCHET_SERVER_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: String,
     /// An API token with the `write` scope.
     #[arg(long, env = "RATCHET_TOKEN", hide_env_values = true)]
@@ -36,11 +40,19 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str, token: &str) -> Client {
-        Client { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_string(), token: token.to_string() }
+        Client {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+        }
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let response = request.bearer_auth(&self.token).send().await.with_context(|| format!("cannot reach the Ratchet server at {}", self.base))?;
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Ratchet server at {}", self.base))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
@@ -52,7 +64,11 @@ impl Client {
                 (Some(l), Some(c)) => format!(" (line {l}, column {c})"),
                 _ => String::new(),
             };
-            message.push_str(&format!("\n  {}{at}: {}", e["path"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")));
+            message.push_str(&format!(
+                "\n  {}{at}: {}",
+                e["path"].as_str().unwrap_or(""),
+                e["message"].as_str().unwrap_or("")
+            ));
         }
         bail!("the server answered {status}: {message}")
     }
@@ -62,24 +78,45 @@ impl Client {
             SpecFormat::Json => "application/json",
             SpecFormat::Yaml => "application/yaml",
         };
-        self.send(self.http.post(format!("{}/api/v1/suites", self.base)).header("content-type", content_type).body(text)).await
+        self.send(
+            self.http
+                .post(format!("{}/api/v1/suites", self.base))
+                .header("content-type", content_type)
+                .body(text),
+        )
+        .await
     }
 
     async fn suite(&self, id: &str) -> anyhow::Result<Value> {
-        self.send(self.http.get(format!("{}/api/v1/suites/{id}", self.base))).await
+        self.send(self.http.get(format!("{}/api/v1/suites/{id}", self.base)))
+            .await
     }
 
     async fn cancel(&self, id: &str) -> anyhow::Result<Value> {
-        self.send(self.http.post(format!("{}/api/v1/suites/{id}/cancel", self.base)).json(&serde_json::json!({}))).await
+        self.send(
+            self.http
+                .post(format!("{}/api/v1/suites/{id}/cancel", self.base))
+                .json(&serde_json::json!({})),
+        )
+        .await
     }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let client = Client::new(&args.server, &args.token);
-    let suite = client.submit(text, SpecFormat::from_path(&args.file)).await?;
-    let id = suite["id"].as_str().context("the server answered no suite id")?.to_string();
-    eprintln!("suite {} submitted: {id}", suite["name"].as_str().unwrap_or("?"));
+    let suite = client
+        .submit(text, SpecFormat::from_path(&args.file))
+        .await?;
+    let id = suite["id"]
+        .as_str()
+        .context("the server answered no suite id")?
+        .to_string();
+    eprintln!(
+        "suite {} submitted: {id}",
+        suite["name"].as_str().unwrap_or("?")
+    );
     let done = follow(&client, &id, !args.json).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&done)?);
@@ -92,12 +129,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
 /// Every test completed.
 pub fn succeeded(suite: &Value) -> bool {
     suite["status"] == "COMPLETED"
-        && suite["tests"].as_array().is_some_and(|t| t.iter().all(|t| t["status"] == "COMPLETED"))
+        && suite["tests"]
+            .as_array()
+            .is_some_and(|t| t.iter().all(|t| t["status"] == "COMPLETED"))
 }
 
 /// Follow a suite until it ends; answers its final state.
 pub async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result<Value> {
-    let bars = MultiProgress::with_draw_target(if progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let bars = MultiProgress::with_draw_target(if progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
     let style = ProgressStyle::with_template("{prefix:>16} [{bar:24}] {pos}/{len} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -112,7 +155,11 @@ pub async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result
             let bar = match by_test.iter().find(|(n, _)| *n == name) {
                 Some((_, bar)) => bar.clone(),
                 None => {
-                    let bar = bars.add(ProgressBar::new(1).with_style(style.clone()).with_prefix(name.clone()));
+                    let bar = bars.add(
+                        ProgressBar::new(1)
+                            .with_style(style.clone())
+                            .with_prefix(name.clone()),
+                    );
                     by_test.push((name, bar.clone()));
                     bar
                 }
@@ -120,10 +167,22 @@ pub async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result
             bar.set_length(test["steps_total"].as_u64().unwrap_or(0).max(1));
             bar.set_position(test["steps_done"].as_u64().unwrap_or(0));
             let status = test["status"].as_str().unwrap_or("?");
-            let steps: Vec<&str> = test["steps"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            bar.set_message(if steps.is_empty() { status.to_string() } else { format!("{status}: {}", steps.join(", ")) });
+            let steps: Vec<&str> = test["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            bar.set_message(if steps.is_empty() {
+                status.to_string()
+            } else {
+                format!("{status}: {}", steps.join(", "))
+            });
         }
-        if matches!(suite["status"].as_str(), Some("COMPLETED" | "FAILED" | "CANCELLED")) {
+        if matches!(
+            suite["status"].as_str(),
+            Some("COMPLETED" | "FAILED" | "CANCELLED")
+        ) {
             for (_, bar) in &by_test {
                 bar.finish();
             }
@@ -141,17 +200,32 @@ pub async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result
 }
 
 fn fmt_opt(v: &Value, decimals: usize) -> String {
-    v.as_f64().map_or_else(|| "-".to_string(), |x| format!("{x:.decimals$}"))
+    v.as_f64()
+        .map_or_else(|| "-".to_string(), |x| format!("{x:.decimals$}"))
 }
 
 pub fn print_results(suite: &Value) {
     println!();
-    println!("suite {} ({}): {}", suite["name"].as_str().unwrap_or("?"), suite["id"].as_str().unwrap_or("?"), suite["status"].as_str().unwrap_or("?"));
+    println!(
+        "suite {} ({}): {}",
+        suite["name"].as_str().unwrap_or("?"),
+        suite["id"].as_str().unwrap_or("?"),
+        suite["status"].as_str().unwrap_or("?")
+    );
     let result = &suite["result"];
     let rows = result["tests"].as_array().cloned().unwrap_or_default();
     println!(
         "{:<20} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}",
-        "test", "status", "tps", "p50 ms", "p95 ms", "p99 ms", "max ms", "Δtps %", "errors", "seconds"
+        "test",
+        "status",
+        "tps",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "Δtps %",
+        "errors",
+        "seconds"
     );
     for t in &rows {
         let lat = &t["latency_ms"];
@@ -171,11 +245,19 @@ pub fn print_results(suite: &Value) {
     }
     if rows.is_empty() {
         for t in suite["tests"].as_array().into_iter().flatten() {
-            println!("{:<20} {:>10}", t["name"].as_str().unwrap_or("?"), t["status"].as_str().unwrap_or("?"));
+            println!(
+                "{:<20} {:>10}",
+                t["name"].as_str().unwrap_or("?"),
+                t["status"].as_str().unwrap_or("?")
+            );
         }
     }
     if let Some(base) = result["baseline"].as_str() {
-        println!("baseline: {base}; best: {}; worst: {}", result["best"].as_str().unwrap_or("-"), result["worst"].as_str().unwrap_or("-"));
+        println!(
+            "baseline: {base}; best: {}; worst: {}",
+            result["best"].as_str().unwrap_or("-"),
+            result["worst"].as_str().unwrap_or("-")
+        );
     }
     for t in suite["tests"].as_array().into_iter().flatten() {
         if let Some(e) = t["error"].as_str() {

@@ -45,8 +45,14 @@ impl LocalProvider {
         self.data_dir.join("machines")
     }
 
-    async fn create_one(&self, run_id: uuid::Uuid, plan: &MachinePlan) -> Result<Machine, ProviderError> {
-        let failed = |what: &str, e: &dyn std::fmt::Display| ProviderError::Failed(format!("machine {}: {what}: {e}", plan.name));
+    async fn create_one(
+        &self,
+        run_id: uuid::Uuid,
+        plan: &MachinePlan,
+    ) -> Result<Machine, ProviderError> {
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            ProviderError::Failed(format!("machine {}: {what}: {e}", plan.name))
+        };
         if !self.agent_binary.exists() {
             return Err(ProviderError::Failed(format!(
                 "the agent binary {} is missing (build it with `cargo build -p ratchet-agent`, or set RATCHET_AGENT_BIN)",
@@ -66,7 +72,11 @@ impl LocalProvider {
                 kind: KIND_ENROLLMENT,
                 name: format!("local machine {}", plan.name),
                 scopes: Vec::new(),
-                labels: [("machine".to_string(), json!(plan.role)), ("address".to_string(), json!(plan.address))].into(),
+                labels: [
+                    ("machine".to_string(), json!(plan.role)),
+                    ("address".to_string(), json!(plan.address)),
+                ]
+                .into(),
                 run_id: Some(run_id),
                 worker_id: None,
                 expires_at: Some(now_ms() + 24 * 3600 * 1000),
@@ -76,15 +86,21 @@ impl LocalProvider {
         )
         .await
         .map_err(|e| failed("cannot create its enrollment token", &e.detail))?;
-        let log = std::fs::File::create(work_dir.join("agent.log")).map_err(|e| failed("cannot create its log", &e))?;
-        let log_err = log.try_clone().map_err(|e| failed("cannot create its log", &e))?;
+        let log = std::fs::File::create(work_dir.join("agent.log"))
+            .map_err(|e| failed("cannot create its log", &e))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| failed("cannot create its log", &e))?;
         let mut child = tokio::process::Command::new(&self.agent_binary)
             .env("RATCHET_SERVER_URL", &self.server_url)
             .env("RATCHET_ENROLLMENT_TOKEN", &token)
             .env("RATCHET_AGENT_NAME", &plan.name)
             .env("RATCHET_AGENT_WORK_DIR", &work_dir)
             .env("RATCHET_AGENT_SLOTS", "2")
-            .env("RATCHET_AGENT_LABELS", format!("cores={},memory_gb={}", plan.cores, plan.memory_gb))
+            .env(
+                "RATCHET_AGENT_LABELS",
+                format!("cores={},memory_gb={}", plan.cores, plan.memory_gb),
+            )
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log)
@@ -98,9 +114,16 @@ impl LocalProvider {
             let _ = child.wait().await;
         });
         let handle = json!({ "pid": pid, "work_dir": work_dir, "address": plan.address });
-        self.store.update_lease_data(MACHINE, &plan.name, &handle).await?;
+        self.store
+            .update_lease_data(MACHINE, &plan.name, &handle)
+            .await?;
         tracing::info!(machine = %plan.name, address = %plan.address, pid, "local machine started");
-        Ok(Machine { role: plan.role.clone(), name: plan.name.clone(), address: plan.address.clone(), handle })
+        Ok(Machine {
+            role: plan.role.clone(),
+            name: plan.name.clone(),
+            address: plan.address.clone(),
+            handle,
+        })
     }
 }
 
@@ -110,7 +133,11 @@ impl Provider for LocalProvider {
         "local"
     }
 
-    async fn create(&self, run_id: uuid::Uuid, machines: &[MachinePlan]) -> Result<Vec<Machine>, ProviderError> {
+    async fn create(
+        &self,
+        run_id: uuid::Uuid,
+        machines: &[MachinePlan],
+    ) -> Result<Vec<Machine>, ProviderError> {
         let mut created = Vec::new();
         for plan in machines {
             created.push(self.create_one(run_id, plan).await?);
@@ -126,15 +153,20 @@ impl Provider for LocalProvider {
         if let Some(dir) = &work_dir {
             stop_databases(dir).await;
         }
-        if let Some(pid) = data["pid"].as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
+        if let Some(pid) = data["pid"]
+            .as_i64()
+            .and_then(|p| i32::try_from(p).ok())
+            .filter(|p| *p > 1)
+        {
             stop_group(pid).await;
         }
         if let Some(dir) = &work_dir
             && dir.starts_with(self.machines_dir())
             && dir.exists()
         {
-            std::fs::remove_dir_all(dir)
-                .map_err(|e| ProviderError::Failed(format!("cannot remove {}: {e}", dir.display())))?;
+            std::fs::remove_dir_all(dir).map_err(|e| {
+                ProviderError::Failed(format!("cannot remove {}: {e}", dir.display()))
+            })?;
         }
         tracing::info!(machine = %lease.key, "local machine destroyed");
         Ok(())
@@ -143,7 +175,9 @@ impl Provider for LocalProvider {
 
 /// Immediate shutdown (SIGQUIT) of every PostgreSQL the machine started, then SIGKILL.
 async fn stop_databases(work_dir: &Path) {
-    let Ok(instances) = std::fs::read_dir(work_dir.join("postgres")) else { return };
+    let Ok(instances) = std::fs::read_dir(work_dir.join("postgres")) else {
+        return;
+    };
     for instance in instances.flatten() {
         let pid_file = instance.path().join("data").join("postmaster.pid");
         let Some(pid) = std::fs::read_to_string(&pid_file)

@@ -126,7 +126,10 @@ mod tests {
         assert_eq!(r.tests[1].p95_delta_pct, Some(-25.0));
         assert_eq!(r.tests[0].tps_delta_pct, Some(0.0));
         assert_eq!(r.tests[2].tps_delta_pct, None);
-        assert_eq!((r.best.as_deref(), r.worst.as_deref()), (Some("b"), Some("a")));
+        assert_eq!(
+            (r.best.as_deref(), r.worst.as_deref()),
+            (Some("b"), Some("a"))
+        );
         assert_eq!((r.completed, r.failed), (2, 1));
     }
 }

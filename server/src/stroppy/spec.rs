@@ -423,7 +423,9 @@ impl Workload {
     /// Whole seconds (validation refuses fractions), as `duration_s` in the actions.
     pub fn duration_s(&self) -> u64 {
         match self {
-            Workload::Pgbench { duration, .. } | Workload::Stroppy { duration, .. } => duration.as_secs(),
+            Workload::Pgbench { duration, .. } | Workload::Stroppy { duration, .. } => {
+                duration.as_secs()
+            }
         }
     }
 }

@@ -83,7 +83,11 @@ pub fn definitions() -> Vec<WorkflowDef> {
     let suite = WorkflowDef::new(SUITE)
         .version(VERSION)
         .task(step("validate", "stroppy.suite.validate"))
-        .task(step("run-tests", "stroppy.suite.run-tests").parents(["validate"]).execution_timeout(minutes(48 * 60)))
+        .task(
+            step("run-tests", "stroppy.suite.run-tests")
+                .parents(["validate"])
+                .execution_timeout(minutes(48 * 60)),
+        )
         .task(step("aggregate", "stroppy.suite.aggregate").parents(["run-tests"]));
 
     let install_skip = vec![Condition::Parent {
@@ -94,19 +98,42 @@ pub fn definitions() -> Vec<WorkflowDef> {
         .version(VERSION)
         .task(step("validate-input", "stroppy.test.validate-input"))
         .task(step("acquire-network", "stroppy.test.acquire-network").parents(["validate-input"]))
-        .task(step("plan-placement-intent", "stroppy.test.plan-placement-intent").parents(["acquire-network"]))
-        .task(step("build-placement", "stroppy.test.build-placement").parents(["plan-placement-intent"]))
-        .task(step("deploy-plan", "stroppy.test.deploy-plan").parents(["build-placement"]).execution_timeout(minutes(60)))
-        .task(step("wait-workers", "stroppy.test.wait-workers").parents(["deploy-plan"]).execution_timeout(minutes(5)))
+        .task(
+            step(
+                "plan-placement-intent",
+                "stroppy.test.plan-placement-intent",
+            )
+            .parents(["acquire-network"]),
+        )
+        .task(
+            step("build-placement", "stroppy.test.build-placement")
+                .parents(["plan-placement-intent"]),
+        )
+        .task(
+            step("deploy-plan", "stroppy.test.deploy-plan")
+                .parents(["build-placement"])
+                .execution_timeout(minutes(60)),
+        )
+        .task(
+            step("wait-workers", "stroppy.test.wait-workers")
+                .parents(["deploy-plan"])
+                .execution_timeout(minutes(5)),
+        )
         .task(
             on_machine(step("run-database-containers", agent::POSTGRES_START), "db")
                 .parents(["wait-workers"])
                 .input_from("build-placement.database")
                 .execution_timeout(minutes(15)),
         )
-        .task(step("run-stroppy-containers", "stroppy.test.run-stroppy-containers").parents(["run-database-containers"]))
+        .task(
+            step(
+                "run-stroppy-containers",
+                "stroppy.test.run-stroppy-containers",
+            )
+            .parents(["run-database-containers"]),
+        )
         .task(TaskDef {
-            skip_if: vec![install_skip.into()],
+            skip_if: vec![install_skip],
             ..on_machine(step("install-stroppy", agent::STROPPY_INSTALL), "loader")
                 .parents(["run-stroppy-containers", "build-placement"])
                 .input_from("build-placement.stroppy_install")
@@ -119,16 +146,37 @@ pub fn definitions() -> Vec<WorkflowDef> {
                 .input_from("run-stroppy-containers.load")
                 .execution_timeout(minutes(25 * 60))
         })
-        .task(step("destroy-plan", "stroppy.test.destroy-plan").parents(["run-stroppy-test"]).execution_timeout(minutes(30)))
-        .on_failure(step("destroy-plan-on-failure", "stroppy.test.destroy-plan").execution_timeout(minutes(30)));
+        .task(
+            step("destroy-plan", "stroppy.test.destroy-plan")
+                .parents(["run-stroppy-test"])
+                .execution_timeout(minutes(30)),
+        )
+        .on_failure(
+            step("destroy-plan-on-failure", "stroppy.test.destroy-plan")
+                .execution_timeout(minutes(30)),
+        );
 
     let provision = WorkflowDef::new(PROVISION)
         .version(VERSION)
         .task(step("logical-provisioning", "stroppy.provision.logical"))
-        .task(step("reserve-quotas", "stroppy.provision.reserve-quotas").parents(["logical-provisioning"]).execution_timeout(minutes(24 * 60)))
-        .task(step("create-deployments", "stroppy.provision.create").parents(["reserve-quotas"]).execution_timeout(minutes(30)))
-        .task(step("wait-machines", "stroppy.provision.wait-machines").parents(["create-deployments"]).execution_timeout(minutes(5)))
-        .on_failure(step("destroy-created", "stroppy.provision.destroy").execution_timeout(minutes(30)));
+        .task(
+            step("reserve-quotas", "stroppy.provision.reserve-quotas")
+                .parents(["logical-provisioning"])
+                .execution_timeout(minutes(24 * 60)),
+        )
+        .task(
+            step("create-deployments", "stroppy.provision.create")
+                .parents(["reserve-quotas"])
+                .execution_timeout(minutes(30)),
+        )
+        .task(
+            step("wait-machines", "stroppy.provision.wait-machines")
+                .parents(["create-deployments"])
+                .execution_timeout(minutes(5)),
+        )
+        .on_failure(
+            step("destroy-created", "stroppy.provision.destroy").execution_timeout(minutes(30)),
+        );
     vec![provision, test_run, suite]
 }
 
@@ -155,57 +203,106 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
     let d = &domain;
     Worker::new("stroppy")
         .slots(256)
-        .handle("stroppy.suite.validate", |ctx| async move { suite_validate(&ctx) })
-        .handle("stroppy.suite.run-tests", |ctx| async move { run_tests(&ctx).await })
-        .handle("stroppy.suite.aggregate", |ctx| async move { aggregate(&ctx) })
+        .handle("stroppy.suite.validate", |ctx| async move {
+            suite_validate(&ctx)
+        })
+        .handle("stroppy.suite.run-tests", |ctx| async move {
+            run_tests(&ctx).await
+        })
+        .handle(
+            "stroppy.suite.aggregate",
+            |ctx| async move { aggregate(&ctx) },
+        )
         .handle("stroppy.test.validate-input", |ctx| async move {
             let input: TestRunInput = ctx.input_as()?;
             Ok(json!({ "test": input.test, "target": input.target }))
         })
-        .handle("stroppy.test.acquire-network", with(d, |ctx, d| async move {
-            let holder = ctx.run_id().to_string();
-            let cidr = network::acquire(d.store.as_ref(), &holder, now_ms()).await.map_err(retryable)?;
-            ctx.log(format!("network {cidr}"));
-            Ok(json!({ "cidr": cidr }))
-        }))
-        .handle("stroppy.test.plan-placement-intent", |ctx| async move { plan_intent(&ctx) })
-        .handle("stroppy.test.build-placement", |ctx| async move { build_placement(&ctx) })
-        .handle("stroppy.test.deploy-plan", |ctx| async move { deploy_plan(&ctx).await })
-        .handle("stroppy.test.wait-workers", with(d, |ctx, d| async move {
-            let plan = ctx.parent_as::<Placement>("build-placement")?.machines;
-            Ok(json!({ "agents": wait_for_agents(&ctx, &d, &plan).await? }))
-        }))
-        .handle("stroppy.test.run-stroppy-containers", |ctx| async move { prepare_load(&ctx) })
-        .handle("stroppy.test.destroy-plan", with(d, |ctx, d| async move {
-            destroy(&ctx, &d, &ctx.run_id().to_string()).await
-        }))
+        .handle(
+            "stroppy.test.acquire-network",
+            with(d, |ctx, d| async move {
+                let holder = ctx.run_id().to_string();
+                let cidr = network::acquire(d.store.as_ref(), &holder, now_ms())
+                    .await
+                    .map_err(retryable)?;
+                ctx.log(format!("network {cidr}"));
+                Ok(json!({ "cidr": cidr }))
+            }),
+        )
+        .handle("stroppy.test.plan-placement-intent", |ctx| async move {
+            plan_intent(&ctx)
+        })
+        .handle("stroppy.test.build-placement", |ctx| async move {
+            build_placement(&ctx)
+        })
+        .handle("stroppy.test.deploy-plan", |ctx| async move {
+            deploy_plan(&ctx).await
+        })
+        .handle(
+            "stroppy.test.wait-workers",
+            with(d, |ctx, d| async move {
+                let plan = ctx.parent_as::<Placement>("build-placement")?.machines;
+                Ok(json!({ "agents": wait_for_agents(&ctx, &d, &plan).await? }))
+            }),
+        )
+        .handle("stroppy.test.run-stroppy-containers", |ctx| async move {
+            prepare_load(&ctx)
+        })
+        .handle(
+            "stroppy.test.destroy-plan",
+            with(d, |ctx, d| async move {
+                destroy(&ctx, &d, &ctx.run_id().to_string()).await
+            }),
+        )
         .handle("stroppy.provision.logical", |ctx| async move {
             let input: ProvisionInput = ctx.input_as()?;
             Ok(json!({ "machines": input.machines }))
         })
-        .handle("stroppy.provision.reserve-quotas", with(d, |ctx, d| async move { reserve_quotas(&ctx, &d).await }))
-        .handle("stroppy.provision.create", with(d, |ctx, d| async move {
-            let input: ProvisionInput = ctx.input_as()?;
-            let machines: Vec<Machine> = d.provider.create(input.run_id, &input.machines).await.map_err(retryable)?;
-            for m in &machines {
-                ctx.log(format!("{} machine {} at {}", d.provider.name(), m.name, m.address));
-            }
-            Ok(json!({ "machines": machines }))
-        }))
-        .handle("stroppy.provision.wait-machines", with(d, |ctx, d| async move {
-            let input: ProvisionInput = ctx.input_as()?;
-            Ok(json!({ "agents": wait_for_agents(&ctx, &d, &input.machines).await? }))
-        }))
-        .handle("stroppy.provision.destroy", with(d, |ctx, d| async move {
-            let input: ProvisionInput = ctx.input_as()?;
-            destroy(&ctx, &d, &input.run_id.to_string()).await
-        }))
+        .handle(
+            "stroppy.provision.reserve-quotas",
+            with(d, |ctx, d| async move { reserve_quotas(&ctx, &d).await }),
+        )
+        .handle(
+            "stroppy.provision.create",
+            with(d, |ctx, d| async move {
+                let input: ProvisionInput = ctx.input_as()?;
+                let machines: Vec<Machine> = d
+                    .provider
+                    .create(input.run_id, &input.machines)
+                    .await
+                    .map_err(retryable)?;
+                for m in &machines {
+                    ctx.log(format!(
+                        "{} machine {} at {}",
+                        d.provider.name(),
+                        m.name,
+                        m.address
+                    ));
+                }
+                Ok(json!({ "machines": machines }))
+            }),
+        )
+        .handle(
+            "stroppy.provision.wait-machines",
+            with(d, |ctx, d| async move {
+                let input: ProvisionInput = ctx.input_as()?;
+                Ok(json!({ "agents": wait_for_agents(&ctx, &d, &input.machines).await? }))
+            }),
+        )
+        .handle(
+            "stroppy.provision.destroy",
+            with(d, |ctx, d| async move {
+                let input: ProvisionInput = ctx.input_as()?;
+                destroy(&ctx, &d, &input.run_id.to_string()).await
+            }),
+        )
 }
 
 /// Destroy what `holder` holds (idempotent: the on-failure step may run after a partial
 /// destroy, or after the provision's own clean-up).
 async fn destroy(ctx: &Context, d: &Domain, holder: &str) -> HandlerResult {
-    let destroyed = infra::destroy_all(&d.store, d.provider.as_ref(), holder).await.map_err(retryable)?;
+    let destroyed = infra::destroy_all(&d.store, d.provider.as_ref(), holder)
+        .await
+        .map_err(retryable)?;
     if destroyed.is_empty() {
         ctx.log("nothing left to destroy");
     } else {
@@ -217,13 +314,20 @@ async fn destroy(ctx: &Context, d: &Domain, holder: &str) -> HandlerResult {
 /// The loader's side: the database is up; hand the load its input.
 fn prepare_load(ctx: &Context) -> HandlerResult {
     let placement: Placement = ctx.parent_as("build-placement")?;
-    let db = ctx.parent_output("run-database-containers").cloned().unwrap_or(Value::Null);
+    let db = ctx
+        .parent_output("run-database-containers")
+        .cloned()
+        .unwrap_or(Value::Null);
     ctx.log(format!(
         "database {} ready at {}:{}; load from {}",
         db["server_version"].as_str().unwrap_or("?"),
         db["host"].as_str().unwrap_or("?"),
         db["port"],
-        placement.machines.iter().find(|m| m.role == "loader").map_or("?", |m| m.address.as_str())
+        placement
+            .machines
+            .iter()
+            .find(|m| m.role == "loader")
+            .map_or("?", |m| m.address.as_str())
     ));
     Ok(json!({ "load": placement.load, "server_version": db["server_version"] }))
 }
@@ -245,7 +349,12 @@ pub struct SuiteInput {
 fn suite_validate(ctx: &Context) -> Result<Value, TaskError> {
     let input: SuiteInput = ctx.input_as()?;
     let names: Vec<&str> = input.suite.tests.iter().map(|t| t.name.as_str()).collect();
-    ctx.log(format!("suite {}: {} tests ({})", input.suite.name, names.len(), names.join(", ")));
+    ctx.log(format!(
+        "suite {}: {} tests ({})",
+        input.suite.name,
+        names.len(),
+        names.join(", ")
+    ));
     Ok(json!({ "tests": names, "target": input.suite.target, "baseline": input.suite.baseline }))
 }
 
@@ -256,14 +365,20 @@ async fn run_tests(ctx: &Context) -> Result<Value, TaskError> {
     let child = |t: &TestSpec| {
         Child::new(
             t.name.clone(),
-            json!(TestRunInput { suite: input.suite.name.clone(), target: input.suite.target, test: t.clone() }),
+            json!(TestRunInput {
+                suite: input.suite.name.clone(),
+                target: input.suite.target,
+                test: t.clone()
+            }),
         )
     };
     let mut results = Vec::new();
     if input.suite.target == Target::Local {
         for test in &input.suite.tests {
             ctx.log(format!("test {}: starting", test.name));
-            let done = ctx.run_children(TEST_RUN, VERSION, vec![child(test)]).await?;
+            let done = ctx
+                .run_children(TEST_RUN, VERSION, vec![child(test)])
+                .await?;
             results.extend(done);
         }
     } else {
@@ -279,7 +394,13 @@ async fn run_tests(ctx: &Context) -> Result<Value, TaskError> {
                 .and_then(|o| o.get("run-stroppy-test"))
                 .and_then(|v| serde_json::from_value::<LoadResult>(v.clone()).ok());
             ctx.log(format!("test {}: {}", r.key, r.status));
-            TestOutcome { name: r.key, run_id: r.run_id, status: r.status.to_string(), error: r.error, result }
+            TestOutcome {
+                name: r.key,
+                run_id: r.run_id,
+                status: r.status.to_string(),
+                error: r.error,
+                result,
+            }
         })
         .collect();
     Ok(json!({ "tests": outcomes }))
@@ -288,7 +409,10 @@ async fn run_tests(ctx: &Context) -> Result<Value, TaskError> {
 fn aggregate(ctx: &Context) -> Result<Value, TaskError> {
     let input: SuiteInput = ctx.input_as()?;
     let outcomes: Vec<TestOutcome> = serde_json::from_value(
-        ctx.parent_output("run-tests").and_then(|o| o.get("tests")).cloned().unwrap_or(Value::Null),
+        ctx.parent_output("run-tests")
+            .and_then(|o| o.get("tests"))
+            .cloned()
+            .unwrap_or(Value::Null),
     )
     .map_err(fatal)?;
     Ok(json!(results::aggregate(&input.suite.baseline, &outcomes)))
@@ -303,12 +427,22 @@ struct Intent {
 
 fn plan_intent(ctx: &Context) -> Result<Value, TaskError> {
     let input: TestRunInput = ctx.input_as()?;
-    let hw = |h: Option<&crate::stroppy::spec::Hardware>| (h.map_or(1, |h| h.cores), h.map_or(1, |h| h.memory_gb));
+    let hw = |h: Option<&crate::stroppy::spec::Hardware>| {
+        (h.map_or(1, |h| h.cores), h.map_or(1, |h| h.memory_gb))
+    };
     let (db_cores, db_mem) = hw(input.test.database.hardware.as_ref());
     let (load_cores, load_mem) = hw(input.test.loader.hardware.as_ref());
     let intent = vec![
-        Intent { role: "db".into(), cores: db_cores, memory_gb: db_mem },
-        Intent { role: "loader".into(), cores: load_cores, memory_gb: load_mem },
+        Intent {
+            role: "db".into(),
+            cores: db_cores,
+            memory_gb: db_mem,
+        },
+        Intent {
+            role: "loader".into(),
+            cores: load_cores,
+            memory_gb: load_mem,
+        },
     ];
     Ok(json!({ "machines": intent }))
 }
@@ -325,8 +459,16 @@ struct Placement {
 
 fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
     let input: TestRunInput = ctx.input_as()?;
-    let cidr = ctx.parent_output("acquire-network").and_then(|o| o["cidr"].as_str()).ok_or_else(|| fatal("no network"))?.to_string();
-    let intent: Vec<Intent> = serde_json::from_value(ctx.parent_output("plan-placement-intent").map_or(Value::Null, |o| o["machines"].clone())).map_err(fatal)?;
+    let cidr = ctx
+        .parent_output("acquire-network")
+        .and_then(|o| o["cidr"].as_str())
+        .ok_or_else(|| fatal("no network"))?
+        .to_string();
+    let intent: Vec<Intent> = serde_json::from_value(
+        ctx.parent_output("plan-placement-intent")
+            .map_or(Value::Null, |o| o["machines"].clone()),
+    )
+    .map_err(fatal)?;
     let short = &ctx.run_id().simple().to_string()[..12];
     let machines: Vec<MachinePlan> = intent
         .iter()
@@ -343,7 +485,11 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
     let database = PostgresStartInput {
         name: "bench".into(),
         version: input.test.database.version,
-        runtime: if input.target == Target::Local { agent::PostgresRuntime::Native } else { agent::PostgresRuntime::Docker },
+        runtime: if input.target == Target::Local {
+            agent::PostgresRuntime::Native
+        } else {
+            agent::PostgresRuntime::Docker
+        },
         listen_address: db_host.clone(),
         port: DB_PORT,
         settings: input.test.database.settings.clone(),
@@ -390,17 +536,37 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
         ),
     };
     for m in &machines {
-        ctx.log(format!("{} {} at {} ({} cores, {} GB)", m.role, m.name, m.address, m.cores, m.memory_gb));
+        ctx.log(format!(
+            "{} {} at {} ({} cores, {} GB)",
+            m.role, m.name, m.address, m.cores, m.memory_gb
+        ));
     }
-    Ok(json!(Placement { machines, driver: driver.into(), database, load, stroppy_install }))
+    Ok(json!(Placement {
+        machines,
+        driver: driver.into(),
+        database,
+        load,
+        stroppy_install
+    }))
 }
 
 /// Provision through a `cloud-provision` child run, and hand back its machines.
 async fn deploy_plan(ctx: &Context) -> Result<Value, TaskError> {
     let placement: Placement = ctx.parent_as("build-placement")?;
-    let input = ProvisionInput { run_id: ctx.run_id(), machines: placement.machines };
-    let done = ctx.run_children(PROVISION, VERSION, vec![Child::new("provision", json!(input))]).await?;
-    let Some(child) = done.first() else { return Err(fatal("the provision run is missing")) };
+    let input = ProvisionInput {
+        run_id: ctx.run_id(),
+        machines: placement.machines,
+    };
+    let done = ctx
+        .run_children(
+            PROVISION,
+            VERSION,
+            vec![Child::new("provision", json!(input))],
+        )
+        .await?;
+    let Some(child) = done.first() else {
+        return Err(fatal("the provision run is missing"));
+    };
     if child.status != engine::model::RunStatus::Completed {
         return Err(fatal(format!(
             "provisioning {} ({}): {}",
@@ -409,7 +575,10 @@ async fn deploy_plan(ctx: &Context) -> Result<Value, TaskError> {
             child.error.clone().unwrap_or_default()
         )));
     }
-    let machines = child.output.as_ref().map_or(Value::Null, |o| o["create-deployments"]["machines"].clone());
+    let machines = child
+        .output
+        .as_ref()
+        .map_or(Value::Null, |o| o["create-deployments"]["machines"].clone());
     Ok(json!({ "provision_run": child.run_id, "machines": machines }))
 }
 
@@ -428,7 +597,11 @@ async fn reserve_quotas(ctx: &Context, d: &Domain) -> Result<Value, TaskError> {
             data: None,
         };
         loop {
-            if d.store.acquire_lease(&lease, Some(d.quota), now_ms()).await.map_err(retryable)? {
+            if d.store
+                .acquire_lease(&lease, Some(d.quota), now_ms())
+                .await
+                .map_err(retryable)?
+            {
                 break;
             }
             if !waiting_said {
@@ -448,7 +621,11 @@ async fn reserve_quotas(ctx: &Context, d: &Domain) -> Result<Value, TaskError> {
 }
 
 /// Wait until every planned machine's agent is registered (for this test run) and live.
-async fn wait_for_agents(ctx: &Context, d: &Domain, plan: &[MachinePlan]) -> Result<Vec<Value>, TaskError> {
+async fn wait_for_agents(
+    ctx: &Context,
+    d: &Domain,
+    plan: &[MachinePlan],
+) -> Result<Vec<Value>, TaskError> {
     let deadline = tokio::time::Instant::now() + AGENT_WAIT;
     loop {
         let workers = d.store.workers().await.map_err(retryable)?;
@@ -457,15 +634,26 @@ async fn wait_for_agents(ctx: &Context, d: &Domain, plan: &[MachinePlan]) -> Res
             .filter(|w| w.status == "ACTIVE" && w.info.kind == "agent")
             .map(|w| (w.info.name.as_str(), w))
             .collect();
-        let missing: Vec<&str> = plan.iter().map(|m| m.name.as_str()).filter(|n| !found.contains_key(n)).collect();
+        let missing: Vec<&str> = plan
+            .iter()
+            .map(|m| m.name.as_str())
+            .filter(|n| !found.contains_key(n))
+            .collect();
         if missing.is_empty() {
             return Ok(plan
                 .iter()
-                .filter_map(|m| found.get(m.name.as_str()).map(|w| json!({ "machine": m.name, "role": m.role, "agent_id": w.info.id })))
+                .filter_map(|m| {
+                    found.get(m.name.as_str()).map(
+                        |w| json!({ "machine": m.name, "role": m.role, "agent_id": w.info.id }),
+                    )
+                })
                 .collect());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(fatal(format!("no agent connected within {AGENT_WAIT:?} for: {}", missing.join(", "))));
+            return Err(fatal(format!(
+                "no agent connected within {AGENT_WAIT:?} for: {}",
+                missing.join(", ")
+            )));
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(250)) => {}

@@ -1,0 +1,313 @@
+//! Suites end to end on the local target: the real server spawns real agents, which run a
+//! real PostgreSQL and pgbench; afterwards nothing of the suite may be left on the host.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{ADMIN_TOKEN, Api, Server, open_dir, task};
+use serde_json::{Value, json};
+
+/// The steps of a test run, in their DAG order (DESIGN.md §3).
+const STEPS: &[&str] = &[
+    "validate-input",
+    "acquire-network",
+    "plan-placement-intent",
+    "build-placement",
+    "deploy-plan",
+    "wait-workers",
+    "run-database-containers",
+    "run-stroppy-containers",
+    "install-stroppy",
+    "run-stroppy-test",
+    "destroy-plan",
+];
+
+async fn submit(api: &Api, yaml: &str) -> (u16, Value) {
+    let r = common::http()
+        .post(format!("{}/api/v1/suites", api.base))
+        .bearer_auth(&api.token)
+        .header("content-type", "application/yaml")
+        .body(yaml.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+async fn wait_suite(
+    api: &Api,
+    id: &str,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (status, suite) = api.get(&format!("/api/v1/suites/{id}")).await;
+        assert_eq!(status, 200, "{suite}");
+        if done(&suite) {
+            return suite;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {secs}s for {what}: {suite:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn ended(suite: &Value) -> bool {
+    matches!(
+        suite["status"].as_str(),
+        Some("COMPLETED" | "FAILED" | "CANCELLED")
+    )
+}
+
+/// Processes whose command line or environment names `dir` (agents get their work dir in
+/// the environment; postgres and pgbench run with paths under it).
+fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let read = |f: &str| {
+            std::fs::read(entry.path().join(f))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default()
+        };
+        let (cmdline, environ) = (read("cmdline"), read("environ"));
+        if (cmdline.contains(&needle) || environ.contains(&needle))
+            && !cmdline.contains("ratchet serve")
+            && !cmdline.is_empty()
+        {
+            found.push(format!("{pid}: {cmdline}"));
+        }
+    }
+    found
+}
+
+/// After a suite: no process, no machine dir, no lease of it.
+async fn assert_nothing_left(api: &Api, data: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let procs = processes_under(data);
+        let machines: Vec<_> = std::fs::read_dir(data.join("machines"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        let (_, infra) = api.get("/api/v1/infrastructure").await;
+        let leases = infra["leases"].as_array().cloned().unwrap_or_default();
+        if procs.is_empty() && machines.is_empty() && leases.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind: processes {procs:?}, machine dirs {machines:?}, leases {leases:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_example_local_suite_measures_every_test_and_leaves_nothing_behind() {
+    let data = open_dir();
+    let server = Server::start(data.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/suite-local.yaml"
+    ))
+    .unwrap();
+    let (status, suite) = submit(&api, &yaml).await;
+    assert_eq!(status, 201, "{suite}");
+    let id = suite["id"].as_str().unwrap().to_string();
+    let suite = wait_suite(&api, &id, 300, "the suite to end", ended).await;
+    assert_eq!(suite["status"], "COMPLETED", "{suite:#}");
+
+    let tests = suite["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 3);
+    for t in tests {
+        assert_eq!(t["status"], "COMPLETED", "{t:#}");
+        let r = &t["result"];
+        assert!(r["tps"].as_f64().unwrap() > 0.0, "{r:#}");
+        let l = &r["latency_ms"];
+        let p = |k: &str| l[k].as_f64().unwrap();
+        assert!(
+            p("p50") > 0.0 && p("p50") <= p("p95") && p("p95") <= p("p99"),
+            "{l}"
+        );
+        assert!(!r["series"].as_array().unwrap().is_empty());
+
+        // Every step reached its final state, in DAG order.
+        let run = api.run(t["run_id"].as_str().unwrap()).await;
+        let mut previous_end = 0;
+        for name in STEPS {
+            let step = task(&run, name);
+            if *name == "install-stroppy" {
+                assert_eq!(
+                    step["status"], "SKIPPED",
+                    "pgbench needs no Stroppy: {step:#}"
+                );
+                continue;
+            }
+            assert_eq!(step["status"], "COMPLETED", "{step:#}");
+            let (start, end) = (
+                step["started_at"].as_i64().unwrap(),
+                step["finished_at"].as_i64().unwrap(),
+            );
+            assert!(
+                start >= previous_end,
+                "{name} started before its parent ended"
+            );
+            previous_end = end;
+        }
+        assert_eq!(task(&run, "destroy-plan-on-failure")["status"], "SKIPPED");
+        assert_eq!(
+            run["children"].as_array().unwrap().len(),
+            1,
+            "deploy-plan spawned one cloud-provision run"
+        );
+    }
+    let result = &suite["result"];
+    assert_eq!(result["baseline"], "default");
+    assert_eq!(result["completed"], 3);
+    assert_eq!(result["tests"][0]["tps_delta_pct"], 0.0);
+    assert!(result["best"].is_string());
+    assert_nothing_left(&api, data.path()).await;
+
+    // Listed, newest first.
+    let (_, page) = api.get("/api/v1/suites?status=completed").await;
+    assert_eq!(page["suites"][0]["id"], id.as_str());
+    assert_eq!(page["suites"][0]["tests"], 3);
+}
+
+const FAILING: &str = "\
+name: one-bad-test
+target: local
+defaults:
+  database: {version: 15}
+  workload: {driver: pgbench, duration: 3s, clients: 2}
+tests:
+  - name: good
+  - name: bad
+    database:
+      settings: {shared_buffers: lots}
+";
+
+/// Through the CLI, as CI would drive it: the bad test fails with PostgreSQL's own message,
+/// its machines are destroyed anyway, the good test completes, the command exits non-zero.
+#[tokio::test]
+async fn a_test_whose_database_cannot_start_fails_alone_and_is_torn_down() {
+    let data = open_dir();
+    let server = Server::start(data.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let file = data.path().join("failing.yaml");
+    std::fs::write(&file, FAILING).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ratchet"))
+        .args(["run", "--json", "-f"])
+        .arg(&file)
+        .env("RATCHET_SERVER_URL", &server.base)
+        .env("RATCHET_TOKEN", ADMIN_TOKEN)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success(), "a failed test fails the command");
+    let suite: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let test = |name: &str| {
+        suite["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(test("good")["status"], "COMPLETED", "{suite:#}");
+    let bad = test("bad");
+    assert_eq!(bad["status"], "FAILED", "{suite:#}");
+    let error = bad["error"].as_str().unwrap();
+    assert!(
+        error.contains("shared_buffers") && error.contains("lots"),
+        "PostgreSQL's own message: {error}"
+    );
+    let run = api.run(bad["run_id"].as_str().unwrap()).await;
+    assert_eq!(
+        task(&run, "destroy-plan-on-failure")["status"],
+        "COMPLETED",
+        "{run:#}"
+    );
+    assert_eq!(suite["result"]["failed"], 1);
+    assert_nothing_left(&api, data.path()).await;
+}
+
+#[tokio::test]
+async fn cancelling_a_suite_mid_load_tears_everything_down_within_seconds() {
+    let data = open_dir();
+    let server = Server::start(data.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let yaml = "name: long\ntarget: local\ntests:\n  - name: long\n    database: {version: 15}\n    workload: {driver: pgbench, duration: 10m, clients: 2}\n";
+    let (status, suite) = submit(&api, yaml).await;
+    assert_eq!(status, 201, "{suite}");
+    let id = suite["id"].as_str().unwrap().to_string();
+    wait_suite(&api, &id, 120, "the load to run", |s| {
+        s["tests"][0]["steps"]
+            .as_array()
+            .is_some_and(|steps| steps.iter().any(|st| st == "run-stroppy-test"))
+            && s["tests"][0]["result"].is_null()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // pgbench is running now
+    let (status, body) = api
+        .post(&format!("/api/v1/suites/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let cancelled_at = Instant::now();
+    let suite = wait_suite(&api, &id, 60, "the suite to end", ended).await;
+    assert_eq!(suite["status"], "CANCELLED", "{suite:#}");
+    assert_eq!(suite["tests"][0]["status"], "CANCELLED", "{suite:#}");
+    assert_nothing_left(&api, data.path()).await;
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(30),
+        "teardown took {:?}",
+        cancelled_at.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_bad_suite_is_refused_with_every_problem_at_its_line() {
+    let data = open_dir();
+    let server = Server::start(data.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, body) = submit(&api, "name: x\ntarget: local\ntests:\n  - name: a\n    workload: {driver: pgbench, duration: 5s, clientz: 2}\n").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["path"], "tests[0].workload.clientz",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["line"], 5, "{body}");
+    let (status, body) = submit(&api, "name: x\ntarget: local\ntests:\n  - name: a\n    database: {version: 99}\n    workload: {driver: pgbench, duration: 5s, clients: 1, threads: 4}\n").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errors"].as_array().unwrap().len() >= 2,
+        "every problem at once: {body}"
+    );
+    let (_, page) = api.get("/api/v1/suites").await;
+    assert!(
+        page["suites"].as_array().unwrap().is_empty(),
+        "nothing was started"
+    );
+}
