@@ -139,6 +139,19 @@ pub async fn bootstrap_admin(
 }
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    // Browsers' EventSource cannot send headers: streams take `?access_token=` instead.
+    if parts.method == axum::http::Method::GET
+        && !parts.headers.contains_key(header::AUTHORIZATION)
+        && let Some(token) = parts
+            .uri
+            .query()
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|pair| pair.strip_prefix("access_token="))
+            .filter(|t| !t.is_empty())
+    {
+        return Ok(token);
+    }
     let value = parts
         .headers
         .get(header::AUTHORIZATION)

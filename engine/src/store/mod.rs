@@ -165,6 +165,9 @@ pub trait Store: Send + Sync + 'static {
         version: &str,
     ) -> Result<Option<Arc<WorkflowDef>>, StoreError>;
 
+    /// Every registered workflow version: (name, version, registered at), by name then age.
+    async fn workflows(&self) -> Result<Vec<(String, String, Millis)>, StoreError>;
+
     // --- runs --------------------------------------------------------------------------
 
     /// Create runs of stored workflows and queue their first tasks, all in one transaction

@@ -543,6 +543,12 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn workflows(&self) -> Result<Vec<(String, String, Millis)>, StoreError> {
+                Ok(sqlx::query_as("SELECT name, version, created_at FROM workflows ORDER BY name, created_at")
+                    .fetch_all(self.reader())
+                    .await?)
+            }
+
             async fn workflow(&self, name: &str, version: &str) -> Result<Option<Arc<WorkflowDef>>, StoreError> {
                 if let Some(def) = self.definitions.get(name, version) {
                     return Ok(Some(def));

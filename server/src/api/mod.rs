@@ -7,6 +7,7 @@ pub mod body;
 mod health;
 pub mod problem;
 mod runs;
+mod streams;
 mod suites;
 
 use axum::Router;
@@ -37,7 +38,15 @@ pub fn router(state: AppState) -> Router {
         .route("/suites", get(suites::list).post(suites::submit))
         .route("/suites/{id}", get(suites::get))
         .route("/suites/{id}/cancel", post(suites::cancel))
-        .route("/workflows", post(runs::register_workflow))
+        .route(
+            "/workflows",
+            get(runs::list_workflows).post(runs::register_workflow),
+        )
+        .route(
+            "/workflows/{name}/versions/{version}",
+            get(runs::get_workflow),
+        )
+        .route("/runs", get(runs::list_runs))
         .route(
             "/workflows/{name}/versions/{version}/runs",
             post(runs::trigger_run),
@@ -46,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}/events", get(runs::run_events))
         .route("/runs/{id}/cancel", post(runs::cancel_run))
         .route("/runs/{id}/logs", get(runs::run_logs))
+        .route("/runs/{id}/logs/stream", get(streams::run_logs))
+        .route("/stream", get(streams::status))
         .route("/runs/{id}/progress", get(runs::run_progress))
         .fallback(|| async {
             problem::ApiError::not_found("no such API endpoint (see /api/v1/openapi.json)")

@@ -5,7 +5,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use engine::definition::WorkflowDef;
-use engine::model::{ProgressRow, RunState, StoredLogLine, TaskEvent, TaskState};
+use engine::model::{ProgressRow, RunState, RunStatus, StoredLogLine, TaskEvent, TaskState};
+use engine::store::RunFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -182,4 +183,100 @@ pub async fn run_progress(
         points: rows.into_iter().map(|(_, p)| p).collect(),
         next_after,
     }))
+}
+
+#[derive(Serialize)]
+pub struct WorkflowSummary {
+    pub name: String,
+    pub version: String,
+    pub registered_at: i64,
+}
+
+pub async fn list_workflows(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<WorkflowSummary>>> {
+    caller.require(Scope::Read)?;
+    let rows = state.store.workflows().await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(name, version, registered_at)| WorkflowSummary {
+                name,
+                version,
+                registered_at,
+            })
+            .collect(),
+    ))
+}
+
+/// A workflow version's definition: its tasks with their parents (the DAG's edges).
+pub async fn get_workflow(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Json<WorkflowDef>> {
+    caller.require(Scope::Read)?;
+    let def = state
+        .store
+        .workflow(&name, &version)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("workflow {name} version {version} not found"))
+        })?;
+    Ok(Json(def.as_ref().clone()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    pub workflow: Option<String>,
+    pub status: Option<String>,
+    /// Runs spawned by this task.
+    pub parent_task: Option<Uuid>,
+    /// Created at or after / before, epoch ms.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// The cursor: `next_before` of the previous page.
+    pub before: Option<Uuid>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct RunPage {
+    pub runs: Vec<RunState>,
+    /// Pass as `before` for the next page; unset on the last page.
+    pub next_before: Option<Uuid>,
+}
+
+pub async fn list_runs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<RunQuery>,
+) -> ApiResult<Json<RunPage>> {
+    caller.require(Scope::Read)?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(RunStatus::parse(&s.to_uppercase()).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`status`: `{s}` is not one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED"
+            ))
+        })?),
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let runs = state
+        .store
+        .list_runs(&RunFilter {
+            workflow: q.workflow,
+            status,
+            parent_task: q.parent_task,
+            since: q.since,
+            until: q.until,
+            before: q.before,
+            limit,
+        })
+        .await?;
+    let next_before = (runs.len() as i64 == limit)
+        .then(|| runs.last().map(|r| r.id))
+        .flatten();
+    Ok(Json(RunPage { runs, next_before }))
 }

@@ -26,6 +26,8 @@ use crate::stroppy::spec::{Suite, Target, TestSpec, Workload};
 pub const SUITE: &str = "stroppy-test-suite";
 pub const TEST_RUN: &str = "stroppy-test-run";
 pub const PROVISION: &str = "cloud-provision";
+/// Registered at every start; versions are immutable, so any change to these definitions
+/// must bump this (runs of the old version carry on with the old definition).
 pub const VERSION: &str = "1";
 
 /// The port PostgreSQL listens on (each machine has its own address).

@@ -1,0 +1,164 @@
+//! Server-sent events: a run's log lines as they arrive, and every status change for live
+//! pages. Bus messages only wake the streams up; what they send is read from the store, so
+//! a reconnect with `Last-Event-ID` resumes exactly after the last line received.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use engine::channels;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use uuid::Uuid;
+
+use crate::api::problem::{ApiError, ApiResult};
+use crate::auth::{Caller, Scope};
+use crate::state::AppState;
+
+type EventStream =
+    Sse<axum::response::sse::KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>;
+
+/// Lines read from the store per round.
+const PAGE: i64 = 1000;
+
+#[derive(Deserialize)]
+pub struct LogStreamQuery {
+    /// Only this task's lines.
+    pub task: Option<Uuid>,
+    /// Start after this line id (`Last-Event-ID` wins when both are given).
+    pub after: Option<i64>,
+    /// For EventSource, which cannot send an Authorization header (read by the auth layer).
+    #[serde(default, rename = "access_token")]
+    pub _access_token: Option<String>,
+}
+
+/// `GET /api/v1/runs/{id}/logs/stream`: `log` events (id = the line's id, data = the line
+/// as JSON), then one `end` event once the run has ended and every line was sent.
+pub async fn run_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(run_id): Path<Uuid>,
+    Query(q): Query<LogStreamQuery>,
+    headers: HeaderMap,
+) -> ApiResult<EventStream> {
+    caller.require(Scope::Read)?;
+    if state.store.run(run_id).await?.is_none() {
+        return Err(ApiError::not_found(format!("run {run_id} not found")));
+    }
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let mut after = resume.or(q.after).unwrap_or(0);
+    // Subscribe before the first read, so no line slips between a read and the wait.
+    let mut wake = state.bus.subscribe(channels::LOGS).await.ok();
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let lines = match state.store.logs(run_id, q.task, after, PAGE).await {
+                Ok(lines) => lines,
+                Err(e) => {
+                    tracing::warn!(run = %run_id, error = %e, "log stream cannot read the store");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let full = lines.len() as i64 == PAGE;
+            for line in lines {
+                after = line.id;
+                let event = Event::default()
+                    .event("log")
+                    .id(line.id.to_string())
+                    .json_data(&line);
+                let Ok(event) = event else { continue };
+                if tx.send(Ok(event)).await.is_err() {
+                    return; // the client went away
+                }
+            }
+            if full {
+                continue;
+            }
+            // The run has ended and every line is out: say so and stop.
+            let ended =
+                matches!(state.store.run(run_id).await, Ok(Some(run)) if run.status.is_terminal());
+            if ended
+                && state
+                    .store
+                    .logs(run_id, q.task, after, 1)
+                    .await
+                    .is_ok_and(|l| l.is_empty())
+            {
+                let _ = tx.send(Ok(Event::default().event("end").data(""))).await;
+                return;
+            }
+            wait_for(&mut wake, &run_id.to_string(), &tx).await;
+            if tx.is_closed() {
+                return;
+            }
+        }
+    });
+    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+}
+
+/// Wait for a bus message naming `key` (or any message when the bus is unavailable), at
+/// most a second: a missed wake-up costs one second, never a line.
+async fn wait_for(
+    wake: &mut Option<tokio::sync::broadcast::Receiver<engine::bus::BusMessage>>,
+    key: &str,
+    tx: &mpsc::Sender<Result<Event, Infallible>>,
+) {
+    let deadline = tokio::time::sleep(Duration::from_secs(1));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = &mut deadline => return,
+            () = tx.closed() => return,
+            message = async {
+                match wake.as_mut() {
+                    Some(rx) => rx.recv().await.ok(),
+                    None => std::future::pending().await,
+                }
+            } => {
+                if message.is_none_or(|m| m.payload == key) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// `GET /api/v1/stream`: a `status` event for every change of a run's or task's status
+/// (data: `{run_id, run_status, tasks: [{id, name, status}]}`), for live pages.
+pub async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<EventStream> {
+    caller.require(Scope::Read)?;
+    let mut updates =
+        state.bus.subscribe(channels::STATUS).await.map_err(|e| {
+            ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        })?;
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                message = updates.recv() => match message {
+                    Ok(m) => {
+                        if tx.send(Ok(Event::default().event("status").data(m.payload))).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Fell behind: tell the page to re-read everything.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if tx.send(Ok(Event::default().event("resync").data(""))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                },
+                () = tx.closed() => return,
+            }
+        }
+    });
+    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+}

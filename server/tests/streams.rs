@@ -1,0 +1,155 @@
+//! The SSE streams over real HTTP: a run's log followed live, dropped mid-way and resumed
+//! with Last-Event-ID (every line exactly once, in order), and the status stream.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ADMIN_TOKEN, AgentProcess, Api, Server, open_dir};
+use serde_json::{Value, json};
+
+/// One server-sent event.
+#[derive(Debug)]
+struct Sse {
+    event: String,
+    id: Option<String>,
+    data: String,
+}
+
+/// Reads events from a streaming response.
+struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    async fn next(&mut self) -> Option<Sse> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = Sse {
+                    event: "message".into(),
+                    id: None,
+                    data: String::new(),
+                };
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().into();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        event.id = Some(v.trim().into());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if block.trim_start().starts_with(':') {
+                    continue; // keep-alive comment
+                }
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+async fn open(url: &str, last_event_id: Option<&str>) -> SseReader {
+    let mut request = common::http().get(url).bearer_auth(ADMIN_TOKEN);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    SseReader {
+        response,
+        buffer: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_log_stream_resumed_with_last_event_id_loses_and_doubles_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let token = api.enrollment("streams", json!({"zone": "s"}), None).await;
+    let work = open_dir();
+    let _agent = AgentProcess::start(&server.base, &token, "streamer", work.path(), &[]);
+
+    let mut statuses = open(&format!("{}/api/v1/stream", server.base), None).await;
+    let run_id = api
+        .start(json!({"name": "talkative", "version": "1", "tasks": [{
+            "name": "talk", "action": "shell", "desired_labels": {"zone": {"value": "s"}},
+            "with": {"command": "for i in $(seq 1 300); do echo line-$i; sleep 0.005; done"}}]}))
+        .await;
+    let event = statuses.next().await.expect("a status event");
+    assert_eq!(event.event, "status");
+    let status: Value = serde_json::from_str(&event.data).unwrap();
+    assert_eq!(status["run_id"], run_id.as_str(), "{status}");
+
+    let url = format!("{}/api/v1/runs/{run_id}/logs/stream", server.base);
+    let mut lines = Vec::new();
+    let mut last_id = None;
+    let mut stream = open(&url, None).await;
+    while lines.len() < 100 {
+        let e = stream.next().await.expect("the stream ended early");
+        assert_eq!(e.event, "log");
+        let line: Value = serde_json::from_str(&e.data).unwrap();
+        assert_eq!(e.id.as_deref(), Some(line["id"].to_string().as_str()));
+        lines.push(line["line"].as_str().unwrap().to_string());
+        last_id = e.id;
+    }
+    drop(stream); // the connection drops mid-run
+    let mut stream = open(&url, last_id.as_deref()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "the stream never ended");
+        let e = stream
+            .next()
+            .await
+            .expect("the stream closed without an end event");
+        match e.event.as_str() {
+            "log" => {
+                let line: Value = serde_json::from_str(&e.data).unwrap();
+                lines.push(line["line"].as_str().unwrap().to_string());
+            }
+            "end" => break,
+            other => panic!("unexpected event {other}"),
+        }
+    }
+    let expected: Vec<String> = (1..=300).map(|i| format!("line-{i}")).collect();
+    let got: Vec<String> = lines
+        .into_iter()
+        .filter(|l| l.starts_with("line-"))
+        .collect();
+    assert_eq!(got, expected);
+
+    // An unknown run, and a missing token.
+    let r = common::http()
+        .get(format!(
+            "{}/api/v1/runs/{}/logs/stream",
+            server.base,
+            uuid::Uuid::nil()
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = common::http().get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // EventSource's way: the token in the query.
+    let r = common::http()
+        .get(format!("{url}?access_token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
