@@ -1291,11 +1291,11 @@ macro_rules! sql_store {
                     return Ok(holder == lease.holder);
                 }
                 if let Some(limit) = limit {
-                    let (count, amount): (i64, Option<i64>) = sqlx::query_as("SELECT COUNT(*), SUM(amount) FROM leases WHERE kind = $1")
+                    let (count, amount): (i64, i64) = sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM leases WHERE kind = $1")
                         .bind(&lease.kind)
                         .fetch_one(&mut *tx)
                         .await?;
-                    if count + 1 > limit.count || amount.unwrap_or(0) + lease.amount > limit.amount {
+                    if count + 1 > limit.count || amount + lease.amount > limit.amount {
                         return Ok(false);
                     }
                 }

@@ -1162,3 +1162,71 @@ pub async fn input_from_hands_an_ancestors_output_to_a_task(b: Backend) {
     let e = env.engine.register_workflow(&bad).await.unwrap_err();
     assert!(e.to_string().contains("input_from"), "{e}");
 }
+
+pub async fn leases_are_exclusive_and_quotas_are_never_exceeded(b: Backend) {
+    use engine::store::{Lease, LeaseLimit};
+    let env = Env::manual(b).await;
+    let store = env.store().clone();
+    let lease = |key: &str, holder: &str, cores: i64| Lease {
+        kind: "machine".into(),
+        key: key.into(),
+        holder: holder.into(),
+        amount: cores,
+        data: None,
+    };
+    let quota = Some(LeaseLimit {
+        count: 3,
+        amount: 8,
+    });
+    assert!(
+        store
+            .acquire_lease(&lease("a", "run-1", 4), quota, T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acquire_lease(&lease("a", "run-1", 4), quota, T0)
+            .await
+            .unwrap(),
+        "taking it again is harmless"
+    );
+    assert!(
+        !store
+            .acquire_lease(&lease("a", "run-2", 1), quota, T0)
+            .await
+            .unwrap(),
+        "held by another"
+    );
+    assert!(
+        store
+            .acquire_lease(&lease("b", "run-2", 4), quota, T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_lease(&lease("c", "run-3", 1), quota, T0)
+            .await
+            .unwrap(),
+        "cores: 4 + 4 + 1 > 8"
+    );
+    // Many concurrent takers of a quota of 3 machines: exactly as many as fit get one.
+    store.release_lease("machine", "a").await.unwrap();
+    store.release_lease("machine", "b").await.unwrap();
+    let takers = (0..12).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .acquire_lease(&lease(&format!("m{i}"), &format!("run-{i}"), 1), quota, T0)
+                .await
+                .unwrap()
+        })
+    });
+    let mut granted = 0;
+    for t in takers {
+        granted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(granted, 3);
+    assert_eq!(store.leases(Some("machine"), None).await.unwrap().len(), 3);
+}

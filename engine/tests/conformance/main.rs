@@ -56,4 +56,5 @@ conformance!(
     a_parent_executed_again_finds_its_children_instead_of_spawning_twice,
     cancelling_a_parent_cancels_its_children,
     input_from_hands_an_ancestors_output_to_a_task,
+    leases_are_exclusive_and_quotas_are_never_exceeded,
 );
