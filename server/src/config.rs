@@ -36,6 +36,8 @@ pub enum Command {
     Run(crate::cli::run::RunArgs),
     /// Start the server on the embedded default, run the example local suite, keep serving.
     Demo(ServeArgs),
+    /// Create, list or revoke API tokens.
+    Token(crate::cli::token::TokenArgs),
 }
 
 /// Where state lives. Shared by every command that opens the store.

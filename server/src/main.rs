@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Migrate(args) => serve::migrate(args).await,
             Command::Demo(args) => cli::demo::run(args).await,
+            Command::Token(args) => cli::token::run(args).await,
             // A suite whose tests did not all complete fails the command (CI reads this).
             Command::Run(args) => cli::run::run(args).await.and_then(|ok| {
                 if ok {

@@ -124,7 +124,7 @@ pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn store::Store>> {
+pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn store::Store>> {
     let target = DatabaseTarget::from_url(args.database_url.as_deref(), &args.data_dir)?;
     prepare_data_dir(&args.data_dir)?;
     Ok(store::connect(&target).await?)

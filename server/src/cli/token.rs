@@ -1,0 +1,113 @@
+//! `ratchet token create|list|revoke`: API tokens, managed on the database directly (for
+//! the operator of the server; the API itself needs a token to start with).
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use crate::auth::{self, KIND_API, NewToken, Scope};
+use crate::config::StoreArgs;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub action: TokenAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenAction {
+    /// Create an API token and print it (only its hash is kept: this is the one chance).
+    Create {
+        /// Who or what uses it, e.g. `ci-nightly`.
+        #[arg(long)]
+        name: String,
+        /// `read` (look), `write` (submit and cancel; implies read) or `admin`.
+        #[arg(long, default_value = "write")]
+        scope: String,
+        /// Expire after this long, e.g. `90d`.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Option<std::time::Duration>,
+    },
+    /// List API tokens (never their secrets).
+    List,
+    /// Revoke a token by its id.
+    Revoke { id: uuid::Uuid },
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
+    let store = crate::serve::open_store(&args.store).await?;
+    match args.action {
+        TokenAction::Create { name, scope, ttl } => {
+            let scope = [Scope::Read, Scope::Write, Scope::Admin]
+                .into_iter()
+                .find(|s| s.as_str() == scope)
+                .with_context(|| format!("--scope `{scope}` is not one of read, write, admin"))?;
+            let expires_at =
+                ttl.map(|t| now() + i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2));
+            let new = NewToken {
+                kind: KIND_API,
+                name,
+                scopes: vec![scope.as_str().into()],
+                labels: Default::default(),
+                run_id: None,
+                worker_id: None,
+                expires_at,
+            };
+            let (secret, record) = auth::create(store.as_ref(), new, None, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            eprintln!(
+                "created token {} ({}), scope {}; it is shown only now:",
+                record.id,
+                record.name,
+                scope.as_str()
+            );
+            println!("{secret}");
+        }
+        TokenAction::List => {
+            println!(
+                "{:<38} {:<28} {:<8} {:<10}",
+                "id", "name", "scopes", "state"
+            );
+            for t in store.tokens(KIND_API).await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at.is_some_and(|e| e <= now()) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<38} {:<28} {:<8} {:<10}",
+                    t.id,
+                    t.name,
+                    t.scopes.join(","),
+                    state
+                );
+            }
+        }
+        TokenAction::Revoke { id } => {
+            let known = store
+                .tokens(KIND_API)
+                .await?
+                .into_iter()
+                .any(|t| t.id == id);
+            if !known {
+                bail!("no API token with id {id} (see `ratchet token list`)");
+            }
+            if !store.revoke_token(id, now()).await? {
+                bail!("token {id} is already revoked");
+            }
+            eprintln!("revoked {id}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}

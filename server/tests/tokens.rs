@@ -1,0 +1,111 @@
+//! API tokens: created with the CLI, scoped, revocable; and the first start's admin token.
+
+mod common;
+
+use common::{Api, Server, ratchet};
+use serde_json::json;
+
+fn token_cli(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = ratchet()
+        .arg("token")
+        .args(args)
+        .env("RATCHET_DATA_DIR", data)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn read_tokens_read_write_tokens_write_and_revoked_tokens_stop_working() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]).await;
+    let (ok, reader, err) = token_cli(
+        data.path(),
+        &["create", "--name", "dashboard-viewer", "--scope", "read"],
+    );
+    assert!(ok, "{err}");
+    assert!(reader.starts_with("rat_api_"), "{reader}");
+    let read = Api::new(&server.base, &reader);
+    let (status, _) = read.get("/api/v1/suites").await;
+    assert_eq!(status, 200);
+    let (status, body) = read
+        .post(
+            "/api/v1/runs/00000000-0000-0000-0000-000000000000/cancel",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("write"), "{body}");
+
+    let (_, list, _) = token_cli(data.path(), &["list"]);
+    let line = list
+        .lines()
+        .find(|l| l.contains("dashboard-viewer"))
+        .unwrap();
+    assert!(
+        line.contains("active") && !line.contains(&reader),
+        "secrets are never listed: {line}"
+    );
+    let id = line.split_whitespace().next().unwrap();
+    let (ok, _, err) = token_cli(data.path(), &["revoke", id]);
+    assert!(ok, "{err}");
+    let (status, body) = read.get("/api/v1/suites").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("revoked"),
+        "{body}"
+    );
+    let (ok, _, err) = token_cli(data.path(), &["create", "--name", "x", "--scope", "root"]);
+    assert!(!ok && err.contains("--scope"), "{err}");
+}
+
+#[tokio::test]
+async fn the_first_start_prints_an_admin_token_once_and_never_logs_it() {
+    let data = tempfile::tempdir().unwrap();
+    let port = ratchet_test_support::free_port();
+    let child = ratchet()
+        .arg("serve")
+        .env("RATCHET_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RATCHET_DATA_DIR", data.path())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while common::http()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let token = stderr
+        .split_whitespace()
+        .find(|w| w.starts_with("rat_api_"))
+        .expect("the admin token is printed");
+    assert_eq!(
+        stderr.matches(token).count(),
+        1,
+        "printed once, not logged: {stderr}"
+    );
+
+    // It works; a second start prints no new one.
+    let server = Server::start(data.path(), &[]).await;
+    let (status, _) = Api::new(&server.base, token).get("/api/v1/agents").await;
+    assert_eq!(status, 200);
+}
