@@ -215,8 +215,8 @@ async fn register(
 }
 
 /// Run one attempt in its own directory and queue its result. A cancelled attempt reports
-/// nothing: the server already knows, and it would refuse the answer anyway — except on
-/// our own shutdown, when the attempt is handed back as a retryable failure.
+/// nothing: the server already knows (or, on our own shutdown, the deregistration hands
+/// the attempt back).
 async fn execute(
     assignment: Assignment,
     config: Arc<Config>,
@@ -235,7 +235,6 @@ async fn execute(
     tracing::info!(task = %assignment.task_name, action = %assignment.action, attempt = assignment.attempt, "starting");
     let ctx = ActionContext {
         input: assignment.input.clone(),
-        parents: assignment.parents.clone(),
         work_dir,
         attempt_dir: attempt_dir.clone(),
         log: log.clone(),

@@ -12,7 +12,6 @@ pub mod stroppy_parse;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -28,9 +27,6 @@ use crate::outbox::{LogSink, ProgressSink};
 /// What an action gets.
 pub struct ActionContext {
     pub input: Value,
-    /// Outputs of the task's ancestors, by task name.
-    #[allow(dead_code)]
-    pub parents: BTreeMap<String, Value>,
     /// The agent's work dir (instances that outlive a task live here).
     pub work_dir: PathBuf,
     /// This attempt's own directory, removed when the attempt ends.

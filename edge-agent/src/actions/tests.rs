@@ -32,7 +32,6 @@ fn context(input: Value, work_dir: &Path) -> (ActionContext, Arc<Outbox>) {
     ]);
     let ctx = ActionContext {
         input,
-        parents: Default::default(),
         work_dir: work_dir.to_path_buf(),
         attempt_dir,
         log: LogSink::new(attempt, outbox.clone()),

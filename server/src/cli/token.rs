@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use engine::clock::{Clock, SystemClock};
 
 use crate::auth::{self, KIND_API, NewToken, Scope};
 use crate::config::StoreArgs;
@@ -35,12 +36,6 @@ pub enum TokenAction {
     Revoke { id: uuid::Uuid },
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
     let store = crate::serve::open_store(&args.store).await?;
     match args.action {
@@ -49,8 +44,8 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
                 .into_iter()
                 .find(|s| s.as_str() == scope)
                 .with_context(|| format!("--scope `{scope}` is not one of read, write, admin"))?;
-            let expires_at =
-                ttl.map(|t| now() + i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2));
+            let expires_at = ttl
+                .map(|t| SystemClock.now() + i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2));
             let new = NewToken {
                 kind: KIND_API,
                 name,
@@ -60,7 +55,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
                 worker_id: None,
                 expires_at,
             };
-            let (secret, record) = auth::create(store.as_ref(), new, None, now())
+            let (secret, record) = auth::create(store.as_ref(), new, None, SystemClock.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
             eprintln!(
@@ -79,7 +74,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
             for t in store.tokens(KIND_API).await? {
                 let state = if t.revoked_at.is_some() {
                     "revoked"
-                } else if t.expires_at.is_some_and(|e| e <= now()) {
+                } else if t.expires_at.is_some_and(|e| e <= SystemClock.now()) {
                     "expired"
                 } else {
                     "active"
@@ -102,7 +97,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
             if !known {
                 bail!("no API token with id {id} (see `ratchet token list`)");
             }
-            if !store.revoke_token(id, now()).await? {
+            if !store.revoke_token(id, SystemClock.now()).await? {
                 bail!("token {id} is already revoked");
             }
             eprintln!("revoked {id}");

@@ -3,6 +3,7 @@
 //! stops the databases it started, stops the agent (process group and all) and removes its
 //! work dir.
 
+use engine::clock::{Clock, SystemClock};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -32,12 +33,6 @@ pub fn default_agent_binary() -> PathBuf {
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join("ratchet-agent")))
         .unwrap_or_else(|| PathBuf::from("ratchet-agent"))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl LocalProvider {
@@ -79,10 +74,10 @@ impl LocalProvider {
                 .into(),
                 run_id: Some(run_id),
                 worker_id: None,
-                expires_at: Some(now_ms() + 24 * 3600 * 1000),
+                expires_at: Some(SystemClock.now() + 24 * 3600 * 1000),
             },
             None,
-            now_ms(),
+            SystemClock.now(),
         )
         .await
         .map_err(|e| failed("cannot create its enrollment token", &e.detail))?;

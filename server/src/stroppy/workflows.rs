@@ -4,6 +4,7 @@
 //! touch a machine (`postgres.start`, `stroppy.install`, `load.run`) are agent actions,
 //! routed by the label `machine` to the test's own agents (enrolled for its run only).
 
+use engine::clock::{Clock, SystemClock};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -223,7 +224,7 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
             "stroppy.test.acquire-network",
             with(d, |ctx, d| async move {
                 let holder = ctx.run_id().to_string();
-                let cidr = network::acquire(d.store.as_ref(), &holder, now_ms())
+                let cidr = network::acquire(d.store.as_ref(), &holder, SystemClock.now())
                     .await
                     .map_err(retryable)?;
                 ctx.log(format!("network {cidr}"));
@@ -332,12 +333,6 @@ fn prepare_load(ctx: &Context) -> HandlerResult {
             .map_or("?", |m| m.address.as_str())
     ));
     Ok(json!({ "load": placement.load, "server_version": db["server_version"] }))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Input of a `stroppy-test-suite`.
@@ -600,7 +595,7 @@ async fn reserve_quotas(ctx: &Context, d: &Domain) -> Result<Value, TaskError> {
         };
         loop {
             if d.store
-                .acquire_lease(&lease, Some(d.quota), now_ms())
+                .acquire_lease(&lease, Some(d.quota), SystemClock.now())
                 .await
                 .map_err(retryable)?
             {
