@@ -109,3 +109,50 @@ async fn the_first_start_prints_an_admin_token_once_and_never_logs_it() {
     let (status, _) = Api::new(&server.base, token).get("/api/v1/agents").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn probes_and_metrics_need_no_token_and_everything_else_does() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]).await;
+    let admin = Api::new(&server.base, common::ADMIN_TOKEN);
+    admin
+        .start(json!({"name": "counted", "version": "1", "tasks": [{"name": "t", "action": "nobody-runs-this"}]}))
+        .await;
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let r = common::http()
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let text = common::http()
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"ratchet_runs{workflow="counted",status="QUEUED"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("ratchet_workers{"), "{text}");
+    for path in [
+        "/api/v1/suites",
+        "/api/v1/runs",
+        "/api/v1/agents",
+        "/api/v1/workflows",
+        "/api/v1/infrastructure",
+    ] {
+        let r = common::http()
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        let (status, _) = admin.get(path).await;
+        assert_eq!(status, 200, "{path}");
+    }
+}

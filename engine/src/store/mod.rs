@@ -204,6 +204,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn run(&self, run_id: RunId) -> Result<Option<RunState>, StoreError>;
 
+    /// How many runs each workflow has in each status: (workflow, status, count).
+    async fn run_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
+
     /// Runs, newest first, filtered; page with `before` (the last id of the previous page).
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>, StoreError>;
 

@@ -692,6 +692,12 @@ macro_rules! sql_store {
                 Ok(answers)
             }
 
+            async fn run_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+                Ok(sqlx::query_as("SELECT workflow, status, COUNT(*) FROM runs GROUP BY workflow, status ORDER BY workflow, status")
+                    .fetch_all(self.reader())
+                    .await?)
+            }
+
             async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunState>, StoreError> {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE 1 = 1"));
                 if let Some(w) = &f.workflow {

@@ -5,6 +5,7 @@ mod agent;
 mod agents;
 pub mod body;
 mod health;
+mod metrics;
 pub mod problem;
 mod runs;
 mod streams;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", api)
         .fallback(crate::web::serve_asset)
         .with_state(state)
