@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use engine::model::{TokenRecord, WorkerRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::api::body::JsonBody;
+use crate::api::body::{ApiPath, JsonBody};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::auth::{self, Caller, KIND_ENROLLMENT, NewToken, Scope};
 use crate::state::AppState;
@@ -109,7 +109,7 @@ pub async fn list_enrollments(
 pub async fn revoke_enrollment(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Write)?;
     let known = state

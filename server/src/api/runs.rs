@@ -2,7 +2,7 @@
 //! cancel its runs, read their timelines, logs and progress points.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use engine::definition::WorkflowDef;
 use engine::model::{ProgressRow, RunState, RunStatus, StoredLogLine, TaskEvent, TaskState};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::api::body::JsonBody;
+use crate::api::body::{ApiPath, ApiQuery, JsonBody};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
@@ -49,7 +49,7 @@ pub struct TriggerRun {
 pub async fn trigger_run(
     State(state): State<AppState>,
     caller: Caller,
-    Path((name, version)): Path<(String, String)>,
+    ApiPath((name, version)): ApiPath<(String, String)>,
     JsonBody(body): JsonBody<TriggerRun>,
 ) -> ApiResult<(StatusCode, Json<RunState>)> {
     caller.require(Scope::Write)?;
@@ -81,7 +81,7 @@ async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
 pub async fn get_run(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<RunDetail>> {
     caller.require(Scope::Read)?;
     let run = find_run(&state, id).await?;
@@ -97,7 +97,7 @@ pub async fn get_run(
 pub async fn run_events(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Vec<TaskEvent>>> {
     caller.require(Scope::Read)?;
     find_run(&state, id).await?;
@@ -107,7 +107,7 @@ pub async fn run_events(
 pub async fn cancel_run(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<(StatusCode, Json<RunState>)> {
     caller.require(Scope::Write)?;
     let run = find_run(&state, id).await?;
@@ -147,8 +147,8 @@ pub struct LogPage {
 pub async fn run_logs(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    Query(page): Query<Page>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Json<LogPage>> {
     caller.require(Scope::Read)?;
     find_run(&state, id).await?;
@@ -169,8 +169,8 @@ pub struct ProgressPage {
 pub async fn run_progress(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    Query(page): Query<Page>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Json<ProgressPage>> {
     caller.require(Scope::Read)?;
     find_run(&state, id).await?;
@@ -213,7 +213,7 @@ pub async fn list_workflows(
 pub async fn get_workflow(
     State(state): State<AppState>,
     caller: Caller,
-    Path((name, version)): Path<(String, String)>,
+    ApiPath((name, version)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<WorkflowDef>> {
     caller.require(Scope::Read)?;
     let def = state
@@ -251,7 +251,7 @@ pub struct RunPage {
 pub async fn list_runs(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<RunQuery>,
+    ApiQuery(q): ApiQuery<RunQuery>,
 ) -> ApiResult<Json<RunPage>> {
     caller.require(Scope::Read)?;
     let status = match q.status.as_deref() {

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use engine::channels;
@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
+use crate::api::body::{ApiPath, ApiQuery};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
@@ -40,8 +41,8 @@ pub struct LogStreamQuery {
 pub async fn run_logs(
     State(state): State<AppState>,
     caller: Caller,
-    Path(run_id): Path<Uuid>,
-    Query(q): Query<LogStreamQuery>,
+    ApiPath(run_id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<LogStreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<EventStream> {
     caller.require(Scope::Read)?;

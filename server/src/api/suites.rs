@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use engine::model::{RunState, RunStatus, TaskStatus};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::api::body::{ApiPath, ApiQuery};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
@@ -198,7 +199,7 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SuiteView>> {
     caller.require(Scope::Read)?;
     let run = find_suite(&state, id).await?;
@@ -238,7 +239,7 @@ pub struct SuitePage {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<SuitePage>> {
     caller.require(Scope::Read)?;
     let status = match q.status.as_deref() {
@@ -302,7 +303,7 @@ pub async fn list(
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<(StatusCode, Json<SuiteView>)> {
     caller.require(Scope::Write)?;
     let run = find_suite(&state, id).await?;

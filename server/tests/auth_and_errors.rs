@@ -1,4 +1,5 @@
-//! API tokens: created with the CLI, scoped, revocable; and the first start's admin token.
+//! API tokens (created with the CLI, scoped, revocable; the first start's admin token), the
+//! open endpoints, and problem documents for malformed requests.
 
 mod common;
 
@@ -154,5 +155,35 @@ async fn probes_and_metrics_need_no_token_and_everything_else_does() {
         assert_eq!(r.status(), 401, "{path}");
         let (status, _) = admin.get(path).await;
         assert_eq!(status, 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_paths_and_queries_are_problem_documents_naming_the_parameter() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]).await;
+    for (path, needle) in [
+        ("/api/v1/runs/not-a-uuid", "invalid path"),
+        ("/api/v1/runs?limit=many", "limit"),
+        ("/api/v1/suites?colour=red", "colour"),
+        ("/api/v1/runs?status=sleeping", "status"),
+    ] {
+        let r = common::http()
+            .get(format!("{}{path}", server.base))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["detail"].as_str().unwrap().contains(needle),
+            "{path}: {body}"
+        );
     }
 }
