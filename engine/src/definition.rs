@@ -13,6 +13,20 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Dur(pub Duration);
 
+/// In the API a duration is its text: `"90s"`, `"1h 30m"`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Dur {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A duration such as `90s`, `5m` or `1h 30m`"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Dur {}
+
 impl Dur {
     pub const fn secs(s: u64) -> Dur {
         Dur(Duration::from_secs(s))
@@ -54,6 +68,7 @@ impl<'de> Deserialize<'de> for Dur {
 
 /// A workflow: a DAG of tasks, run as a unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowDef {
     pub name: String,
@@ -84,6 +99,7 @@ fn default_version() -> String {
 
 /// One task of a workflow. Only `name` and `action` are required.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskDef {
     pub name: String,
@@ -236,6 +252,7 @@ impl TaskDef {
 pub type ConditionGroup = Vec<Condition>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
     /// Holds once this long has passed since the task's parents completed.
@@ -253,6 +270,7 @@ pub enum Condition {
 
 /// A label the task wants on its worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DesiredLabel {
     pub value: Value,
@@ -311,6 +329,7 @@ impl DesiredLabel {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Comparator {
     #[default]
     #[serde(rename = "=")]
@@ -330,6 +349,7 @@ pub enum Comparator {
 /// Concurrency control (enforced by the advanced engine): a CEL key over the input and how
 /// many runs per key may be active.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencyDef {
     pub expression: String,
@@ -339,6 +359,7 @@ pub struct ConcurrencyDef {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LimitStrategy {
     #[default]
@@ -349,6 +370,7 @@ pub enum LimitStrategy {
 
 /// A static rate limit a task consumes `units` of.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitDef {
     pub key: String,

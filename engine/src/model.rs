@@ -15,6 +15,7 @@ macro_rules! status_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum $name { $($variant),+ }
 
@@ -104,6 +105,7 @@ status_enum! {
 
 /// A workflow run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunState {
     pub id: RunId,
     pub workflow: String,
@@ -126,6 +128,7 @@ pub struct RunState {
 
 /// Where a child run comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChildOf {
     pub run_id: RunId,
     pub task_id: TaskId,
@@ -137,6 +140,7 @@ pub struct ChildOf {
 
 /// A task of a run, with the bookkeeping of its current attempt.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskState {
     pub id: TaskId,
     pub run_id: RunId,
@@ -168,6 +172,7 @@ pub struct TaskState {
 
 /// A row of the timeline, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskEvent {
     pub id: i64,
     pub run_id: RunId,
@@ -223,6 +228,7 @@ impl NewEvent {
 /// A worker as it presents itself to the dispatcher: in-process handlers and remote agents
 /// alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerInfo {
     pub id: WorkerId,
     pub name: String,
@@ -242,6 +248,7 @@ pub struct WorkerInfo {
 
 /// A worker row, for listings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerRecord {
     #[serde(flatten)]
     pub info: WorkerInfo,
@@ -255,6 +262,7 @@ pub struct WorkerRecord {
 
 /// A bearer token as stored: only its SHA-256 is kept.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRecord {
     pub id: Uuid,
     /// `api`, `enrollment` or `agent`.
@@ -277,6 +285,7 @@ pub struct TokenRecord {
 
 /// One progress point of a task attempt, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProgressRow {
     pub run_id: RunId,
     pub task_id: TaskId,
@@ -289,6 +298,7 @@ pub struct ProgressRow {
 /// One log line of a task attempt. `seq` counts from 0 within the attempt, so a re-sent
 /// batch is recognised and not stored twice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogLine {
     pub run_id: RunId,
     pub task_id: TaskId,
@@ -300,6 +310,7 @@ pub struct LogLine {
 
 /// A stored log line with its position in the run's log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredLogLine {
     pub id: i64,
     pub run_id: RunId,

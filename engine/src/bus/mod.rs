@@ -19,6 +19,7 @@ pub use self::valkey::ValkeyBus;
 pub const SUBSCRIBER_BUFFER: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum BusKind {
     InProcess,

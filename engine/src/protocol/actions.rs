@@ -29,6 +29,7 @@ pub const ALL: &[&str] = &[
 /// `load.run`: the load of a benchmark, by either tool (one step of a suite's test runs
 /// whichever the test's workload names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "tool", rename_all = "snake_case")]
 pub enum LoadInput {
     Pgbench(PgbenchInput),
@@ -37,6 +38,7 @@ pub enum LoadInput {
 
 /// `shell`: run a command through `sh -c`, streaming its stdout and stderr lines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ShellInput {
     pub command: String,
@@ -51,6 +53,7 @@ pub struct ShellInput {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShellOutput {
     pub exit_code: i32,
     pub duration_ms: u64,
@@ -60,6 +63,7 @@ pub struct ShellOutput {
 
 /// Where PostgreSQL runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PostgresRuntime {
     /// initdb + pg_ctl of the requested major version, installed on the machine.
@@ -71,6 +75,7 @@ pub enum PostgresRuntime {
 
 /// `postgres.start`: create and start a PostgreSQL server, ready for connections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PostgresStartInput {
     /// Names the instance on this machine (its data dir, its container); `postgres.stop`
@@ -105,6 +110,7 @@ fn default_port() -> u16 {
 
 /// A running PostgreSQL server and how to reach it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostgresInstance {
     pub name: String,
     pub runtime: PostgresRuntime,
@@ -122,6 +128,7 @@ pub struct PostgresInstance {
 
 /// `postgres.stop`: stop an instance started by `postgres.start` and remove its data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PostgresStopInput {
     #[serde(default = "default_instance")]
@@ -134,6 +141,7 @@ pub struct PostgresStopInput {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostgresStopped {
     pub name: String,
     /// Was a server running (false: nothing to stop, which is not an error).
@@ -143,6 +151,7 @@ pub struct PostgresStopped {
 
 /// `pgbench.run`: initialise at a scale, then run the load and measure it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PgbenchInput {
     pub host: String,
@@ -193,6 +202,7 @@ fn default_builtin() -> String {
 
 /// `stroppy.install`: make a Stroppy binary available on the machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StroppyInstallInput {
     pub version: String,
@@ -209,6 +219,7 @@ pub struct StroppyInstallInput {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StroppyInstalled {
     pub path: String,
     pub version: String,
@@ -217,6 +228,7 @@ pub struct StroppyInstalled {
 
 /// `stroppy.run`: run a Stroppy workload against a database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StroppyRunInput {
     /// The binary; unset: the one `stroppy.install` put in the work dir for `version`, or
@@ -246,6 +258,7 @@ pub struct StroppyRunInput {
 
 /// What a load run measured: the shape shared by pgbench and Stroppy results.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoadResult {
     /// `pgbench` or `stroppy`.
     pub tool: String,
@@ -262,6 +275,7 @@ pub struct LoadResult {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LatencySummary {
     pub avg: f64,
     pub p50: f64,
@@ -272,6 +286,7 @@ pub struct LatencySummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeriesPoint {
     /// Seconds since the load started.
     pub t_s: f64,

@@ -41,12 +41,14 @@ pub const MAX_POLL_WAIT_S: u32 = 30;
 
 /// Body of `GET /healthz`, which needs no token: the agent uses it to find its server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
 }
 
 /// `POST /api/v1/agent/register`, authorised by an enrollment token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     /// A name for people (defaults to the host name).
@@ -67,6 +69,7 @@ pub struct Registration {
 
 /// What an agent tells about its machine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HostFacts {
     #[serde(default)]
@@ -83,6 +86,7 @@ pub struct HostFacts {
 
 /// The answer to a registration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Registered {
     pub agent_id: WorkerId,
     /// Bearer token for every later call of this agent. Shown once.
@@ -97,6 +101,7 @@ pub struct Registered {
 
 /// One attempt of one task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AttemptRef {
     pub task_id: TaskId,
@@ -105,6 +110,7 @@ pub struct AttemptRef {
 
 /// `POST /api/v1/agent/poll`: the heartbeat, and the request for work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Poll {
     /// The attempts the agent is running now.
@@ -122,6 +128,7 @@ pub struct Poll {
 
 /// The answer to a poll.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PollAnswer {
     pub assignments: Vec<Assignment>,
     /// Running attempts the agent must stop (cancelled, timed out, or handed to another).
@@ -131,6 +138,7 @@ pub struct PollAnswer {
 /// `POST /api/v1/agent/logs`: lines of one attempt. `seq` counts from 0 within the
 /// attempt; a line already stored is ignored, so a batch may be sent again safely.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LogBatch {
     pub task_id: TaskId,
@@ -139,6 +147,7 @@ pub struct LogBatch {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LogEntry {
     pub seq: i64,
@@ -148,6 +157,7 @@ pub struct LogEntry {
 
 /// `POST /api/v1/agent/progress`: time-series points of one attempt (e.g. TPS each second).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProgressBatch {
     pub task_id: TaskId,
@@ -156,6 +166,7 @@ pub struct ProgressBatch {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProgressPoint {
     pub seq: i64,
@@ -166,6 +177,7 @@ pub struct ProgressPoint {
 
 /// `POST /api/v1/agent/result`: how an attempt ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskResult {
     pub task_id: TaskId,
@@ -175,12 +187,14 @@ pub struct TaskResult {
 
 /// A plain acknowledgement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ack {
     pub accepted: usize,
 }
 
 /// One task attempt handed to a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assignment {
     pub task_id: TaskId,
     pub run_id: RunId,
@@ -199,6 +213,7 @@ pub struct Assignment {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskFailure {
     pub task: String,
     pub error: String,
@@ -206,6 +221,7 @@ pub struct TaskFailure {
 
 /// How one attempt ended, as reported by its worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AttemptResult {
     Completed { output: Value },

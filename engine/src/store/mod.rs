@@ -31,6 +31,7 @@ pub use self::sqlite::SqliteStore;
 
 /// Which database a store runs on; shown by `/readyz` and the dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     Sqlite,
@@ -49,6 +50,7 @@ impl std::fmt::Display for StoreKind {
 /// The identity of one Ratchet installation: created by the first start on a database and
 /// kept for its lifetime, so a restart can prove it found its earlier data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Installation {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -387,6 +389,7 @@ pub struct RunFilter {
 
 /// A held resource: a network block, a machine, a share of a quota.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lease {
     pub kind: String,
     pub key: String,

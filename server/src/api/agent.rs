@@ -18,13 +18,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::api::body::JsonBody;
-use crate::api::problem::{ApiError, ApiResult};
+use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::auth::{self, AgentSession, Enrollment, KIND_AGENT, NewToken};
 use crate::state::AppState;
 
 /// Lines and points per batch: the agent sends at most this many at once.
 const MAX_BATCH: usize = 5_000;
 
+#[utoipa::path(post, path = "/api/v1/agent/register", operation_id = "agent_register", tag = "agent protocol", request_body = Registration, security(("enrollment_token" = [])), responses((status = 201, body = Registered), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn register(
     State(state): State<AppState>,
     Enrollment(enrollment): Enrollment,
@@ -94,6 +95,7 @@ pub async fn register(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/agent/poll", operation_id = "agent_poll", tag = "agent protocol", request_body = Poll, security(("agent_session" = [])), responses((status = 200, description = "Assignments and cancellations (empty after the wait)", body = PollAnswer), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn poll(
     State(state): State<AppState>,
     session: AgentSession,
@@ -163,6 +165,7 @@ async fn own_task(
     Ok(task)
 }
 
+#[utoipa::path(post, path = "/api/v1/agent/logs", operation_id = "agent_logs", tag = "agent protocol", request_body = LogBatch, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn logs(
     State(state): State<AppState>,
     session: AgentSession,
@@ -186,6 +189,7 @@ pub async fn logs(
     Ok(Json(Ack { accepted }))
 }
 
+#[utoipa::path(post, path = "/api/v1/agent/progress", operation_id = "agent_progress", tag = "agent protocol", request_body = ProgressBatch, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn progress(
     State(state): State<AppState>,
     session: AgentSession,
@@ -206,6 +210,7 @@ pub async fn progress(
     Ok(Json(Ack { accepted }))
 }
 
+#[utoipa::path(post, path = "/api/v1/agent/result", operation_id = "agent_result", tag = "agent protocol", request_body = TaskResult, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The attempt is no longer current", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn result(
     State(state): State<AppState>,
     session: AgentSession,
@@ -231,6 +236,7 @@ pub async fn result(
 
 /// The agent leaves (graceful shutdown): its session ends and its running tasks are
 /// reassigned by the next sweep.
+#[utoipa::path(post, path = "/api/v1/agent/deregister", operation_id = "agent_deregister", tag = "agent protocol", security(("agent_session" = [])), responses((status = 204, description = "Gone; its running tasks are handed back"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn deregister(
     State(state): State<AppState>,
     session: AgentSession,

@@ -11,11 +11,12 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::api::body::{ApiPath, JsonBody};
-use crate::api::problem::{ApiError, ApiResult};
+use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::auth::{self, Caller, KIND_ENROLLMENT, NewToken, Scope};
 use crate::state::AppState;
 
 /// Every agent that ever registered, newest first (status ACTIVE, LOST or STOPPED).
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", responses((status = 200, body = Vec<WorkerRecord>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_agents(
     State(state): State<AppState>,
     caller: Caller,
@@ -28,6 +29,7 @@ pub async fn list_agents(
 
 /// What is provisioned right now: machines, network blocks and quota shares, each with
 /// the run that holds it (the leak guard: after a suite, nothing of it is left here).
+#[utoipa::path(get, path = "/api/v1/infrastructure", tag = "agents", responses((status = 200, description = "`{leases: [Lease]}`", body = Object), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn infrastructure(
     State(state): State<AppState>,
     caller: Caller,
@@ -37,7 +39,7 @@ pub async fn infrastructure(
     Ok(Json(serde_json::json!({ "leases": leases })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEnrollment {
     pub name: String,
@@ -52,7 +54,7 @@ pub struct NewEnrollment {
     pub ttl_s: Option<u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     /// The token itself: shown this once, only its hash is kept.
     pub token: String,
@@ -60,6 +62,7 @@ pub struct CreatedToken {
     pub record: TokenRecord,
 }
 
+#[utoipa::path(post, path = "/api/v1/enrollment-tokens", tag = "agents", request_body = NewEnrollment, responses((status = 201, body = CreatedToken), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_enrollment(
     State(state): State<AppState>,
     caller: Caller,
@@ -98,6 +101,7 @@ pub async fn create_enrollment(
     Ok((StatusCode::CREATED, Json(CreatedToken { token, record })))
 }
 
+#[utoipa::path(get, path = "/api/v1/enrollment-tokens", tag = "agents", responses((status = 200, body = Vec<TokenRecord>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_enrollments(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,6 +110,7 @@ pub async fn list_enrollments(
     Ok(Json(state.store.tokens(KIND_ENROLLMENT).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/enrollment-tokens/{id}", tag = "agents", params(("id" = Uuid, Path)), responses((status = 204, description = "Revoked"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_enrollment(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,17 +7,18 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
     status: &'static str,
 }
 
 /// Alive: the process answers HTTP.
+#[utoipa::path(get, path = "/healthz", security(()), tag = "health", responses((status = 200, description = "The process is up", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Readiness {
     Ready {
@@ -34,6 +35,7 @@ pub enum Readiness {
 }
 
 /// Ready: the store and the bus both answer a round trip.
+#[utoipa::path(get, path = "/readyz", security(()), tag = "health", responses((status = 200, description = "Store and bus answer", body = Readiness), (status = 503, description = "Not ready, with the reason", body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let not_ready = |error: String| {
         (

@@ -6,6 +6,7 @@ mod agents;
 pub mod body;
 mod health;
 mod metrics;
+mod openapi;
 pub mod problem;
 mod runs;
 mod streams;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/deregister", post(agent::deregister));
     let api = Router::new()
         .nest("/agent", agent_protocol)
+        .route("/openapi.json", get(openapi::document))
         .route("/agents", get(agents::list_agents))
         .route("/infrastructure", get(agents::infrastructure))
         .route(

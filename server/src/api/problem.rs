@@ -43,7 +43,7 @@ impl ApiError {
 }
 
 /// The problem document.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: &'static str,

@@ -12,17 +12,18 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::api::body::{ApiPath, ApiQuery, JsonBody};
-use crate::api::problem::{ApiError, ApiResult};
+use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WorkflowRef {
     pub name: String,
     pub version: String,
 }
 
 /// Register a workflow version (idempotent; a changed definition needs a new version).
+#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", request_body = WorkflowDef, responses((status = 201, body = WorkflowRef), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 409, description = "This version exists with another definition", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn register_workflow(
     State(state): State<AppState>,
     caller: Caller,
@@ -39,13 +40,14 @@ pub async fn register_workflow(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerRun {
     #[serde(default)]
     pub input: Value,
 }
 
+#[utoipa::path(post, path = "/api/v1/workflows/{name}/versions/{version}/runs", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), request_body = TriggerRun, responses((status = 201, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn trigger_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -61,7 +63,7 @@ pub async fn trigger_run(
     Ok((StatusCode::CREATED, Json(run)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RunDetail {
     #[serde(flatten)]
     pub run: RunState,
@@ -78,6 +80,7 @@ async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
         .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = RunDetail), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -94,6 +97,7 @@ pub async fn get_run(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<TaskEvent>), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,6 +108,7 @@ pub async fn run_events(
     Ok(Json(state.engine.events(id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = Uuid, Path)), responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -122,7 +127,8 @@ pub async fn cancel_run(
 }
 
 /// A page of a run's log or progress: `after` is the last position seen (0 at first).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
     pub task: Option<Uuid>,
@@ -137,13 +143,14 @@ impl Page {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LogPage {
     pub lines: Vec<StoredLogLine>,
     /// Pass as `after` for the next page.
     pub next_after: i64,
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}/logs", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = LogPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -160,12 +167,13 @@ pub async fn run_logs(
     Ok(Json(LogPage { lines, next_after }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProgressPage {
     pub points: Vec<ProgressRow>,
     pub next_after: i64,
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}/progress", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = ProgressPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -185,13 +193,14 @@ pub async fn run_progress(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WorkflowSummary {
     pub name: String,
     pub version: String,
     pub registered_at: i64,
 }
 
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_workflows(
     State(state): State<AppState>,
     caller: Caller,
@@ -210,6 +219,7 @@ pub async fn list_workflows(
 }
 
 /// A workflow version's definition: its tasks with their parents (the DAG's edges).
+#[utoipa::path(get, path = "/api/v1/workflows/{name}/versions/{version}", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), responses((status = 200, body = WorkflowDef), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_workflow(
     State(state): State<AppState>,
     caller: Caller,
@@ -226,7 +236,8 @@ pub async fn get_workflow(
     Ok(Json(def.as_ref().clone()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunQuery {
     pub workflow: Option<String>,
@@ -241,13 +252,14 @@ pub struct RunQuery {
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RunPage {
     pub runs: Vec<RunState>,
     /// Pass as `before` for the next page; unset on the last page.
     pub next_before: Option<Uuid>,
 }
 
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunQuery), responses((status = 200, body = RunPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_runs(
     State(state): State<AppState>,
     caller: Caller,

@@ -15,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 use crate::api::body::{ApiPath, ApiQuery};
-use crate::api::problem::{ApiError, ApiResult};
+use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
 
@@ -25,7 +25,8 @@ type EventStream =
 /// Lines read from the store per round.
 const PAGE: i64 = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogStreamQuery {
     /// Only this task's lines.
     pub task: Option<Uuid>,
@@ -38,6 +39,7 @@ pub struct LogStreamQuery {
 
 /// `GET /api/v1/runs/{id}/logs/stream`: `log` events (id = the line's id, data = the line
 /// as JSON), then one `end` event once the run has ended and every line was sent.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/logs/stream", operation_id = "stream_run_logs", tag = "runs", params(("id" = Uuid, Path), LogStreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this line")), responses((status = 200, description = "Server-sent events: `log` (id = line id, data = a StoredLogLine), then `end`", content_type = "text/event-stream", body = String), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -133,6 +135,7 @@ async fn wait_for(
 
 /// `GET /api/v1/stream`: a `status` event for every change of a run's or task's status
 /// (data: `{run_id, run_status, tasks: [{id, name, status}]}`), for live pages.
+#[utoipa::path(get, path = "/api/v1/stream", operation_id = "stream_status", tag = "runs", responses((status = 200, description = "Server-sent events: `status` (data = `{run_id, run_status, tasks}`), `resync`", content_type = "text/event-stream", body = String), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<EventStream> {
     caller.require(Scope::Read)?;
     let mut updates =

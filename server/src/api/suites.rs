@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::api::body::{ApiPath, ApiQuery};
-use crate::api::problem::{ApiError, ApiResult};
+use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
 use crate::stroppy::spec::{self, SpecError, SpecErrors, SpecFormat, Suite, Target};
@@ -47,6 +47,7 @@ pub fn parse_suite(text: &str, content_type: Option<&str>) -> Result<(Value, Sui
     Ok((spec, loaded.suite))
 }
 
+#[utoipa::path(post, path = "/api/v1/suites", operation_id = "submit_suite", tag = "suites", request_body(content = String, description = "The suite document", content_type = "application/yaml"), responses((status = 201, body = SuiteView), (status = 400, description = "Every problem, with path, line and column, under `errors`", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
@@ -80,7 +81,7 @@ pub async fn submit(
 }
 
 /// A suite as people follow it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SuiteView {
     pub id: Uuid,
     pub name: String,
@@ -98,7 +99,7 @@ pub struct SuiteView {
     pub spec: Value,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TestView {
     pub name: String,
     /// Unset until the test's run is started (local tests run one after the other).
@@ -196,6 +197,7 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/suites/{id}", operation_id = "get_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 200, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -206,7 +208,8 @@ pub async fn get(
     Ok(Json(suite_view(&state, run).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub status: Option<String>,
@@ -218,7 +221,7 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SuiteSummary {
     pub id: Uuid,
     pub name: String,
@@ -229,13 +232,14 @@ pub struct SuiteSummary {
     pub best: Option<Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SuitePage {
     pub suites: Vec<SuiteSummary>,
     /// Pass as `before` for the next page; unset on the last page.
     pub next_before: Option<Uuid>,
 }
 
+#[utoipa::path(get, path = "/api/v1/suites", operation_id = "list_suites", tag = "suites", params(ListQuery), responses((status = 200, body = SuitePage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -300,6 +304,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(post, path = "/api/v1/suites/{id}/cancel", operation_id = "cancel_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 202, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,

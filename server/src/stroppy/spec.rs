@@ -68,7 +68,7 @@ pub struct SuiteSpec {
 }
 
 /// Where the suite's machines come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     /// Agents spawned on the server's own machine, one per "VM".
