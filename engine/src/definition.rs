@@ -71,8 +71,10 @@ impl<'de> Deserialize<'de> for Dur {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowDef {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub name: String,
     #[serde(default = "default_version")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub version: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
@@ -102,8 +104,10 @@ fn default_version() -> String {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskDef {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub name: String,
     /// What a worker must implement to run this task.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub action: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parents: Vec<String>,

@@ -188,7 +188,7 @@ async fn the_example_local_suite_measures_every_test_and_leaves_nothing_behind()
     assert_nothing_left(&api, data.path()).await;
 
     // Listed, newest first.
-    let (_, page) = api.get("/api/v1/suites?status=completed").await;
+    let (_, page) = api.get("/api/v1/suites?status=COMPLETED").await;
     assert_eq!(page["suites"][0]["id"], id.as_str());
     assert_eq!(page["suites"][0]["tests"], 3);
 }

@@ -210,7 +210,7 @@ pub async fn progress(
     Ok(Json(Ack { accepted }))
 }
 
-#[utoipa::path(post, path = "/api/v1/agent/result", operation_id = "agent_result", tag = "agent protocol", request_body = TaskResult, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The attempt is no longer current", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/result", operation_id = "agent_result", tag = "agent protocol", request_body = TaskResult, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The attempt is no longer current", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn result(
     State(state): State<AppState>,
     session: AgentSession,
@@ -236,7 +236,7 @@ pub async fn result(
 
 /// The agent leaves (graceful shutdown): its session ends and its running tasks are
 /// reassigned by the next sweep.
-#[utoipa::path(post, path = "/api/v1/agent/deregister", operation_id = "agent_deregister", tag = "agent protocol", security(("agent_session" = [])), responses((status = 204, description = "Gone; its running tasks are handed back"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/deregister", operation_id = "agent_deregister", tag = "agent protocol", security(("agent_session" = [])), responses((status = 204, description = "Gone; its running tasks are handed back"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn deregister(
     State(state): State<AppState>,
     session: AgentSession,

@@ -16,7 +16,7 @@ use crate::auth::{self, Caller, KIND_ENROLLMENT, NewToken, Scope};
 use crate::state::AppState;
 
 /// Every agent that ever registered, newest first (status ACTIVE, LOST or STOPPED).
-#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", responses((status = 200, body = Vec<WorkerRecord>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", responses((status = 200, body = Vec<WorkerRecord>), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_agents(
     State(state): State<AppState>,
     caller: Caller,
@@ -29,7 +29,7 @@ pub async fn list_agents(
 
 /// What is provisioned right now: machines, network blocks and quota shares, each with
 /// the run that holds it (the leak guard: after a suite, nothing of it is left here).
-#[utoipa::path(get, path = "/api/v1/infrastructure", tag = "agents", responses((status = 200, description = "`{leases: [Lease]}`", body = Object), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/infrastructure", tag = "agents", responses((status = 200, description = "`{leases: [Lease]}`", body = Object), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn infrastructure(
     State(state): State<AppState>,
     caller: Caller,
@@ -42,6 +42,7 @@ pub async fn infrastructure(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEnrollment {
+    #[schema(min_length = 1)]
     pub name: String,
     /// Labels the enrolled agents get (routing: tasks require labels).
     #[serde(default)]
@@ -101,7 +102,7 @@ pub async fn create_enrollment(
     Ok((StatusCode::CREATED, Json(CreatedToken { token, record })))
 }
 
-#[utoipa::path(get, path = "/api/v1/enrollment-tokens", tag = "agents", responses((status = 200, body = Vec<TokenRecord>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/enrollment-tokens", tag = "agents", responses((status = 200, body = Vec<TokenRecord>), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_enrollments(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,7 +111,7 @@ pub async fn list_enrollments(
     Ok(Json(state.store.tokens(KIND_ENROLLMENT).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/enrollment-tokens/{id}", tag = "agents", params(("id" = Uuid, Path)), responses((status = 204, description = "Revoked"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/enrollment-tokens/{id}", tag = "agents", params(("id" = Uuid, Path)), responses((status = 204, description = "Revoked"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_enrollment(
     State(state): State<AppState>,
     caller: Caller,

@@ -47,7 +47,7 @@ pub struct TriggerRun {
     pub input: Value,
 }
 
-#[utoipa::path(post, path = "/api/v1/workflows/{name}/versions/{version}/runs", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), request_body = TriggerRun, responses((status = 201, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/workflows/{name}/versions/{version}/runs", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), request_body = TriggerRun, responses((status = 201, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn trigger_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -80,7 +80,7 @@ async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
         .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
 }
 
-#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = RunDetail), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = RunDetail), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,7 +97,7 @@ pub async fn get_run(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<TaskEvent>), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<TaskEvent>), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,7 +108,7 @@ pub async fn run_events(
     Ok(Json(state.engine.events(id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = Uuid, Path)), responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = Uuid, Path)), responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -150,7 +150,7 @@ pub struct LogPage {
     pub next_after: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/runs/{id}/logs", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = LogPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/logs", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = LogPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -173,7 +173,7 @@ pub struct ProgressPage {
     pub next_after: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/runs/{id}/progress", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = ProgressPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/progress", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = ProgressPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -200,7 +200,7 @@ pub struct WorkflowSummary {
     pub registered_at: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", responses((status = 200, body = Vec<WorkflowSummary>), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_workflows(
     State(state): State<AppState>,
     caller: Caller,
@@ -219,7 +219,7 @@ pub async fn list_workflows(
 }
 
 /// A workflow version's definition: its tasks with their parents (the DAG's edges).
-#[utoipa::path(get, path = "/api/v1/workflows/{name}/versions/{version}", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), responses((status = 200, body = WorkflowDef), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/workflows/{name}/versions/{version}", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), responses((status = 200, body = WorkflowDef), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_workflow(
     State(state): State<AppState>,
     caller: Caller,
@@ -241,7 +241,7 @@ pub async fn get_workflow(
 #[serde(deny_unknown_fields)]
 pub struct RunQuery {
     pub workflow: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     /// Runs spawned by this task.
     pub parent_task: Option<Uuid>,
     /// Created at or after / before, epoch ms.
@@ -266,14 +266,7 @@ pub async fn list_runs(
     ApiQuery(q): ApiQuery<RunQuery>,
 ) -> ApiResult<Json<RunPage>> {
     caller.require(Scope::Read)?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(RunStatus::parse(&s.to_uppercase()).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "`status`: `{s}` is not one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED"
-            ))
-        })?),
-    };
+    let status = q.status;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let runs = state
         .store

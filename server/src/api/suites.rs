@@ -197,7 +197,7 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/suites/{id}", operation_id = "get_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 200, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/suites/{id}", operation_id = "get_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 200, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -212,7 +212,7 @@ pub async fn get(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     /// Created at or after, epoch ms.
     pub since: Option<i64>,
     pub until: Option<i64>,
@@ -246,14 +246,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<SuitePage>> {
     caller.require(Scope::Read)?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(RunStatus::parse(&s.to_uppercase()).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "`status`: `{s}` is not one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED"
-            ))
-        })?),
-    };
+    let status = q.status;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let runs = state
         .store
@@ -304,7 +297,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/suites/{id}/cancel", operation_id = "cancel_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 202, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/suites/{id}/cancel", operation_id = "cancel_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 202, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
