@@ -187,6 +187,19 @@ async fn the_example_local_suite_measures_every_test_and_leaves_nothing_behind()
     assert!(result["best"].is_string());
     assert_nothing_left(&api, data.path()).await;
 
+    // Compared across suites (here: one), with the rows named suite/test.
+    let (status, compared) = api
+        .get(&format!(
+            "/api/v1/results/compare?suites={id}&baseline=pg15-local-tuning/tuned"
+        ))
+        .await;
+    assert_eq!(status, 200, "{compared}");
+    assert_eq!(compared["tests"].as_array().unwrap().len(), 3);
+    assert_eq!(compared["tests"][1]["name"], "pg15-local-tuning/tuned");
+    assert_eq!(compared["tests"][1]["tps_delta_pct"], 0.0);
+    let (status, _) = api.get("/api/v1/results/compare?suites=nope").await;
+    assert_eq!(status, 400);
+
     // Listed, newest first.
     let (_, page) = api.get("/api/v1/suites?status=COMPLETED").await;
     assert_eq!(page["suites"][0]["id"], id.as_str());

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/suites", get(suites::list).post(suites::submit))
         .route("/suites/{id}", get(suites::get))
         .route("/suites/{id}/cancel", post(suites::cancel))
+        .route("/results/compare", get(suites::compare))
         .route(
             "/workflows",
             get(runs::list_workflows).post(runs::register_workflow),

@@ -13,7 +13,7 @@ use crate::api::{agent, agents, health, metrics, runs, streams, suites};
     info(title = "Ratchet", description = "Database benchmark suites end to end: submit suites, follow runs, logs and results; the agent protocol."),
     paths(
         health::healthz, health::readyz, metrics::metrics,
-        suites::submit, suites::list, suites::get, suites::cancel,
+        suites::submit, suites::list, suites::get, suites::cancel, suites::compare,
         runs::list_runs, runs::get_run, runs::run_events, runs::cancel_run, runs::run_logs, runs::run_progress,
         streams::run_logs, streams::status,
         runs::list_workflows, runs::register_workflow, runs::get_workflow, runs::trigger_run,

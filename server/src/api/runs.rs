@@ -70,6 +70,9 @@ pub struct RunDetail {
     pub tasks: Vec<TaskState>,
     /// Runs spawned by this run's tasks (each names its `parent.task_id`), in spawn order.
     pub children: Vec<RunState>,
+    /// The DAG: `[parent, child]` task names (the on-failure task has none: it runs after
+    /// everything else, and only when something failed or the run was cancelled).
+    pub edges: Vec<(String, String)>,
 }
 
 async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
@@ -90,10 +93,22 @@ pub async fn get_run(
     let run = find_run(&state, id).await?;
     let tasks = state.engine.tasks(id).await?;
     let children = state.store.child_runs(id, None).await?;
+    let edges = state
+        .store
+        .workflow(&run.workflow, &run.version)
+        .await?
+        .map(|def| {
+            def.tasks
+                .iter()
+                .flat_map(|t| t.parents.iter().map(|p| (p.clone(), t.name.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Json(RunDetail {
         run,
         tasks,
         children,
+        edges,
     }))
 }
 

@@ -16,6 +16,7 @@ use crate::api::body::{ApiPath, ApiQuery};
 use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
+use crate::stroppy::results::{self, SuiteResult, TestOutcome};
 use crate::stroppy::spec::{self, SpecError, SpecErrors, SpecFormat, Suite, Target};
 use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION};
 
@@ -314,4 +315,63 @@ pub async fn cancel(
     state.engine.cancel_run(id).await?;
     let run = find_suite(&state, id).await?;
     Ok((StatusCode::ACCEPTED, Json(suite_view(&state, run).await?)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CompareQuery {
+    /// Suite ids, comma-separated (at most 20).
+    pub suites: String,
+    /// The row deltas are computed against, as `<suite name>/<test name>`; the first row
+    /// if unset.
+    pub baseline: Option<String>,
+}
+
+/// Compare tests across suites: one row per test of each suite, named
+/// `<suite name>/<test name>`, with deltas against the baseline row.
+#[utoipa::path(get, path = "/api/v1/results/compare", operation_id = "compare_results", tag = "suites", params(CompareQuery), responses((status = 200, body = SuiteResult), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+pub async fn compare(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<CompareQuery>,
+) -> ApiResult<Json<SuiteResult>> {
+    caller.require(Scope::Read)?;
+    let ids: Vec<Uuid> = q
+        .suites
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("`suites`: `{s}` is not a suite id")))
+        })
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() || ids.len() > 20 {
+        return Err(ApiError::bad_request(
+            "`suites`: give 1 to 20 suite ids, comma-separated",
+        ));
+    }
+    let mut outcomes = Vec::new();
+    for id in ids {
+        let view = suite_view(&state, find_suite(&state, id).await?).await?;
+        for test in view.tests {
+            outcomes.push(TestOutcome {
+                name: format!("{}/{}", view.name, test.name),
+                run_id: test.run_id.unwrap_or_default(),
+                status: test.status,
+                error: test.error,
+                result: test.result.and_then(|r| serde_json::from_value(r).ok()),
+            });
+        }
+    }
+    let baseline = match q.baseline {
+        Some(b) if outcomes.iter().any(|o| o.name == b) => b,
+        Some(b) => {
+            return Err(ApiError::bad_request(format!(
+                "`baseline`: no test named `{b}` in these suites"
+            )));
+        }
+        None => outcomes.first().map(|o| o.name.clone()).unwrap_or_default(),
+    };
+    Ok(Json(results::aggregate(&baseline, &outcomes)))
 }

@@ -16,7 +16,7 @@ pub struct TestOutcome {
     pub result: Option<LoadResult>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TestRow {
     pub name: String,
     pub run_id: Uuid,
@@ -33,7 +33,7 @@ pub struct TestRow {
     pub p95_delta_pct: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SuiteResult {
     pub baseline: String,
     pub tests: Vec<TestRow>,
