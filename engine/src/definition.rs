@@ -2,7 +2,7 @@
 //! from YAML/JSON over the API. [`WorkflowDef::validate`] is run on registration and names
 //! the offender of every mistake.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -85,8 +85,9 @@ pub struct WorkflowDef {
     pub on_failure: Option<TaskDef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<ConcurrencyDef>,
+    /// Start a run whenever a matching user event is pushed (the payload is its input).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub on_events: Vec<String>,
+    pub on_events: Vec<EventTrigger>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_crons: Vec<String>,
     /// A second `on_failure` given to the builder, kept so `validate` can name it. (In
@@ -250,6 +251,61 @@ impl TaskDef {
         let cap = self.backoff_max_seconds.map_or(f64::INFINITY, |m| m as f64);
         Duration::try_from_secs_f64(seconds.min(cap).max(0.0)).unwrap_or(Duration::MAX)
     }
+}
+
+/// An `on_events` trigger: a key pattern (`*` matches any run of characters, e.g.
+/// `bench.*.done`), optionally with a CEL filter over `payload` and `metadata`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum EventTrigger {
+    Key(String),
+    Filtered { key: String, filter: String },
+}
+
+impl EventTrigger {
+    pub fn key(&self) -> &str {
+        match self {
+            EventTrigger::Key(key) | EventTrigger::Filtered { key, .. } => key,
+        }
+    }
+
+    pub fn filter(&self) -> Option<&str> {
+        match self {
+            EventTrigger::Key(_) => None,
+            EventTrigger::Filtered { filter, .. } => Some(filter),
+        }
+    }
+
+    /// Does an event with `key` and this payload and metadata start a run?
+    pub fn fires(&self, key: &str, payload: &Value, metadata: &Value) -> bool {
+        glob_matches(self.key(), key)
+            && self.filter().is_none_or(|f| {
+                crate::expr::Expr::compile(f)
+                    .and_then(|e| e.eval_bool(&[("payload", payload), ("metadata", metadata)]))
+                    .unwrap_or(false)
+            })
+    }
+}
+
+/// `*` matches any run of characters (also none); everything else matches itself.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
 }
 
 /// Conditions inside a group are OR-ed: the group holds when any one holds.
@@ -537,6 +593,18 @@ impl WorkflowDef {
         if let Some(cycle) = find_cycle(&self.tasks) {
             return Err(DefinitionError::Cycle(cycle));
         }
+        for trigger in &self.on_events {
+            if let Some(filter) = trigger.filter() {
+                crate::expr::Expr::compile(filter).map_err(|error| {
+                    DefinitionError::BadExpression {
+                        task: format!("on_events[{}]", trigger.key()),
+                        field: "filter",
+                        expression: filter.to_string(),
+                        error,
+                    }
+                })?;
+            }
+        }
         for task in &self.tasks {
             if let Some(from) = &task.input_from {
                 let ancestor = from.split('.').next().unwrap_or_default();
@@ -550,6 +618,20 @@ impl WorkflowDef {
             }
         }
         Ok(())
+    }
+
+    /// The keys of the user events this workflow's conditions wait for.
+    pub fn event_keys(&self) -> BTreeSet<String> {
+        self.tasks
+            .iter()
+            .flat_map(|t| [&t.wait_for, &t.skip_if, &t.cancel_if])
+            .flatten()
+            .flatten()
+            .filter_map(|c| match c {
+                Condition::Event { key, .. } => Some(key.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Every ancestor of each task, by name (the outputs a task may read).
@@ -696,6 +778,23 @@ fn find_cycle(tasks: &[TaskDef]) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_matches;
+
+    #[test]
+    fn stars_match_any_run_of_characters() {
+        assert!(glob_matches("bench.*.done", "bench.pg16.done"));
+        assert!(glob_matches("bench.*", "bench."));
+        assert!(glob_matches("*", "anything"));
+        assert!(glob_matches("exact", "exact"));
+        assert!(!glob_matches("exact", "exactly"));
+        assert!(!glob_matches("bench.*.done", "bench.pg16.started"));
+        assert!(glob_matches("a*b*c", "aXXbYYc"));
+        assert!(!glob_matches("a*b*c", "aXXcYYb"));
+    }
 }
 
 #[cfg(test)]

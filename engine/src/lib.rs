@@ -22,6 +22,8 @@ pub mod definition;
 #[cfg(feature = "store")]
 mod engine;
 #[cfg(feature = "store")]
+mod events;
+#[cfg(feature = "store")]
 mod expr;
 #[cfg(feature = "store")]
 pub mod model;
@@ -38,5 +40,7 @@ mod worker;
 pub use crate::children::{Child, ChildResult};
 #[cfg(feature = "store")]
 pub use crate::engine::{Engine, EngineConfig, EngineError, channels};
+#[cfg(feature = "store")]
+pub use crate::events::Pushed;
 #[cfg(feature = "store")]
 pub use crate::worker::{Context, HandlerResult, TaskError, Worker};

@@ -246,6 +246,17 @@ pub struct WorkerInfo {
     pub host: Option<Value>,
 }
 
+/// An event pushed by a user or a system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserEvent {
+    pub id: i64,
+    pub key: String,
+    pub payload: Value,
+    pub metadata: Value,
+    pub at: Millis,
+}
+
 /// A worker row, for listings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -18,6 +18,8 @@ use crate::model::{
 pub struct RunSnapshot {
     pub run: RunState,
     pub tasks: Vec<TaskState>,
+    /// User events the run's event conditions may wait for (their keys, since the run began).
+    pub events: Vec<crate::model::UserEvent>,
 }
 
 /// What a worker's report did.
@@ -357,6 +359,7 @@ impl<'a> Planner<'a> {
                 let ctx = ConditionContext {
                     by_name: &by_name,
                     input: &snap.run.input,
+                    events: &snap.events,
                     ready_at,
                     now: self.now,
                 };
@@ -496,6 +499,7 @@ impl<'a> Planner<'a> {
                 let ctx = ConditionContext {
                     by_name: &by_name,
                     input: &snap.run.input,
+                    events: &snap.events,
                     ready_at: t.ready_at?,
                     now: self.now,
                 };
@@ -563,6 +567,7 @@ enum Truth {
 struct ConditionContext<'a> {
     by_name: &'a HashMap<&'a str, &'a TaskState>,
     input: &'a Value,
+    events: &'a [crate::model::UserEvent],
     ready_at: Millis,
     now: Millis,
 }
@@ -609,8 +614,25 @@ impl ConditionContext<'_> {
                     Truth::Pending(Some(due))
                 }
             }
-            // User events arrive with the advanced engine; until one does, it is pending.
-            Condition::Event { .. } => Truth::Pending(None),
+            // An event with the key, pushed once the task was ready to wait for it, whose
+            // payload satisfies the expression. Until one arrives the condition is pending.
+            Condition::Event { key, expression } => {
+                let matches = |payload: &Value| match expression {
+                    None => true,
+                    Some(expr) => Expr::compile(expr)
+                        .and_then(|e| e.eval_bool(&[("payload", payload), ("input", self.input)]))
+                        .unwrap_or(false),
+                };
+                if self
+                    .events
+                    .iter()
+                    .any(|e| &e.key == key && e.at >= self.ready_at && matches(&e.payload))
+                {
+                    Truth::True
+                } else {
+                    Truth::Pending(None)
+                }
+            }
             Condition::Parent { parent, expression } => {
                 let output = self
                     .by_name

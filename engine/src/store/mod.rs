@@ -21,8 +21,8 @@ use uuid::Uuid;
 use crate::definition::WorkflowDef;
 use crate::model::{
     Assignment, AttemptResult, ChildOf, LogLine, Millis, ProgressRow, RunId, RunState, RunStatus,
-    StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus, TokenRecord, WorkerId, WorkerInfo,
-    WorkerRecord,
+    StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus, TokenRecord, UserEvent, WorkerId,
+    WorkerInfo, WorkerRecord,
 };
 use crate::planner::Fence;
 
@@ -328,6 +328,18 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: i64,
     ) -> Result<Vec<(i64, ProgressRow)>, StoreError>;
+
+    // --- user events ------------------------------------------------------------------
+
+    /// Store a user event and re-evaluate the runs waiting for its key. Returns the event
+    /// and the changes (tasks whose conditions now hold).
+    async fn push_event(
+        &self,
+        key: &str,
+        payload: &Value,
+        metadata: &Value,
+        now: Millis,
+    ) -> Result<(UserEvent, Vec<Change>), StoreError>;
 
     // --- leases on shared resources -------------------------------------------------------
 

@@ -406,7 +406,27 @@ macro_rules! sql_store {
                     .map(task_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
                 let def = self.definition(&run.workflow, &run.version).await?;
-                let before = RunSnapshot { run, tasks };
+                let keys = def.event_keys();
+                let mut events = Vec::new();
+                if !keys.is_empty() {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, key, payload, metadata, at FROM user_events WHERE at >= ");
+                    qb.push_bind(run.created_at).push(" AND key IN (");
+                    let mut list = qb.separated(", ");
+                    for key in &keys {
+                        list.push_bind(key.clone());
+                    }
+                    qb.push(") ORDER BY id");
+                    for row in qb.build().fetch_all(&mut **tx).await? {
+                        events.push(UserEvent {
+                            id: row.try_get("id")?,
+                            key: row.try_get("key")?,
+                            payload: row.try_get::<Json<Value>, _>("payload")?.0,
+                            metadata: row.try_get::<Json<Value>, _>("metadata")?.0,
+                            at: row.try_get("at")?,
+                        });
+                    }
+                }
+                let before = RunSnapshot { run, tasks, events };
                 let mut after = before.clone();
                 let mut planner = Planner::new(&def, now);
                 let out = change(&mut planner, &mut after);
@@ -627,7 +647,7 @@ macro_rules! sql_store {
                             error: None,
                         })
                         .collect();
-                    let mut snap = RunSnapshot { run, tasks: run_tasks };
+                    let mut snap = RunSnapshot { run, tasks: run_tasks, events: Vec::new() };
                     let mut planner = Planner::new(&def, now);
                     planner.reconcile(&mut snap, &HashSet::new());
                     events.extend(planner.events.into_iter().map(|e| (snap.run.id, e)));
@@ -1360,6 +1380,34 @@ macro_rules! sql_store {
                     .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn push_event(&self, key: &str, payload: &Value, metadata: &Value, now: Millis) -> Result<(UserEvent, Vec<Change>), StoreError> {
+                let id: i64 = sqlx::query_scalar("INSERT INTO user_events (key, payload, metadata, at) VALUES ($1, $2, $3, $4) RETURNING id")
+                    .bind(key)
+                    .bind(Json(payload))
+                    .bind(Json(metadata))
+                    .bind(now)
+                    .fetch_one(self.writer())
+                    .await?;
+                let event = UserEvent { id, key: key.to_string(), payload: payload.clone(), metadata: metadata.clone(), at: now };
+                // Runs with a task waiting on conditions, whose workflow waits for this key.
+                let waiting: Vec<(RunId, String, String)> = sqlx::query_as(
+                    "SELECT DISTINCT t.run_id, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
+                     WHERE t.status = 'PENDING' AND t.ready_at IS NOT NULL",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                let mut changes = Vec::new();
+                for (run_id, workflow, version) in waiting {
+                    if self.definition(&workflow, &version).await?.event_keys().contains(key) {
+                        let change = self.reconcile(run_id, now, &HashSet::new()).await?;
+                        if !change.is_empty() {
+                            changes.push(change);
+                        }
+                    }
+                }
+                Ok((event, changes))
             }
         }
     }

@@ -1230,3 +1230,100 @@ pub async fn leases_are_exclusive_and_quotas_are_never_exceeded(b: Backend) {
     assert_eq!(granted, 3);
     assert_eq!(store.leases(Some("machine"), None).await.unwrap().len(), 3);
 }
+
+pub async fn event_conditions_hold_in_or_groups_and_ed_together(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(echo_worker());
+    let event = |key: &str, expression: Option<&str>| Condition::Event {
+        key: key.into(),
+        expression: expression.map(Into::into),
+    };
+    let def = wf("gated").task(TaskDef {
+        wait_for: vec![
+            vec![
+                event("approve", Some("payload.ok == true")),
+                event("override", None),
+            ],
+            vec![event("window-open", None)],
+        ],
+        ..TaskDef::new("gate", "echo")
+    });
+    let run = env.start(&def, json!({})).await;
+    env.engine
+        .push_event("approve", json!({"ok": false}), json!({}))
+        .await
+        .unwrap();
+    env.engine
+        .push_event("window-open", json!({}), json!({}))
+        .await
+        .unwrap();
+    env.settle().await;
+    assert_eq!(
+        env.task(&run, "gate").await.status,
+        TaskStatus::Pending,
+        "the first group does not hold yet"
+    );
+    env.engine
+        .push_event("approve", json!({"ok": true}), json!({}))
+        .await
+        .unwrap();
+    let done = env.finish(&run).await;
+    assert_eq!(done.status, RunStatus::Completed, "{:?}", done.error);
+}
+
+pub async fn on_events_start_the_matching_workflows(b: Backend) {
+    let env = Env::new(b).await;
+    env.engine.start_worker(echo_worker());
+    let mut def = wf("on-bench").task(TaskDef::new("t", "echo"));
+    def.on_events = serde_json::from_value(
+        json!(["bench.*.done", {"key": "deploy", "filter": "payload.env == 'prod'"}]),
+    )
+    .unwrap();
+    env.engine.register_workflow(&def).await.unwrap();
+    let pushed = env
+        .engine
+        .push_event("bench.pg16.done", json!({"tps": 1234}), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(pushed.started.len(), 1);
+    let run = env
+        .engine
+        .wait_for_run(pushed.started[0], Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        run.input,
+        json!({"tps": 1234}),
+        "the payload is the run's input"
+    );
+    assert!(
+        env.engine
+            .push_event("bench.pg16.started", json!({}), json!({}))
+            .await
+            .unwrap()
+            .started
+            .is_empty()
+    );
+    assert!(
+        env.engine
+            .push_event("deploy", json!({"env": "dev"}), json!({}))
+            .await
+            .unwrap()
+            .started
+            .is_empty()
+    );
+    assert_eq!(
+        env.engine
+            .push_event("deploy", json!({"env": "prod"}), json!({}))
+            .await
+            .unwrap()
+            .started
+            .len(),
+        1
+    );
+    let mut bad = wf("bad-filter").task(TaskDef::new("t", "echo"));
+    bad.on_events =
+        serde_json::from_value(json!([{"key": "x", "filter": "payload.env =="}])).unwrap();
+    let e = env.engine.register_workflow(&bad).await.unwrap_err();
+    assert!(e.to_string().contains("filter"), "{e}");
+}

@@ -57,4 +57,6 @@ conformance!(
     cancelling_a_parent_cancels_its_children,
     input_from_hands_an_ancestors_output_to_a_task,
     leases_are_exclusive_and_quotas_are_never_exceeded,
+    event_conditions_hold_in_or_groups_and_ed_together,
+    on_events_start_the_matching_workflows,
 );

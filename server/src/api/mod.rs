@@ -4,6 +4,7 @@
 mod agent;
 mod agents;
 pub mod body;
+mod events;
 mod health;
 mod metrics;
 mod openapi;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/suites/{id}", get(suites::get))
         .route("/suites/{id}/cancel", post(suites::cancel))
         .route("/results/compare", get(suites::compare))
+        .route("/events", post(events::push))
         .route(
             "/workflows",
             get(runs::list_workflows).post(runs::register_workflow),

@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{agent, agents, health, metrics, runs, streams, suites};
+use crate::api::{agent, agents, events, health, metrics, runs, streams, suites};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use crate::api::{agent, agents, health, metrics, runs, streams, suites};
         runs::list_runs, runs::get_run, runs::run_events, runs::cancel_run, runs::run_logs, runs::run_progress,
         streams::run_logs, streams::status,
         runs::list_workflows, runs::register_workflow, runs::get_workflow, runs::trigger_run,
+        events::push,
         agents::list_agents, agents::infrastructure, agents::create_enrollment, agents::list_enrollments, agents::revoke_enrollment,
         agent::register, agent::poll, agent::logs, agent::progress, agent::result, agent::deregister,
     ),
