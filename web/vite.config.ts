@@ -2,8 +2,10 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
-// The Ratchet server listens here during local development (`cargo run`).
-const RATCHET_SERVER = 'http://127.0.0.1:8080';
+// The Ratchet server `npm run dev` proxies to: RATCHET_DEV_API, default the server's default
+// listen address (`ratchet serve`).
+declare const process: { env: Record<string, string | undefined> };
+const RATCHET_SERVER = process.env['RATCHET_DEV_API'] || 'http://127.0.0.1:8080';
 
 export default defineConfig({
   plugins: [react()],
@@ -24,7 +26,8 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': RATCHET_SERVER,
+      // SSE streams pass through as they are (no buffering in the proxy).
+      '/api': { target: RATCHET_SERVER, changeOrigin: true },
       '/healthz': RATCHET_SERVER,
       '/readyz': RATCHET_SERVER,
     },

@@ -70,6 +70,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let mut attempts = JoinSet::new();
     let (finished_tx, mut finished) = mpsc::unbounded_channel::<AttemptRef>();
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let mut last_contact = tokio::time::Instant::now();
 
     while !shutdown.is_cancelled() {
         while let Ok(done) = finished.try_recv() {
@@ -101,6 +102,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         match answer {
             Ok(answer) => {
                 backoff.reset();
+                last_contact = tokio::time::Instant::now();
                 for stop in answer.cancellations {
                     if let Some(r) = running.get(&stop) {
                         tracing::info!(task = %stop.task_id, attempt = stop.attempt, "the server cancelled the attempt");
@@ -149,6 +151,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 let _ = session_tx.send(again.session_token);
             }
             Err(e) => {
+                if config
+                    .give_up_after
+                    .is_some_and(|limit| last_contact.elapsed() > limit)
+                {
+                    tracing::error!(error = %e, "the server has been unreachable too long; stopping");
+                    break;
+                }
                 let delay = backoff.next_delay();
                 tracing::warn!(error = %e, retry_in = ?delay, "poll failed");
                 tokio::select! {
@@ -192,6 +201,7 @@ async fn register(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Option<engine::protocol::Registered>> {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let started = tokio::time::Instant::now();
     loop {
         match client
             .register(&config.enrollment_token, registration)
@@ -203,6 +213,15 @@ async fn register(
                 config.server_url
             ),
             Err(e) => {
+                if config
+                    .give_up_after
+                    .is_some_and(|limit| started.elapsed() > limit)
+                {
+                    anyhow::bail!(
+                        "the server at {} has been unreachable too long: {e}",
+                        config.server_url
+                    );
+                }
                 let delay = backoff.next_delay();
                 tracing::warn!(error = %e, retry_in = ?delay, "cannot register yet");
                 tokio::select! {

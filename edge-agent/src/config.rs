@@ -62,6 +62,11 @@ pub struct Config {
     #[arg(long, env = "RATCHET_AGENT_PG_USER", default_value = "postgres")]
     pub pg_os_user: String,
 
+    /// Stop (and stop everything started) after the server has been unreachable this long;
+    /// unset: never give up. Local machines get this, so they cannot outlive their server.
+    #[arg(long, env = "RATCHET_AGENT_GIVE_UP_AFTER", value_parser = humantime::parse_duration)]
+    pub give_up_after: Option<std::time::Duration>,
+
     /// How long a cancelled action's processes get after SIGTERM before SIGKILL.
     #[arg(long, env = "RATCHET_AGENT_KILL_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub kill_grace: std::time::Duration,

@@ -88,6 +88,21 @@ impl Context {
             .create_runs(new_runs, self.engine.clock.now())
             .await
             .map_err(|e| TaskError::retryable(format!("cannot spawn the child runs: {e}")))?;
+        // The parent run was cancelled while we spawned (its cancellation may have listed
+        // its children before these existed): cancel them ourselves.
+        let parent = store
+            .run(self.run_id())
+            .await
+            .map_err(|e| TaskError::retryable(e.to_string()))?;
+        if parent.is_none_or(|p| p.cancel_requested || p.status.is_terminal()) {
+            for run in &runs {
+                let reason = format!("its parent run {} was cancelled", self.run_id());
+                if let Err(e) = self.engine.cancel_run(run.id, &reason).await {
+                    tracing::warn!(run = %run.id, error = %e, "cannot cancel a child of a cancelled run");
+                }
+            }
+            return Err(TaskError::retryable("the run was cancelled"));
+        }
         for run in &runs {
             let change = crate::store::Change {
                 run_id: Some(run.id),

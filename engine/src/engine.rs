@@ -47,6 +47,8 @@ pub enum EngineError {
     WaitTimeout(RunId),
     #[error("cannot write: {0}")]
     Write(String),
+    #[error("{0}")]
+    InvalidSchedule(String),
 }
 
 #[derive(Debug, Clone)]
@@ -92,7 +94,7 @@ pub(crate) struct Inner {
     local: Mutex<HashMap<(TaskId, i32), CancellationToken>>,
     /// Reports and new runs are written in batches (see [`crate::batch`]).
     reports: Batcher<Report, Fence>,
-    creations: Batcher<NewRun, RunState>,
+    pub(crate) creations: Batcher<NewRun, RunState>,
 }
 
 impl Inner {
@@ -232,6 +234,7 @@ impl Inner {
     }
 
     async fn sweep(&self) -> Result<(), StoreError> {
+        self.fire_schedules().await?;
         let now = self.clock.now();
         let mut worker_timeout =
             i64::try_from(self.config.worker_timeout.as_millis()).unwrap_or(i64::MAX);
@@ -363,9 +366,25 @@ impl Engine {
     }
 
     /// Validate and store a workflow definition (idempotent for an identical definition).
+    /// Its `on_crons` become crons named `<workflow>: <expression>` (of this version).
     pub async fn register_workflow(&self, def: &WorkflowDef) -> Result<(), EngineError> {
         def.validate()?;
+        for expression in &def.on_crons {
+            crate::schedules::next_tick(expression, self.now())
+                .map_err(EngineError::InvalidSchedule)?;
+        }
         self.inner.store.put_workflow(def, self.now()).await?;
+        for expression in &def.on_crons {
+            let name = format!("{}: {expression}", def.name);
+            self.create_cron(
+                &name,
+                &def.name,
+                &def.version,
+                expression,
+                Value::Object(Default::default()),
+            )
+            .await?;
+        }
         Ok(())
     }
 

@@ -32,6 +32,8 @@ pub mod planner;
 #[cfg(feature = "store")]
 mod remote;
 #[cfg(feature = "store")]
+pub mod schedules;
+#[cfg(feature = "store")]
 pub mod store;
 #[cfg(feature = "store")]
 mod worker;

@@ -246,6 +246,36 @@ pub struct WorkerInfo {
     pub host: Option<Value>,
 }
 
+/// A cron: runs of a workflow on a schedule (5 or 6 fields, UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CronRecord {
+    pub id: Uuid,
+    /// Unique; `on_crons` of a workflow definition are named `<workflow>: <expression>`.
+    pub name: String,
+    pub workflow: String,
+    pub version: String,
+    pub expression: String,
+    pub input: Value,
+    /// The next tick that will fire.
+    pub next_at: Millis,
+    pub created_at: Millis,
+}
+
+/// A run to start once, at a given time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduledRun {
+    pub id: Uuid,
+    pub workflow: String,
+    pub version: String,
+    pub input: Value,
+    pub at: Millis,
+    /// Set once started.
+    pub run_id: Option<RunId>,
+    pub created_at: Millis,
+}
+
 /// An event pushed by a user or a system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

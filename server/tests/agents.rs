@@ -625,3 +625,28 @@ async fn a_server_restart_loses_no_result_and_no_log_line() {
     let expected: Vec<String> = (1..=40).map(|i| format!("tick-{i}")).collect();
     assert_eq!(lines, expected);
 }
+
+#[tokio::test]
+async fn an_agent_whose_server_is_gone_for_good_gives_up() {
+    let dir = open_dir();
+    let nowhere = format!("http://127.0.0.1:{}", ratchet_test_support::free_port());
+    let mut agent = AgentProcess::start(
+        &nowhere,
+        "rat_enr_whatever",
+        "orphan",
+        dir.path(),
+        &[("RATCHET_AGENT_GIVE_UP_AFTER", "1s")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = agent.child.try_wait().unwrap() {
+            assert!(!status.success(), "giving up is a failure: {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent kept trying past its give-up time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

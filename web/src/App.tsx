@@ -1,16 +1,79 @@
-import { ServerPanel } from './components/ServerPanel.tsx';
-import { SuitesSection } from './components/SuitesSection.tsx';
+import { lazy, Suspense } from 'react';
+import { Navigate, NavLink, Route, Routes } from 'react-router';
+import { useAuth } from './auth.tsx';
+import { Loading } from './components/common.tsx';
+import { useStreamState } from './live.tsx';
+import { LoginPage } from './pages/LoginPage.tsx';
+import { SuitesPage } from './pages/SuitesPage.tsx';
+import { AgentsPage } from './pages/AgentsPage.tsx';
+import { InfrastructurePage } from './pages/InfrastructurePage.tsx';
+import { ServerPage } from './pages/ServerPage.tsx';
+import { WorkflowsPage } from './pages/WorkflowsPage.tsx';
+import { NotFoundPage } from './pages/NotFoundPage.tsx';
+
+// The heavy pages (React Flow, CodeMirror, uPlot) load on demand.
+const RunPage = lazy(() => import('./pages/RunPage.tsx'));
+const SuitePage = lazy(() => import('./pages/SuitePage.tsx'));
+const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
+const NewSuitePage = lazy(() => import('./pages/NewSuitePage.tsx'));
+const WorkflowPage = lazy(() => import('./pages/WorkflowPage.tsx'));
+
+function LiveIndicator() {
+  const state = useStreamState();
+  const label = state === 'open' ? 'Live' : state === 'connecting' ? 'Connecting' : 'Polling';
+  const title =
+    state === 'open'
+      ? 'Status changes arrive over the event stream'
+      : 'The event stream is not available: pages refresh every 1.5 s';
+  return (
+    <span className={`live-indicator live-${state}`} title={title}>
+      <span className="dot" aria-hidden="true" />
+      {label}
+    </span>
+  );
+}
 
 export function App() {
+  const { token, logout } = useAuth();
+  if (!token) return <LoginPage />;
+
   return (
-    <div className="app">
-      <header className="app-header">
-        <h1 className="app-title">Ratchet</h1>
-        <p className="app-tagline">Database benchmark orchestration</p>
-      </header>
-      <main className="app-main">
-        <ServerPanel />
-        <SuitesSection />
+    <div className="shell">
+      <nav className="sidebar" aria-label="Main">
+        <NavLink to="/suites" className="brand">
+          <span className="brand-mark" aria-hidden="true">R</span> Ratchet
+        </NavLink>
+        <NavLink to="/suites" end={false}>
+          Suites
+        </NavLink>
+        <NavLink to="/workflows">Workflows</NavLink>
+        <NavLink to="/agents">Agents</NavLink>
+        <NavLink to="/infrastructure">Infrastructure</NavLink>
+        <NavLink to="/server">Server</NavLink>
+        <div className="sidebar-foot">
+          <LiveIndicator />
+          <button type="button" className="link-button" onClick={() => logout()}>
+            Log out
+          </button>
+        </div>
+      </nav>
+      <main className="content">
+        <Suspense fallback={<Loading what="page" />}>
+          <Routes>
+            <Route path="/" element={<Navigate to="/suites" replace />} />
+            <Route path="/suites" element={<SuitesPage />} />
+            <Route path="/suites/new" element={<NewSuitePage />} />
+            <Route path="/suites/:id" element={<SuitePage />} />
+            <Route path="/compare" element={<ComparePage />} />
+            <Route path="/runs/:id" element={<RunPage />} />
+            <Route path="/workflows" element={<WorkflowsPage />} />
+            <Route path="/workflows/:name/:version" element={<WorkflowPage />} />
+            <Route path="/agents" element={<AgentsPage />} />
+            <Route path="/infrastructure" element={<InfrastructurePage />} />
+            <Route path="/server" element={<ServerPage />} />
+            <Route path="*" element={<NotFoundPage />} />
+          </Routes>
+        </Suspense>
       </main>
     </div>
   );

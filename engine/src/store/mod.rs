@@ -20,9 +20,9 @@ use uuid::Uuid;
 
 use crate::definition::WorkflowDef;
 use crate::model::{
-    Assignment, AttemptResult, ChildOf, LogLine, Millis, ProgressRow, RunId, RunState, RunStatus,
-    StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus, TokenRecord, UserEvent, WorkerId,
-    WorkerInfo, WorkerRecord,
+    Assignment, AttemptResult, ChildOf, CronRecord, LogLine, Millis, ProgressRow, RunId, RunState,
+    RunStatus, ScheduledRun, StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus, TokenRecord,
+    UserEvent, WorkerId, WorkerInfo, WorkerRecord,
 };
 use crate::planner::Fence;
 
@@ -340,6 +340,33 @@ pub trait Store: Send + Sync + 'static {
         metadata: &Value,
         now: Millis,
     ) -> Result<(UserEvent, Vec<Change>), StoreError>;
+
+    // --- schedules ------------------------------------------------------------------------
+
+    /// Create or replace (by name) a cron.
+    async fn put_cron(&self, cron: &CronRecord) -> Result<(), StoreError>;
+
+    async fn crons(&self) -> Result<Vec<CronRecord>, StoreError>;
+
+    async fn delete_cron(&self, id: Uuid) -> Result<bool, StoreError>;
+
+    /// Take the due tick `tick` of a cron and move it to `next_at`; true for exactly one
+    /// caller per tick, however many replicas try.
+    async fn claim_cron_tick(
+        &self,
+        cron_id: Uuid,
+        tick: Millis,
+        next_at: Millis,
+    ) -> Result<bool, StoreError>;
+
+    async fn put_scheduled_run(&self, run: &ScheduledRun) -> Result<(), StoreError>;
+
+    async fn scheduled_runs(&self) -> Result<Vec<ScheduledRun>, StoreError>;
+
+    async fn delete_scheduled_run(&self, id: Uuid) -> Result<bool, StoreError>;
+
+    /// Take a due scheduled run for the run `run_id` (true for exactly one caller).
+    async fn claim_scheduled_run(&self, id: Uuid, run_id: RunId) -> Result<bool, StoreError>;
 
     // --- leases on shared resources -------------------------------------------------------
 

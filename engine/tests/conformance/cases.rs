@@ -1327,3 +1327,77 @@ pub async fn on_events_start_the_matching_workflows(b: Backend) {
     let e = env.engine.register_workflow(&bad).await.unwrap_err();
     assert!(e.to_string().contains("filter"), "{e}");
 }
+
+pub async fn a_cron_fires_once_per_tick_with_two_engines_on_one_store(b: Backend) {
+    use engine::store::RunFilter;
+    let env = Env::manual(b).await;
+    let clock = env.clock.clone().unwrap();
+    let other = engine::Engine::with(
+        env.store().clone(),
+        env.engine.bus().clone(),
+        clock,
+        crate::harness::fast_config(),
+    );
+    let mut def = wf("ticker").task(TaskDef::new("t", "nobody-runs-this"));
+    def.on_crons = vec!["* * * * * *".into()];
+    env.engine.register_workflow(&def).await.unwrap();
+    let runs = |workflow: &'static str| {
+        let store = env.store().clone();
+        async move {
+            store
+                .list_runs(&RunFilter {
+                    workflow: Some(workflow.into()),
+                    limit: 1000,
+                    ..RunFilter::default()
+                })
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    for tick in 1..=5 {
+        env.advance(Duration::from_secs(1));
+        let (a, b) = tokio::join!(env.engine.sweep(), other.sweep());
+        a.unwrap();
+        b.unwrap();
+        env.settle().await;
+        assert_eq!(
+            runs("ticker").await,
+            tick,
+            "one run per tick, with two engines sweeping"
+        );
+    }
+    // Down for ten seconds: the missed ticks are not caught up, the next one fires.
+    env.advance(Duration::from_secs(10));
+    env.settle().await;
+    assert_eq!(runs("ticker").await, 6);
+    let crons = env.store().crons().await.unwrap();
+    assert_eq!(crons.len(), 1);
+    assert!(env.store().delete_cron(crons[0].id).await.unwrap());
+    env.advance(Duration::from_secs(3));
+    env.settle().await;
+    assert_eq!(runs("ticker").await, 6, "a deleted cron fires no more");
+
+    // A one-off scheduled run starts once, when due.
+    let once = wf("once").task(TaskDef::new("t", "nobody-runs-this"));
+    env.engine.register_workflow(&once).await.unwrap();
+    let at = env.engine.now() + 1_500;
+    env.engine
+        .schedule_run("once", "1", json!({"n": 1}), at)
+        .await
+        .unwrap();
+    env.settle().await;
+    assert_eq!(runs("once").await, 0, "not yet due");
+    env.advance(Duration::from_secs(2));
+    let (a, b) = tokio::join!(env.engine.sweep(), other.sweep());
+    a.unwrap();
+    b.unwrap();
+    env.settle().await;
+    assert_eq!(runs("once").await, 1);
+    let bad = env
+        .engine
+        .create_cron("bad", "once", "1", "every tuesday", json!({}))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("every tuesday"), "{bad}");
+}

@@ -59,4 +59,5 @@ conformance!(
     leases_are_exclusive_and_quotas_are_never_exceeded,
     event_conditions_hold_in_or_groups_and_ed_together,
     on_events_start_the_matching_workflows,
+    a_cron_fires_once_per_tick_with_two_engines_on_one_store,
 );

@@ -10,6 +10,7 @@ mod metrics;
 mod openapi;
 pub mod problem;
 mod runs;
+mod schedules;
 mod streams;
 mod suites;
 
@@ -44,6 +45,19 @@ pub fn router(state: AppState) -> Router {
         .route("/suites/{id}/cancel", post(suites::cancel))
         .route("/results/compare", get(suites::compare))
         .route("/events", post(events::push))
+        .route(
+            "/crons",
+            get(schedules::list_crons).post(schedules::create_cron),
+        )
+        .route("/crons/{id}", delete(schedules::delete_cron))
+        .route(
+            "/scheduled-runs",
+            get(schedules::list_scheduled_runs).post(schedules::schedule_run),
+        )
+        .route(
+            "/scheduled-runs/{id}",
+            delete(schedules::delete_scheduled_run),
+        )
         .route(
             "/workflows",
             get(runs::list_workflows).post(runs::register_workflow),

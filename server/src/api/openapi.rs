@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{agent, agents, events, health, metrics, runs, streams, suites};
+use crate::api::{agent, agents, events, health, metrics, runs, schedules, streams, suites};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,8 @@ use crate::api::{agent, agents, events, health, metrics, runs, streams, suites};
         streams::run_logs, streams::status,
         runs::list_workflows, runs::register_workflow, runs::get_workflow, runs::trigger_run,
         events::push,
+        schedules::create_cron, schedules::list_crons, schedules::delete_cron,
+        schedules::schedule_run, schedules::list_scheduled_runs, schedules::delete_scheduled_run,
         agents::list_agents, agents::infrastructure, agents::create_enrollment, agents::list_enrollments, agents::revoke_enrollment,
         agent::register, agent::poll, agent::logs, agent::progress, agent::result, agent::deregister,
     ),

@@ -99,6 +99,7 @@ impl From<EngineError> for ApiError {
             EngineError::Definition(e) => ApiError::bad_request(e.to_string()),
             EngineError::UnknownWorkflow(_) => ApiError::not_found(e.to_string()),
             EngineError::Stale => ApiError::conflict(e.to_string()),
+            EngineError::InvalidSchedule(why) => ApiError::bad_request(why),
             other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
         }
     }

@@ -186,7 +186,8 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
         target: input.suite.target,
         status,
         created_at: run.created_at,
-        finished_at: run.finished_at,
+        // Ended means torn down too.
+        finished_at: if tearing_down { None } else { run.finished_at },
         error: run.error.clone(),
         tests,
         result: run

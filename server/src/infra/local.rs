@@ -92,6 +92,9 @@ impl LocalProvider {
             .env("RATCHET_AGENT_NAME", &plan.name)
             .env("RATCHET_AGENT_WORK_DIR", &work_dir)
             .env("RATCHET_AGENT_SLOTS", "2")
+            // A local machine must not outlive its server for good (a server that comes
+            // back within this finds it still running the suite).
+            .env("RATCHET_AGENT_GIVE_UP_AFTER", "10m")
             .env(
                 "RATCHET_AGENT_LABELS",
                 format!("cores={},memory_gb={}", plan.cores, plan.memory_gb),

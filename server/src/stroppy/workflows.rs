@@ -372,6 +372,9 @@ async fn run_tests(ctx: &Context) -> Result<Value, TaskError> {
     let mut results = Vec::new();
     if input.suite.target == Target::Local {
         for test in &input.suite.tests {
+            if ctx.is_cancelled() {
+                return Err(TaskError::retryable("cancelled"));
+            }
             ctx.log(format!("test {}: starting", test.name));
             let done = ctx
                 .run_children(TEST_RUN, VERSION, vec![child(test)])

@@ -1,0 +1,84 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ApiClient, buildQuery } from './client.ts';
+import { ApiError } from './problem.ts';
+
+function fake(status: number, body: unknown, contentType = 'application/json') {
+  const calls: { url: string; init: RequestInit | undefined }[] = [];
+  const fetchFn = async (url: string, init?: RequestInit) => {
+    calls.push({ url, init });
+    return new Response(typeof body === 'string' ? body : JSON.stringify(body), {
+      status,
+      headers: { 'Content-Type': contentType },
+    });
+  };
+  return { calls, fetchFn };
+}
+
+describe('ApiClient', () => {
+  it('sends the bearer token and builds the query', async () => {
+    const f = fake(200, { suites: [], next_before: null });
+    const api = new ApiClient({ token: () => 'rat_x', fetchFn: f.fetchFn });
+    await api.listSuites({ status: 'RUNNING', before: null, limit: 50 });
+    expect(f.calls[0]!.url).toBe('/api/v1/suites?status=RUNNING&limit=50');
+    expect((f.calls[0]!.init!.headers as Record<string, string>)['Authorization']).toBe('Bearer rat_x');
+  });
+
+  it('posts a suite as YAML', async () => {
+    const f = fake(201, { id: 's1' });
+    const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });
+    await api.submitSuite('name: x\n');
+    const init = f.calls[0]!.init!;
+    expect(init.method).toBe('POST');
+    expect(init.body).toBe('name: x\n');
+    expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/yaml');
+  });
+
+  it('throws ApiError with the problem detail and the spec errors', async () => {
+    const f = fake(
+      400,
+      { type: 'about:blank', title: 'Invalid suite specification', status: 400, detail: 'd', errors: [{ path: 'p', message: 'm', line: 1, column: 2 }] },
+      'application/problem+json',
+    );
+    const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });
+    const err = await api.submitSuite('x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).message).toBe('d');
+    expect((err as ApiError).problem.errors).toEqual([{ path: 'p', message: 'm', line: 1, column: 2 }]);
+  });
+
+  it('reports a 401 to onUnauthorized', async () => {
+    const onUnauthorized = vi.fn();
+    const f = fake(401, { title: 'Unauthorized', status: 401, detail: 'unknown token' }, 'application/problem+json');
+    const api = new ApiClient({ token: () => 'bad', fetchFn: f.fetchFn, onUnauthorized });
+    await expect(api.listAgents()).rejects.toThrow('unknown token');
+    expect(onUnauthorized).toHaveBeenCalledWith('unknown token');
+  });
+
+  it('says so when the answer is not JSON (the SPA fallback answering an API path)', async () => {
+    const f = fake(200, '<!doctype html><html></html>', 'text/html');
+    const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });
+    await expect(api.getRun('r')).rejects.toThrow(/not JSON/);
+  });
+
+  it('puts the token in the query of stream URLs (EventSource cannot send headers)', () => {
+    const api = new ApiClient({ token: () => 'rat_ab', baseUrl: 'http://h' });
+    expect(api.streamUrl('/runs/r1/logs/stream', { task: 't1' })).toBe(
+      'http://h/api/v1/runs/r1/logs/stream?task=t1&access_token=rat_ab',
+    );
+  });
+
+  it('escapes path segments', async () => {
+    const f = fake(200, {});
+    const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });
+    await api.getWorkflow('a/b', '1 2');
+    expect(f.calls[0]!.url).toBe('/api/v1/workflows/a%2Fb/versions/1%202');
+  });
+});
+
+describe('buildQuery', () => {
+  it('skips empty values', () => {
+    expect(buildQuery({ a: 1, b: '', c: null, d: undefined, e: 'x y' })).toBe('?a=1&e=x+y');
+    expect(buildQuery({})).toBe('');
+    expect(buildQuery(undefined)).toBe('');
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The dashboard's API types (types.ts) against the server's checked-in OpenAPI document
+ * (../openapi/openapi.json, generated from the handlers): every field the dashboard reads
+ * must exist there, and every status the server can send must have its own colour. When the
+ * server renames a field, this fails and names it.
+ */
+import { describe, expect, it } from 'vitest';
+import document from '../../../openapi/openapi.json';
+import { KNOWN_STATUSES } from '../lib/status.ts';
+
+type Schema = {
+  $ref?: string;
+  allOf?: Schema[];
+  oneOf?: Schema[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  enum?: string[];
+};
+const schemas = (document as unknown as { components: { schemas: Record<string, Schema> } }).components.schemas;
+const paths = (document as unknown as { paths: Record<string, Record<string, unknown>> }).paths;
+
+function resolve(s: Schema): Schema {
+  if (s.$ref) return resolve(schemas[s.$ref.split('/').pop()!]!);
+  return s;
+}
+
+/** All property names of a schema, through $ref and allOf. */
+function properties(name: string): Set<string> {
+  const out = new Set<string>();
+  const walk = (s: Schema) => {
+    const r = resolve(s);
+    for (const k of Object.keys(r.properties ?? {})) out.add(k);
+    for (const part of r.allOf ?? []) walk(part);
+    for (const part of r.oneOf ?? []) walk(part);
+  };
+  const s = schemas[name];
+  if (!s) throw new Error(`no schema ${name} in openapi.json`);
+  walk(s);
+  return out;
+}
+
+/** Fields the dashboard reads, by schema. */
+const USED: Record<string, string[]> = {
+  SuitePage: ['suites', 'next_before'],
+  SuiteSummary: ['id', 'name', 'status', 'created_at', 'finished_at', 'tests', 'best'],
+  SuiteView: ['id', 'name', 'target', 'status', 'created_at', 'finished_at', 'error', 'tests', 'result', 'spec'],
+  TestView: ['name', 'run_id', 'status', 'steps', 'steps_done', 'steps_total', 'error', 'result'],
+  RunState: ['id', 'workflow', 'version', 'status', 'input', 'output', 'error', 'cancel_requested', 'created_at', 'finished_at', 'parent'],
+  RunDetail: ['tasks', 'children', 'edges'],
+  SuiteResult: ['baseline', 'tests', 'best', 'worst', 'completed', 'failed'],
+  TestRow: ['name', 'run_id', 'status', 'error', 'tps', 'latency_ms', 'transactions', 'errors', 'duration_s', 'tps_delta_pct', 'p95_delta_pct'],
+  ChildOf: ['run_id', 'task_id', 'key', 'index'],
+  RunPage: ['runs', 'next_before'],
+  TaskState: [
+    'id',
+    'run_id',
+    'name',
+    'action',
+    'status',
+    'is_on_failure',
+    'attempt',
+    'retry_count',
+    'ready_at',
+    'queued_at',
+    'started_at',
+    'deadline',
+    'finished_at',
+    'worker_id',
+    'output',
+    'error',
+  ],
+  TaskEvent: ['id', 'run_id', 'task_id', 'task_name', 'attempt', 'kind', 'message', 'data', 'at'],
+  LogPage: ['lines', 'next_after'],
+  StoredLogLine: ['id', 'run_id', 'task_id', 'task_name', 'attempt', 'seq', 'at', 'line'],
+  ProgressPage: ['points', 'next_after'],
+  ProgressRow: ['run_id', 'task_id', 'attempt', 'seq', 'at', 'values'],
+  WorkflowSummary: ['name', 'version', 'registered_at'],
+  WorkflowDef: ['name', 'version', 'description', 'tasks', 'on_failure'],
+  TaskDef: ['name', 'action', 'parents', 'retries', 'execution_timeout', 'input_from'],
+  WorkerRecord: ['id', 'name', 'kind', 'actions', 'labels', 'slots', 'run_scope', 'host', 'status', 'registered_at', 'last_heartbeat', 'running'],
+  AttemptRef: ['task_id', 'attempt'],
+  HostFacts: ['hostname', 'os', 'arch', 'cpus', 'memory_mb'],
+  Problem: ['type', 'title', 'status', 'detail'],
+  Readiness: ['status', 'store', 'bus', 'installation_id', 'version'],
+};
+
+describe('the API types match the server OpenAPI document', () => {
+  it.each(Object.entries(USED))('%s has the fields the dashboard reads', (name, fields) => {
+    const have = properties(name);
+    expect(fields.filter((f) => !have.has(f))).toEqual([]);
+  });
+
+  it('serves every endpoint the dashboard calls', () => {
+    const used: [string, string][] = [
+      ['get', '/api/v1/suites'],
+      ['post', '/api/v1/suites'],
+      ['get', '/api/v1/suites/{id}'],
+      ['post', '/api/v1/suites/{id}/cancel'],
+      ['get', '/api/v1/runs'],
+      ['get', '/api/v1/runs/{id}'],
+      ['get', '/api/v1/runs/{id}/events'],
+      ['get', '/api/v1/runs/{id}/logs'],
+      ['get', '/api/v1/runs/{id}/logs/stream'],
+      ['get', '/api/v1/runs/{id}/progress'],
+      ['post', '/api/v1/runs/{id}/cancel'],
+      ['get', '/api/v1/stream'],
+      ['get', '/api/v1/results/compare'],
+      ['get', '/api/v1/workflows'],
+      ['get', '/api/v1/workflows/{name}/versions/{version}'],
+      ['get', '/api/v1/agents'],
+      ['get', '/api/v1/infrastructure'],
+      ['get', '/healthz'],
+      ['get', '/readyz'],
+    ];
+    expect(used.filter(([method, path]) => !paths[path]?.[method]).map(([m, p]) => `${m.toUpperCase()} ${p}`)).toEqual([]);
+  });
+
+  it.each(['EventKind', 'RunStatus', 'TaskStatus'])('every %s value has its own colour and label', (name) => {
+    const values = resolve(schemas[name]!).enum ?? [];
+    expect(values.length).toBeGreaterThan(0);
+    expect(values.filter((v) => !KNOWN_STATUSES.has(v))).toEqual([]);
+  });
+});

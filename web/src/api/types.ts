@@ -1,0 +1,288 @@
+/**
+ * Shapes of the Ratchet REST API (`/api/v1`), written from the server's handlers
+ * (server/src/api/*.rs) and the engine's model (engine/src/model.rs). Times are epoch
+ * milliseconds; ids are UUID strings. Unknown enum values from a newer server are kept as
+ * plain strings, so every status type is open (`| (string & {})`).
+ */
+
+export type Millis = number;
+
+// ---- statuses ---------------------------------------------------------------------------
+
+export type RunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export type SuiteStatus = RunStatus | 'CANCELLING';
+export type TestStatus = RunStatus | 'PENDING';
+export type TaskStatus = 'PENDING' | 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'SKIPPED';
+export type AgentStatus = 'ACTIVE' | 'LOST' | 'STOPPED';
+/** Any status the dashboard may colour: runs, suites, tests, tasks, agents, events. */
+export type AnyStatus = RunStatus | SuiteStatus | TestStatus | TaskStatus | AgentStatus | (string & {});
+
+// ---- suites -----------------------------------------------------------------------------
+
+export interface LatencySummary {
+  avg: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface SeriesPoint {
+  t_s: number;
+  tps: number;
+  latency_ms: number;
+  failed: number;
+}
+
+/** `run-stroppy-test`'s output: the measured load. */
+export interface LoadResult {
+  tool: string;
+  tps: number;
+  latency_ms: LatencySummary;
+  transactions: number;
+  errors: number;
+  duration_s: number;
+  series: SeriesPoint[];
+  summary: string;
+}
+
+export interface SuiteSummary {
+  id: string;
+  name: string;
+  status: SuiteStatus | (string & {});
+  created_at: Millis;
+  finished_at: Millis | null;
+  /** Number of tests. */
+  tests: number;
+  best: { name: string; tps: number } | null;
+}
+
+export interface SuitePage {
+  suites: SuiteSummary[];
+  next_before: string | null;
+}
+
+export interface TestView {
+  name: string;
+  run_id: string | null;
+  status: TestStatus | (string & {});
+  /** Names of the steps running (or queued) now. */
+  steps: string[];
+  steps_done: number;
+  steps_total: number;
+  error: string | null;
+  result: LoadResult | null;
+}
+
+export interface TestRow {
+  name: string;
+  run_id: string;
+  status: string;
+  error: string | null;
+  tps: number | null;
+  latency_ms: LatencySummary | null;
+  transactions: number | null;
+  errors: number | null;
+  duration_s: number | null;
+  tps_delta_pct: number | null;
+  p95_delta_pct: number | null;
+}
+
+export interface SuiteResult {
+  baseline: string;
+  tests: TestRow[];
+  best: string | null;
+  worst: string | null;
+  completed: number;
+  failed: number;
+}
+
+export interface SuiteView {
+  id: string;
+  name: string;
+  target: string;
+  status: SuiteStatus | (string & {});
+  created_at: Millis;
+  finished_at: Millis | null;
+  error: string | null;
+  tests: TestView[];
+  result: SuiteResult | null;
+  /** The submitted document, as JSON. */
+  spec: unknown;
+}
+
+// ---- runs -------------------------------------------------------------------------------
+
+export interface ChildOf {
+  run_id: string;
+  task_id: string;
+  key: string;
+  index: number;
+}
+
+export interface RunState {
+  id: string;
+  workflow: string;
+  version: string;
+  status: RunStatus | (string & {});
+  input: unknown;
+  output: unknown;
+  error: string | null;
+  cancel_requested: boolean;
+  wake_at: Millis | null;
+  created_at: Millis;
+  finished_at: Millis | null;
+  parent?: ChildOf;
+}
+
+export interface TaskState {
+  id: string;
+  run_id: string;
+  name: string;
+  action: string;
+  status: TaskStatus | (string & {});
+  is_on_failure: boolean;
+  cancel_requested: boolean;
+  attempt: number;
+  retry_count: number;
+  ready_at: Millis | null;
+  queued_at: Millis | null;
+  not_before: Millis | null;
+  schedule_deadline: Millis | null;
+  started_at: Millis | null;
+  deadline: Millis | null;
+  finished_at: Millis | null;
+  worker_id: string | null;
+  output: unknown;
+  error: string | null;
+}
+
+export interface RunDetail extends RunState {
+  tasks: TaskState[];
+  /** Runs spawned by this run's tasks; each names its `parent.task_id`. */
+  children: RunState[];
+  /** The DAG as `[parent, child]` task names (the on-failure task has none); absent on older servers. */
+  edges?: [string, string][];
+}
+
+export interface RunPage {
+  runs: RunState[];
+  next_before: string | null;
+}
+
+export interface TaskEvent {
+  id: number;
+  run_id: string;
+  task_id: string | null;
+  task_name: string | null;
+  attempt: number | null;
+  kind: string;
+  message: string | null;
+  data: unknown;
+  at: Millis;
+}
+
+export interface LogLine {
+  id: number;
+  run_id: string;
+  task_id: string;
+  task_name: string;
+  attempt: number;
+  seq: number;
+  at: Millis;
+  line: string;
+}
+
+export interface LogPage {
+  lines: LogLine[];
+  next_after: number;
+}
+
+export interface ProgressPoint {
+  run_id: string;
+  task_id: string;
+  attempt: number;
+  seq: number;
+  at: Millis;
+  values: Record<string, number>;
+}
+
+export interface ProgressPage {
+  points: ProgressPoint[];
+  next_after: number;
+}
+
+// ---- workflows --------------------------------------------------------------------------
+
+export interface WorkflowSummary {
+  name: string;
+  version: string;
+  registered_at?: Millis;
+}
+
+export interface TaskDef {
+  name: string;
+  action: string;
+  parents?: string[];
+  retries?: number;
+  schedule_timeout?: unknown;
+  execution_timeout?: unknown;
+  [key: string]: unknown;
+}
+
+export interface WorkflowDef {
+  name: string;
+  version: string;
+  description?: string;
+  tasks: TaskDef[];
+  on_failure?: TaskDef | null;
+  [key: string]: unknown;
+}
+
+// ---- agents and infrastructure ----------------------------------------------------------
+
+export interface HostFacts {
+  hostname?: string;
+  os?: string;
+  arch?: string;
+  cpus?: number;
+  memory_mb?: number;
+}
+
+export interface Agent {
+  id: string;
+  name: string;
+  kind: string;
+  actions: string[];
+  labels: Record<string, unknown>;
+  slots: number;
+  run_scope: string | null;
+  host: { version?: string; facts?: HostFacts; enrollment?: string } | null;
+  status: AgentStatus | (string & {});
+  registered_at: Millis;
+  last_heartbeat: Millis;
+  running: { task_id: string; attempt: number }[];
+}
+
+export interface Lease {
+  kind: string;
+  key: string;
+  holder: string;
+  amount: number;
+  data: unknown;
+  [key: string]: unknown;
+}
+
+export interface Infrastructure {
+  leases: Lease[];
+}
+
+// ---- live stream ------------------------------------------------------------------------
+
+/** `status` event of `GET /api/v1/stream`. */
+export interface StatusEvent {
+  run_id: string;
+  run_status: string;
+  tasks: { id: string; name: string; status: string }[];
+}

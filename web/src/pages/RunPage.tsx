@@ -1,0 +1,517 @@
+/**
+ * A run, as Hatchet and Temporal show one: header, the DAG with live task states and the
+ * child runs under the tasks that spawned them, the waterfall, the load chart (for a
+ * benchmark run), and tabs for the selected task, its events, the log and the run's I/O.
+ * Everything selected is in the URL (?task=name&tab=logs), so every view is a deep link.
+ */
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
+import { useApi } from '../auth.tsx';
+import { runEnded, useChildRuns, useProgressPoints, useRun, useRunEvents, useWorkflowDef } from '../api/queries.ts';
+import type { RunDetail, TaskState, WorkflowDef } from '../api/types.ts';
+import { DagView } from '../components/DagView.tsx';
+import { EventsTimeline } from '../components/EventsTimeline.tsx';
+import { LineChart } from '../components/LineChart.tsx';
+import { LogView } from '../components/LogView.tsx';
+import { WaterfallView } from '../components/WaterfallView.tsx';
+import { Ago, ErrorBox, JsonView, Loading, Panel, StatusBadge, useNow } from '../components/common.tsx';
+import { buildDag, defFromRun } from '../lib/dag.ts';
+import { DASH, elapsed, formatDateTime, formatDuration, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
+import { LogBuffer } from '../lib/logBuffer.ts';
+import { LogFeed, type FeedState } from '../lib/logFeed.ts';
+import { asLoadResult, loadSeries, LOAD_TASK } from '../lib/series.ts';
+import { isTerminal, TONE_COLOR } from '../lib/status.ts';
+import { deriveTaskInput } from '../lib/taskInput.ts';
+import { buildWaterfall } from '../lib/waterfall.ts';
+
+const SUITE_WORKFLOW = 'stroppy-test-suite';
+const TEST_WORKFLOW = 'stroppy-test-run';
+
+type Tab = 'task' | 'events' | 'logs' | 'io';
+
+/** Keep one LogBuffer per run and feed it (history + SSE + polling). */
+function useLogFeed(runId: string, live: boolean) {
+  const api = useApi();
+  const [buffer] = useState(() => new LogBuffer());
+  const [state, setState] = useState<FeedState>('loading');
+  const [error, setError] = useState<unknown>(null);
+  const liveRef = useRef(live);
+  liveRef.current = live;
+  const ended = !live;
+
+  useEffect(() => {
+    buffer.clear();
+    setState('loading');
+    const feed = new LogFeed(buffer, {
+      fetchPage: (after, limit, signal) => api.runLogs(runId, { after, limit }, signal),
+      streamUrl: (after) => api.streamUrl(`/runs/${encodeURIComponent(runId)}/logs/stream`, { after }),
+      isLive: () => liveRef.current,
+      onState: (s, err) => {
+        setState(s);
+        setError(err ?? null);
+      },
+    });
+    feed.start();
+    return () => feed.stop();
+    // Restart once when the run ends, for the final page and to stop polling.
+  }, [api, buffer, runId, ended]);
+
+  return { buffer, state, error };
+}
+
+function RunHeader({ run, onCancel, cancelling }: { run: RunDetail; onCancel: () => void; cancelling: boolean }) {
+  const now = useNow();
+  const canCancel = !isTerminal(run.status) && !run.cancel_requested;
+  return (
+    <header className="page-head row">
+      <div>
+        <h1>
+          {run.workflow} <span className="muted small mono">v{run.version}</span> <StatusBadge status={run.status} />
+          {run.cancel_requested && !isTerminal(run.status) && <span className="tag tag-bad">cancel requested</span>}
+        </h1>
+        <dl className="facts">
+          <div>
+            <dt>Run</dt>
+            <dd className="mono" title={run.id}>
+              {run.id}
+            </dd>
+          </div>
+          <div>
+            <dt>Created</dt>
+            <dd>
+              <Ago at={run.created_at} />
+            </dd>
+          </div>
+          <div>
+            <dt>Duration</dt>
+            <dd>{formatDuration(elapsed(run.created_at, run.finished_at, now))}</dd>
+          </div>
+          {run.parent && (
+            <div>
+              <dt>Spawned by</dt>
+              <dd>
+                <Link to={`/runs/${run.parent.run_id}`} className="mono">
+                  {shortId(run.parent.run_id)}
+                </Link>{' '}
+                · key <code>{run.parent.key}</code>
+              </dd>
+            </div>
+          )}
+          {run.workflow === TEST_WORKFLOW && run.parent && (
+            <div>
+              <dt>Suite</dt>
+              <dd>
+                <Link to={`/suites/${run.parent.run_id}`}>open the suite</Link>
+              </dd>
+            </div>
+          )}
+          {run.workflow === SUITE_WORKFLOW && (
+            <div>
+              <dt>Suite</dt>
+              <dd>
+                <Link to={`/suites/${run.id}`}>results and comparison</Link>
+              </dd>
+            </div>
+          )}
+          <div>
+            <dt>Workflow</dt>
+            <dd>
+              <Link to={`/workflows/${encodeURIComponent(run.workflow)}/${encodeURIComponent(run.version)}`}>definition</Link>
+            </dd>
+          </div>
+        </dl>
+      </div>
+      <div className="actions">
+        {canCancel && (
+          <button
+            type="button"
+            className="button button-danger"
+            disabled={cancelling}
+            onClick={() => {
+              if (window.confirm('Cancel this run? Its running tasks stop; cleanup tasks still run.')) onCancel();
+            }}
+          >
+            {cancelling ? 'Cancelling…' : 'Cancel run'}
+          </button>
+        )}
+      </div>
+    </header>
+  );
+}
+
+function TaskDetail({ run, task, def }: { run: RunDetail; task: TaskState; def: WorkflowDef | undefined }) {
+  const now = useNow();
+  const tdef = def ? [...def.tasks, ...(def.on_failure ? [def.on_failure] : [])].find((t) => t.name === task.name) : undefined;
+  const input = deriveTaskInput(run, tdef);
+  const wait = task.queued_at !== null ? elapsed(task.queued_at, task.started_at ?? task.finished_at, now) : null;
+  const children = run.children.filter((c) => c.parent?.task_id === task.id);
+  return (
+    <div className="task-detail">
+      <div className="task-detail-head">
+        <h3>
+          {task.name} <StatusBadge status={task.status} />
+        </h3>
+        <span className="mono small muted">{task.action}</span>
+      </div>
+      {task.error && <div className="error-box">{task.error}</div>}
+      <dl className="facts facts-grid">
+        <div>
+          <dt>Attempt</dt>
+          <dd>
+            {task.attempt}
+            {task.retry_count > 0 ? ` (${task.retry_count} retries)` : ''}
+          </dd>
+        </div>
+        <div>
+          <dt>Worker</dt>
+          <dd className="mono">{task.worker_id ? <Link to="/agents">{shortId(task.worker_id)}</Link> : DASH}</dd>
+        </div>
+        <div>
+          <dt>Queued</dt>
+          <dd>{formatDateTime(task.queued_at)}</dd>
+        </div>
+        <div>
+          <dt>Started</dt>
+          <dd>{formatDateTime(task.started_at)}</dd>
+        </div>
+        <div>
+          <dt>Finished</dt>
+          <dd>{formatDateTime(task.finished_at)}</dd>
+        </div>
+        <div>
+          <dt>Waited / ran</dt>
+          <dd>
+            {formatDuration(wait)} / {formatDuration(elapsed(task.started_at, task.finished_at, now))}
+          </dd>
+        </div>
+        {task.deadline !== null && !isTerminal(task.status) && (
+          <div>
+            <dt>Deadline</dt>
+            <dd>{formatDateTime(task.deadline)}</dd>
+          </div>
+        )}
+        {tdef?.parents && tdef.parents.length > 0 && (
+          <div>
+            <dt>Parents</dt>
+            <dd>{tdef.parents.join(', ')}</dd>
+          </div>
+        )}
+      </dl>
+      {children.length > 0 && (
+        <p>
+          Spawned:{' '}
+          {children.map((c) => (
+            <Link key={c.id} to={`/runs/${c.id}`} className="chip">
+              {c.workflow} · {c.parent?.key} <StatusBadge status={c.status} small />
+            </Link>
+          ))}
+        </p>
+      )}
+      <div className="io-grid">
+        <div>
+          <h4>Input {input && <span className="muted small">({input.source})</span>}</h4>
+          {input ? <JsonView value={input.value} /> : <p className="muted small">The workflow definition is not available, so the input cannot be shown.</p>}
+        </div>
+        <div>
+          <h4>Output</h4>
+          <JsonView value={task.output} />
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function LoadPanel({ run, task }: { run: RunDetail; task: TaskState }) {
+  const live = task.status === 'RUNNING';
+  const result = asLoadResult(task.output);
+  const wantProgress = !(result && result.series.length) && task.started_at !== null;
+  const { points } = useProgressPoints(run.id, wantProgress ? task.id : undefined, live);
+  const series = useMemo(() => loadSeries(task, points), [task, points]);
+  const lines = useMemo(
+    () => [
+      { label: 'TPS', values: series.tps, color: TONE_COLOR.running, unit: 'tps' },
+      { label: 'latency', values: series.latency, color: '#dd6b20', scale: 'y2' as const, unit: 'ms' },
+    ],
+    [series],
+  );
+  if (!series.t.length && !result) {
+    return (
+      <Panel title="Load">
+        <p className="muted">{task.status === 'PENDING' || task.status === 'QUEUED' ? 'The load has not started yet.' : task.status === 'SKIPPED' ? 'The load was skipped.' : 'Waiting for the first progress point…'}</p>
+      </Panel>
+    );
+  }
+  return (
+    <Panel
+      title={
+        <>
+          Load over time <span className="muted small">({series.source === 'progress' ? 'live progress' : 'measured result'})</span>
+        </>
+      }
+    >
+      {result && (
+        <dl className="facts stat-row">
+          <div>
+            <dt>TPS</dt>
+            <dd className="stat">{formatTps(result.tps)}</dd>
+          </div>
+          <div>
+            <dt>p50</dt>
+            <dd className="stat">{formatLatency(result.latency_ms.p50)}</dd>
+          </div>
+          <div>
+            <dt>p95</dt>
+            <dd className="stat">{formatLatency(result.latency_ms.p95)}</dd>
+          </div>
+          <div>
+            <dt>p99</dt>
+            <dd className="stat">{formatLatency(result.latency_ms.p99)}</dd>
+          </div>
+          <div>
+            <dt>Transactions</dt>
+            <dd className="stat">{formatNumber(result.transactions, 0)}</dd>
+          </div>
+          <div>
+            <dt>Errors</dt>
+            <dd className={`stat${result.errors ? ' error-text' : ''}`}>{formatNumber(result.errors, 0)}</dd>
+          </div>
+          <div>
+            <dt>Tool</dt>
+            <dd>{result.tool}</dd>
+          </div>
+        </dl>
+      )}
+      {series.t.length > 0 && <LineChart x={series.t} series={lines} height={220} yLabel="TPS" y2Label="latency ms" />}
+      {result?.summary && (
+        <details>
+          <summary>Raw {result.tool} summary</summary>
+          <pre className="json">{result.summary}</pre>
+        </details>
+      )}
+    </Panel>
+  );
+}
+
+function ChildrenTable({ run }: { run: RunDetail }) {
+  if (!run.children.length) return null;
+  const taskName = new Map(run.tasks.map((t) => [t.id, t.name]));
+  return (
+    <Panel title={`Child runs (${run.children.length})`} className="flush">
+      <table className="table">
+        <thead>
+          <tr>
+            <th>Run</th>
+            <th>Workflow</th>
+            <th>Key</th>
+            <th>Spawned by</th>
+            <th>Status</th>
+            <th>Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {run.children.map((c) => (
+            <tr key={c.id}>
+              <td className="mono">
+                <Link to={`/runs/${c.id}`}>{shortId(c.id)}</Link>
+              </td>
+              <td>{c.workflow}</td>
+              <td>
+                <code>{c.parent?.key}</code>
+              </td>
+              <td>{taskName.get(c.parent?.task_id ?? '') ?? DASH}</td>
+              <td>
+                <StatusBadge status={c.status} />
+              </td>
+              <td>
+                <Ago at={c.created_at} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Panel>
+  );
+}
+
+/** The waterfall ticks every second while tasks run; kept apart so the rest of the page does not. */
+function Timing({
+  run,
+  childDetails,
+  selectedTaskId,
+  onSelect,
+}: {
+  run: RunDetail;
+  childDetails: ReadonlyMap<string, RunDetail | undefined>;
+  selectedTaskId: string | null;
+  onSelect: (runId: string, name: string) => void;
+}) {
+  const now = useNow(runEnded(run) ? 3_600_000 : 1000);
+  const waterfall = useMemo(() => buildWaterfall(run, now, childDetails), [run, now, childDetails]);
+  return <WaterfallView waterfall={waterfall} selectedTaskId={selectedTaskId} onSelect={(_t, runId, name) => onSelect(runId, name)} />;
+}
+
+export default function RunPage() {
+  const { id = '' } = useParams();
+  const [params, setParams] = useSearchParams();
+  const navigate = useNavigate();
+  const api = useApi();
+  const queryClient = useQueryClient();
+
+  const runQ = useRun(id);
+  const run = runQ.data;
+  const live = run ? !runEnded(run) : true;
+  const defQ = useWorkflowDef(run?.workflow, run?.version);
+  const def = defQ.data;
+  const childDetails = useChildRuns(run);
+  const eventsQ = useRunEvents(id, live);
+  const logs = useLogFeed(id, live);
+
+  const cancel = useMutation({
+    mutationFn: () => api.cancelRun(id),
+    onSettled: () => void queryClient.invalidateQueries({ queryKey: ['run', id] }),
+  });
+
+  const taskName = params.get('task');
+  const tab = (params.get('tab') as Tab | null) ?? (taskName ? 'task' : 'logs');
+  const setSelection = (next: { task?: string | null; tab?: Tab }) => {
+    const p = new URLSearchParams(params);
+    if (next.task !== undefined) {
+      if (next.task) p.set('task', next.task);
+      else p.delete('task');
+    }
+    if (next.tab) p.set('tab', next.tab);
+    setParams(p, { replace: true });
+  };
+
+  // The run detail carries the DAG's edges; the definition (fetched too, for task inputs) is the fallback.
+  const dag = useMemo(() => (run ? buildDag(defFromRun(run) ?? def, run, { childDetails }) : null), [def, run, childDetails]);
+  const taskNames = useMemo(() => (run?.tasks ?? []).map((t) => ({ id: t.id, name: t.name })), [run?.tasks]);
+
+  if (runQ.isPending) return <Loading what="run" />;
+  if (!run || !dag) return <ErrorBox error={runQ.error} title="Cannot load the run" />;
+
+  const task = taskName ? run.tasks.find((t) => t.name === taskName) : undefined;
+  const loadTask = run.tasks.find((t) => t.name === LOAD_TASK);
+
+  return (
+    <div className="page">
+      <nav className="crumbs">
+        {run.workflow === TEST_WORKFLOW && run.parent ? (
+          <>
+            <Link to="/suites">Suites</Link> / <Link to={`/suites/${run.parent.run_id}`}>suite</Link> / {run.parent.key}
+          </>
+        ) : (
+          <>
+            <Link to="/workflows">Workflows</Link> / {run.workflow} / {shortId(run.id)}
+          </>
+        )}
+      </nav>
+      <RunHeader run={run} onCancel={() => cancel.mutate()} cancelling={cancel.isPending} />
+      <ErrorBox error={cancel.error} title="Cancel failed" />
+      <ErrorBox error={runQ.error} title="Refresh failed" />
+      {run.error && <div className="error-box">Run error: {run.error}</div>}
+
+      <Panel
+        title="Graph"
+        actions={
+          !dag.hasEdges ? (
+            <span className="muted small" title={defQ.error ? String(defQ.error) : ''}>
+              {defQ.isPending ? 'loading the definition…' : 'no workflow definition from the server: tasks shown without edges'}
+            </span>
+          ) : (
+            <span className="muted small">click a task for its details; a child run to open it</span>
+          )
+        }
+        className="flush"
+      >
+        <DagView
+          model={dag}
+          selectedTask={taskName}
+          onSelectTask={(name) => setSelection({ task: name, tab: tab === 'logs' || tab === 'events' ? tab : 'task' })}
+          onOpenRun={(rid) => void navigate(`/runs/${rid}`)}
+          height={Math.min(560, Math.max(240, dag.height * 0.75 + 50))}
+        />
+      </Panel>
+
+      <Panel title="Timing">
+        <Timing
+          run={run}
+          childDetails={childDetails}
+          selectedTaskId={task?.id ?? null}
+          onSelect={(runId, name) => {
+            if (runId === run.id) setSelection({ task: name, tab: 'task' });
+            else void navigate(`/runs/${runId}?task=${encodeURIComponent(name)}&tab=task`);
+          }}
+        />
+      </Panel>
+
+      {loadTask && <LoadPanel run={run} task={loadTask} />}
+
+      <section className="panel">
+        <div className="tabs" role="tablist">
+          {(
+            [
+              ['task', task ? `Task: ${task.name}` : 'Task'],
+              ['events', 'Events'],
+              ['logs', 'Logs'],
+              ['io', 'Run input & output'],
+            ] as [Tab, string][]
+          ).map(([key, label]) => (
+            <button
+              key={key}
+              type="button"
+              role="tab"
+              aria-selected={tab === key}
+              className={tab === key ? 'tab active' : 'tab'}
+              onClick={() => setSelection({ tab: key })}
+            >
+              {label}
+            </button>
+          ))}
+          {task && (
+            <button type="button" className="link-button tab-clear" onClick={() => setSelection({ task: null })}>
+              clear task selection
+            </button>
+          )}
+        </div>
+        {tab === 'task' &&
+          (task ? (
+            <TaskDetail run={run} task={task} def={def} />
+          ) : (
+            <p className="muted">Select a task in the graph or the timing chart.</p>
+          ))}
+        {tab === 'events' && (
+          <>
+            <ErrorBox error={eventsQ.error} />
+            <EventsTimeline events={eventsQ.data ?? []} taskId={task?.id ?? null} onSelectTask={(name) => setSelection({ task: name })} />
+          </>
+        )}
+        {tab === 'logs' && (
+          <LogView
+            buffer={logs.buffer}
+            feedState={logs.state}
+            feedError={logs.error}
+            taskId={task?.id ?? null}
+            onTaskChange={(tid) => setSelection({ task: run.tasks.find((t) => t.id === tid)?.name ?? null })}
+            taskNames={taskNames}
+          />
+        )}
+        {tab === 'io' && (
+          <div className="io-grid">
+            <div>
+              <h4>Input</h4>
+              <JsonView value={run.input} maxHeight={500} />
+            </div>
+            <div>
+              <h4>Output</h4>
+              <JsonView value={run.output} maxHeight={500} />
+            </div>
+          </div>
+        )}
+      </section>
+
+      <ChildrenTable run={run} />
+    </div>
+  );
+}
