@@ -258,7 +258,7 @@ impl AgentProcess {
         let binary = Path::new(env!("CARGO_BIN_EXE_ratchet")).with_file_name("ratchet-agent");
         assert!(
             binary.exists(),
-            "{} is missing: build it first (`cargo build -p ratchet-agent`; `cargo nextest run --workspace` does)",
+            "{} is missing: build it first (`cargo build --workspace --bins`, as `.ci/run` does)",
             binary.display()
         );
         let mut command = Command::new(binary);
