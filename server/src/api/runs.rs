@@ -267,6 +267,18 @@ pub struct RunQuery {
     pub limit: Option<i64>,
 }
 
+/// Runs per page: 50 unless asked, at most 500.
+pub fn page_limit(asked: Option<i64>) -> i64 {
+    asked.unwrap_or(50).clamp(1, 500)
+}
+
+/// The cursor of the next page (runs come newest first): unset when this page was the last.
+pub fn next_before(runs: &[RunState], limit: i64) -> Option<Uuid> {
+    (runs.len() as i64 == limit)
+        .then(|| runs.last().map(|r| r.id))
+        .flatten()
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RunPage {
     pub runs: Vec<RunState>,
@@ -281,13 +293,12 @@ pub async fn list_runs(
     ApiQuery(q): ApiQuery<RunQuery>,
 ) -> ApiResult<Json<RunPage>> {
     caller.require(Scope::Read)?;
-    let status = q.status;
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = page_limit(q.limit);
     let runs = state
         .store
         .list_runs(&RunFilter {
             workflow: q.workflow,
-            status,
+            status: q.status,
             parent_task: q.parent_task,
             since: q.since,
             until: q.until,
@@ -295,8 +306,6 @@ pub async fn list_runs(
             limit,
         })
         .await?;
-    let next_before = (runs.len() as i64 == limit)
-        .then(|| runs.last().map(|r| r.id))
-        .flatten();
+    let next_before = next_before(&runs, limit);
     Ok(Json(RunPage { runs, next_before }))
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::api::body::{ApiPath, ApiQuery};
 use crate::api::problem::{ApiError, ApiResult, Problem};
+use crate::api::runs::{next_before, page_limit};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
 use crate::stroppy::results::{self, SuiteResult, TestOutcome};
@@ -248,13 +249,12 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<SuitePage>> {
     caller.require(Scope::Read)?;
-    let status = q.status;
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = page_limit(q.limit);
     let runs = state
         .store
         .list_runs(&RunFilter {
             workflow: Some(SUITE.into()),
-            status,
+            status: q.status,
             since: q.since,
             until: q.until,
             before: q.before,
@@ -262,9 +262,7 @@ pub async fn list(
             ..RunFilter::default()
         })
         .await?;
-    let next_before = (runs.len() as i64 == limit)
-        .then(|| runs.last().map(|r| r.id))
-        .flatten();
+    let next_before = next_before(&runs, limit);
     let suites = runs
         .into_iter()
         .map(|run| {
