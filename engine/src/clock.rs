@@ -38,3 +38,10 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A time for messages: RFC 3339 in UTC, to the millisecond.
+pub fn format_millis(at: Millis) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| at.to_string())
+}

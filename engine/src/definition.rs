@@ -242,6 +242,27 @@ impl TaskDef {
         self
     }
 
+    /// Does a worker with these labels carry every label the task requires?
+    pub fn required_labels_met(&self, labels: &BTreeMap<String, Value>) -> bool {
+        self.desired_labels
+            .iter()
+            .filter(|(_, want)| want.required)
+            .all(|(key, want)| want.matches(labels.get(key)))
+    }
+
+    pub fn has_preferences(&self) -> bool {
+        self.desired_labels.values().any(|want| !want.required)
+    }
+
+    /// The sum of the weights of the preferred (not required) labels a worker matches.
+    pub fn preference_score(&self, labels: &BTreeMap<String, Value>) -> i64 {
+        self.desired_labels
+            .iter()
+            .filter(|(key, want)| !want.required && want.matches(labels.get(*key)))
+            .map(|(_, want)| i64::from(want.weight))
+            .sum()
+    }
+
     /// The delay before retry number `retry_no` (1 for the first retry).
     pub fn backoff_delay(&self, retry_no: u32) -> Duration {
         let Some(factor) = self.backoff_factor else {
@@ -593,6 +614,9 @@ impl WorkflowDef {
         if let Some(cycle) = find_cycle(&self.tasks) {
             return Err(DefinitionError::Cycle(cycle));
         }
+        if let Some(rule) = &self.concurrency {
+            validate_concurrency(&format!("workflow {}", self.name), rule)?;
+        }
         for trigger in &self.on_events {
             if let Some(filter) = trigger.filter() {
                 crate::expr::Expr::compile(filter).map_err(|error| {
@@ -652,6 +676,40 @@ impl WorkflowDef {
         }
         out
     }
+
+    /// `names` with every task downstream of them (what a replay of `names` runs again).
+    pub fn with_descendants(&self, names: &[String]) -> HashSet<String> {
+        let mut out: HashSet<String> = names.iter().cloned().collect();
+        loop {
+            let before = out.len();
+            for task in &self.tasks {
+                if task.parents.iter().any(|p| out.contains(p)) {
+                    out.insert(task.name.clone());
+                }
+            }
+            if out.len() == before {
+                return out;
+            }
+        }
+    }
+}
+
+/// A concurrency rule needs a CEL key and room for at least one run.
+fn validate_concurrency(owner: &str, rule: &ConcurrencyDef) -> Result<(), DefinitionError> {
+    if rule.max_runs == 0 {
+        return Err(DefinitionError::BadField {
+            task: owner.to_string(),
+            field: "concurrency.max_runs",
+            problem: "must be at least 1".into(),
+        });
+    }
+    crate::expr::Expr::compile(&rule.expression).map_err(|error| DefinitionError::BadExpression {
+        task: owner.to_string(),
+        field: "concurrency",
+        expression: rule.expression.clone(),
+        error,
+    })?;
+    Ok(())
 }
 
 fn validate_task_fields(task: &TaskDef) -> Result<(), DefinitionError> {
@@ -667,6 +725,19 @@ fn validate_task_fields(task: &TaskDef) -> Result<(), DefinitionError> {
             "backoff_factor",
             format!("must be a number >= 1, got {f}"),
         ));
+    }
+    match task.concurrency.as_slice() {
+        [] => {}
+        [rule] => validate_concurrency(&task.name, rule)?,
+        _ => return Err(bad("concurrency", "has more than one rule; give it one".into())),
+    }
+    for limit in &task.rate_limits {
+        if limit.key.trim().is_empty() {
+            return Err(bad("rate_limits", "has an empty key".into()));
+        }
+        if limit.units == 0 {
+            return Err(bad("rate_limits", format!("'{}' uses 0 units; use at least 1", limit.key)));
+        }
     }
     if task.execution_timeout.0.is_zero() {
         return Err(bad("execution_timeout", "must be longer than zero".into()));

@@ -16,7 +16,7 @@ use crate::batch::{Batcher, batcher};
 use crate::bus::Bus;
 use crate::clock::{Clock, SystemClock};
 use crate::definition::{DefinitionError, WorkflowDef};
-use crate::model::{Millis, RunId, RunState, TaskEvent, TaskId, TaskState, WorkerId};
+use crate::model::{Millis, RateLimit, RunId, RunState, TaskEvent, TaskId, TaskState, WorkerId};
 use crate::planner::Fence;
 use crate::store::{Change, NewRun, Report, Store, StoreError};
 use crate::worker::{Worker, run_worker};
@@ -49,6 +49,9 @@ pub enum EngineError {
     Write(String),
     #[error("{0}")]
     InvalidSchedule(String),
+    /// The run's input does not fit its workflow (e.g. its concurrency key cannot be had).
+    #[error("{0}")]
+    BadInput(String),
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +95,8 @@ pub(crate) struct Inner {
     pub(crate) status: tokio::sync::watch::Sender<u64>,
     /// Attempts running in this process, so a stop message can reach them at once.
     local: Mutex<HashMap<(TaskId, i32), CancellationToken>>,
+    /// Poked when a concurrency slot may have come free or a run or task wants one.
+    pub(crate) admission: tokio::sync::Notify,
     /// Reports and new runs are written in batches (see [`crate::batch`]).
     reports: Batcher<Report, Fence>,
     pub(crate) creations: Batcher<NewRun, RunState>,
@@ -110,6 +115,13 @@ impl Inner {
         });
         self.publish_raw(channels::STATUS, &status.to_string())
             .await;
+        // Something ended or was queued: a concurrency slot may be free or wanted.
+        if change.run_status.is_some_and(|s| s.is_terminal())
+            || change.queued
+            || change.tasks.iter().any(|t| t.2.is_terminal())
+        {
+            self.admission.notify_one();
+        }
         self.status.send_modify(|n| *n += 1);
         if change.queued {
             self.queued.send_modify(|n| *n += 1);
@@ -155,6 +167,9 @@ impl Inner {
             .await
         {
             Ok(runs) => {
+                if runs.iter().any(|r| r.waiting_for_slot) {
+                    self.admission.notify_one();
+                }
                 for run in &runs {
                     // A new run's first tasks are queued: tell watchers and wake the workers.
                     let change = Change {
@@ -231,6 +246,25 @@ impl Inner {
         {
             token.cancel();
         }
+    }
+
+    /// Admit runs and tasks to free concurrency slots; cancel what a rule says must go.
+    pub(crate) async fn admit(&self) -> Result<(), EngineError> {
+        let admission = self.store.admit(self.clock.now()).await?;
+        for change in &admission.changes {
+            self.publish(change).await;
+        }
+        for (run_id, reason) in admission.cancel_runs {
+            self.cancel_run(run_id, &reason).await?;
+        }
+        for (task_id, reason) in admission.cancel_tasks {
+            let change = self
+                .store
+                .cancel_task(task_id, &reason, self.clock.now())
+                .await?;
+            self.publish(&change).await;
+        }
+        Ok(())
     }
 
     async fn sweep(&self) -> Result<(), StoreError> {
@@ -328,6 +362,7 @@ impl Engine {
                 stopped: tokio::sync::watch::channel(0).0,
                 status: tokio::sync::watch::channel(0).0,
                 local: Mutex::default(),
+                admission: tokio::sync::Notify::new(),
                 reports,
                 creations,
             }
@@ -340,6 +375,7 @@ impl Engine {
         };
         engine.spawn(sweeper(engine.inner.clone(), engine.stop.clone()));
         engine.spawn(listener(engine.inner.clone(), engine.stop.clone()));
+        engine.spawn(admitter(engine.inner.clone(), engine.stop.clone()));
         for writer in writers {
             engine.spawn(writer);
         }
@@ -395,8 +431,11 @@ impl Engine {
         version: &str,
         input: Value,
     ) -> Result<RunState, EngineError> {
-        if self.inner.store.workflow(name, version).await?.is_none() {
+        let Some(def) = self.inner.store.workflow(name, version).await? else {
             return Err(EngineError::UnknownWorkflow(format!("{name}@{version}")));
+        };
+        if let Some(rule) = &def.concurrency {
+            crate::concurrency::key_of(rule, &input).map_err(EngineError::BadInput)?;
         }
         let new = NewRun {
             id: Uuid::now_v7(),
@@ -416,6 +455,33 @@ impl Engine {
     /// Cancel a run and, depth first, every child run it spawned.
     pub async fn cancel_run(&self, run_id: RunId) -> Result<(), EngineError> {
         self.inner.cancel_run(run_id, "cancelled by request").await
+    }
+
+    /// Run chosen tasks of an ended run again (none named: every task), with their
+    /// descendants and the child runs they spawned; upstream outputs are kept.
+    pub async fn replay(&self, run_id: RunId, tasks: &[String]) -> Result<RunState, EngineError> {
+        for change in self.inner.store.replay(run_id, tasks, self.now()).await? {
+            self.inner.publish(&change).await;
+        }
+        self.inner.admission.notify_one();
+        self.run(run_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("run {run_id}")).into())
+    }
+
+    /// Create or change a static rate limit (`limit` units per `duration`).
+    pub async fn put_rate_limit(&self, limit: &RateLimit) -> Result<(), EngineError> {
+        if limit.key.trim().is_empty() || limit.limit < 1 || limit.duration.0.is_zero() {
+            return Err(EngineError::BadInput(format!(
+                "rate limit '{}': needs a key, a limit of at least 1 and a duration longer than zero",
+                limit.key
+            )));
+        }
+        Ok(self.inner.store.put_rate_limit(limit, self.now()).await?)
+    }
+
+    pub async fn rate_limits(&self) -> Result<Vec<RateLimit>, EngineError> {
+        Ok(self.inner.store.rate_limits().await?)
     }
 
     pub async fn cancel_task(&self, task_id: TaskId) -> Result<(), EngineError> {
@@ -531,6 +597,20 @@ async fn sweeper(inner: Arc<Inner>, stop: CancellationToken) {
         tokio::select! {
             () = tokio::time::sleep(inner.config.sweep_interval) => {}
             () = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Runs admission passes when poked, and every sweep interval for what other replicas did.
+async fn admitter(inner: Arc<Inner>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = inner.admission.notified() => {}
+            () = tokio::time::sleep(inner.config.sweep_interval) => {}
+            () = stop.cancelled() => return,
+        }
+        if let Err(e) = inner.admit().await {
+            tracing::warn!(error = %e, "admission pass failed");
         }
     }
 }

@@ -1,4 +1,4 @@
-//! CEL expressions (conditions now; concurrency keys and event filters later), evaluated with
+//! CEL expressions (conditions, concurrency keys, event filters), evaluated with
 //! the `cel` crate over JSON values.
 
 use serde_json::Value;
@@ -19,17 +19,34 @@ impl Expr {
 
     /// Evaluate with `vars` bound; anything but a boolean result is an error.
     pub fn eval_bool(&self, vars: &[(&str, &Value)]) -> Result<bool, String> {
+        match self.execute(vars)? {
+            cel::Value::Bool(b) => Ok(b),
+            other => Err(format!("`{}` gave {other:?}, not a boolean", self.source)),
+        }
+    }
+
+    /// Evaluate to a grouping key: strings as they are, numbers and booleans as text.
+    pub fn eval_key(&self, vars: &[(&str, &Value)]) -> Result<String, String> {
+        match self.execute(vars)? {
+            cel::Value::String(s) => Ok(s.to_string()),
+            cel::Value::Int(i) => Ok(i.to_string()),
+            cel::Value::UInt(u) => Ok(u.to_string()),
+            cel::Value::Float(f) => Ok(f.to_string()),
+            cel::Value::Bool(b) => Ok(b.to_string()),
+            other => Err(format!("`{}` gave {other:?}, not a string or number", self.source)),
+        }
+    }
+
+    fn execute(&self, vars: &[(&str, &Value)]) -> Result<cel::Value, String> {
         let mut context = cel::Context::default();
         for (name, value) in vars {
             context
                 .add_variable(*name, *value)
                 .map_err(|e| format!("cannot bind `{name}`: {e}"))?;
         }
-        match self.program.execute(&context) {
-            Ok(cel::Value::Bool(b)) => Ok(b),
-            Ok(other) => Err(format!("`{}` gave {other:?}, not a boolean", self.source)),
-            Err(e) => Err(format!("`{}` failed: {e}", self.source)),
-        }
+        self.program
+            .execute(&context)
+            .map_err(|e| format!("`{}` failed: {e}", self.source))
     }
 }
 
@@ -55,5 +72,13 @@ mod tests {
         assert!(err.contains("not a boolean"), "{err}");
         let err = e.eval_bool(&[]).unwrap_err();
         assert!(err.contains("failed"), "{err}");
+    }
+
+    #[test]
+    fn keys_are_text() {
+        let input = json!({"db": "pg16", "n": 3});
+        assert_eq!(Expr::compile("input.db").unwrap().eval_key(&[("input", &input)]), Ok("pg16".into()));
+        assert_eq!(Expr::compile("input.n").unwrap().eval_key(&[("input", &input)]), Ok("3".into()));
+        assert!(Expr::compile("input").unwrap().eval_key(&[("input", &input)]).is_err());
     }
 }

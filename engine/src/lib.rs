@@ -15,6 +15,8 @@ mod batch;
 pub mod bus;
 #[cfg(feature = "store")]
 mod children;
+
+mod concurrency;
 #[cfg(feature = "store")]
 pub mod clock;
 #[cfg(feature = "store")]
@@ -31,6 +33,8 @@ pub mod model;
 pub mod planner;
 #[cfg(feature = "store")]
 mod remote;
+
+mod waiting;
 #[cfg(feature = "store")]
 pub mod schedules;
 #[cfg(feature = "store")]

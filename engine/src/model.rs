@@ -100,6 +100,13 @@ status_enum! {
         RunCompleted => "RUN_COMPLETED",
         RunFailed => "RUN_FAILED",
         RunCancelled => "RUN_CANCELLED",
+        // ADMITTED: given a concurrency slot. REQUEUED: a claim passed it over (a rate
+        // limit is used up), it waits in the queue. SUSPENDED: its handler parked on a
+        // durable sleep or event wait, holding no slot.
+        Admitted => "ADMITTED",
+        Requeued => "REQUEUED",
+        Suspended => "SUSPENDED",
+        Replayed => "REPLAYED",
     }
 }
 
@@ -124,6 +131,12 @@ pub struct RunState {
     /// Set for a child run: the task that spawned it, under which key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ChildOf>,
+    /// The run's key under its workflow's concurrency rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_key: Option<String>,
+    /// Not admitted yet: its key has `max_runs` active runs (nothing of it runs meanwhile).
+    #[serde(default)]
+    pub waiting_for_slot: bool,
 }
 
 /// Where a child run comes from.
@@ -168,6 +181,12 @@ pub struct TaskState {
     pub worker_id: Option<WorkerId>,
     pub output: Option<Value>,
     pub error: Option<String>,
+    /// The task's key under its concurrency rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_key: Option<String>,
+    /// QUEUED but not claimable yet: its key has `max_runs` tasks admitted.
+    #[serde(default)]
+    pub waiting_for_slot: bool,
 }
 
 /// A row of the timeline, as stored.
@@ -274,6 +293,19 @@ pub struct ScheduledRun {
     /// Set once started.
     pub run_id: Option<RunId>,
     pub created_at: Millis,
+}
+
+/// A static rate limit: at most `limit` units in any window of `duration`; tasks name it in
+/// their `rate_limits` with the units one run of them uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub key: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub limit: i64,
+    pub duration: crate::definition::Dur,
 }
 
 /// An event pushed by a user or a system.

@@ -22,6 +22,9 @@ pub struct RunSnapshot {
     pub events: Vec<crate::model::UserEvent>,
 }
 
+/// `not_before` of a task parked until an event wakes it.
+pub const PARKED: Millis = Millis::MAX / 4;
+
 /// What a worker's report did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fence {
@@ -84,6 +87,21 @@ impl<'a> Planner<'a> {
             }
             AttemptResult::Failed { error, retryable } => {
                 self.attempt_failed(&mut snap.tasks[i], error, retryable, EventKind::Failed);
+            }
+            AttemptResult::Suspended { until } => {
+                let task = &mut snap.tasks[i];
+                if let Some(def) = self.def.find(&task.name) {
+                    // The slot is free again; the next attempt runs once the wait is over
+                    // (an event wait is woken by the event's arrival).
+                    task.attempt += 1;
+                    self.enqueue(task, def, until.unwrap_or(PARKED));
+                    let message = match until {
+                        Some(at) => format!("sleeping until {}", crate::clock::format_millis(at)),
+                        None => "waiting for an event".to_string(),
+                    };
+                    self.events
+                        .push(NewEvent::task(task, EventKind::Suspended, message));
+                }
             }
         }
         self.reconcile(snap, &HashSet::new());
@@ -183,6 +201,62 @@ impl<'a> Planner<'a> {
         );
     }
 
+    /// A task parked on a durable event wait whose event has arrived: claimable now.
+    pub fn wake(&mut self, snap: &mut RunSnapshot, task_id: TaskId) {
+        let Some(task) = snap
+            .tasks
+            .iter_mut()
+            .find(|t| t.id == task_id && t.status == TaskStatus::Queued)
+        else {
+            return;
+        };
+        if let Some(def) = self.def.find(&task.name)
+            && task.not_before.is_some_and(|at| at > self.now)
+        {
+            self.enqueue(task, def, self.now);
+            self.events.push(NewEvent::task(
+                task,
+                EventKind::Queued,
+                "the event it waits for arrived".to_string(),
+            ));
+        }
+    }
+
+    /// Run `names` (a set closed under descendants) again, and the on-failure task: each
+    /// gets a new attempt and starts from PENDING; the other tasks keep their outputs.
+    pub fn replay(&mut self, snap: &mut RunSnapshot, names: &HashSet<String>) {
+        for task in snap
+            .tasks
+            .iter_mut()
+            .filter(|t| t.is_on_failure || names.contains(&t.name))
+        {
+            task.status = TaskStatus::Pending;
+            task.attempt += 1;
+            task.retry_count = 0;
+            task.cancel_requested = false;
+            (task.ready_at, task.queued_at, task.not_before, task.schedule_deadline) =
+                (None, None, None, None);
+            (task.started_at, task.deadline, task.finished_at) = (None, None, None);
+            (task.worker_id, task.output, task.error) = (None, None, None);
+            (task.concurrency_key, task.waiting_for_slot) = (None, false);
+            self.events
+                .push(NewEvent::task(task, EventKind::Replayed, None));
+        }
+        let run = &mut snap.run;
+        run.status = RunStatus::Queued;
+        (run.output, run.error, run.finished_at, run.wake_at) = (None, None, None, None);
+        run.cancel_requested = false;
+        // Under a concurrency rule the replayed run queues for a slot like a new one.
+        run.waiting_for_slot = run.concurrency_key.is_some();
+        let mut listed: Vec<&String> = names.iter().collect();
+        listed.sort();
+        self.events.push(NewEvent::run(
+            EventKind::Replayed,
+            format!("replaying {}", listed.into_iter().cloned().collect::<Vec<_>>().join(", ")),
+        ));
+        self.reconcile(snap, &HashSet::new());
+    }
+
     /// Cancel the whole run: nothing new starts, RUNNING tasks are told to stop, and the
     /// on-failure task still runs (a cancelled benchmark must still destroy its machines).
     pub fn cancel_run(&mut self, snap: &mut RunSnapshot, reason: &str) {
@@ -238,7 +312,10 @@ impl<'a> Planner<'a> {
                     changed = true;
                 }
             }
-            changed |= self.advance_pending(snap);
+            // A run waiting for a concurrency slot starts nothing until it is admitted.
+            if !snap.run.waiting_for_slot {
+                changed |= self.advance_pending(snap);
+            }
             if !changed {
                 break;
             }
@@ -373,10 +450,27 @@ impl<'a> Planner<'a> {
             match verdict {
                 Verdict::Wait => {}
                 Verdict::Queue => {
-                    self.enqueue(task, def, self.now);
-                    self.events
-                        .push(NewEvent::task(task, EventKind::Queued, None));
                     changed = true;
+                    let Some(rule) = def.concurrency.first() else {
+                        self.enqueue(task, def, self.now);
+                        self.events
+                            .push(NewEvent::task(task, EventKind::Queued, None));
+                        continue;
+                    };
+                    match crate::concurrency::key_of(rule, &snap.run.input) {
+                        Ok(key) => {
+                            self.enqueue(task, def, self.now);
+                            let message = format!(
+                                "waiting for a concurrency slot (key '{key}', max_runs {})",
+                                rule.max_runs
+                            );
+                            task.concurrency_key = Some(key);
+                            task.waiting_for_slot = true;
+                            self.events
+                                .push(NewEvent::task(task, EventKind::Queued, message));
+                        }
+                        Err(e) => self.finish(task, TaskStatus::Failed, EventKind::Failed, e),
+                    }
                 }
                 Verdict::Skip(reason) => {
                     task.output = Some(json!({ "skipped": true }));
@@ -441,7 +535,16 @@ impl<'a> Planner<'a> {
                 let Some(def) = self.def.on_failure.as_ref() else {
                     return;
                 };
-                if any_failed || cancelled_by_request {
+                if snap.run.waiting_for_slot {
+                    // Nothing of the run ever ran: there is nothing to clean up.
+                    on_failure.output = Some(json!({ "skipped": true }));
+                    self.finish(
+                        on_failure,
+                        TaskStatus::Skipped,
+                        EventKind::Skipped,
+                        "the run ended before it was admitted".into(),
+                    );
+                } else if any_failed || cancelled_by_request {
                     on_failure.ready_at = Some(self.now);
                     self.enqueue(on_failure, def, self.now);
                     self.events

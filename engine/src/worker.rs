@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{EngineError, Inner};
 use crate::model::{
-    Assignment, AttemptResult, LogLine, RunId, TaskFailure, TaskId, WorkerId, WorkerInfo,
+    Assignment, AttemptResult, LogLine, Millis, RunId, TaskFailure, TaskId, WorkerId, WorkerInfo,
 };
 use crate::planner::Fence;
 use crate::store::Report;
@@ -26,6 +26,15 @@ use crate::store::Report;
 pub struct TaskError {
     pub message: String,
     pub retryable: bool,
+    /// Not a failure: the handler parked on a durable wait (see [`Context::durable_sleep`]).
+    pub(crate) parked: Option<Park>,
+}
+
+/// Why a handler parked: until a time, or until an event arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Park {
+    Until(Millis),
+    Event,
 }
 
 impl TaskError {
@@ -33,6 +42,7 @@ impl TaskError {
         TaskError {
             message: message.into(),
             retryable: true,
+            parked: None,
         }
     }
 
@@ -41,6 +51,15 @@ impl TaskError {
         TaskError {
             message: message.into(),
             retryable: false,
+            parked: None,
+        }
+    }
+
+    fn parked(park: Park) -> TaskError {
+        TaskError {
+            message: "parked on a durable wait (return this error with `?`)".into(),
+            retryable: true,
+            parked: Some(park),
         }
     }
 }
@@ -119,6 +138,8 @@ pub struct Context {
     pub(crate) cancel: CancellationToken,
     pub(crate) engine: Arc<Inner>,
     pub(crate) log_seq: Arc<AtomicI64>,
+    /// Counts this execution's durable calls: their identity across executions.
+    pub(crate) durable_seq: Arc<AtomicI32>,
     pub(crate) pending_logs: Arc<Mutex<Vec<LogLine>>>,
     /// One flush at a time, so two flushes never drop the same lines twice.
     pub(crate) flushing: Arc<tokio::sync::Mutex<()>>,
@@ -252,6 +273,52 @@ impl Context {
         let value = serde_json::to_value(fut.await?)?;
         let recorded = store.memo_put(self.task_id(), key, &value).await?;
         Ok(serde_json::from_value(recorded)?)
+    }
+
+    /// Sleep durably: the first time, the handler returns (propagate the error with `?`),
+    /// its slot is freed and the task is queued again for the wake-up time; the next
+    /// execution passes this call at once. Survives restarts. Calls are told apart by their
+    /// order, so a handler must make its durable calls in the same order every time.
+    pub async fn durable_sleep(&self, d: Duration) -> Result<(), TaskError> {
+        let seq = self.durable_seq.fetch_add(1, Ordering::SeqCst);
+        let now = self.engine.clock.now();
+        let wake_at = now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let recorded = self
+            .engine
+            .store
+            .memo_put(self.task_id(), &format!("ratchet.sleep.{seq}"), &Value::from(wake_at))
+            .await?;
+        let wake_at = recorded.as_i64().unwrap_or(wake_at);
+        if now >= wake_at {
+            return Ok(());
+        }
+        Err(TaskError::parked(Park::Until(wake_at)))
+    }
+
+    /// Wait durably for a user event with `key` whose payload satisfies `expression` (CEL
+    /// over `payload`; `None`: any), pushed after this wait was first reached. Like
+    /// [`Context::durable_sleep`], the handler returns while it waits and holds no slot;
+    /// the next execution gets the event's payload.
+    pub async fn wait_for_event(
+        &self,
+        key: &str,
+        expression: Option<&str>,
+    ) -> Result<Value, TaskError> {
+        if let Some(e) = expression {
+            crate::expr::Expr::compile(e)
+                .map_err(|error| TaskError::fatal(format!("bad wait expression `{e}`: {error}")))?;
+        }
+        let seq = self.durable_seq.fetch_add(1, Ordering::SeqCst);
+        let now = self.engine.clock.now();
+        match self
+            .engine
+            .store
+            .wait_for_event(self.task_id(), seq, key, expression, now)
+            .await?
+        {
+            Some(payload) => Ok(payload),
+            None => Err(TaskError::parked(Park::Event)),
+        }
     }
 
     /// Sleep, but wake early (with an error) when the task is cancelled.
@@ -409,6 +476,7 @@ async fn execute(
         cancel: cancel.clone(),
         engine: engine.clone(),
         log_seq: Arc::default(),
+        durable_seq: Arc::default(),
         pending_logs: Arc::default(),
         flushing: Arc::default(),
     };
@@ -441,6 +509,14 @@ async fn execute(
     let Some(result) = result else { return };
     let result = match result {
         Ok(output) => AttemptResult::Completed { output },
+        Err(TaskError {
+            parked: Some(park), ..
+        }) => AttemptResult::Suspended {
+            until: match park {
+                Park::Until(at) => Some(at),
+                Park::Event => None,
+            },
+        },
         Err(e) => AttemptResult::Failed {
             error: e.message,
             retryable: e.retryable,

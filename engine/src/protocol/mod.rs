@@ -226,4 +226,8 @@ pub struct TaskFailure {
 pub enum AttemptResult {
     Completed { output: Value },
     Failed { error: String, retryable: bool },
+    /// An in-process handler parked itself on a durable wait: queue the task again for
+    /// `until` (a sleep) or for when its event arrives (`None`). Not part of the wire.
+    #[serde(skip)]
+    Suspended { until: Option<Millis> },
 }

@@ -2,6 +2,8 @@
 //! embedded default, PostgreSQL for production) that pass the same conformance suite.
 
 #[macro_use]
+mod sql_flow;
+#[macro_use]
 mod sql;
 mod postgres;
 mod sqlite;
@@ -20,7 +22,7 @@ use uuid::Uuid;
 
 use crate::definition::WorkflowDef;
 use crate::model::{
-    Assignment, AttemptResult, ChildOf, CronRecord, LogLine, Millis, ProgressRow, RunId, RunState,
+    Assignment, AttemptResult, ChildOf, CronRecord, LogLine, Millis, ProgressRow, RateLimit, RunId, RunState,
     RunStatus, ScheduledRun, StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus, TokenRecord,
     UserEvent, WorkerId, WorkerInfo, WorkerRecord,
 };
@@ -79,6 +81,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The request itself is wrong (names an unknown task, say).
+    #[error("{0}")]
+    Invalid(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -341,6 +346,41 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> Result<(UserEvent, Vec<Change>), StoreError>;
 
+    // --- flow control -------------------------------------------------------------------
+
+    /// The admission pass of concurrency rules (see [`crate::concurrency`]): under one lock
+    /// for all replicas, admit what fits and say what must be cancelled to make room.
+    async fn admit(&self, now: Millis) -> Result<Admission, StoreError>;
+
+    /// Create or change a static rate limit.
+    async fn put_rate_limit(&self, limit: &RateLimit, now: Millis) -> Result<(), StoreError>;
+
+    async fn rate_limits(&self) -> Result<Vec<RateLimit>, StoreError>;
+
+    // --- durable waits of handlers ---------------------------------------------------------
+
+    /// Register (once) the task's `seq`-th durable event wait; the payload of the event that
+    /// satisfied it, if one has arrived since it was first registered.
+    async fn wait_for_event(
+        &self,
+        task_id: TaskId,
+        seq: i32,
+        key: &str,
+        expression: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<Value>, StoreError>;
+
+    // --- replay ---------------------------------------------------------------------------
+
+    /// Run the named tasks of an ended run again, with everything downstream of them and
+    /// the child runs they spawned; upstream outputs are kept.
+    async fn replay(
+        &self,
+        run_id: RunId,
+        tasks: &[String],
+        now: Millis,
+    ) -> Result<Vec<Change>, StoreError>;
+
     // --- schedules ------------------------------------------------------------------------
 
     /// Create or replace (by name) a cron.
@@ -453,6 +493,15 @@ pub struct Report {
     pub task_id: TaskId,
     pub attempt: i32,
     pub result: AttemptResult,
+}
+
+/// What an admission pass did, and the cancellations it asks for (made by the engine, which
+/// also cancels child runs and tells the workers).
+#[derive(Debug, Default)]
+pub struct Admission {
+    pub changes: Vec<Change>,
+    pub cancel_runs: Vec<(RunId, String)>,
+    pub cancel_tasks: Vec<(TaskId, String)>,
 }
 
 /// A run to create.

@@ -71,4 +71,4 @@ impl PostgresStore {
 }
 
 // Quota checks count the leases of a kind, then insert: the table lock makes that atomic.
-sql_store!(PostgresStore, sqlx::Postgres, for_update: " FOR NO KEY UPDATE", skip_locked: " FOR NO KEY UPDATE OF t, r SKIP LOCKED", lock_leases: "LOCK TABLE leases IN SHARE ROW EXCLUSIVE MODE");
+sql_store!(PostgresStore, sqlx::Postgres, for_update: " FOR NO KEY UPDATE", skip_locked: " FOR NO KEY UPDATE OF t, r SKIP LOCKED", lock_leases: "LOCK TABLE leases IN SHARE ROW EXCLUSIVE MODE", lock_admission: "SELECT pg_advisory_xact_lock(7301)");

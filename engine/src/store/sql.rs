@@ -8,8 +8,8 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
-use crate::definition::{TaskDef, WorkflowDef};
-use crate::model::WorkerInfo;
+use crate::definition::WorkflowDef;
+use crate::model::Millis;
 
 /// A RUNNING attempt its worker's heartbeats have not listed for this long is abandoned.
 /// (Long enough to cover an assignment still on its way to the worker.)
@@ -42,12 +42,17 @@ impl DefinitionCache {
     }
 }
 
-/// Can this worker run this task: does it carry every required label?
-pub(crate) fn labels_allow(task: &TaskDef, worker: &WorkerInfo) -> bool {
-    task.desired_labels
-        .iter()
-        .filter(|(_, want)| want.required)
-        .all(|(key, want)| want.matches(worker.labels.get(key)))
+/// How long a task with weighted label preferences waits for a better-matching worker
+/// with a free slot before any able worker may take it.
+pub(crate) const PREFERENCE_WAIT: Millis = 2_000;
+
+/// Does an event's payload satisfy a wait's CEL expression (none: any payload)?
+pub(crate) fn payload_matches(expression: Option<&str>, payload: &Value) -> bool {
+    expression.is_none_or(|e| {
+        crate::expr::Expr::compile(e)
+            .and_then(|e| e.eval_bool(&[("payload", payload)]))
+            .unwrap_or(false)
+    })
 }
 
 /// The input a handler sees: the run's input with the task's static `with` merged over it.
@@ -66,7 +71,7 @@ pub(crate) fn task_input(run_input: &Value, with: Option<&Value>) -> Value {
 macro_rules! run_columns {
     () => {
         "id, workflow, version, status, input, output, error, cancel_requested, wake_at, created_at, finished_at, \
-         parent_run_id, parent_task_id, child_key, child_index"
+         parent_run_id, parent_task_id, child_key, child_index, concurrency_key, waiting_for_slot"
     };
 }
 
@@ -79,7 +84,7 @@ macro_rules! token_columns {
 macro_rules! task_columns {
     () => {
         "id, run_id, name, action, status, is_on_failure, cancel_requested, attempt, retry_count, ready_at, queued_at, \
-         not_before, schedule_deadline, started_at, deadline, finished_at, worker_id, output, error"
+         not_before, schedule_deadline, started_at, deadline, finished_at, worker_id, output, error, concurrency_key, waiting_for_slot"
     };
 }
 
@@ -87,10 +92,10 @@ macro_rules! task_columns {
 /// locks a run row while it is changed; `$skip_locked` lets concurrent claims pass each
 /// other (both empty on SQLite, whose single writer connection serialises all writes).
 macro_rules! sql_store {
-    ($store:ident, $db:ty, for_update: $for_update:literal, skip_locked: $skip_locked:literal, lock_leases: $lock_leases:literal) => {
+    ($store:ident, $db:ty, for_update: $for_update:literal, skip_locked: $skip_locked:literal, lock_leases: $lock_leases:literal, lock_admission: $lock_admission:literal) => {
     mod sql_impl {
         use super::$store;
-        use std::collections::{BTreeMap, HashMap, HashSet};
+        use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
         use std::sync::Arc;
 
         use async_trait::async_trait;
@@ -102,11 +107,13 @@ macro_rules! sql_store {
         use crate::definition::WorkflowDef;
         use crate::model::*;
         use crate::planner::{Fence, Planner, RunSnapshot};
-        use crate::store::sql::{is_transient, labels_allow, task_input, ABANDONED_AFTER, MAX_CONFLICT_RETRIES};
-        use crate::store::{Change, Installation, Lease, LeaseLimit, NewRun, Report, RunFilter, Store, StoreError, StoreKind};
+        use crate::store::sql::{is_transient, task_input, ABANDONED_AFTER, MAX_CONFLICT_RETRIES, PREFERENCE_WAIT};
+        use crate::store::{Admission, Change, Installation, Lease, LeaseLimit, NewRun, Report, RunFilter, Store, StoreError, StoreKind};
 
         type Row_ = <$db as sqlx::Database>::Row;
         type Tx<'a> = sqlx::Transaction<'a, $db>;
+
+        sql_flow!($store, $db, for_update: $for_update, lock_admission: $lock_admission);
 
         fn corrupt(what: &str, value: &str) -> StoreError {
             StoreError::Corrupt(format!("unknown {what} '{value}'"))
@@ -135,6 +142,8 @@ macro_rules! sql_store {
                     }),
                     _ => None,
                 },
+                concurrency_key: row.try_get("concurrency_key")?,
+                waiting_for_slot: row.try_get("waiting_for_slot")?,
             })
         }
 
@@ -160,6 +169,8 @@ macro_rules! sql_store {
                 worker_id: row.try_get("worker_id")?,
                 output: row.try_get::<Option<Json<Value>>, _>("output")?.map(|j| j.0),
                 error: row.try_get("error")?,
+                concurrency_key: row.try_get("concurrency_key")?,
+                waiting_for_slot: row.try_get("waiting_for_slot")?,
             })
         }
 
@@ -198,7 +209,7 @@ macro_rules! sql_store {
                             kind: row.try_get("kind")?,
                             actions: row.try_get::<Json<Vec<String>>, _>("actions")?.0,
                             labels: row.try_get::<Json<BTreeMap<String, Value>>, _>("labels")?.0,
-                            slots: u32::try_from(row.try_get::<i64, _>("slots")?).unwrap_or(0),
+                            slots: u32::try_from(row.try_get::<i32, _>("slots")?).unwrap_or(0),
                             run_scope: row.try_get("run_scope")?,
                             host: row.try_get::<Option<Json<Value>>, _>("host")?.map(|j| j.0),
                         },
@@ -287,8 +298,8 @@ macro_rules! sql_store {
                 let updated = sqlx::query(
                     "UPDATE tasks SET status = $1, attempt = $2, retry_count = $3, ready_at = $4, queued_at = $5, \
                      not_before = $6, schedule_deadline = $7, started_at = $8, deadline = $9, finished_at = $10, \
-                     worker_id = $11, output = $12, error = $13, cancel_requested = $14 \
-                     WHERE id = $15 AND status = $16 AND attempt = $17",
+                     worker_id = $11, output = $12, error = $13, cancel_requested = $14, concurrency_key = $15, waiting_for_slot = $16 \
+                     WHERE id = $17 AND status = $18 AND attempt = $19",
                 )
                 .bind(new.status.as_str())
                 .bind(new.attempt)
@@ -304,6 +315,8 @@ macro_rules! sql_store {
                 .bind(new.output.clone().map(Json))
                 .bind(new.error.clone())
                 .bind(new.cancel_requested)
+                .bind(new.concurrency_key.clone())
+                .bind(new.waiting_for_slot)
                 .bind(old.id)
                 .bind(old.status.as_str())
                 .bind(old.attempt)
@@ -321,7 +334,7 @@ macro_rules! sql_store {
                 let run = &after.run;
                 let updated = sqlx::query(
                     "UPDATE runs SET status = $1, output = $2, error = $3, cancel_requested = $4, wake_at = $5, \
-                     finished_at = $6 WHERE id = $7 AND status = $8",
+                     finished_at = $6, waiting_for_slot = $7 WHERE id = $8 AND status = $9",
                 )
                 .bind(run.status.as_str())
                 .bind(run.output.clone().map(Json))
@@ -329,6 +342,7 @@ macro_rules! sql_store {
                 .bind(run.cancel_requested)
                 .bind(run.wake_at)
                 .bind(run.finished_at)
+                .bind(run.waiting_for_slot)
                 .bind(run.id)
                 .bind(before.run.status.as_str())
                 .execute(&mut **tx)
@@ -609,7 +623,7 @@ macro_rules! sql_store {
                         continue;
                     }
                     let def = self.definition(&new.workflow, &new.version).await?;
-                    let run = RunState {
+                    let mut run = RunState {
                         id: new.id,
                         workflow: new.workflow,
                         version: new.version,
@@ -622,7 +636,20 @@ macro_rules! sql_store {
                         created_at: now,
                         finished_at: None,
                         parent: new.parent,
+                        concurrency_key: None,
+                        waiting_for_slot: false,
                     };
+                    // Under a concurrency rule a run starts waiting for its slot.
+                    let mut waiting_event = None;
+                    if let Some(rule) = &def.concurrency {
+                        let key = crate::concurrency::key_of(rule, &run.input).map_err(StoreError::Invalid)?;
+                        waiting_event = Some(NewEvent::run(
+                            EventKind::Waiting,
+                            format!("waiting for a concurrency slot (key '{key}', max_runs {})", rule.max_runs),
+                        ));
+                        run.concurrency_key = Some(key);
+                        run.waiting_for_slot = true;
+                    }
                     let all = def.tasks.iter().map(|t| (t, false)).chain(def.on_failure.iter().map(|t| (t, true)));
                     let run_tasks: Vec<TaskState> = all
                         .map(|(t, is_on_failure)| TaskState {
@@ -645,10 +672,13 @@ macro_rules! sql_store {
                             worker_id: None,
                             output: None,
                             error: None,
+                            concurrency_key: None,
+                            waiting_for_slot: false,
                         })
                         .collect();
                     let mut snap = RunSnapshot { run, tasks: run_tasks, events: Vec::new() };
                     let mut planner = Planner::new(&def, now);
+                    planner.events.extend(waiting_event);
                     planner.reconcile(&mut snap, &HashSet::new());
                     events.extend(planner.events.into_iter().map(|e| (snap.run.id, e)));
                     for task in snap.tasks {
@@ -677,7 +707,9 @@ macro_rules! sql_store {
                             .push_bind(run.parent.as_ref().map(|p| p.run_id))
                             .push_bind(run.parent.as_ref().map(|p| p.task_id))
                             .push_bind(run.parent.as_ref().map(|p| p.key.clone()))
-                            .push_bind(run.parent.as_ref().map(|p| p.index));
+                            .push_bind(run.parent.as_ref().map(|p| p.index))
+                            .push_bind(run.concurrency_key.clone())
+                            .push_bind(run.waiting_for_slot);
                     });
                     qb.build().execute(&mut *tx).await?;
                 }
@@ -703,6 +735,8 @@ macro_rules! sql_store {
                             .push_bind(t.worker_id)
                             .push_bind(t.output.clone().map(Json))
                             .push_bind(t.error.clone())
+                            .push_bind(t.concurrency_key.clone())
+                            .push_bind(t.waiting_for_slot)
                             .push_bind(*timeout);
                     });
                     qb.build().execute(&mut *tx).await?;
@@ -919,10 +953,11 @@ macro_rules! sql_store {
                 //    while the queue's head is tasks for other workers.
                 const WINDOW: i64 = 256;
                 let mut candidates = Vec::new();
+                let mut queued_at: HashMap<TaskId, Millis> = HashMap::new();
                 for page in 0..8 {
                     let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "SELECT t.id, t.run_id, t.name, t.attempt, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
-                         WHERE t.status = 'QUEUED' AND t.not_before <= ",
+                        "SELECT t.id, t.run_id, t.name, t.attempt, t.queued_at, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
+                         WHERE t.status = 'QUEUED' AND NOT t.waiting_for_slot AND t.not_before <= ",
                     );
                     qb.push_bind(now).push(" AND t.schedule_deadline > ").push_bind(now);
                     if let Some(run_id) = worker.run_scope {
@@ -938,7 +973,8 @@ macro_rules! sql_store {
                     for row in &rows {
                         let name: String = row.try_get("name")?;
                         let def = self.definition(&row.try_get::<String, _>("workflow")?, &row.try_get::<String, _>("version")?).await?;
-                        if def.find(&name).is_some_and(|t| labels_allow(t, worker)) {
+                        if def.find(&name).is_some_and(|t| t.required_labels_met(&worker.labels)) {
+                            queued_at.insert(row.try_get::<TaskId, _>("id")?, row.try_get::<Option<Millis>, _>("queued_at")?.unwrap_or(now));
                             candidates.push((row.try_get::<TaskId, _>("id")?, row.try_get::<RunId, _>("run_id")?, name, row.try_get::<i32, _>("attempt")?, def));
                         }
                     }
@@ -946,6 +982,30 @@ macro_rules! sql_store {
                     if candidates.len() >= capacity as usize * 2 || (rows.len() as i64) < WINDOW {
                         break;
                     }
+                }
+                // Weighted label preferences: pass a task over for a moment while a live worker
+                // that matches it better has a free slot.
+                let prefers = |c: &Claimed| c.4.find(&c.2).filter(|t| t.has_preferences()).cloned();
+                if candidates.iter().any(|c| prefers(c).is_some()) {
+                    let others: Vec<WorkerRecord> = self
+                        .worker_records(None)
+                        .await?
+                        .into_iter()
+                        .filter(|w| w.status == "ACTIVE" && w.info.id != worker.id && w.running.len() < w.info.slots as usize)
+                        .collect();
+                    candidates.retain(|c| {
+                        let Some(task) = prefers(c) else { return true };
+                        if queued_at.get(&c.0).is_none_or(|at| at + PREFERENCE_WAIT <= now) {
+                            return true;
+                        }
+                        let mine = task.preference_score(&worker.labels);
+                        !others.iter().any(|w| {
+                            w.info.actions.contains(&task.action)
+                                && w.info.run_scope.is_none_or(|r| r == c.1)
+                                && task.required_labels_met(&w.info.labels)
+                                && task.preference_score(&w.info.labels) > mine
+                        })
+                    });
                 }
                 if candidates.is_empty() {
                     return Ok(Vec::new());
@@ -972,8 +1032,9 @@ macro_rules! sql_store {
                     .map(|row| row.try_get::<TaskId, _>("id"))
                     .collect::<Result<_, _>>()?;
                 let chosen: Vec<_> = candidates.into_iter().filter(|c| locked.contains(&c.0)).collect();
+                let chosen = self.take_rate_limits(&mut tx, chosen, now).await?;
                 if chosen.is_empty() {
-                    tx.rollback().await?;
+                    tx.commit().await?; // keeps the REQUEUED rows of tasks the limits held back
                     return Ok(Vec::new());
                 }
 
@@ -1125,6 +1186,7 @@ macro_rules! sql_store {
                 .fetch_all(self.reader())
                 .await?;
                 runs.extend(due);
+                changes.extend(self.wake_satisfied(now).await?);
                 for run_id in runs {
                     // One run that cannot be reconciled must not hold up the others.
                     match self.reconcile(run_id, now, &lost).await {
@@ -1398,7 +1460,7 @@ macro_rules! sql_store {
                 )
                 .fetch_all(self.reader())
                 .await?;
-                let mut changes = Vec::new();
+                let mut changes = self.satisfy_waits(&event, now).await?;
                 for (run_id, workflow, version) in waiting {
                     if self.definition(&workflow, &version).await?.event_keys().contains(key) {
                         let change = self.reconcile(run_id, now, &HashSet::new()).await?;
@@ -1520,6 +1582,78 @@ macro_rules! sql_store {
                     .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn admit(&self, now: Millis) -> Result<Admission, StoreError> {
+                self.admission_pass(now).await
+            }
+
+            async fn put_rate_limit(&self, limit: &RateLimit, now: Millis) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO rate_limits (key, units, window_ms, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (key) DO UPDATE SET units = excluded.units, window_ms = excluded.window_ms, updated_at = excluded.updated_at",
+                )
+                .bind(&limit.key)
+                .bind(limit.limit)
+                .bind(limit.duration.as_millis())
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn rate_limits(&self) -> Result<Vec<RateLimit>, StoreError> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as("SELECT key, units, window_ms FROM rate_limits ORDER BY key")
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(key, limit, window)| RateLimit { key, limit, duration: crate::definition::Dur(std::time::Duration::from_millis(window.max(0) as u64)) })
+                    .collect())
+            }
+
+            async fn wait_for_event(&self, task_id: TaskId, seq: i32, key: &str, expression: Option<&str>, now: Millis) -> Result<Option<Value>, StoreError> {
+                sqlx::query(
+                    "INSERT INTO durable_waits (task_id, seq, event_key, expression, since) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(task_id)
+                .bind(seq)
+                .bind(key)
+                .bind(expression)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                let (key, expression, since, payload): (String, Option<String>, Millis, Option<Json<Value>>) = sqlx::query_as(
+                    "SELECT event_key, expression, since, payload FROM durable_waits WHERE task_id = $1 AND seq = $2",
+                )
+                .bind(task_id)
+                .bind(seq)
+                .fetch_one(self.writer())
+                .await?;
+                if let Some(payload) = payload {
+                    return Ok(Some(payload.0));
+                }
+                // An event may have arrived between the wait's registration and now.
+                let events: Vec<(i64, Json<Value>)> = sqlx::query_as("SELECT id, payload FROM user_events WHERE key = $1 AND at >= $2 ORDER BY id")
+                    .bind(&key)
+                    .bind(since)
+                    .fetch_all(self.writer())
+                    .await?;
+                let Some((event_id, payload)) = events.into_iter().find(|(_, p)| crate::store::sql::payload_matches(expression.as_deref(), &p.0)) else {
+                    return Ok(None);
+                };
+                sqlx::query("UPDATE durable_waits SET event_id = $1, payload = $2 WHERE task_id = $3 AND seq = $4 AND event_id IS NULL")
+                    .bind(event_id)
+                    .bind(&payload)
+                    .bind(task_id)
+                    .bind(seq)
+                    .execute(self.writer())
+                    .await?;
+                Ok(Some(payload.0))
+            }
+
+            async fn replay(&self, run_id: RunId, tasks: &[String], now: Millis) -> Result<Vec<Change>, StoreError> {
+                self.replay_run(run_id, tasks, now).await
             }
         }
     }

@@ -80,4 +80,4 @@ impl SqliteStore {
 }
 
 // One writer connection: every write transaction is already exclusive.
-sql_store!(SqliteStore, sqlx::Sqlite, for_update: "", skip_locked: "", lock_leases: "");
+sql_store!(SqliteStore, sqlx::Sqlite, for_update: "", skip_locked: "", lock_leases: "", lock_admission: "");

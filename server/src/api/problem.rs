@@ -87,6 +87,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Conflict(why) => ApiError::conflict(why),
+            StoreError::Invalid(why) => ApiError::bad_request(why),
             other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
         }
     }

@@ -1,0 +1,323 @@
+//! The SQL of flow control and durable execution, shared by both stores like `sql.rs`:
+//! concurrency admission, rate limits taken at claim time, handlers' durable event waits,
+//! and replay. Expanded inside `sql_store!`, so it uses that module's helpers.
+
+macro_rules! sql_flow {
+    ($store:ident, $db:ty, for_update: $for_update:literal, lock_admission: $lock_admission:literal) => {
+        /// A claimed task on its way to assignment: id, run, name, attempt, definition.
+        type Claimed = (TaskId, RunId, String, i32, Arc<WorkflowDef>);
+
+        impl $store {
+            /// See [`Store::admit`].
+            async fn admission_pass(&self, now: Millis) -> Result<Admission, StoreError> {
+                use crate::concurrency::{decide, Contender};
+                // Most passes find nobody waiting: answer those without taking the lock.
+                let waiting: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 FROM runs WHERE concurrency_key IS NOT NULL AND waiting_for_slot AND status IN ('QUEUED', 'RUNNING') \
+                     UNION ALL SELECT 1 FROM tasks WHERE concurrency_key IS NOT NULL AND waiting_for_slot AND status IN ('QUEUED', 'RUNNING') LIMIT 1",
+                )
+                .fetch_optional(self.reader())
+                .await?;
+                let mut admission = Admission::default();
+                if waiting.is_none() {
+                    return Ok(admission);
+                }
+                let mut tx = self.writer().begin().await?;
+                if !$lock_admission.is_empty() {
+                    sqlx::query($lock_admission).execute(&mut *tx).await?;
+                }
+
+                // Runs under their workflow's rule, grouped by workflow.
+                let rows = sqlx::query(
+                    "SELECT id, workflow, version, concurrency_key, waiting_for_slot, cancel_requested, created_at FROM runs \
+                     WHERE concurrency_key IS NOT NULL AND status IN ('QUEUED', 'RUNNING')",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut by_workflow: BTreeMap<String, (Arc<WorkflowDef>, Vec<Contender>)> = BTreeMap::new();
+                for row in &rows {
+                    let workflow: String = row.try_get("workflow")?;
+                    let def = self.definition(&workflow, &row.try_get::<String, _>("version")?).await?;
+                    by_workflow.entry(workflow).or_insert_with(|| (def, Vec::new())).1.push(Contender {
+                        id: row.try_get("id")?,
+                        key: row.try_get("concurrency_key")?,
+                        waiting: row.try_get("waiting_for_slot")?,
+                        cancel_requested: row.try_get("cancel_requested")?,
+                        since: row.try_get("created_at")?,
+                    });
+                }
+                for (def, contenders) in by_workflow.values() {
+                    let Some(rule) = &def.concurrency else { continue };
+                    let decision = decide(rule, contenders);
+                    for run_id in decision.admit {
+                        let admit = |p: &mut Planner<'_>, snap: &mut RunSnapshot| {
+                            if snap.run.waiting_for_slot {
+                                snap.run.waiting_for_slot = false;
+                                let key = snap.run.concurrency_key.clone().unwrap_or_default();
+                                p.events.push(NewEvent::run(EventKind::Admitted, format!("concurrency key '{key}'")));
+                                p.reconcile(snap, &HashSet::new());
+                            }
+                        };
+                        let Some(((), change)) = self.mutate_in(&mut tx, run_id, now, &admit).await? else {
+                            tx.rollback().await?;
+                            return Err(StoreError::Conflict("runs changed during the admission pass".into()));
+                        };
+                        admission.changes.push(change);
+                    }
+                    admission.cancel_runs.extend(decision.cancel);
+                }
+
+                // Tasks under their task's rule, grouped by workflow and task name.
+                let rows = sqlx::query(
+                    "SELECT t.id, t.run_id, t.name, t.concurrency_key, t.waiting_for_slot, t.cancel_requested, t.queued_at, r.workflow, r.version \
+                     FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.concurrency_key IS NOT NULL AND t.status IN ('QUEUED', 'RUNNING')",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut by_task: BTreeMap<(String, String), (Arc<WorkflowDef>, Vec<Contender>)> = BTreeMap::new();
+                let mut run_of: HashMap<TaskId, RunId> = HashMap::new();
+                for row in &rows {
+                    let (workflow, name): (String, String) = (row.try_get("workflow")?, row.try_get("name")?);
+                    let def = self.definition(&workflow, &row.try_get::<String, _>("version")?).await?;
+                    let id: TaskId = row.try_get("id")?;
+                    run_of.insert(id, row.try_get("run_id")?);
+                    by_task.entry((workflow, name)).or_insert_with(|| (def, Vec::new())).1.push(Contender {
+                        id,
+                        key: row.try_get("concurrency_key")?,
+                        waiting: row.try_get("waiting_for_slot")?,
+                        cancel_requested: row.try_get("cancel_requested")?,
+                        since: row.try_get::<Option<Millis>, _>("queued_at")?.unwrap_or_default(),
+                    });
+                }
+                for ((_, name), (def, contenders)) in &by_task {
+                    let Some(rule) = def.find(name).and_then(|t| t.concurrency.first()) else { continue };
+                    let decision = decide(rule, contenders);
+                    for task_id in decision.admit {
+                        let admit = |p: &mut Planner<'_>, snap: &mut RunSnapshot| {
+                            if let Some(task) = snap.tasks.iter_mut().find(|t| t.id == task_id && t.waiting_for_slot) {
+                                task.waiting_for_slot = false;
+                                let key = task.concurrency_key.clone().unwrap_or_default();
+                                p.events.push(NewEvent::task(task, EventKind::Admitted, format!("concurrency key '{key}'")));
+                            }
+                        };
+                        let Some(((), mut change)) = self.mutate_in(&mut tx, run_of[&task_id], now, &admit).await? else {
+                            tx.rollback().await?;
+                            return Err(StoreError::Conflict("tasks changed during the admission pass".into()));
+                        };
+                        change.queued = true;
+                        change.tasks.push((task_id, name.clone(), TaskStatus::Queued));
+                        admission.changes.push(change);
+                    }
+                    admission.cancel_tasks.extend(decision.cancel);
+                }
+                tx.commit().await?;
+                Ok(admission)
+            }
+
+            /// Take the claimed tasks' rate-limit units, in claim order. A task whose limits
+            /// have no room stays QUEUED until the earliest moment they may (REQUEUED).
+            async fn take_rate_limits(&self, tx: &mut Tx<'_>, claimed: Vec<Claimed>, now: Millis) -> Result<Vec<Claimed>, StoreError> {
+                let wants = |c: &Claimed| c.4.find(&c.2).map(|t| t.rate_limits.clone()).unwrap_or_default();
+                let keys: BTreeSet<String> = claimed.iter().flat_map(|c| wants(c).into_iter().map(|l| l.key)).collect();
+                if keys.is_empty() {
+                    return Ok(claimed);
+                }
+                // Lock the limits (in key order, so claims never deadlock on them), then read
+                // each one's sliding window.
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT key, units, window_ms FROM rate_limits WHERE key IN (");
+                let mut list = qb.separated(", ");
+                for key in &keys {
+                    list.push_bind(key.clone());
+                }
+                qb.push(") ORDER BY key").push($for_update);
+                let mut limits: HashMap<String, (i64, i64, Vec<(Millis, i64)>)> = HashMap::new();
+                for row in qb.build().fetch_all(&mut **tx).await? {
+                    let (key, units, window): (String, i64, i64) = (row.try_get("key")?, row.try_get("units")?, row.try_get("window_ms")?);
+                    let used: Vec<(Millis, i64)> = sqlx::query_as("SELECT at, units FROM rate_limit_usage WHERE key = $1 AND at > $2 ORDER BY at")
+                        .bind(&key)
+                        .bind(now - window)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    limits.insert(key, (units, window, used));
+                }
+                let mut granted = Vec::with_capacity(claimed.len());
+                let mut usage: Vec<(String, TaskId, i64)> = Vec::new();
+                let mut requeued: Vec<(RunId, NewEvent, TaskId, Millis)> = Vec::new();
+                for c in claimed {
+                    let mut wait_until: Option<(Millis, String)> = None;
+                    for want in wants(&c) {
+                        let units = i64::from(want.units);
+                        let Some((limit, window, used)) = limits.get(&want.key) else {
+                            wait_until = Some((now + 5_000, format!("rate limit '{}' is not defined", want.key)));
+                            break;
+                        };
+                        if units > *limit {
+                            wait_until = Some((now + *window, format!("needs {units} units of rate limit '{}', which allows {limit}", want.key)));
+                            break;
+                        }
+                        let in_use: i64 = used.iter().map(|u| u.1).sum();
+                        if in_use + units > *limit {
+                            // Room comes when enough of the oldest uses leave the window.
+                            let mut freed = in_use;
+                            let mut at = now;
+                            for &(t, u) in used {
+                                freed -= u;
+                                at = t + window;
+                                if freed + units <= *limit {
+                                    break;
+                                }
+                            }
+                            let later = wait_until.as_ref().is_none_or(|(w, _)| at > *w);
+                            if later {
+                                wait_until = Some((at, format!("rate limit '{}' is used up ({limit} per {})", want.key, crate::definition::Dur(std::time::Duration::from_millis(*window as u64)))));
+                            }
+                        }
+                    }
+                    match wait_until {
+                        None => {
+                            for want in wants(&c) {
+                                if let Some(l) = limits.get_mut(&want.key) {
+                                    l.2.push((now, i64::from(want.units)));
+                                }
+                                usage.push((want.key, c.0, i64::from(want.units)));
+                            }
+                            granted.push(c);
+                        }
+                        Some((at, why)) => {
+                            let event = NewEvent {
+                                task_id: Some(c.0),
+                                task_name: Some(c.2.clone()),
+                                attempt: Some(c.3),
+                                kind: EventKind::Requeued,
+                                message: Some(why),
+                                data: Some(serde_json::json!({ "not_before": at })),
+                            };
+                            requeued.push((c.1, event, c.0, at));
+                        }
+                    }
+                }
+                for (_, _, task_id, at) in &requeued {
+                    sqlx::query("UPDATE tasks SET not_before = $1 WHERE id = $2 AND status = 'QUEUED'")
+                        .bind(*at)
+                        .bind(*task_id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                insert_events_of_runs(tx, requeued.iter().map(|(run, e, _, _)| (*run, e)), now).await?;
+                for (key, task_id, units) in &usage {
+                    sqlx::query("INSERT INTO rate_limit_usage (key, task_id, units, at) VALUES ($1, $2, $3, $4)")
+                        .bind(key)
+                        .bind(*task_id)
+                        .bind(*units)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                for (key, (_, window, _)) in &limits {
+                    sqlx::query("DELETE FROM rate_limit_usage WHERE key = $1 AND at <= $2")
+                        .bind(key)
+                        .bind(now - window)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(granted)
+            }
+
+            /// Satisfy the durable waits for this event, and wake their parked tasks.
+            async fn satisfy_waits(&self, event: &UserEvent, now: Millis) -> Result<Vec<Change>, StoreError> {
+                let pending: Vec<(TaskId, i32, Option<String>)> = sqlx::query_as(
+                    "SELECT task_id, seq, expression FROM durable_waits WHERE event_key = $1 AND event_id IS NULL AND since <= $2",
+                )
+                .bind(&event.key)
+                .bind(event.at)
+                .fetch_all(self.reader())
+                .await?;
+                let mut woken = Vec::new();
+                for (task_id, seq, expression) in pending {
+                    if !crate::store::sql::payload_matches(expression.as_deref(), &event.payload) {
+                        continue;
+                    }
+                    let done = sqlx::query("UPDATE durable_waits SET event_id = $1, payload = $2 WHERE task_id = $3 AND seq = $4 AND event_id IS NULL")
+                        .bind(event.id)
+                        .bind(Json(&event.payload))
+                        .bind(task_id)
+                        .bind(seq)
+                        .execute(self.writer())
+                        .await?;
+                    if done.rows_affected() == 1 {
+                        woken.push(task_id);
+                    }
+                }
+                self.wake_parked(&woken, now).await
+            }
+
+            /// Parked tasks whose wait is satisfied but which were still running when the
+            /// event came (the sweeper's safety net for that race).
+            async fn wake_satisfied(&self, now: Millis) -> Result<Vec<Change>, StoreError> {
+                let ready: Vec<TaskId> = sqlx::query_scalar(
+                    "SELECT DISTINCT w.task_id FROM durable_waits w JOIN tasks t ON t.id = w.task_id \
+                     WHERE w.event_id IS NOT NULL AND t.status = 'QUEUED' AND t.not_before > $1 LIMIT 1000",
+                )
+                .bind(now)
+                .fetch_all(self.reader())
+                .await?;
+                self.wake_parked(&ready, now).await
+            }
+
+            async fn wake_parked(&self, tasks: &[TaskId], now: Millis) -> Result<Vec<Change>, StoreError> {
+                let mut changes = Vec::new();
+                for &task_id in tasks {
+                    let run_id = self.run_of(task_id).await?;
+                    let wake = |p: &mut Planner<'_>, snap: &mut RunSnapshot| p.wake(snap, task_id);
+                    let ((), mut change) = self.mutate_run(run_id, now, wake).await?;
+                    change.queued = true;
+                    changes.push(change);
+                }
+                Ok(changes)
+            }
+
+            /// See [`Store::replay`].
+            async fn replay_run(&self, run_id: RunId, tasks: &[String], now: Millis) -> Result<Vec<Change>, StoreError> {
+                let run = self.run(run_id).await?.ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
+                if !run.status.is_terminal() {
+                    return Err(StoreError::Conflict(format!(
+                        "run {run_id} is {}: only an ended run can be replayed (cancel it first)",
+                        run.status
+                    )));
+                }
+                let def = self.definition(&run.workflow, &run.version).await?;
+                if let Some(unknown) = tasks.iter().find(|t| def.tasks.iter().all(|d| &d.name != *t)) {
+                    return Err(StoreError::Invalid(format!(
+                        "workflow '{}' has no task '{unknown}' to replay (tasks: {})",
+                        def.name,
+                        def.tasks.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                let names = if tasks.is_empty() {
+                    def.tasks.iter().map(|t| t.name.clone()).collect()
+                } else {
+                    def.with_descendants(tasks)
+                };
+                let replayed: Vec<TaskState> = self.tasks(run_id).await?.into_iter().filter(|t| names.contains(&t.name) || t.is_on_failure).collect();
+                // Children first, whole: the replayed parent task finds them by key, running.
+                let mut changes = Vec::new();
+                for task in &replayed {
+                    for child in self.child_runs(run_id, Some(task.id)).await? {
+                        changes.extend(Box::pin(self.replay_run(child.id, &[], now)).await?);
+                    }
+                    // The task's recorded results and waits belong to the run being redone.
+                    sqlx::query("DELETE FROM task_memos WHERE task_id = $1").bind(task.id).execute(self.writer()).await?;
+                    sqlx::query("DELETE FROM durable_waits WHERE task_id = $1").bind(task.id).execute(self.writer()).await?;
+                }
+                let replay = |p: &mut Planner<'_>, snap: &mut RunSnapshot| {
+                    if snap.run.status.is_terminal() {
+                        p.replay(snap, &names);
+                    }
+                };
+                let ((), change) = self.mutate_run(run_id, now, replay).await?;
+                changes.push(change);
+                Ok(changes)
+            }
+        }
+    };
+}

@@ -1,0 +1,93 @@
+//! Why a task is not running yet: shown next to QUEUED tasks, so a task nobody can take is
+//! visibly stuck (and why) instead of silently waiting for its schedule timeout.
+
+use std::collections::BTreeMap;
+
+use crate::clock::format_millis;
+use crate::engine::{Engine, EngineError};
+use crate::model::{RunState, TaskId, TaskState, TaskStatus};
+use crate::planner::PARKED;
+
+impl Engine {
+    /// For each QUEUED task of the run that cannot start now, the reason.
+    pub async fn waiting_reasons(
+        &self,
+        run: &RunState,
+        tasks: &[TaskState],
+    ) -> Result<BTreeMap<TaskId, String>, EngineError> {
+        let mut reasons = BTreeMap::new();
+        let queued: Vec<&TaskState> = tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Queued)
+            .collect();
+        if queued.is_empty() {
+            return Ok(reasons);
+        }
+        let store = self.store();
+        let def = store.workflow(&run.workflow, &run.version).await?;
+        let live: Vec<_> = store
+            .workers()
+            .await?
+            .into_iter()
+            .filter(|w| w.status == "ACTIVE")
+            .collect();
+        let now = self.now();
+        for task in queued {
+            let reason = if task.waiting_for_slot {
+                format!(
+                    "waiting for a concurrency slot (key '{}')",
+                    task.concurrency_key.as_deref().unwrap_or_default()
+                )
+            } else if task.not_before.is_some_and(|at| at >= PARKED) {
+                "its handler waits for an event".to_string()
+            } else if let Some(at) = task.not_before.filter(|at| *at > now) {
+                format!("not before {}", format_millis(at))
+            } else {
+                let able: Vec<_> = live
+                    .iter()
+                    .filter(|w| w.info.actions.contains(&task.action))
+                    .filter(|w| w.info.run_scope.is_none_or(|r| r == run.id))
+                    .collect();
+                let wanted = def.as_ref().and_then(|d| d.find(&task.name));
+                if able.is_empty() {
+                    format!("no live worker implements '{}'", task.action)
+                } else if let Some(wanted) =
+                    wanted.filter(|t| !able.iter().any(|w| t.required_labels_met(&w.info.labels)))
+                {
+                    let required: Vec<String> = wanted
+                        .desired_labels
+                        .iter()
+                        .filter(|(_, want)| want.required)
+                        .map(|(key, want)| format!("{key} {} {}", comparator(want), want.value))
+                        .collect();
+                    format!(
+                        "no live worker that implements '{}' has the required labels: {}",
+                        task.action,
+                        required.join(", ")
+                    )
+                } else if able
+                    .iter()
+                    .all(|w| w.running.len() >= w.info.slots as usize)
+                {
+                    "every worker that can run it is busy".to_string()
+                } else {
+                    continue;
+                }
+            };
+            reasons.insert(task.id, reason);
+        }
+        Ok(reasons)
+    }
+}
+
+fn comparator(want: &crate::definition::DesiredLabel) -> &'static str {
+    use crate::definition::Comparator::*;
+    match want.comparator {
+        Equal => "=",
+        NotEqual => "!=",
+        Greater => ">",
+        GreaterOrEqual => ">=",
+        Less => "<",
+        LessOrEqual => "<=",
+    }
+}
