@@ -164,7 +164,10 @@ mod tests {
         assert!(d.admit.is_empty(), "the old run still holds the slot");
         assert_eq!(d.cancel[0].0, Uuid::from_u128(1));
         // Once the cancelled run has ended, the newcomer gets the slot.
-        let d = decide(&rule(1, LimitStrategy::CancelInProgress), &[c(2, "a", true)]);
+        let d = decide(
+            &rule(1, LimitStrategy::CancelInProgress),
+            &[c(2, "a", true)],
+        );
         assert_eq!(d.admit, ids(&[2]));
     }
 
@@ -172,7 +175,10 @@ mod tests {
     fn a_cancel_already_requested_is_not_repeated() {
         let mut old = c(1, "a", false);
         old.cancel_requested = true;
-        let d = decide(&rule(1, LimitStrategy::CancelInProgress), &[old, c(2, "a", true)]);
+        let d = decide(
+            &rule(1, LimitStrategy::CancelInProgress),
+            &[old, c(2, "a", true)],
+        );
         assert!(d.cancel.is_empty() && d.admit.is_empty());
     }
 }

@@ -703,11 +703,13 @@ fn validate_concurrency(owner: &str, rule: &ConcurrencyDef) -> Result<(), Defini
             problem: "must be at least 1".into(),
         });
     }
-    crate::expr::Expr::compile(&rule.expression).map_err(|error| DefinitionError::BadExpression {
-        task: owner.to_string(),
-        field: "concurrency",
-        expression: rule.expression.clone(),
-        error,
+    crate::expr::Expr::compile(&rule.expression).map_err(|error| {
+        DefinitionError::BadExpression {
+            task: owner.to_string(),
+            field: "concurrency",
+            expression: rule.expression.clone(),
+            error,
+        }
     })?;
     Ok(())
 }
@@ -729,14 +731,22 @@ fn validate_task_fields(task: &TaskDef) -> Result<(), DefinitionError> {
     match task.concurrency.as_slice() {
         [] => {}
         [rule] => validate_concurrency(&task.name, rule)?,
-        _ => return Err(bad("concurrency", "has more than one rule; give it one".into())),
+        _ => {
+            return Err(bad(
+                "concurrency",
+                "has more than one rule; give it one".into(),
+            ));
+        }
     }
     for limit in &task.rate_limits {
         if limit.key.trim().is_empty() {
             return Err(bad("rate_limits", "has an empty key".into()));
         }
         if limit.units == 0 {
-            return Err(bad("rate_limits", format!("'{}' uses 0 units; use at least 1", limit.key)));
+            return Err(bad(
+                "rate_limits",
+                format!("'{}' uses 0 units; use at least 1", limit.key),
+            ));
         }
     }
     if task.execution_timeout.0.is_zero() {

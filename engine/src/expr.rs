@@ -33,7 +33,10 @@ impl Expr {
             cel::Value::UInt(u) => Ok(u.to_string()),
             cel::Value::Float(f) => Ok(f.to_string()),
             cel::Value::Bool(b) => Ok(b.to_string()),
-            other => Err(format!("`{}` gave {other:?}, not a string or number", self.source)),
+            other => Err(format!(
+                "`{}` gave {other:?}, not a string or number",
+                self.source
+            )),
         }
     }
 
@@ -77,8 +80,23 @@ mod tests {
     #[test]
     fn keys_are_text() {
         let input = json!({"db": "pg16", "n": 3});
-        assert_eq!(Expr::compile("input.db").unwrap().eval_key(&[("input", &input)]), Ok("pg16".into()));
-        assert_eq!(Expr::compile("input.n").unwrap().eval_key(&[("input", &input)]), Ok("3".into()));
-        assert!(Expr::compile("input").unwrap().eval_key(&[("input", &input)]).is_err());
+        assert_eq!(
+            Expr::compile("input.db")
+                .unwrap()
+                .eval_key(&[("input", &input)]),
+            Ok("pg16".into())
+        );
+        assert_eq!(
+            Expr::compile("input.n")
+                .unwrap()
+                .eval_key(&[("input", &input)]),
+            Ok("3".into())
+        );
+        assert!(
+            Expr::compile("input")
+                .unwrap()
+                .eval_key(&[("input", &input)])
+                .is_err()
+        );
     }
 }

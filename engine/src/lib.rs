@@ -16,9 +16,9 @@ pub mod bus;
 #[cfg(feature = "store")]
 mod children;
 
-mod concurrency;
 #[cfg(feature = "store")]
 pub mod clock;
+mod concurrency;
 #[cfg(feature = "store")]
 pub mod definition;
 #[cfg(feature = "store")]
@@ -34,11 +34,11 @@ pub mod planner;
 #[cfg(feature = "store")]
 mod remote;
 
-mod waiting;
 #[cfg(feature = "store")]
 pub mod schedules;
 #[cfg(feature = "store")]
 pub mod store;
+mod waiting;
 #[cfg(feature = "store")]
 mod worker;
 

@@ -234,8 +234,12 @@ impl<'a> Planner<'a> {
             task.attempt += 1;
             task.retry_count = 0;
             task.cancel_requested = false;
-            (task.ready_at, task.queued_at, task.not_before, task.schedule_deadline) =
-                (None, None, None, None);
+            (
+                task.ready_at,
+                task.queued_at,
+                task.not_before,
+                task.schedule_deadline,
+            ) = (None, None, None, None);
             (task.started_at, task.deadline, task.finished_at) = (None, None, None);
             (task.worker_id, task.output, task.error) = (None, None, None);
             (task.concurrency_key, task.waiting_for_slot) = (None, false);
@@ -252,7 +256,10 @@ impl<'a> Planner<'a> {
         listed.sort();
         self.events.push(NewEvent::run(
             EventKind::Replayed,
-            format!("replaying {}", listed.into_iter().cloned().collect::<Vec<_>>().join(", ")),
+            format!(
+                "replaying {}",
+                listed.into_iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
         ));
         self.reconcile(snap, &HashSet::new());
     }

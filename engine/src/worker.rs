@@ -286,7 +286,11 @@ impl Context {
         let recorded = self
             .engine
             .store
-            .memo_put(self.task_id(), &format!("ratchet.sleep.{seq}"), &Value::from(wake_at))
+            .memo_put(
+                self.task_id(),
+                &format!("ratchet.sleep.{seq}"),
+                &Value::from(wake_at),
+            )
             .await?;
         let wake_at = recorded.as_i64().unwrap_or(wake_at);
         if now >= wake_at {

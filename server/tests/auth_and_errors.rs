@@ -146,6 +146,7 @@ async fn probes_and_metrics_need_no_token_and_everything_else_does() {
         "/api/v1/agents",
         "/api/v1/workflows",
         "/api/v1/infrastructure",
+        "/api/v1/rate-limits",
     ] {
         let r = common::http()
             .get(format!("{}{path}", server.base))

@@ -224,10 +224,17 @@ pub struct TaskFailure {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AttemptResult {
-    Completed { output: Value },
-    Failed { error: String, retryable: bool },
+    Completed {
+        output: Value,
+    },
+    Failed {
+        error: String,
+        retryable: bool,
+    },
     /// An in-process handler parked itself on a durable wait: queue the task again for
     /// `until` (a sleep) or for when its event arrives (`None`). Not part of the wire.
     #[serde(skip)]
-    Suspended { until: Option<Millis> },
+    Suspended {
+        until: Option<Millis>,
+    },
 }

@@ -22,9 +22,9 @@ use uuid::Uuid;
 
 use crate::definition::WorkflowDef;
 use crate::model::{
-    Assignment, AttemptResult, ChildOf, CronRecord, LogLine, Millis, ProgressRow, RateLimit, RunId, RunState,
-    RunStatus, ScheduledRun, StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus, TokenRecord,
-    UserEvent, WorkerId, WorkerInfo, WorkerRecord,
+    Assignment, AttemptResult, ChildOf, CronRecord, LogLine, Millis, ProgressRow, RateLimit, RunId,
+    RunState, RunStatus, ScheduledRun, StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus,
+    TokenRecord, UserEvent, WorkerId, WorkerInfo, WorkerRecord,
 };
 use crate::planner::Fence;
 

@@ -27,10 +27,12 @@ fn rule(max_runs: u32, limit_strategy: LimitStrategy) -> ConcurrencyDef {
 
 /// `work` sleeps a moment (long enough for runs to overlap), then answers its input.
 fn slow_worker(slots: u32) -> Worker {
-    Worker::new("slow").slots(slots).handle("work", |ctx| async move {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        Ok(ctx.input().clone())
-    })
+    Worker::new("slow")
+        .slots(slots)
+        .handle("work", |ctx| async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            Ok(ctx.input().clone())
+        })
 }
 
 /// Every event of these runs, in the order the store wrote them.
@@ -45,7 +47,10 @@ async fn all_events(env: &Env, runs: &[RunState]) -> Vec<TaskEvent> {
 
 /// The most runs per group that held a slot at once: a run holds one from its ADMITTED
 /// event to its end event.
-fn most_admitted_at_once(events: &[TaskEvent], group_of: &HashMap<uuid::Uuid, String>) -> BTreeMap<String, usize> {
+fn most_admitted_at_once(
+    events: &[TaskEvent],
+    group_of: &HashMap<uuid::Uuid, String>,
+) -> BTreeMap<String, usize> {
     let mut active: HashMap<&str, usize> = HashMap::new();
     let mut most: BTreeMap<String, usize> = BTreeMap::new();
     let mut holding = std::collections::HashSet::new();
@@ -77,7 +82,10 @@ pub async fn group_round_robin_never_admits_more_than_max_runs(b: Backend) {
     def.concurrency = Some(rule(2, LimitStrategy::GroupRoundRobin));
     let mut runs = Vec::new();
     let mut group_of = HashMap::new();
-    for (i, group) in ["a", "a", "a", "b", "a", "b", "a", "a", "b"].iter().enumerate() {
+    for (i, group) in ["a", "a", "a", "b", "a", "b", "a", "a", "b"]
+        .iter()
+        .enumerate()
+    {
         let run = env.start(&def, json!({ "group": group, "i": i })).await;
         group_of.insert(run.id, group.to_string());
         runs.push(run);
@@ -86,7 +94,15 @@ pub async fn group_round_robin_never_admits_more_than_max_runs(b: Backend) {
     env.until("some runs have finished", || async {
         let mut done = 0;
         for run in &runs {
-            done += usize::from(env.engine.run(run.id).await.unwrap().unwrap().status.is_terminal());
+            done += usize::from(
+                env.engine
+                    .run(run.id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .status
+                    .is_terminal(),
+            );
         }
         done >= 2
     })
@@ -101,23 +117,29 @@ pub async fn group_round_robin_never_admits_more_than_max_runs(b: Backend) {
     assert!(most["b"] <= 2, "{most:?}");
     // Waiting runs said why they waited.
     let waited = env.events(&runs[2]).await;
-    assert!(waited.iter().any(|e| e.kind == EventKind::Waiting
-        && e.message.as_deref().unwrap_or_default().contains("concurrency slot")));
+    assert!(waited.iter().any(|e| {
+        e.kind == EventKind::Waiting
+            && e.message
+                .as_deref()
+                .unwrap_or_default()
+                .contains("concurrency slot")
+    }));
 }
 
 pub async fn cancel_newest_cancels_the_newcomer_and_cancel_in_progress_the_older(b: Backend) {
     let env = Env::new(b).await;
     let release = Arc::new(tokio::sync::Notify::new());
     let gate = release.clone();
-    env.engine.start_worker(Worker::new("gated").handle("hold", move |ctx| {
-        let gate = gate.clone();
-        async move {
-            tokio::select! {
-                () = gate.notified() => Ok(json!("released")),
-                () = ctx.cancelled() => Err(engine::TaskError::fatal("cancelled")),
+    env.engine
+        .start_worker(Worker::new("gated").handle("hold", move |ctx| {
+            let gate = gate.clone();
+            async move {
+                tokio::select! {
+                    () = gate.notified() => Ok(json!("released")),
+                    () = ctx.cancelled() => Err(engine::TaskError::fatal("cancelled")),
+                }
             }
-        }
-    }));
+        }));
     for (name, strategy) in [
         ("newest", LimitStrategy::CancelNewest),
         ("in-progress", LimitStrategy::CancelInProgress),
@@ -147,7 +169,9 @@ pub async fn cancel_newest_cancels_the_newcomer_and_cancel_in_progress_the_older
                 assert_eq!(env.finish(&second).await.status, RunStatus::Completed);
                 // The newcomer was admitted only after the older run had ended.
                 let events = all_events(&env, &[first.clone(), second.clone()]).await;
-                let ended = events.iter().position(|e| e.run_id == first.id && e.kind == EventKind::RunCancelled);
+                let ended = events
+                    .iter()
+                    .position(|e| e.run_id == first.id && e.kind == EventKind::RunCancelled);
                 let admitted = events
                     .iter()
                     .position(|e| e.run_id == second.id && e.kind == EventKind::Admitted);
@@ -159,13 +183,21 @@ pub async fn cancel_newest_cancels_the_newcomer_and_cancel_in_progress_the_older
     let mut def = WorkflowDef::new("keyless").task(TaskDef::new("hold", "hold"));
     def.concurrency = Some(rule(1, LimitStrategy::GroupRoundRobin));
     env.engine.register_workflow(&def).await.unwrap();
-    let err = env.engine.run_workflow("keyless", "1", json!({})).await.unwrap_err();
-    assert!(matches!(err, EngineError::BadInput(ref m) if m.contains("input.group")), "{err}");
+    let err = env
+        .engine
+        .run_workflow("keyless", "1", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::BadInput(ref m) if m.contains("input.group")),
+        "{err}"
+    );
 }
 
 pub async fn task_concurrency_holds_per_key_across_runs(b: Backend) {
     let env = Env::new(b).await;
-    env.engine.start_worker(slow_worker(16).handle("free", |_| async { Ok(json!(null)) }));
+    env.engine
+        .start_worker(slow_worker(16).handle("free", |_| async { Ok(json!(null)) }));
     let def = WorkflowDef::new("task-limited")
         .task(TaskDef::new("prepare", "free"))
         .task(TaskDef {
@@ -181,7 +213,11 @@ pub async fn task_concurrency_holds_per_key_across_runs(b: Backend) {
     }
     // ADMITTED → the task's end: never two `work` tasks at once.
     let (mut active, mut most) = (0, 0);
-    for e in all_events(&env, &runs).await.iter().filter(|e| e.task_name.as_deref() == Some("work")) {
+    for e in all_events(&env, &runs)
+        .await
+        .iter()
+        .filter(|e| e.task_name.as_deref() == Some("work"))
+    {
         match e.kind {
             EventKind::Admitted => {
                 active += 1;
@@ -197,32 +233,67 @@ pub async fn task_concurrency_holds_per_key_across_runs(b: Backend) {
 pub async fn a_rate_limit_of_ten_per_second_holds_over_a_hundred_tasks(b: Backend) {
     let env = Env::new(b).await;
     env.engine
-        .put_rate_limit(&RateLimit { key: "api".into(), limit: 10, duration: Dur::secs(1) })
+        .put_rate_limit(&RateLimit {
+            key: "api".into(),
+            limit: 10,
+            duration: Dur::secs(1),
+        })
         .await
         .unwrap();
-    env.engine.start_worker(Worker::new("caller").slots(100).handle("call", |_| async { Ok(json!("ok")) }));
+    env.engine.start_worker(
+        Worker::new("caller")
+            .slots(100)
+            .handle("call", |_| async { Ok(json!("ok")) }),
+    );
     let def = WorkflowDef::new("calls").task(TaskDef {
-        rate_limits: vec![RateLimitDef { key: "api".into(), units: 1 }],
+        rate_limits: vec![RateLimitDef {
+            key: "api".into(),
+            units: 1,
+        }],
         ..TaskDef::new("call", "call")
     });
     env.engine.register_workflow(&def).await.unwrap();
     let mut runs = Vec::new();
     for i in 0..100 {
-        runs.push(env.engine.run_workflow("calls", "1", json!({ "i": i })).await.unwrap());
+        runs.push(
+            env.engine
+                .run_workflow("calls", "1", json!({ "i": i }))
+                .await
+                .unwrap(),
+        );
     }
     for run in &runs {
-        assert_eq!(env.finish(run).await.status, RunStatus::Completed, "waiting is not failing");
+        assert_eq!(
+            env.finish(run).await.status,
+            RunStatus::Completed,
+            "waiting is not failing"
+        );
     }
     let events = all_events(&env, &runs).await;
-    let mut assigned: Vec<i64> = events.iter().filter(|e| e.kind == EventKind::Assigned).map(|e| e.at).collect();
+    let mut assigned: Vec<i64> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Assigned)
+        .map(|e| e.at)
+        .collect();
     assigned.sort();
     assert_eq!(assigned.len(), 100);
     for (i, start) in assigned.iter().enumerate() {
-        let in_window = assigned[i..].iter().take_while(|at| **at < start + 1000).count();
-        assert!(in_window <= 10, "{in_window} tasks started within a second from {start}");
+        let in_window = assigned[i..]
+            .iter()
+            .take_while(|at| **at < start + 1000)
+            .count();
+        assert!(
+            in_window <= 10,
+            "{in_window} tasks started within a second from {start}"
+        );
     }
-    assert!(events.iter().any(|e| e.kind == EventKind::Requeued
-        && e.message.as_deref().unwrap_or_default().contains("rate limit 'api'")));
+    assert!(events.iter().any(|e| {
+        e.kind == EventKind::Requeued
+            && e.message
+                .as_deref()
+                .unwrap_or_default()
+                .contains("rate limit 'api'")
+    }));
     assert_eq!(env.engine.rate_limits().await.unwrap()[0].limit, 10);
 }
 
@@ -235,7 +306,11 @@ pub async fn weighted_labels_prefer_the_better_worker_and_stuck_tasks_say_why(b:
                 .handle("bench", move |_| async move { Ok(json!(name)) }),
         );
     }
-    let prefer_b = DesiredLabel { required: false, weight: 10, ..DesiredLabel::equals("b") };
+    let prefer_b = DesiredLabel {
+        required: false,
+        weight: 10,
+        ..DesiredLabel::equals("b")
+    };
     let mut def = WorkflowDef::new("preferring");
     for i in 0..8 {
         def = def.task(TaskDef::new(format!("t{i}"), "bench").label("zone", prefer_b.clone()));
@@ -247,7 +322,11 @@ pub async fn weighted_labels_prefer_the_better_worker_and_stuck_tasks_say_why(b:
     }
     let workers = env.store().workers().await.unwrap();
     assert_eq!(workers.len(), 2);
-    assert!(workers.iter().all(|w| w.info.slots == 16 && w.info.labels.contains_key("zone")));
+    assert!(
+        workers
+            .iter()
+            .all(|w| w.info.slots == 16 && w.info.labels.contains_key("zone"))
+    );
 
     let stuck = WorkflowDef::new("stuck")
         .task(TaskDef::new("gpu", "bench").label("gpu", DesiredLabel::equals(true)))
@@ -257,8 +336,16 @@ pub async fn weighted_labels_prefer_the_better_worker_and_stuck_tasks_say_why(b:
     let tasks = env.engine.tasks(run.id).await.unwrap();
     let reasons = env.engine.waiting_reasons(&run, &tasks).await.unwrap();
     let reason = |name: &str| reasons[&tasks.iter().find(|t| t.name == name).unwrap().id].clone();
-    assert!(reason("gpu").contains("required labels: gpu = true"), "{}", reason("gpu"));
-    assert!(reason("exotic").contains("no live worker implements 'nobody-has-this'"), "{}", reason("exotic"));
+    assert!(
+        reason("gpu").contains("required labels: gpu = true"),
+        "{}",
+        reason("gpu")
+    );
+    assert!(
+        reason("exotic").contains("no live worker implements 'nobody-has-this'"),
+        "{}",
+        reason("exotic")
+    );
     assert_eq!(env.task(&run, "gpu").await.status, TaskStatus::Queued);
     env.engine.cancel_run(run.id).await.unwrap();
 }
@@ -281,24 +368,50 @@ pub async fn a_durable_wait_holds_no_slot_and_survives_a_restart(b: Backend) {
             .handle("quick", |_| async { Ok(json!("quick")) })
     };
     env.engine.start_worker(worker(executions.clone()));
-    let patient = env.start(&WorkflowDef::new("patient").task(TaskDef::new("p", "patient")), json!({})).await;
+    let patient = env
+        .start(
+            &WorkflowDef::new("patient").task(TaskDef::new("p", "patient")),
+            json!({}),
+        )
+        .await;
     env.until("the handler slept, then parked on its event", || async {
-        env.events_of(&patient, "p", EventKind::Suspended).await.len() == 2
+        env.events_of(&patient, "p", EventKind::Suspended)
+            .await
+            .len()
+            == 2
     })
     .await;
     // The only slot is free while the handler waits.
-    let quick = env.start(&WorkflowDef::new("quick").task(TaskDef::new("q", "quick")), json!({})).await;
+    let quick = env
+        .start(
+            &WorkflowDef::new("quick").task(TaskDef::new("q", "quick")),
+            json!({}),
+        )
+        .await;
     assert_eq!(env.finish(&quick).await.status, RunStatus::Completed);
 
     env.crash_and_restart().await;
     env.engine.start_worker(worker(executions.clone()));
-    env.engine.push_event("go", json!({ "ok": false }), json!({})).await.unwrap();
+    env.engine
+        .push_event("go", json!({ "ok": false }), json!({}))
+        .await
+        .unwrap();
     env.settle().await;
-    assert_eq!(env.task(&patient, "p").await.status, TaskStatus::Queued, "the payload does not match");
-    env.engine.push_event("go", json!({ "ok": true, "n": 7 }), json!({})).await.unwrap();
+    assert_eq!(
+        env.task(&patient, "p").await.status,
+        TaskStatus::Queued,
+        "the payload does not match"
+    );
+    env.engine
+        .push_event("go", json!({ "ok": true, "n": 7 }), json!({}))
+        .await
+        .unwrap();
     let done = env.finish(&patient).await;
     assert_eq!(done.status, RunStatus::Completed, "{:?}", done.error);
-    assert_eq!(done.output.unwrap()["p"]["payload"], json!({ "ok": true, "n": 7 }));
+    assert_eq!(
+        done.output.unwrap()["p"]["payload"],
+        json!({ "ok": true, "n": 7 })
+    );
     // Slept once, parked once, then finished: three executions, none of them a retry.
     assert_eq!(executions.load(Ordering::SeqCst), 3);
     assert_eq!(env.task(&patient, "p").await.retry_count, 0);
@@ -319,7 +432,9 @@ pub async fn replay_reruns_descendants_and_their_children_only(b: Backend) {
             .handle("spawn", move |ctx| {
                 c2(ctx.task_name());
                 async move {
-                    let kids = ctx.spawn_children("kid", "1", vec![Child::new("only", json!({}))]).await?;
+                    let kids = ctx
+                        .spawn_children("kid", "1", vec![Child::new("only", json!({}))])
+                        .await?;
                     let results = ctx.wait_children(&kids).await?;
                     Ok(json!(results.len()))
                 }
@@ -329,7 +444,10 @@ pub async fn replay_reruns_descendants_and_their_children_only(b: Backend) {
                 async { Ok(json!("kid")) }
             }),
     );
-    env.engine.register_workflow(&WorkflowDef::new("kid").task(TaskDef::new("k", "kid"))).await.unwrap();
+    env.engine
+        .register_workflow(&WorkflowDef::new("kid").task(TaskDef::new("k", "kid")))
+        .await
+        .unwrap();
     let def = WorkflowDef::new("replayed")
         .task(TaskDef::new("a", "step"))
         .task(TaskDef::new("b", "spawn").parents(["a"]))
@@ -341,7 +459,10 @@ pub async fn replay_reruns_descendants_and_their_children_only(b: Backend) {
     let a_output = first.output.as_ref().unwrap()["a"].clone();
 
     let unknown = env.engine.replay(run.id, &["zz".into()]).await.unwrap_err();
-    assert!(matches!(unknown, EngineError::Store(StoreError::Invalid(ref m)) if m.contains("'zz'")), "{unknown}");
+    assert!(
+        matches!(unknown, EngineError::Store(StoreError::Invalid(ref m)) if m.contains("'zz'")),
+        "{unknown}"
+    );
     env.engine.replay(run.id, &["b".into()]).await.unwrap();
     let busy = env.engine.replay(run.id, &["b".into()]).await;
     assert!(
@@ -356,7 +477,11 @@ pub async fn replay_reruns_descendants_and_their_children_only(b: Backend) {
     assert_eq!(counts["b"], 2, "{counts:?}");
     assert_eq!(counts["c"], 2, "{counts:?}");
     assert_eq!(counts["kid"], 2, "the child run was replayed: {counts:?}");
-    assert_eq!(second.output.unwrap()["a"], a_output, "upstream output kept");
+    assert_eq!(
+        second.output.unwrap()["a"],
+        a_output,
+        "upstream output kept"
+    );
     assert_eq!(env.task(&run, "b").await.attempt, 2);
     let replayed: Vec<String> = env
         .events(&run)

@@ -9,6 +9,7 @@ mod health;
 mod metrics;
 mod openapi;
 pub mod problem;
+mod rate_limits;
 mod runs;
 mod schedules;
 mod streams;
@@ -16,7 +17,7 @@ mod suites;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
@@ -74,6 +75,9 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}", get(runs::get_run))
         .route("/runs/{id}/events", get(runs::run_events))
         .route("/runs/{id}/cancel", post(runs::cancel_run))
+        .route("/runs/{id}/replay", post(runs::replay_run))
+        .route("/rate-limits", get(rate_limits::list))
+        .route("/rate-limits/{key}", put(rate_limits::put))
         .route("/runs/{id}/logs", get(runs::run_logs))
         .route("/runs/{id}/logs/stream", get(streams::run_logs))
         .route("/stream", get(streams::status))

@@ -6,7 +6,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{agent, agents, events, health, metrics, runs, schedules, streams, suites};
+use crate::api::{
+    agent, agents, events, health, metrics, rate_limits, runs, schedules, streams, suites,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,10 +16,11 @@ use crate::api::{agent, agents, events, health, metrics, runs, schedules, stream
     paths(
         health::healthz, health::readyz, metrics::metrics,
         suites::submit, suites::list, suites::get, suites::cancel, suites::compare,
-        runs::list_runs, runs::get_run, runs::run_events, runs::cancel_run, runs::run_logs, runs::run_progress,
+        runs::list_runs, runs::get_run, runs::run_events, runs::cancel_run, runs::replay_run, runs::run_logs, runs::run_progress,
         streams::run_logs, streams::status,
         runs::list_workflows, runs::register_workflow, runs::get_workflow, runs::trigger_run,
         events::push,
+        rate_limits::list, rate_limits::put,
         schedules::create_cron, schedules::list_crons, schedules::delete_cron,
         schedules::schedule_run, schedules::list_scheduled_runs, schedules::delete_scheduled_run,
         agents::list_agents, agents::infrastructure, agents::create_enrollment, agents::list_enrollments, agents::revoke_enrollment,

@@ -82,6 +82,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A 400 listing every problem of a YAML/JSON document under `errors` (path, line, column).
+pub fn document_problem(errors: &crate::stroppy::spec::SpecErrors, title: &str) -> Response {
+    let mut response = (
+        StatusCode::BAD_REQUEST,
+        Json(errors.to_problem_titled(title)),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
@@ -100,7 +114,9 @@ impl From<EngineError> for ApiError {
             EngineError::Definition(e) => ApiError::bad_request(e.to_string()),
             EngineError::UnknownWorkflow(_) => ApiError::not_found(e.to_string()),
             EngineError::Stale => ApiError::conflict(e.to_string()),
-            EngineError::InvalidSchedule(why) => ApiError::bad_request(why),
+            EngineError::InvalidSchedule(why) | EngineError::BadInput(why) => {
+                ApiError::bad_request(why)
+            }
             other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
         }
     }

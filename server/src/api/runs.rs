@@ -1,9 +1,13 @@
 //! Workflows and their runs: register a workflow defined as data, trigger it, follow and
 //! cancel its runs, read their timelines, logs and progress points.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use engine::definition::WorkflowDef;
 use engine::model::{ProgressRow, RunState, RunStatus, StoredLogLine, TaskEvent, TaskState};
 use engine::store::RunFilter;
@@ -12,9 +16,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::api::body::{ApiPath, ApiQuery, JsonBody};
-use crate::api::problem::{ApiError, ApiResult, Problem};
+use crate::api::problem::{ApiError, ApiResult, Problem, document_problem};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
+use crate::stroppy::spec::{self, SpecErrors, SpecFormat};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WorkflowRef {
@@ -22,15 +27,41 @@ pub struct WorkflowRef {
     pub version: String,
 }
 
-/// Register a workflow version (idempotent; a changed definition needs a new version).
-#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", request_body = WorkflowDef, responses((status = 201, body = WorkflowRef), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 409, description = "This version exists with another definition", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+/// Register a workflow version (idempotent; a changed definition needs a new version). The
+/// definition comes as JSON or YAML (same fields); its tasks are actions of agents (e.g.
+/// `shell` with its command under `with`) or of the server's own handlers.
+#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", request_body(content((WorkflowDef = "application/json"), (WorkflowDef = "application/yaml")), description = "The definition, as JSON or YAML"), responses((status = 201, body = WorkflowRef), (status = 400, description = "Every problem, with path, line and column, under `errors`", body = Problem, content_type = "application/problem+json"), (status = 409, description = "This version exists with another definition", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn register_workflow(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(def): JsonBody<WorkflowDef>,
-) -> ApiResult<(StatusCode, Json<WorkflowRef>)> {
-    caller.require(Scope::Write)?;
-    state.engine.register_workflow(&def).await?;
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<WorkflowRef>), Response> {
+    caller
+        .require(Scope::Write)
+        .map_err(IntoResponse::into_response)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let Some(format) = SpecFormat::from_content_type(content_type) else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "unsupported Content-Type `{}`: send application/json or application/yaml",
+                content_type.unwrap_or_default()
+            ),
+        )
+        .into_response());
+    };
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the definition is not UTF-8 text").into_response())?;
+    let def: WorkflowDef = spec::parse_document(text, format)
+        .map_err(|e| document_problem(&SpecErrors::from(e), "Invalid workflow definition"))?;
+    state
+        .engine
+        .register_workflow(&def)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
     Ok((
         StatusCode::CREATED,
         Json(WorkflowRef {
@@ -73,6 +104,9 @@ pub struct RunDetail {
     /// The DAG: `[parent, child]` task names (the on-failure task has none: it runs after
     /// everything else, and only when something failed or the run was cancelled).
     pub edges: Vec<(String, String)>,
+    /// Why QUEUED tasks are not running yet, by task id (no live worker has the required
+    /// labels, a concurrency slot, a rate limit, a durable wait…).
+    pub waiting: BTreeMap<Uuid, String>,
 }
 
 async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
@@ -104,11 +138,13 @@ pub async fn get_run(
                 .collect()
         })
         .unwrap_or_default();
+    let waiting = state.engine.waiting_reasons(&run, &tasks).await?;
     Ok(Json(RunDetail {
         run,
         tasks,
         children,
         edges,
+        waiting,
     }))
 }
 
@@ -139,6 +175,29 @@ pub async fn cancel_run(
     }
     state.engine.cancel_run(id).await?;
     Ok((StatusCode::ACCEPTED, Json(find_run(&state, id).await?)))
+}
+
+/// Which tasks to run again; none named: every task.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    #[serde(default)]
+    pub tasks: Vec<String>,
+}
+
+/// Run chosen tasks of an ended run again, with their descendants and the child runs they
+/// spawned; the other tasks keep their outputs.
+#[utoipa::path(post, path = "/api/v1/runs/{id}/replay", tag = "runs", params(("id" = Uuid, Path)), request_body = ReplayRequest, responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has not ended yet", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed body, or a task the workflow does not have", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+pub async fn replay_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    JsonBody(body): JsonBody<ReplayRequest>,
+) -> ApiResult<(StatusCode, Json<RunState>)> {
+    caller.require(Scope::Write)?;
+    find_run(&state, id).await?;
+    let run = state.engine.replay(id, &body.tasks).await?;
+    Ok((StatusCode::ACCEPTED, Json(run)))
 }
 
 /// A page of a run's log or progress: `after` is the last position seen (0 at first).

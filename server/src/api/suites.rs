@@ -23,12 +23,7 @@ use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION};
 
 /// 400 with every problem found, each with its path, line and column (the editor marks them).
 fn invalid(errors: SpecErrors) -> Response {
-    let mut response = (StatusCode::BAD_REQUEST, Json(errors.to_problem())).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/problem+json"),
-    );
-    response
+    crate::api::problem::document_problem(&errors, "Invalid suite specification")
 }
 
 /// Parse and expand a suite document; every problem is named by its path (and line).

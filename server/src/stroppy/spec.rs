@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
@@ -503,14 +503,15 @@ impl From<SpecError> for SpecErrors {
 
 impl SpecErrors {
     /// An RFC 9457 problem document (status 400) listing every error under `errors`.
-    pub fn to_problem(&self) -> Value {
+    /// The same, for another kind of document.
+    pub fn to_problem_titled(&self, title: &str) -> Value {
         let detail = match self.0.as_slice() {
             [one] => one.to_string(),
             many => format!("{} problems; see errors", many.len()),
         };
         serde_json::json!({
             "type": "about:blank",
-            "title": "Invalid suite specification",
+            "title": title,
             "status": 400,
             "detail": detail,
             "errors": self.0,
@@ -613,6 +614,12 @@ pub fn load(text: &str, format: SpecFormat) -> Result<LoadedSuite, SpecErrors> {
 /// Parse a specification without checking its values (see [`SuiteSpec::expand`]). The
 /// error names the path of the offending key or value, with its line and column.
 pub fn parse(text: &str, format: SpecFormat) -> Result<SuiteSpec, SpecError> {
+    parse_document(text, format)
+}
+
+/// Parse any strict serde document (a suite, a workflow definition) from YAML or JSON; the
+/// error names the path of the offending key or value, with its line and column.
+pub fn parse_document<T: DeserializeOwned>(text: &str, format: SpecFormat) -> Result<T, SpecError> {
     match format {
         SpecFormat::Yaml => parse_yaml(text),
         SpecFormat::Json => parse_json(text),
@@ -630,11 +637,11 @@ fn yaml_options() -> serde_saphyr::Options {
     }
 }
 
-fn parse_yaml(text: &str) -> Result<SuiteSpec, SpecError> {
+fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<T, SpecError> {
     let mut track = serde_path_to_error::Track::new();
     let result =
         serde_saphyr::with_deserializer_from_str_with_options(text, yaml_options(), |de| {
-            SuiteSpec::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
+            T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
         });
     result.map_err(|err| {
         use serde_saphyr::MessageFormatter;
@@ -687,7 +694,7 @@ fn source_text(text: &str, span: serde_saphyr::Span) -> Option<&str> {
     (!found.is_empty() && found.len() <= 80 && !found.contains('\n')).then_some(found)
 }
 
-fn parse_json(text: &str) -> Result<SuiteSpec, SpecError> {
+fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, SpecError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let spec = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = render_track_path(err.path());
