@@ -3,24 +3,30 @@
 //! - throughput: N single-task runs with a no-op handler, created by 16 concurrent clients,
 //!   from the first create to the last completion;
 //! - dispatch latency: runs offered at a fixed rate; queued → assigned (the ASSIGNED event's
-//!   time minus the QUEUED event's time, both written by the engine), p50/p95/p99.
+//!   time minus the QUEUED event's time, both written by the engine), p50/p95/p99;
+//! - RunMany fan-out: one task spawns N child runs (one no-op task each) and waits for them;
+//!   from the parent's creation to its completion;
+//! - event-triggered start: an event pushed → the first task of the run it starts began
+//!   (the task's start minus the event's time, both written by the engine), p50/p95/p99.
 //!
-//! `cargo bench -p engine --bench engine -- [--runs 10000] [--rate 500] [--seconds 10] [--store sqlite|postgres]`
+//! `cargo bench -p engine --bench engine -- [--runs 10000] [--rate 500] [--seconds 10] [--children 10000] [--events 200] [--store sqlite|postgres]`
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::definition::{TaskDef, WorkflowDef};
+use engine::definition::{EventTrigger, TaskDef, WorkflowDef};
 use engine::model::{EventKind, RunId};
 use engine::store::{self, DatabaseTarget};
-use engine::{Engine, EngineConfig, Worker};
+use engine::{Child, Engine, EngineConfig, Worker};
 use serde_json::{Value, json};
 
 struct Options {
     runs: usize,
     rate: u32,
     seconds: u64,
+    children: usize,
+    events: usize,
     stores: Vec<String>,
 }
 
@@ -29,6 +35,8 @@ fn options() -> Options {
         runs: 10_000,
         rate: 500,
         seconds: 10,
+        children: 10_000,
+        events: 200,
         stores: vec!["sqlite".into(), "postgres".into()],
     };
     let args: Vec<String> = std::env::args().collect();
@@ -39,6 +47,8 @@ fn options() -> Options {
             "--runs" => o.runs = value.parse().expect("--runs N"),
             "--rate" => o.rate = value.parse().expect("--rate N"),
             "--seconds" => o.seconds = value.parse().expect("--seconds N"),
+            "--children" => o.children = value.parse().expect("--children N"),
+            "--events" => o.events = value.parse().expect("--events N"),
             "--store" => o.stores = vec![value],
             _ => {
                 i += 1; // cargo passes --bench
@@ -83,6 +93,17 @@ async fn main() {
             "{name:>8}: queued->assigned at {} runs/s offered: p50 {p50} ms, p95 {p95} ms, p99 {p99} ms ({n} runs)",
             o.rate
         );
+        let elapsed = fan_out(&engine, o.children).await;
+        println!(
+            "{name:>8}: RunMany fan-out of {} children: all complete in {elapsed:.2?} ({:.0} children/s)",
+            o.children,
+            o.children as f64 / elapsed.as_secs_f64()
+        );
+        let (p50, p95, p99) = event_to_start(&engine, o.events).await;
+        println!(
+            "{name:>8}: event pushed -> first task started: p50 {p50} ms, p95 {p95} ms, p99 {p99} ms ({} events)",
+            o.events
+        );
         if let Ok(engine) = Arc::try_unwrap(engine) {
             engine.shutdown().await;
         }
@@ -100,10 +121,25 @@ async fn start(target: &DatabaseTarget) -> Engine {
     engine.start_worker(
         Worker::new("bench")
             .slots(200)
-            .handle("noop", |_| async { Ok(Value::Null) }),
+            .handle("noop", |_| async { Ok(Value::Null) })
+            .handle("spawn", |ctx| async move {
+                let n = ctx.input()["children"].as_u64().unwrap_or(0);
+                let children = (0..n)
+                    .map(|i| Child::new(i.to_string(), json!({ "i": i })))
+                    .collect();
+                let runs = ctx.spawn_children("noop", "1", children).await?;
+                let results = ctx.wait_children(&runs).await?;
+                Ok(json!(results.len()))
+            }),
     );
     let def = WorkflowDef::new("noop").task(TaskDef::new("noop", "noop"));
     engine.register_workflow(&def).await.unwrap();
+    let fan_out = WorkflowDef::new("fan-out")
+        .task(TaskDef::new("spawn", "spawn").execution_timeout(Duration::from_secs(600)));
+    engine.register_workflow(&fan_out).await.unwrap();
+    let mut on_ping = WorkflowDef::new("on-ping").task(TaskDef::new("noop", "noop"));
+    on_ping.on_events = vec![EventTrigger::Key("ping".into())];
+    engine.register_workflow(&on_ping).await.unwrap();
     engine
 }
 
@@ -154,6 +190,51 @@ async fn throughput(engine: &Arc<Engine>, n: usize) -> (f64, Duration) {
     wait_all(engine, &ids).await;
     let elapsed = t0.elapsed();
     (n as f64 / elapsed.as_secs_f64(), elapsed)
+}
+
+/// One parent task spawns `n` children and waits for all of them.
+async fn fan_out(engine: &Arc<Engine>, n: usize) -> Duration {
+    let t0 = Instant::now();
+    let run = engine
+        .run_workflow("fan-out", "1", json!({ "children": n }))
+        .await
+        .unwrap();
+    let done = engine
+        .wait_for_run(run.id, Duration::from_secs(900))
+        .await
+        .unwrap();
+    assert_eq!(
+        done.output.unwrap()["spawn"],
+        json!(n),
+        "every child answered"
+    );
+    t0.elapsed()
+}
+
+/// Push `n` events one after another; each starts a run. Event time → task start.
+async fn event_to_start(engine: &Arc<Engine>, n: usize) -> (u64, u64, u64) {
+    let mut histogram = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+    for i in 0..n {
+        let pushed = engine
+            .push_event("ping", json!({ "i": i }), json!({}))
+            .await
+            .unwrap();
+        let run_id = pushed.started[0];
+        engine
+            .wait_for_run(run_id, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let started = engine.tasks(run_id).await.unwrap()[0].started_at.unwrap();
+        histogram
+            .record((started - pushed.event.at).max(0) as u64)
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (
+        histogram.value_at_quantile(0.50),
+        histogram.value_at_quantile(0.95),
+        histogram.value_at_quantile(0.99),
+    )
 }
 
 /// Offer runs at `rate` per second for `seconds`, then measure queued -> assigned.

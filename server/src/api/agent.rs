@@ -25,6 +25,7 @@ use crate::state::AppState;
 /// Lines and points per batch: the agent sends at most this many at once.
 const MAX_BATCH: usize = 5_000;
 
+/// Agent: register with an enrollment token, get a session token.
 #[utoipa::path(post, path = "/api/v1/agent/register", operation_id = "agent_register", tag = "agent protocol", request_body = Registration, security(("enrollment_token" = [])), responses((status = 201, body = Registered), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn register(
     State(state): State<AppState>,
@@ -95,6 +96,7 @@ pub async fn register(
     ))
 }
 
+/// Agent: long-poll for assignments and stop orders (the heartbeat).
 #[utoipa::path(post, path = "/api/v1/agent/poll", operation_id = "agent_poll", tag = "agent protocol", request_body = Poll, security(("agent_session" = [])), responses((status = 200, description = "Assignments and cancellations (empty after the wait)", body = PollAnswer), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn poll(
     State(state): State<AppState>,
@@ -165,6 +167,7 @@ async fn own_task(
     Ok(task)
 }
 
+/// Agent: store log lines of an attempt (re-sent lines are stored once).
 #[utoipa::path(post, path = "/api/v1/agent/logs", operation_id = "agent_logs", tag = "agent protocol", request_body = LogBatch, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn logs(
     State(state): State<AppState>,
@@ -189,6 +192,7 @@ pub async fn logs(
     Ok(Json(Ack { accepted }))
 }
 
+/// Agent: store progress points of an attempt.
 #[utoipa::path(post, path = "/api/v1/agent/progress", operation_id = "agent_progress", tag = "agent protocol", request_body = ProgressBatch, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn progress(
     State(state): State<AppState>,
@@ -210,6 +214,7 @@ pub async fn progress(
     Ok(Json(Ack { accepted }))
 }
 
+/// Agent: report how an attempt ended (fenced by attempt).
 #[utoipa::path(post, path = "/api/v1/agent/result", operation_id = "agent_result", tag = "agent protocol", request_body = TaskResult, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The attempt is no longer current", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn result(
     State(state): State<AppState>,
@@ -234,6 +239,8 @@ pub async fn result(
     }
 }
 
+/// Agent: leave gracefully.
+///
 /// The agent leaves (graceful shutdown): its session ends and its running tasks are
 /// reassigned by the next sweep.
 #[utoipa::path(post, path = "/api/v1/agent/deregister", operation_id = "agent_deregister", tag = "agent protocol", security(("agent_session" = [])), responses((status = 204, description = "Gone; its running tasks are handed back"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]

@@ -27,6 +27,8 @@ pub async fn list_agents(
     Ok(Json(workers))
 }
 
+/// What is provisioned right now.
+///
 /// What is provisioned right now: machines, network blocks and quota shares, each with
 /// the run that holds it (the leak guard: after a suite, nothing of it is left here).
 #[utoipa::path(get, path = "/api/v1/infrastructure", tag = "agents", responses((status = 200, description = "`{leases: [Lease]}`", body = Object), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
@@ -63,6 +65,7 @@ pub struct CreatedToken {
     pub record: TokenRecord,
 }
 
+/// Create an enrollment token for agents (shown once).
 #[utoipa::path(post, path = "/api/v1/enrollment-tokens", tag = "agents", request_body = NewEnrollment, responses((status = 201, body = CreatedToken), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_enrollment(
     State(state): State<AppState>,
@@ -102,6 +105,7 @@ pub async fn create_enrollment(
     Ok((StatusCode::CREATED, Json(CreatedToken { token, record })))
 }
 
+/// List enrollment tokens.
 #[utoipa::path(get, path = "/api/v1/enrollment-tokens", tag = "agents", responses((status = 200, body = Vec<TokenRecord>), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_enrollments(
     State(state): State<AppState>,
@@ -111,6 +115,7 @@ pub async fn list_enrollments(
     Ok(Json(state.store.tokens(KIND_ENROLLMENT).await?))
 }
 
+/// Revoke an enrollment token.
 #[utoipa::path(delete, path = "/api/v1/enrollment-tokens/{id}", tag = "agents", params(("id" = Uuid, Path)), responses((status = 204, description = "Revoked"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_enrollment(
     State(state): State<AppState>,

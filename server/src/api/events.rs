@@ -33,6 +33,7 @@ pub struct PushedEvent {
     pub started: Vec<Uuid>,
 }
 
+/// Push a user event.
 #[utoipa::path(post, path = "/api/v1/events", operation_id = "push_event", tag = "events", request_body = NewEvent, responses((status = 201, body = PushedEvent), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn push(
     State(state): State<AppState>,

@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 type Labels = Vec<(String, String)>;
 
+/// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", security(()), tag = "health", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     let runs = Family::<Labels, Gauge>::default();

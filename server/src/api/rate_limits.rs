@@ -12,7 +12,8 @@ use crate::api::problem::{ApiResult, Problem};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
 
-#[utoipa::path(get, path = "/api/v1/rate-limits", tag = "rate-limits", responses((status = 200, body = Vec<RateLimit>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+/// List rate limits.
+#[utoipa::path(get, path = "/api/v1/rate-limits", operation_id = "list_rate_limits", tag = "rate-limits", responses((status = 200, body = Vec<RateLimit>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -31,7 +32,7 @@ pub struct RateLimitBody {
 }
 
 /// Create or change a rate limit (it takes effect at the next claim).
-#[utoipa::path(put, path = "/api/v1/rate-limits/{key}", tag = "rate-limits", params(("key" = String, Path)), request_body = RateLimitBody, responses((status = 200, body = RateLimit), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(put, path = "/api/v1/rate-limits/{key}", operation_id = "put_rate_limit", tag = "rate-limits", params(("key" = String, Path)), request_body = RateLimitBody, responses((status = 200, body = RateLimit), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,

@@ -27,6 +27,8 @@ pub struct WorkflowRef {
     pub version: String,
 }
 
+/// Register a workflow version (JSON or YAML).
+///
 /// Register a workflow version (idempotent; a changed definition needs a new version). The
 /// definition comes as JSON or YAML (same fields); its tasks are actions of agents (e.g.
 /// `shell` with its command under `with`) or of the server's own handlers.
@@ -78,6 +80,7 @@ pub struct TriggerRun {
     pub input: Value,
 }
 
+/// Start a run of a workflow version.
 #[utoipa::path(post, path = "/api/v1/workflows/{name}/versions/{version}/runs", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), request_body = TriggerRun, responses((status = 201, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn trigger_run(
     State(state): State<AppState>,
@@ -117,6 +120,7 @@ async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
         .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
 }
 
+/// Get a run: tasks, DAG edges, child runs, waiting reasons.
 #[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = RunDetail), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_run(
     State(state): State<AppState>,
@@ -148,6 +152,7 @@ pub async fn get_run(
     }))
 }
 
+/// A run's event timeline.
 #[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<TaskEvent>), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_events(
     State(state): State<AppState>,
@@ -159,6 +164,7 @@ pub async fn run_events(
     Ok(Json(state.engine.events(id).await?))
 }
 
+/// Cancel a run (and its child runs).
 #[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = Uuid, Path)), responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_run(
     State(state): State<AppState>,
@@ -185,6 +191,8 @@ pub struct ReplayRequest {
     pub tasks: Vec<String>,
 }
 
+/// Replay chosen tasks of an ended run.
+///
 /// Run chosen tasks of an ended run again, with their descendants and the child runs they
 /// spawned; the other tasks keep their outputs.
 #[utoipa::path(post, path = "/api/v1/runs/{id}/replay", tag = "runs", params(("id" = Uuid, Path)), request_body = ReplayRequest, responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has not ended yet", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed body, or a task the workflow does not have", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
@@ -224,6 +232,7 @@ pub struct LogPage {
     pub next_after: i64,
 }
 
+/// A page of a run's log (all tasks, or one).
 #[utoipa::path(get, path = "/api/v1/runs/{id}/logs", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = LogPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_logs(
     State(state): State<AppState>,
@@ -247,6 +256,7 @@ pub struct ProgressPage {
     pub next_after: i64,
 }
 
+/// A page of a run's progress points.
 #[utoipa::path(get, path = "/api/v1/runs/{id}/progress", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = ProgressPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_progress(
     State(state): State<AppState>,
@@ -274,6 +284,7 @@ pub struct WorkflowSummary {
     pub registered_at: i64,
 }
 
+/// List workflows.
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", responses((status = 200, body = Vec<WorkflowSummary>), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_workflows(
     State(state): State<AppState>,
@@ -292,6 +303,8 @@ pub async fn list_workflows(
     ))
 }
 
+/// Get a workflow version's definition.
+///
 /// A workflow version's definition: its tasks with their parents (the DAG's edges).
 #[utoipa::path(get, path = "/api/v1/workflows/{name}/versions/{version}", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), responses((status = 200, body = WorkflowDef), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_workflow(
@@ -345,6 +358,7 @@ pub struct RunPage {
     pub next_before: Option<Uuid>,
 }
 
+/// List workflow runs.
 #[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunQuery), responses((status = 200, body = RunPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_runs(
     State(state): State<AppState>,

@@ -35,6 +35,7 @@ pub struct NewCron {
     pub input: Value,
 }
 
+/// Create or replace a cron.
 #[utoipa::path(post, path = "/api/v1/crons", operation_id = "create_cron", tag = "schedules", request_body = NewCron, responses((status = 201, body = CronRecord), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_cron(
     State(state): State<AppState>,
@@ -64,6 +65,7 @@ pub async fn create_cron(
     Ok((StatusCode::CREATED, Json(cron)))
 }
 
+/// List crons.
 #[utoipa::path(get, path = "/api/v1/crons", operation_id = "list_crons", tag = "schedules", responses((status = 200, body = Vec<CronRecord>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_crons(
     State(state): State<AppState>,
@@ -73,6 +75,7 @@ pub async fn list_crons(
     Ok(Json(state.store.crons().await?))
 }
 
+/// Delete a cron.
 #[utoipa::path(delete, path = "/api/v1/crons/{id}", operation_id = "delete_cron", tag = "schedules", params(("id" = Uuid, Path)), responses((status = 204, description = "Deleted"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_cron(
     State(state): State<AppState>,
@@ -98,6 +101,7 @@ pub struct NewScheduledRun {
     pub input: Value,
 }
 
+/// Schedule a run once at a time.
 #[utoipa::path(post, path = "/api/v1/scheduled-runs", operation_id = "schedule_run", tag = "schedules", request_body = NewScheduledRun, responses((status = 201, body = ScheduledRun), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn schedule_run(
     State(state): State<AppState>,
@@ -112,6 +116,7 @@ pub async fn schedule_run(
     Ok((StatusCode::CREATED, Json(run)))
 }
 
+/// List scheduled runs.
 #[utoipa::path(get, path = "/api/v1/scheduled-runs", operation_id = "list_scheduled_runs", tag = "schedules", responses((status = 200, body = Vec<ScheduledRun>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_scheduled_runs(
     State(state): State<AppState>,
@@ -121,6 +126,7 @@ pub async fn list_scheduled_runs(
     Ok(Json(state.store.scheduled_runs().await?))
 }
 
+/// Delete a scheduled run.
 #[utoipa::path(delete, path = "/api/v1/scheduled-runs/{id}", operation_id = "delete_scheduled_run", tag = "schedules", params(("id" = Uuid, Path)), responses((status = 204, description = "Deleted"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_scheduled_run(
     State(state): State<AppState>,

@@ -37,6 +37,8 @@ pub struct LogStreamQuery {
     pub _access_token: Option<String>,
 }
 
+/// Follow a run's log (SSE, resumable).
+///
 /// `GET /api/v1/runs/{id}/logs/stream`: `log` events (id = the line's id, data = the line
 /// as JSON), then one `end` event once the run has ended and every line was sent.
 #[utoipa::path(get, path = "/api/v1/runs/{id}/logs/stream", operation_id = "stream_run_logs", tag = "runs", params(("id" = Uuid, Path), LogStreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this line")), responses((status = 200, description = "Server-sent events: `log` (id = line id, data = a StoredLogLine), then `end`", content_type = "text/event-stream", body = String), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
@@ -133,6 +135,8 @@ async fn wait_for(
     }
 }
 
+/// Follow status changes (SSE).
+///
 /// `GET /api/v1/stream`: a `status` event for every change of a run's or task's status
 /// (data: `{run_id, run_status, tasks: [{id, name, status}]}`), for live pages.
 #[utoipa::path(get, path = "/api/v1/stream", operation_id = "stream_status", tag = "runs", responses((status = 200, description = "Server-sent events: `status` (data = `{run_id, run_status, tasks}`), `resync`", content_type = "text/event-stream", body = String), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
