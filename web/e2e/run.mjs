@@ -6,9 +6,11 @@
 //
 // It starts its own server (temp data dir, admin token, free port), then as a person would:
 // logs in, submits a broken suite (errors at their lines), submits the example suite, watches a
-// test run's DAG turn green, opens a task's logs, opens the comparison, cancels a second suite,
-// and checks that nothing is left provisioned. It also loads 100k log lines into the log view
-// (served by a mocked route) and measures the run page's first meaningful paint.
+// test run's DAG turn green, opens a task's logs, opens the comparison, replays the last task of
+// the ended test run, cancels a second suite, and checks that nothing is left provisioned. It
+// also loads 100k log lines into the log view (served by a mocked route), measures the run
+// page's first meaningful paint, and opens the API reference (api-docs.html), which must reach
+// no host but the server.
 // Screenshots go to e2e/artifacts/. The last line is "N passed, N failed".
 
 import { spawn } from 'node:child_process';
@@ -75,10 +77,10 @@ async function step(name, fn) {
 }
 
 let page;
-async function shot(name) {
+async function shot(name, { fullPage = true } = {}) {
   shotNo += 1;
   const file = join(ARTIFACTS, `${String(shotNo).padStart(2, '0')}-${name.replace(/[^a-z0-9-]+/gi, '-').toLowerCase()}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
 
@@ -270,6 +272,34 @@ try {
     await shot('suite-comparison');
   });
 
+  await step('replay the last task of an ended test run: live again, then completed again', async () => {
+    // destroy-plan is idempotent ("nothing left to destroy") and quick: replaying it provisions
+    // nothing, so the steps after this one see the same infrastructure.
+    await page.goto(`${BASE}/runs/${runId}?task=destroy-plan&tab=task`);
+    await page.locator('.page-head h1 .badge', { hasText: 'Completed' }).waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Replay from this task' }).click();
+    const confirm = page.getByRole('group', { name: 'Replay from this task: confirm' });
+    await confirm.getByText('Run destroy-plan again').waitFor();
+    await shot('replay-confirm');
+    await confirm.getByRole('button', { name: 'Replay', exact: true }).click();
+    await page.getByRole('tab', { name: 'Events' }).click();
+    await page.locator('.tl-kind', { hasText: 'REPLAYED' }).first().waitFor({ timeout: 15_000 });
+    await waitFor(
+      'the replayed run to complete again',
+      async () => {
+        const events = await api('GET', `/runs/${runId}/events`);
+        const replayed = events.findIndex((e) => e.kind === 'REPLAYED');
+        return replayed >= 0 && events.slice(replayed).some((e) => e.kind === 'RUN_COMPLETED');
+      },
+      60_000,
+      500,
+    );
+    await page.locator('.page-head h1 .badge', { hasText: 'Completed' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('tab', { name: /Task:/ }).click();
+    await page.getByRole('button', { name: 'Replay from this task' }).waitFor();
+    await shot('replay-completed');
+  });
+
   await step('cancel a running suite; nothing is left provisioned', async () => {
     const view = await api('POST', '/suites', EXAMPLE.replace('name: pg15-local-tuning', 'name: e2e-cancel'), 'application/yaml');
     await page.goto(`${BASE}/suites/${view.id}`);
@@ -375,6 +405,42 @@ try {
       await page.getByText('No definition').waitFor();
     });
     await shot('workflow');
+  });
+
+  await step('the API reference: rendered offline, from the server alone', async () => {
+    // Every request from the dashboard's link on: the page, the Redoc bundle, the document, and
+    // whatever Redoc asks for itself (its search worker, images, fonts).
+    const requests = [];
+    const record = (r) => requests.push(r.url());
+    page.on('request', record);
+    try {
+      await page.goto(`${BASE}/suites`);
+      await page.getByRole('link', { name: 'API', exact: true }).click();
+      await page.waitForURL(`${BASE}/api-docs.html`);
+      // The suites' submit operation, drawn from /api/v1/openapi.json.
+      const submit = page.locator('[data-section-id="operation/submit_suite"]');
+      await submit.waitFor({ timeout: 30_000 });
+      await submit.getByText('/api/v1/suites', { exact: true }).first().waitFor();
+      await shot('api-reference', { fullPage: false }); // the whole reference is a very long page
+      // The search index (built in a worker) finds the operation, and its result leads there.
+      // Operations are titled by their summary (the handler's doc comment).
+      await page.getByRole('textbox', { name: 'Search' }).fill('Submit a suite');
+      const hit = page.locator('[data-role="search:results"]').getByRole('menuitem', { name: /Submit a suite/ });
+      await hit.waitFor({ timeout: 10_000 });
+      await hit.click();
+      await page.waitForURL(/#tag\/suites\/operation\/submit_suite$/);
+      await shot('api-reference-submit-suite', { fullPage: false });
+      // Anything Redoc asks for late (an image, a font) counts too.
+      await page.waitForTimeout(1000);
+    } finally {
+      page.off('request', record);
+    }
+    // blob: URLs (the search worker) carry the page's origin; data: URLs reach no host.
+    const origins = [...new Set(requests.filter((u) => !u.startsWith('data:')).map((u) => new URL(u).origin))];
+    console.log(`     API reference: ${requests.length} requests, origins ${origins.join(', ')}`);
+    const elsewhere = requests.filter((u) => !u.startsWith('data:') && new URL(u).origin !== BASE);
+    if (elsewhere.length) fail(`requests to another host than ${BASE}:\n${elsewhere.join('\n')}`);
+    if (!requests.some((u) => u === `${BASE}/api/v1/openapi.json`)) fail(`no request for the OpenAPI document: ${requests.join(', ')}`);
   });
 
   await step('no uncaught errors in the page', async () => {

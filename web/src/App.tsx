@@ -50,6 +50,10 @@ export function App() {
         <NavLink to="/agents">Agents</NavLink>
         <NavLink to="/infrastructure">Infrastructure</NavLink>
         <NavLink to="/server">Server</NavLink>
+        {/* A page of its own (api-docs.html, Redoc), outside this app's router. */}
+        <a href="/api-docs.html" title="API reference: every endpoint of the server's OpenAPI document">
+          API
+        </a>
         <div className="sidebar-foot">
           <LiveIndicator />
           <button type="button" className="link-button" onClick={() => logout()}>

@@ -278,10 +278,44 @@ macro_rules! sql_flow {
 
             /// See [`Store::replay`].
             async fn replay_run(&self, run_id: RunId, tasks: &[String], now: Millis) -> Result<Vec<Change>, StoreError> {
+                // Check the whole tree before changing anything: a replay is all or nothing.
+                let mut pending = vec![(run_id, tasks.to_vec())];
+                let mut plan = Vec::new();
+                while let Some((id, tasks)) = pending.pop() {
+                    let (names, replayed) = self.replay_scope(id, &tasks).await?;
+                    for task in &replayed {
+                        for child in self.child_runs(id, Some(task.id)).await? {
+                            pending.push((child.id, Vec::new()));
+                        }
+                    }
+                    plan.push((id, names, replayed));
+                }
+                // Children first, whole: the replayed parent task finds them by key, running.
+                let mut changes = Vec::new();
+                for (id, names, replayed) in plan.into_iter().rev() {
+                    for task in &replayed {
+                        // The task's recorded results and waits belong to the run being redone.
+                        sqlx::query("DELETE FROM task_memos WHERE task_id = $1").bind(task.id).execute(self.writer()).await?;
+                        sqlx::query("DELETE FROM durable_waits WHERE task_id = $1").bind(task.id).execute(self.writer()).await?;
+                    }
+                    let replay = |p: &mut Planner<'_>, snap: &mut RunSnapshot| {
+                        if snap.run.status.is_terminal() {
+                            p.replay(snap, &names);
+                        }
+                    };
+                    let ((), change) = self.mutate_run(id, now, replay).await?;
+                    changes.push(change);
+                }
+                Ok(changes)
+            }
+
+            /// What replaying `tasks` of a run covers (none named: every task), and its
+            /// tasks concerned; refused unless the run has ended.
+            async fn replay_scope(&self, run_id: RunId, tasks: &[String]) -> Result<(HashSet<String>, Vec<TaskState>), StoreError> {
                 let run = self.run(run_id).await?.ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
                 if !run.status.is_terminal() {
                     return Err(StoreError::Conflict(format!(
-                        "run {run_id} is {}: only an ended run can be replayed (cancel it first)",
+                        "run {run_id} is {}: only an ended run (and ended child runs) can be replayed",
                         run.status
                     )));
                 }
@@ -293,30 +327,13 @@ macro_rules! sql_flow {
                         def.tasks.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
                     )));
                 }
-                let names = if tasks.is_empty() {
+                let names: HashSet<String> = if tasks.is_empty() {
                     def.tasks.iter().map(|t| t.name.clone()).collect()
                 } else {
                     def.with_descendants(tasks)
                 };
-                let replayed: Vec<TaskState> = self.tasks(run_id).await?.into_iter().filter(|t| names.contains(&t.name) || t.is_on_failure).collect();
-                // Children first, whole: the replayed parent task finds them by key, running.
-                let mut changes = Vec::new();
-                for task in &replayed {
-                    for child in self.child_runs(run_id, Some(task.id)).await? {
-                        changes.extend(Box::pin(self.replay_run(child.id, &[], now)).await?);
-                    }
-                    // The task's recorded results and waits belong to the run being redone.
-                    sqlx::query("DELETE FROM task_memos WHERE task_id = $1").bind(task.id).execute(self.writer()).await?;
-                    sqlx::query("DELETE FROM durable_waits WHERE task_id = $1").bind(task.id).execute(self.writer()).await?;
-                }
-                let replay = |p: &mut Planner<'_>, snap: &mut RunSnapshot| {
-                    if snap.run.status.is_terminal() {
-                        p.replay(snap, &names);
-                    }
-                };
-                let ((), change) = self.mutate_run(run_id, now, replay).await?;
-                changes.push(change);
-                Ok(changes)
+                let replayed = self.tasks(run_id).await?.into_iter().filter(|t| names.contains(&t.name) || t.is_on_failure).collect();
+                Ok((names, replayed))
             }
         }
     };

@@ -67,6 +67,28 @@ describe('ApiClient', () => {
     );
   });
 
+  it('replays a run: POST with the tasks as JSON, an empty list for every task', async () => {
+    const f = fake(202, { id: 'r1', status: 'QUEUED' });
+    const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });
+    const state = await api.replayRun('r1', ['build-placement']);
+    expect(state).toEqual({ id: 'r1', status: 'QUEUED' });
+    const init = f.calls[0]!.init!;
+    expect(f.calls[0]!.url).toBe('/api/v1/runs/r1/replay');
+    expect(init.method).toBe('POST');
+    expect(JSON.parse(init.body as string)).toEqual({ tasks: ['build-placement'] });
+    expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+    expect((init.headers as Record<string, string>)['Authorization']).toBe('Bearer t');
+    await api.replayRun('r1');
+    expect(JSON.parse(f.calls[1]!.init!.body as string)).toEqual({ tasks: [] });
+  });
+
+  it("says why a replay is refused (the problem's detail)", async () => {
+    const detail = 'run r1 is RUNNING: only an ended run can be replayed (cancel it first)';
+    const f = fake(409, { type: 'about:blank', title: 'Conflict', status: 409, detail }, 'application/problem+json');
+    const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });
+    await expect(api.replayRun('r1')).rejects.toThrow(detail);
+  });
+
   it('escapes path segments', async () => {
     const f = fake(200, {});
     const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });

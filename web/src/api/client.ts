@@ -9,6 +9,8 @@ import type {
   Infrastructure,
   LogPage,
   ProgressPage,
+  RateLimit,
+  ReplayRequest,
   RunDetail,
   RunPage,
   RunState,
@@ -140,6 +142,17 @@ export class ApiClient {
   cancelRun(id: string) {
     return this.request<RunState>('POST', `/runs/${enc(id)}/cancel`);
   }
+  /**
+   * Run `tasks` of an ended run again, with their descendants and the child runs they
+   * spawned (none named: every task). Answers the run, live again; 409 while it has not ended.
+   */
+  replayRun(id: string, tasks: string[] = []) {
+    const body: ReplayRequest = { tasks };
+    return this.request<RunState>('POST', `/runs/${enc(id)}/replay`, {
+      body: JSON.stringify(body),
+      contentType: 'application/json',
+    });
+  }
 
   // ---- workflows ----
   listWorkflows() {
@@ -155,6 +168,9 @@ export class ApiClient {
   }
   infrastructure() {
     return this.request<Infrastructure>('GET', '/infrastructure');
+  }
+  rateLimits() {
+    return this.request<RateLimit[]>('GET', '/rate-limits');
   }
 }
 

@@ -195,3 +195,9 @@ export function useProgressPoints(runId: string, taskId: string | undefined, liv
 
   return { points, error };
 }
+
+/** The server's static rate limits (they change only by an API call: no polling). */
+export function useRateLimits() {
+  const api = useApi();
+  return useQuery({ queryKey: ['rate-limits'], queryFn: () => api.rateLimits(), retry: false });
+}

@@ -134,6 +134,10 @@ export interface RunState {
   created_at: Millis;
   finished_at: Millis | null;
   parent?: ChildOf;
+  /** The run's key under its workflow's concurrency rule. */
+  concurrency_key?: string | null;
+  /** Not admitted yet: its concurrency key has all its slots taken (nothing of it runs meanwhile). */
+  waiting_for_slot?: boolean;
 }
 
 export interface TaskState {
@@ -156,6 +160,10 @@ export interface TaskState {
   worker_id: string | null;
   output: unknown;
   error: string | null;
+  /** The task's key under its concurrency rule. */
+  concurrency_key?: string | null;
+  /** QUEUED but not claimable yet: its concurrency key has all its slots taken. */
+  waiting_for_slot?: boolean;
 }
 
 export interface RunDetail extends RunState {
@@ -164,6 +172,16 @@ export interface RunDetail extends RunState {
   children: RunState[];
   /** The DAG as `[parent, child]` task names (the on-failure task has none); absent on older servers. */
   edges?: [string, string][];
+  /**
+   * Why QUEUED tasks cannot start now, by task id: a human sentence such as "no live worker
+   * implements 'shell'" or "waiting for a concurrency slot (key 'pg16')". Absent on older servers.
+   */
+  waiting?: Record<string, string>;
+}
+
+/** Body of `POST /runs/{id}/replay`: the tasks to run again (with their descendants); empty = every task. */
+export interface ReplayRequest {
+  tasks: string[];
 }
 
 export interface RunPage {
@@ -276,6 +294,13 @@ export interface Lease {
 
 export interface Infrastructure {
   leases: Lease[];
+}
+
+/** A static rate limit: at most `limit` units in any window of `duration` (e.g. "1m"). */
+export interface RateLimit {
+  key: string;
+  limit: number;
+  duration: string;
 }
 
 // ---- live stream ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import { Link } from 'react-router';
 import type { DagModel, DagNodeData } from '../lib/dag.ts';
 import { elapsed, formatDuration, shortId } from '../lib/format.ts';
 import { statusStyle, TONE_COLOR } from '../lib/status.ts';
+import { isStuck } from '../lib/waiting.ts';
 import { useNow } from './common.tsx';
 
 type FlowData = { node: DagNodeData; selected: boolean };
@@ -39,19 +40,20 @@ const TaskNode = memo(function TaskNode({ data }: NodeProps<FlowNode>) {
   if (n.kind !== 'task') return null;
   const s = statusStyle(n.status);
   const t = n.task;
+  const stuck = isStuck(n.waiting);
   return (
     <div
-      className={`dag-task tone-${s.tone}${data.selected ? ' selected' : ''}${n.onFailure ? ' on-failure' : ''}`}
-      title={`${n.name}\n${n.action}\n${s.label}${t?.error ? `\n${t.error}` : ''}`}
+      className={`dag-task tone-${s.tone}${data.selected ? ' selected' : ''}${n.onFailure ? ' on-failure' : ''}${stuck ? ' stuck' : ''}`}
+      title={`${n.name}\n${n.action}\n${s.label}${n.waiting ? `\nwaiting: ${n.waiting}` : ''}${t?.error ? `\n${t.error}` : ''}`}
     >
       <Handle type="target" position={Position.Left} isConnectable={false} />
       <div className="dag-task-name">
         <span className="dot" aria-hidden="true" />
         {n.name}
       </div>
-      <div className="dag-task-meta">
+      <div className={`dag-task-meta${n.waiting ? ` dag-task-waiting${stuck ? ' waiting-stuck' : ''}` : ''}`}>
         {n.onFailure ? 'on failure · ' : ''}
-        {s.label}
+        {n.waiting ? `${stuck ? '⚠ ' : ''}${n.waiting}` : s.label}
         {t && t.attempt > 1 ? ` · attempt ${t.attempt}` : ''}
         {t && t.started_at !== null && (
           <>
@@ -87,7 +89,11 @@ const ChildNode = memo(function ChildNode({ data }: NodeProps<FlowNode>) {
       <div className="dag-child-tasks">
         {n.tasks ? (
           n.tasks.map((t) => (
-            <span key={t.id} className={`dag-chip tone-${statusStyle(t.status).tone}`} title={`${t.name}: ${statusStyle(t.status).label}`}>
+            <span
+              key={t.id}
+              className={`dag-chip tone-${statusStyle(t.status).tone}`}
+              title={`${t.name}: ${statusStyle(t.status).label}${n.waiting?.[t.id] ? `\nwaiting: ${n.waiting[t.id]}` : ''}`}
+            >
               <span className="dot" />
               {t.name}
             </span>

@@ -2,6 +2,7 @@
 import { Link } from 'react-router';
 import { formatDuration } from '../lib/format.ts';
 import { statusStyle } from '../lib/status.ts';
+import { isStuck } from '../lib/waiting.ts';
 import { axisTicks, type Waterfall } from '../lib/waterfall.ts';
 
 export interface WaterfallViewProps {
@@ -37,11 +38,13 @@ export function WaterfallView({ waterfall, selectedTaskId, onSelect }: Waterfall
         const waitStart = r.queued;
         const runStart = r.started;
         const runEnd = r.started !== null && r.runMs !== null ? r.started + r.runMs : null;
+        // A task still queued waits until now: draw that wait too, with the server's reason.
+        const queuedNow = r.status === 'QUEUED' && runStart === null && waitStart !== null && r.waitMs !== null;
         return (
           <div
             key={r.key}
             role="row"
-            className={`wf-row depth-${r.depth}${r.header ? ' wf-header' : ''}${selected ? ' selected' : ''}`}
+            className={`wf-row depth-${r.depth}${r.header ? ' wf-header' : ''}${selected ? ' selected' : ''}${isStuck(r.waiting) ? ' wf-stuck' : ''}`}
             onClick={() => !r.header && onSelect?.(r.taskId, r.runId, r.name)}
           >
             <span className="wf-name" role="cell" title={r.name}>
@@ -58,6 +61,22 @@ export function WaterfallView({ waterfall, selectedTaskId, onSelect }: Waterfall
                   style={{ left: pct(waitStart), width: pct((runStart ?? waitStart) - waitStart) }}
                   title={`waiting ${formatDuration(r.waitMs)}`}
                 />
+              )}
+              {queuedNow && r.waitMs! > 0 && (
+                <span
+                  className={`wf-bar wf-wait tone-bg-${s.tone}`}
+                  style={{ left: pct(waitStart), width: pct(r.waitMs!) }}
+                  title={`waiting ${formatDuration(r.waitMs)}`}
+                />
+              )}
+              {r.waiting && (
+                <span
+                  className={`wf-waiting${isStuck(r.waiting) ? ' waiting-stuck' : ''}`}
+                  style={{ left: `min(${pct(waitStart ?? 0)}, 45%)` }}
+                  title={`waiting: ${r.waiting}`}
+                >
+                  {isStuck(r.waiting) ? '⚠ ' : ''}waiting: {r.waiting}
+                </span>
               )}
               {runStart !== null && runEnd !== null && (
                 <span

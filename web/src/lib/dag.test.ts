@@ -107,6 +107,21 @@ describe('buildDag, other cases', () => {
     expect(out).toMatchObject({ active: false, satisfied: false });
   });
 
+  it("puts the server's waiting reason on a queued task's node and a child run's", () => {
+    const load = RUN.tasks.find((t) => t.name === 'run-stroppy-test')!;
+    const run: RunDetail = {
+      ...RUN,
+      status: 'RUNNING',
+      tasks: RUN.tasks.map((t) => (t.id === load.id ? { ...t, status: 'QUEUED', started_at: null, finished_at: null } : t)),
+      waiting: { [load.id]: 'waiting for a concurrency slot (key \'pg16\')' },
+    };
+    const childWaiting = { [CHILD.tasks[0]!.id]: "no live worker implements 'shell'" };
+    const dag = buildDag(TEST_RUN_DEF, run, { childDetails: new Map([[CHILD.id, { ...CHILD, waiting: childWaiting }]]) });
+    expect(node(dag.nodes, taskNodeId('run-stroppy-test')).data).toMatchObject({ waiting: "waiting for a concurrency slot (key 'pg16')" });
+    expect(node(dag.nodes, taskNodeId('destroy-plan')).data).toMatchObject({ waiting: null });
+    expect(node(dag.nodes, childNodeId(CHILD.id)).data).toMatchObject({ kind: 'child', waiting: childWaiting });
+  });
+
   it('shows the tasks without edges when there is no definition', () => {
     const dag = buildDag(null, RUN);
     expect(dag.hasEdges).toBe(false);

@@ -6,6 +6,7 @@
  */
 import { graphlib, layout as dagreLayout } from '@dagrejs/dagre';
 import type { RunDetail, RunState, TaskDef, TaskState, WorkflowDef } from '../api/types.ts';
+import { waitingReason } from './waiting.ts';
 
 export const TASK_W = 176;
 export const TASK_H = 54;
@@ -30,6 +31,8 @@ export interface TaskNodeData {
   onFailure: boolean;
   /** Number of child runs this task spawned. */
   children: number;
+  /** Why the QUEUED task has not started (the server's reason), else null. */
+  waiting: string | null;
 }
 
 export interface ChildNodeData {
@@ -40,6 +43,8 @@ export interface ChildNodeData {
   parentTaskName: string;
   /** The child's tasks, when its detail was loaded (for the status chips). */
   tasks: TaskState[] | undefined;
+  /** Why its QUEUED tasks wait, by task id (from its detail). */
+  waiting: Record<string, string> | undefined;
 }
 
 export interface MoreNodeData {
@@ -224,6 +229,7 @@ export function buildDag(def: WorkflowDef | null | undefined, run: RunDetail | n
         status: m.task?.status ?? 'PENDING',
         onFailure: false,
         children: m.task ? (childrenByTask.get(m.task.id)?.length ?? 0) : 0,
+        waiting: m.task ? waitingReason(run ?? undefined, m.task) : null,
       },
     });
   }
@@ -246,7 +252,7 @@ export function buildDag(def: WorkflowDef | null | undefined, run: RunDetail | n
         y: 0,
         width: GROUP_W,
         height: childGroupHeight(tasks?.length ?? 0),
-        data: { kind: 'child', run: c, parentTaskId: data.task!.id, parentTaskName: data.name, tasks },
+        data: { kind: 'child', run: c, parentTaskId: data.task!.id, parentTaskName: data.name, tasks, waiting: detail?.waiting },
       };
     });
     if (kids.length > shown.length) {
@@ -304,6 +310,7 @@ export function buildDag(def: WorkflowDef | null | undefined, run: RunDetail | n
         status: onFailureTask?.status ?? 'PENDING',
         onFailure: true,
         children: onFailureTask ? (childrenByTask.get(onFailureTask.id)?.length ?? 0) : 0,
+        waiting: onFailureTask ? waitingReason(run ?? undefined, onFailureTask) : null,
       },
     };
     nodes.push(node);

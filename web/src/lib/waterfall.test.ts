@@ -39,6 +39,23 @@ describe('buildWaterfall', () => {
     expect(skipped.runMs).toBeNull();
   });
 
+  it("carries the server's reason on a queued task's row, and only there", () => {
+    const now = RUN.created_at + 60_000;
+    const load = RUN.tasks.find((t) => t.name === 'run-stroppy-test')!;
+    const waiting: RunDetail = {
+      ...RUN,
+      status: 'RUNNING',
+      finished_at: null,
+      tasks: RUN.tasks.map((t) => (t.id === load.id ? { ...t, status: 'QUEUED', started_at: null, finished_at: null } : t)),
+      waiting: { [load.id]: "no live worker implements 'load.run'" },
+    };
+    const w = buildWaterfall(waiting, now);
+    const row = w.rows.find((r) => r.name === 'run-stroppy-test')!;
+    expect(row).toMatchObject({ status: 'QUEUED', started: null, waiting: "no live worker implements 'load.run'" });
+    expect(row.waitMs).toBe(now - load.queued_at!);
+    expect(w.rows.filter((r) => r.waiting !== null)).toHaveLength(1);
+  });
+
   it('runs a running task until now', () => {
     const now = RUN.created_at + 60_000;
     const running: RunDetail = {

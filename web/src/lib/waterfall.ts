@@ -4,6 +4,7 @@
  * Child runs' tasks come right after the task that spawned them, indented.
  */
 import type { RunDetail, TaskState } from '../api/types.ts';
+import { runWaitingReason, waitingReason } from './waiting.ts';
 
 export interface WaterfallRow {
   key: string;
@@ -23,6 +24,8 @@ export interface WaterfallRow {
   /** Derived lengths (ms): waiting for a worker, running. */
   waitMs: number | null;
   runMs: number | null;
+  /** Why a QUEUED task (or a child run) has not started, from the server; null otherwise. */
+  waiting: string | null;
 }
 
 export interface Waterfall {
@@ -32,7 +35,7 @@ export interface Waterfall {
   rows: WaterfallRow[];
 }
 
-function taskRow(t: TaskState, origin: number, now: number, depth: number): WaterfallRow {
+function taskRow(run: RunDetail | undefined, t: TaskState, origin: number, now: number, depth: number): WaterfallRow {
   const off = (v: number | null) => (v === null ? null : v - origin);
   const queuedAt = t.queued_at ?? t.ready_at;
   const end = t.finished_at ?? (t.started_at !== null ? now : null);
@@ -48,6 +51,7 @@ function taskRow(t: TaskState, origin: number, now: number, depth: number): Wate
     finished: off(t.finished_at),
     waitMs: queuedAt !== null ? Math.max(0, (t.started_at ?? t.finished_at ?? now) - queuedAt) : null,
     runMs: t.started_at !== null && end !== null ? Math.max(0, end - t.started_at) : null,
+    waiting: waitingReason(run, t),
   };
 }
 
@@ -71,7 +75,7 @@ export function buildWaterfall(
   const origin = run.created_at;
   const rows: WaterfallRow[] = [];
   for (const t of ordered(run.tasks)) {
-    rows.push(taskRow(t, origin, now, 0));
+    rows.push(taskRow(run, t, origin, now, 0));
     const kids = run.children.filter((c) => c.parent?.task_id === t.id);
     for (const c of kids) {
       rows.push({
@@ -87,9 +91,10 @@ export function buildWaterfall(
         finished: c.finished_at === null ? null : c.finished_at - origin,
         waitMs: 0,
         runMs: (c.finished_at ?? now) - c.created_at,
+        waiting: runWaitingReason(c),
       });
       const detail = childDetails.get(c.id);
-      for (const ct of ordered(detail?.tasks ?? [])) rows.push(taskRow(ct, origin, now, 1));
+      for (const ct of ordered(detail?.tasks ?? [])) rows.push(taskRow(detail, ct, origin, now, 1));
     }
   }
   let end = run.finished_at ?? now;

@@ -66,6 +66,9 @@ export function LoginPage() {
           prints one too, and <code>ratchet token</code> makes more. The token is kept in this browser&apos;s local
           storage.
         </p>
+        <p className="hint">
+          The <a href="/api-docs.html">API reference</a> needs no token.
+        </p>
       </form>
     </div>
   );

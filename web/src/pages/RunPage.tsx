@@ -14,16 +14,20 @@ import { DagView } from '../components/DagView.tsx';
 import { EventsTimeline } from '../components/EventsTimeline.tsx';
 import { LineChart } from '../components/LineChart.tsx';
 import { LogView } from '../components/LogView.tsx';
+import { ReplayControl } from '../components/ReplayControl.tsx';
+import { StuckBanner, WaitingReason } from '../components/Waiting.tsx';
 import { WaterfallView } from '../components/WaterfallView.tsx';
 import { Ago, ErrorBox, JsonView, Loading, Panel, StatusBadge, useNow } from '../components/common.tsx';
 import { buildDag, defFromRun } from '../lib/dag.ts';
 import { DASH, elapsed, formatDateTime, formatDuration, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
 import { LogBuffer } from '../lib/logBuffer.ts';
 import { LogFeed, type FeedState } from '../lib/logFeed.ts';
+import { replayQuestion, replayRequest, runReplay, taskReplay } from '../lib/replay.ts';
 import { asLoadResult, loadSeries, LOAD_TASK } from '../lib/series.ts';
 import { isTerminal, TONE_COLOR } from '../lib/status.ts';
 import { deriveTaskInput } from '../lib/taskInput.ts';
 import { buildWaterfall } from '../lib/waterfall.ts';
+import { runWaitingReason, stuckTasks, waitingReason } from '../lib/waiting.ts';
 
 const SUITE_WORKFLOW = 'stroppy-test-suite';
 const TEST_WORKFLOW = 'stroppy-test-run';
@@ -60,9 +64,27 @@ function useLogFeed(runId: string, live: boolean) {
   return { buffer, state, error };
 }
 
-function RunHeader({ run, onCancel, cancelling }: { run: RunDetail; onCancel: () => void; cancelling: boolean }) {
+/** Replaying the run (or part of it): the request on its way, and which tasks it named. */
+interface ReplayProps {
+  def: WorkflowDef | null | undefined;
+  pending: boolean;
+  onReplay: (taskName: string | null) => void;
+}
+
+function RunHeader({
+  run,
+  onCancel,
+  cancelling,
+  replay,
+}: {
+  run: RunDetail;
+  onCancel: () => void;
+  cancelling: boolean;
+  replay: ReplayProps;
+}) {
   const now = useNow();
   const canCancel = !isTerminal(run.status) && !run.cancel_requested;
+  const slot = runWaitingReason(run);
   return (
     <header className="page-head row">
       <div>
@@ -70,6 +92,7 @@ function RunHeader({ run, onCancel, cancelling }: { run: RunDetail; onCancel: ()
           {run.workflow} <span className="muted small mono">v{run.version}</span> <StatusBadge status={run.status} />
           {run.cancel_requested && !isTerminal(run.status) && <span className="tag tag-bad">cancel requested</span>}
         </h1>
+        {slot && <WaitingReason reason={slot} block />}
         <dl className="facts">
           <div>
             <dt>Run</dt>
@@ -87,6 +110,12 @@ function RunHeader({ run, onCancel, cancelling }: { run: RunDetail; onCancel: ()
             <dt>Duration</dt>
             <dd>{formatDuration(elapsed(run.created_at, run.finished_at, now))}</dd>
           </div>
+          {run.concurrency_key && (
+            <div>
+              <dt>Concurrency key</dt>
+              <dd className="mono">{run.concurrency_key}</dd>
+            </div>
+          )}
           {run.parent && (
             <div>
               <dt>Spawned by</dt>
@@ -123,6 +152,13 @@ function RunHeader({ run, onCancel, cancelling }: { run: RunDetail; onCancel: ()
         </dl>
       </div>
       <div className="actions">
+        <ReplayControl
+          label="Replay run"
+          question={replayQuestion(replay.def)}
+          availability={runReplay(run)}
+          pending={replay.pending}
+          onReplay={() => replay.onReplay(null)}
+        />
         {canCancel && (
           <button
             type="button"
@@ -140,7 +176,19 @@ function RunHeader({ run, onCancel, cancelling }: { run: RunDetail; onCancel: ()
   );
 }
 
-function TaskDetail({ run, task, def }: { run: RunDetail; task: TaskState; def: WorkflowDef | undefined }) {
+function TaskDetail({
+  run,
+  task,
+  def,
+  replay,
+  replayError,
+}: {
+  run: RunDetail;
+  task: TaskState;
+  def: WorkflowDef | undefined;
+  replay: ReplayProps;
+  replayError: unknown;
+}) {
   const now = useNow();
   const tdef = def ? [...def.tasks, ...(def.on_failure ? [def.on_failure] : [])].find((t) => t.name === task.name) : undefined;
   const input = deriveTaskInput(run, tdef);
@@ -153,7 +201,20 @@ function TaskDetail({ run, task, def }: { run: RunDetail; task: TaskState; def: 
           {task.name} <StatusBadge status={task.status} />
         </h3>
         <span className="mono small muted">{task.action}</span>
+        <span className="task-detail-actions">
+          <ReplayControl
+            key={task.name}
+            label="Replay from this task"
+            question={replayQuestion(replay.def, task.name)}
+            availability={taskReplay(run, task)}
+            pending={replay.pending}
+            onReplay={() => replay.onReplay(task.name)}
+            small
+          />
+        </span>
       </div>
+      <ErrorBox error={replayError} title="Replay failed" />
+      <WaitingReason reason={waitingReason(run, task)} block />
       {task.error && <div className="error-box">{task.error}</div>}
       <dl className="facts facts-grid">
         <div>
@@ -185,6 +246,12 @@ function TaskDetail({ run, task, def }: { run: RunDetail; task: TaskState; def: 
             {formatDuration(wait)} / {formatDuration(elapsed(task.started_at, task.finished_at, now))}
           </dd>
         </div>
+        {task.concurrency_key && (
+          <div>
+            <dt>Concurrency key</dt>
+            <dd className="mono">{task.concurrency_key}</dd>
+          </div>
+        )}
         {task.deadline !== null && !isTerminal(task.status) && (
           <div>
             <dt>Deadline</dt>
@@ -371,6 +438,17 @@ export default function RunPage() {
     mutationFn: () => api.cancelRun(id),
     onSettled: () => void queryClient.invalidateQueries({ queryKey: ['run', id] }),
   });
+  // Replay: the run (and the child runs it reruns) goes live again, so every run query refetches
+  // and polls again; the returned state flips the status at once.
+  const replay = useMutation({
+    mutationFn: (taskName: string | null) => api.replayRun(id, replayRequest(taskName).tasks),
+    onSuccess: (state) => {
+      queryClient.setQueryData<RunDetail>(['run', id], (old) => (old ? { ...old, ...state } : old));
+      void queryClient.invalidateQueries({ queryKey: ['run'] });
+      void queryClient.invalidateQueries({ queryKey: ['suite'] });
+      void queryClient.invalidateQueries({ queryKey: ['suites'] });
+    },
+  });
 
   const taskName = params.get('task');
   const tab = (params.get('tab') as Tab | null) ?? (taskName ? 'task' : 'logs');
@@ -385,13 +463,23 @@ export default function RunPage() {
   };
 
   // The run detail carries the DAG's edges; the definition (fetched too, for task inputs) is the fallback.
-  const dag = useMemo(() => (run ? buildDag(defFromRun(run) ?? def, run, { childDetails }) : null), [def, run, childDetails]);
+  const graphDef = useMemo(() => (run ? (defFromRun(run) ?? def) : def), [def, run]);
+  const dag = useMemo(() => (run ? buildDag(graphDef, run, { childDetails }) : null), [graphDef, run, childDetails]);
+  const stuck = useMemo(() => (run ? stuckTasks(run, childDetails) : []), [run, childDetails]);
   const taskNames = useMemo(() => (run?.tasks ?? []).map((t) => ({ id: t.id, name: t.name })), [run?.tasks]);
 
   if (runQ.isPending) return <Loading what="run" />;
   if (!run || !dag) return <ErrorBox error={runQ.error} title="Cannot load the run" />;
 
   const task = taskName ? run.tasks.find((t) => t.name === taskName) : undefined;
+  const replayProps: ReplayProps = {
+    def: graphDef,
+    pending: replay.isPending,
+    onReplay: (name) => {
+      replay.reset();
+      replay.mutate(name);
+    },
+  };
   const loadTask = run.tasks.find((t) => t.name === LOAD_TASK);
 
   return (
@@ -407,8 +495,10 @@ export default function RunPage() {
           </>
         )}
       </nav>
-      <RunHeader run={run} onCancel={() => cancel.mutate()} cancelling={cancel.isPending} />
+      <RunHeader run={run} onCancel={() => cancel.mutate()} cancelling={cancel.isPending} replay={replayProps} />
       <ErrorBox error={cancel.error} title="Cancel failed" />
+      {replay.variables === null && <ErrorBox error={replay.error} title="Replay failed" />}
+      <StuckBanner groups={stuck} />
       <ErrorBox error={runQ.error} title="Refresh failed" />
       {run.error && <div className="error-box">Run error: {run.error}</div>}
 
@@ -477,7 +567,13 @@ export default function RunPage() {
         </div>
         {tab === 'task' &&
           (task ? (
-            <TaskDetail run={run} task={task} def={def} />
+            <TaskDetail
+              run={run}
+              task={task}
+              def={def}
+              replay={replayProps}
+              replayError={replay.variables === task.name ? replay.error : null}
+            />
           ) : (
             <p className="muted">Select a task in the graph or the timing chart.</p>
           ))}
