@@ -115,11 +115,7 @@ impl Inner {
         });
         self.publish_raw(channels::STATUS, &status.to_string())
             .await;
-        // Something ended or was queued: a concurrency slot may be free or wanted.
-        if change.run_status.is_some_and(|s| s.is_terminal())
-            || change.queued
-            || change.tasks.iter().any(|t| t.2.is_terminal())
-        {
+        if change.concurrency {
             self.admission.notify_one();
         }
         self.status.send_modify(|n| *n += 1);

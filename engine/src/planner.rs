@@ -252,14 +252,11 @@ impl<'a> Planner<'a> {
         run.cancel_requested = false;
         // Under a concurrency rule the replayed run queues for a slot like a new one.
         run.waiting_for_slot = run.concurrency_key.is_some();
-        let mut listed: Vec<&String> = names.iter().collect();
-        listed.sort();
+        let mut listed: Vec<&str> = names.iter().map(String::as_str).collect();
+        listed.sort_unstable();
         self.events.push(NewEvent::run(
             EventKind::Replayed,
-            format!(
-                "replaying {}",
-                listed.into_iter().cloned().collect::<Vec<_>>().join(", ")
-            ),
+            format!("replaying {}", listed.join(", ")),
         ));
         self.reconcile(snap, &HashSet::new());
     }

@@ -527,6 +527,8 @@ pub struct Change {
     pub queued: bool,
     /// Some RUNNING attempt must stop (cancelled or timed out), with its worker.
     pub stop: Vec<(TaskId, i32, Option<WorkerId>)>,
+    /// A run or task under a concurrency rule changed status: a slot may be free or wanted.
+    pub concurrency: bool,
 }
 
 impl Change {

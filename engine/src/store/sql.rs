@@ -328,6 +328,7 @@ macro_rules! sql_store {
                 if old.status != new.status || old.attempt != new.attempt {
                     change.tasks.push((new.id, new.name.clone(), new.status));
                     change.queued |= new.status == TaskStatus::Queued;
+                    change.concurrency |= new.concurrency_key.is_some();
                 }
             }
             if before.run != after.run {
@@ -352,6 +353,7 @@ macro_rules! sql_store {
                 }
                 if before.run.status != run.status {
                     change.run_status = Some(run.status);
+                    change.concurrency |= run.concurrency_key.is_some();
                 }
             }
             insert_events(tx, after.run.id, &planner.events, now).await?;
