@@ -48,5 +48,6 @@ pub use crate::children::{Child, ChildResult};
 pub use crate::engine::{Engine, EngineConfig, EngineError, channels};
 #[cfg(feature = "store")]
 pub use crate::events::Pushed;
+pub use crate::waiting::{WaitingKind, WaitingReason};
 #[cfg(feature = "store")]
 pub use crate::worker::{Context, HandlerResult, TaskError, Worker};

@@ -470,6 +470,9 @@ impl<'a> Planner<'a> {
                             );
                             task.concurrency_key = Some(key);
                             task.waiting_for_slot = true;
+                            // As for a run waiting for its slot, the schedule timeout
+                            // counts from admission.
+                            task.schedule_deadline = None;
                             self.events
                                 .push(NewEvent::task(task, EventKind::Queued, message));
                         }

@@ -31,6 +31,11 @@ async fn read_tokens_read_write_tokens_write_and_revoked_tokens_stop_working() {
     assert!(ok, "{err}");
     assert!(reader.starts_with("rat_api_"), "{reader}");
     let read = Api::new(&server.base, &reader);
+    let (status, me) = read.get("/api/v1/me").await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["name"], "dashboard-viewer");
+    assert_eq!(me["scopes"], json!(["read"]));
+    assert_eq!(me["can_write"], false);
     let (status, _) = read.get("/api/v1/suites").await;
     assert_eq!(status, 200);
     let (status, body) = read

@@ -243,5 +243,8 @@ async fn rate_limits_are_set_over_http_and_queued_tasks_say_why_they_wait() {
         })
         .await;
     let id = task(&run, "needs-gpu")["id"].as_str().unwrap();
-    assert_eq!(run["waiting"][id], "no live worker implements 'shell'");
+    assert_eq!(
+        run["waiting"][id],
+        json!({"kind": "no_worker", "message": "no live worker implements 'shell'"})
+    );
 }

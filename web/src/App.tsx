@@ -1,7 +1,10 @@
 import { lazy, Suspense } from 'react';
 import { Navigate, NavLink, Route, Routes } from 'react-router';
+import { useMe } from './api/queries.ts';
 import { useAuth } from './auth.tsx';
 import { Loading } from './components/common.tsx';
+import { tokenScope } from './lib/access.ts';
+import { formatDateTime } from './lib/format.ts';
 import { useStreamState } from './live.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
 import { SuitesPage } from './pages/SuitesPage.tsx';
@@ -33,6 +36,22 @@ function LiveIndicator() {
   );
 }
 
+/** The signed-in token's name and broadest scope (nothing until `/me` answers, or if it cannot). */
+function WhoAmI() {
+  const me = useMe().data;
+  if (!me) return null;
+  const scope = tokenScope(me);
+  const title = `Signed in with the API token "${me.name}" (scopes: ${me.scopes.join(', ') || 'none'})${
+    me.expires_at !== null ? `; it expires ${formatDateTime(me.expires_at)}` : ''
+  }${me.can_write ? '' : '. It can only read: submitting, cancelling and replaying are off.'}`;
+  return (
+    <span className="whoami" title={title}>
+      <span className="whoami-name">{me.name}</span>
+      <span className={`whoami-scope${me.can_write ? '' : ' whoami-read-only'}`}>{me.can_write ? scope : 'read only'}</span>
+    </span>
+  );
+}
+
 export function App() {
   const { token, logout } = useAuth();
   if (!token) return <LoginPage />;
@@ -56,6 +75,7 @@ export function App() {
         </a>
         <div className="sidebar-foot">
           <LiveIndicator />
+          <WhoAmI />
           <button type="button" className="link-button" onClick={() => logout()}>
             Log out
           </button>

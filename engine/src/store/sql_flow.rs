@@ -96,6 +96,8 @@ macro_rules! sql_flow {
                         let admit = |p: &mut Planner<'_>, snap: &mut RunSnapshot| {
                             if let Some(task) = snap.tasks.iter_mut().find(|t| t.id == task_id && t.waiting_for_slot) {
                                 task.waiting_for_slot = false;
+                                let timeout = p.def.find(&task.name).map_or(0, |d| d.schedule_timeout.as_millis());
+                                task.schedule_deadline = Some(p.now.saturating_add(timeout));
                                 let key = task.concurrency_key.clone().unwrap_or_default();
                                 p.events.push(NewEvent::task(task, EventKind::Admitted, format!("concurrency key '{key}'")));
                             }

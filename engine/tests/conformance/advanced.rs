@@ -202,7 +202,11 @@ pub async fn task_concurrency_holds_per_key_across_runs(b: Backend) {
         .task(TaskDef::new("prepare", "free"))
         .task(TaskDef {
             concurrency: vec![rule(1, LimitStrategy::GroupRoundRobin)],
-            ..TaskDef::new("work", "work").parents(["prepare"])
+            // Shorter than the wait of the last ones (4 × 150 ms before them): waiting for
+            // the slot must not count toward it.
+            ..TaskDef::new("work", "work")
+                .parents(["prepare"])
+                .schedule_timeout(Duration::from_millis(400))
         });
     let mut runs = Vec::new();
     for _ in 0..5 {
@@ -336,15 +340,18 @@ pub async fn weighted_labels_prefer_the_better_worker_and_stuck_tasks_say_why(b:
     let tasks = env.engine.tasks(run.id).await.unwrap();
     let reasons = env.engine.waiting_reasons(&run, &tasks).await.unwrap();
     let reason = |name: &str| reasons[&tasks.iter().find(|t| t.name == name).unwrap().id].clone();
+    let (gpu, exotic) = (reason("gpu"), reason("exotic"));
+    assert_eq!(gpu.kind, engine::WaitingKind::MissingLabels);
     assert!(
-        reason("gpu").contains("required labels: gpu = true"),
-        "{}",
-        reason("gpu")
+        gpu.message.contains("required labels: gpu = true"),
+        "{gpu:?}"
     );
+    assert_eq!(exotic.kind, engine::WaitingKind::NoWorker);
     assert!(
-        reason("exotic").contains("no live worker implements 'nobody-has-this'"),
-        "{}",
-        reason("exotic")
+        exotic
+            .message
+            .contains("no live worker implements 'nobody-has-this'"),
+        "{exotic:?}"
     );
     assert_eq!(env.task(&run, "gpu").await.status, TaskStatus::Queued);
     env.engine.cancel_run(run.id).await.unwrap();

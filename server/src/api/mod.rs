@@ -6,6 +6,7 @@ mod agents;
 pub mod body;
 mod events;
 mod health;
+mod me;
 mod metrics;
 mod openapi;
 pub mod problem;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .nest("/agent", agent_protocol)
         .route("/openapi.json", get(openapi::document))
+        .route("/me", get(me::me))
         .route("/agents", get(agents::list_agents))
         .route("/infrastructure", get(agents::infrastructure))
         .route(

@@ -7,14 +7,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    agent, agents, events, health, metrics, rate_limits, runs, schedules, streams, suites,
+    agent, agents, events, health, me, metrics, rate_limits, runs, schedules, streams, suites,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ratchet", description = "Database benchmark suites end to end: submit suites, follow runs, logs and results; the agent protocol."),
     paths(
-        health::healthz, health::readyz, metrics::metrics,
+        health::healthz, health::readyz, metrics::metrics, me::me,
         suites::submit, suites::list, suites::get, suites::cancel, suites::compare,
         runs::list_runs, runs::get_run, runs::run_events, runs::cancel_run, runs::replay_run, runs::run_logs, runs::run_progress,
         streams::run_logs, streams::status,

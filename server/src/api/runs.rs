@@ -109,7 +109,7 @@ pub struct RunDetail {
     pub edges: Vec<(String, String)>,
     /// Why QUEUED tasks are not running yet, by task id (no live worker has the required
     /// labels, a concurrency slot, a rate limit, a durable wait…).
-    pub waiting: BTreeMap<Uuid, String>,
+    pub waiting: BTreeMap<Uuid, engine::WaitingReason>,
 }
 
 async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {

@@ -8,6 +8,7 @@ import type {
   Agent,
   Infrastructure,
   LogPage,
+  Me,
   ProgressPage,
   RateLimit,
   ReplayRequest,
@@ -97,6 +98,12 @@ export class ApiClient {
         errors: [],
       });
     }
+  }
+
+  // ---- the caller ----
+  /** The signed-in token: its name, scopes and whether it may write. */
+  me(signal?: AbortSignal) {
+    return this.request<Me>('GET', '/me', signal ? { signal } : {});
   }
 
   // ---- suites ----

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import document from '../../../openapi/openapi.json';
 import { KNOWN_STATUSES } from '../lib/status.ts';
+import { WAITING_KINDS } from '../lib/waiting.ts';
 
 type Schema = {
   $ref?: string;
@@ -61,6 +62,8 @@ const USED: Record<string, string[]> = {
     'waiting_for_slot',
   ],
   RunDetail: ['tasks', 'children', 'edges', 'waiting'],
+  WaitingReason: ['kind', 'message'],
+  Me: ['id', 'name', 'scopes', 'can_write', 'expires_at'],
   ReplayRequest: ['tasks'],
   RateLimit: ['key', 'limit', 'duration'],
   SuiteResult: ['baseline', 'tests', 'best', 'worst', 'completed', 'failed'],
@@ -129,10 +132,15 @@ describe('the API types match the server OpenAPI document', () => {
       ['get', '/api/v1/workflows/{name}/versions/{version}'],
       ['get', '/api/v1/agents'],
       ['get', '/api/v1/infrastructure'],
+      ['get', '/api/v1/me'],
       ['get', '/healthz'],
       ['get', '/readyz'],
     ];
     expect(used.filter(([method, path]) => !paths[path]?.[method]).map(([m, p]) => `${m.toUpperCase()} ${p}`)).toEqual([]);
+  });
+
+  it('knows every kind of wait the server sends', () => {
+    expect([...(resolve(schemas['WaitingKind']!).enum ?? [])].sort()).toEqual([...WAITING_KINDS].sort());
   });
 
   it.each(['EventKind', 'RunStatus', 'TaskStatus'])('every %s value has its own colour and label', (name) => {

@@ -3,13 +3,42 @@
  * (fast while the status stream is unavailable, slow while it works — see live.tsx) and
  * stops once it has ended.
  */
-import { keepPreviousData, useInfiniteQuery, useQueries, useQuery } from '@tanstack/react-query';
+import { keepPreviousData, queryOptions, useInfiniteQuery, useQueries, useQuery } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { useApi } from '../auth.tsx';
+import { useApi, useAuth } from '../auth.tsx';
 import { FAST_POLL_MS, SLOW_POLL_MS, useStreamState } from '../live.tsx';
+import { canWriteFrom } from '../lib/access.ts';
 import { isTerminal } from '../lib/status.ts';
+import type { ApiClient } from './client.ts';
 import { ApiError } from './problem.ts';
 import type { ProgressPoint, RunDetail } from './types.ts';
+
+/**
+ * `GET /me`, once per sign-in: a token's scopes do not change while it is used, so it is never
+ * stale and not refetched on focus. Keyed by the token, so signing in with another asks again.
+ * A 401 signs out as every call does (the client's onUnauthorized); other errors are not
+ * retried (canWriteFrom then assumes the token may write).
+ */
+export function meQuery(api: ApiClient, token: string) {
+  return queryOptions({
+    queryKey: ['me', token],
+    queryFn: ({ signal }) => api.me(signal),
+    enabled: Boolean(token),
+    staleTime: Infinity,
+    retry: false,
+    refetchOnWindowFocus: false,
+  });
+}
+
+export function useMe() {
+  const { api, token } = useAuth();
+  return useQuery(meQuery(api, token));
+}
+
+/** Whether the signed-in token may submit, cancel and replay (see lib/access.ts). */
+export function useCanWrite(): boolean {
+  return canWriteFrom(useMe().data);
+}
 
 function useLiveInterval(): number {
   return useStreamState() === 'open' ? SLOW_POLL_MS : FAST_POLL_MS;

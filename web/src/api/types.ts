@@ -173,10 +173,23 @@ export interface RunDetail extends RunState {
   /** The DAG as `[parent, child]` task names (the on-failure task has none); absent on older servers. */
   edges?: [string, string][];
   /**
-   * Why QUEUED tasks cannot start now, by task id: a human sentence such as "no live worker
-   * implements 'shell'" or "waiting for a concurrency slot (key 'pg16')". Absent on older servers.
+   * Why QUEUED tasks cannot start now, by task id (see lib/waiting.ts). Older servers sent the
+   * bare sentence (a string) or nothing at all.
    */
-  waiting?: Record<string, string>;
+  waiting?: Record<string, WaitingReason | string>;
+}
+
+/**
+ * Why a QUEUED task has not started: `no_worker` (no live worker implements its action),
+ * `missing_labels` (some do, none has the required labels), `concurrency_slot`,
+ * `durable_wait`, `not_before` (backoff, durable sleep or rate limit) or `workers_busy`.
+ */
+export type WaitingKind = 'no_worker' | 'missing_labels' | 'concurrency_slot' | 'durable_wait' | 'not_before' | 'workers_busy';
+
+/** `RunDetail.waiting`'s values: `kind` for the dashboard, `message` for people. */
+export interface WaitingReason {
+  kind: WaitingKind | (string & {});
+  message: string;
 }
 
 /** Body of `POST /runs/{id}/replay`: the tasks to run again (with their descendants); empty = every task. */
@@ -301,6 +314,19 @@ export interface RateLimit {
   key: string;
   limit: number;
   duration: string;
+}
+
+// ---- the caller ------------------------------------------------------------------------
+
+/** `GET /me`: the token the dashboard signed in with. */
+export interface Me {
+  id: string;
+  name: string;
+  /** `read`, `write`, `admin` (admin implies write, write implies read). */
+  scopes: string[];
+  /** The token may submit, cancel and replay (the server refuses it otherwise). */
+  can_write: boolean;
+  expires_at: Millis | null;
 }
 
 // ---- live stream ------------------------------------------------------------------------

@@ -44,7 +44,7 @@ const TaskNode = memo(function TaskNode({ data }: NodeProps<FlowNode>) {
   return (
     <div
       className={`dag-task tone-${s.tone}${data.selected ? ' selected' : ''}${n.onFailure ? ' on-failure' : ''}${stuck ? ' stuck' : ''}`}
-      title={`${n.name}\n${n.action}\n${s.label}${n.waiting ? `\nwaiting: ${n.waiting}` : ''}${t?.error ? `\n${t.error}` : ''}`}
+      title={`${n.name}\n${n.action}\n${s.label}${n.waiting ? `\nwaiting: ${n.waiting.message}` : ''}${t?.error ? `\n${t.error}` : ''}`}
     >
       <Handle type="target" position={Position.Left} isConnectable={false} />
       <div className="dag-task-name">
@@ -53,7 +53,7 @@ const TaskNode = memo(function TaskNode({ data }: NodeProps<FlowNode>) {
       </div>
       <div className={`dag-task-meta${n.waiting ? ` dag-task-waiting${stuck ? ' waiting-stuck' : ''}` : ''}`}>
         {n.onFailure ? 'on failure · ' : ''}
-        {n.waiting ? `${stuck ? '⚠ ' : ''}${n.waiting}` : s.label}
+        {n.waiting ? `${stuck ? '⚠ ' : ''}${n.waiting.message}` : s.label}
         {t && t.attempt > 1 ? ` · attempt ${t.attempt}` : ''}
         {t && t.started_at !== null && (
           <>
@@ -92,7 +92,7 @@ const ChildNode = memo(function ChildNode({ data }: NodeProps<FlowNode>) {
             <span
               key={t.id}
               className={`dag-chip tone-${statusStyle(t.status).tone}`}
-              title={`${t.name}: ${statusStyle(t.status).label}${n.waiting?.[t.id] ? `\nwaiting: ${n.waiting[t.id]}` : ''}`}
+              title={`${t.name}: ${statusStyle(t.status).label}${n.waiting?.[t.id] ? `\nwaiting: ${n.waiting[t.id]!.message}` : ''}`}
             >
               <span className="dot" />
               {t.name}

@@ -1,9 +1,10 @@
 /**
  * A replay button with an inline confirm: the first click asks (naming what runs again),
- * the second sends. Shown only for an ended run (see lib/replay.ts); the page owns the
- * request and shows its error.
+ * the second sends. Shown only for an ended run (see lib/replay.ts); disabled, saying why,
+ * for a token that can only read (lib/access.ts). The page owns the request and shows its error.
  */
 import { useState } from 'react';
+import { READ_ONLY_WHY } from '../lib/access.ts';
 import type { ReplayAvailability } from '../lib/replay.ts';
 
 export interface ReplayControlProps {
@@ -15,14 +16,26 @@ export interface ReplayControlProps {
   /** A replay of this run is on its way. */
   pending: boolean;
   onReplay: () => void;
+  /** The token may write (`GET /me`); when not, the button stays but cannot be pressed. */
+  canWrite?: boolean;
   small?: boolean;
   /** Start with the confirm open (tests). */
   initiallyConfirming?: boolean;
 }
 
-export function ReplayControl({ label, question, availability, pending, onReplay, small = false, initiallyConfirming = false }: ReplayControlProps) {
+export function ReplayControl({
+  label,
+  question,
+  availability: offered,
+  pending,
+  onReplay,
+  canWrite = true,
+  small = false,
+  initiallyConfirming = false,
+}: ReplayControlProps) {
   const [confirming, setConfirming] = useState(initiallyConfirming);
-  if (!availability.show) return null;
+  if (!offered.show) return null;
+  const availability = canWrite ? offered : { show: true, enabled: false, why: READ_ONLY_WHY };
   const size = small ? ' button-small' : '';
   if (confirming && availability.enabled && !pending) {
     return (

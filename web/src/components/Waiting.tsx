@@ -1,20 +1,20 @@
 /** Why a queued task waits (amber), louder when no live worker can take it (see lib/waiting.ts). */
 import { Fragment } from 'react';
 import { Link } from 'react-router';
-import { isStuck, type StuckGroup } from '../lib/waiting.ts';
+import { isStuck, type StuckGroup, type Waiting } from '../lib/waiting.ts';
 
-export function WaitingReason({ reason, block = false }: { reason: string | null | undefined; block?: boolean }) {
+export function WaitingReason({ reason, block = false }: { reason: Waiting | null | undefined; block?: boolean }) {
   if (!reason) return null;
   const stuck = isStuck(reason);
   const Tag = block ? 'p' : 'span';
   return (
-    <Tag className={`waiting-reason${stuck ? ' waiting-stuck' : ''}${block ? ' waiting-block' : ''}`} title={`waiting: ${reason}`}>
+    <Tag className={`waiting-reason${stuck ? ' waiting-stuck' : ''}${block ? ' waiting-block' : ''}`} title={`waiting: ${reason.message}`}>
       {stuck && (
         <span className="waiting-icon" aria-hidden="true">
           ⚠{' '}
         </span>
       )}
-      waiting: {reason}
+      waiting: {reason.message}
     </Tag>
   );
 }

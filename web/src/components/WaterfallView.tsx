@@ -73,9 +73,9 @@ export function WaterfallView({ waterfall, selectedTaskId, onSelect }: Waterfall
                 <span
                   className={`wf-waiting${isStuck(r.waiting) ? ' waiting-stuck' : ''}`}
                   style={{ left: `min(${pct(waitStart ?? 0)}, 45%)` }}
-                  title={`waiting: ${r.waiting}`}
+                  title={`waiting: ${r.waiting.message}`}
                 >
-                  {isStuck(r.waiting) ? '⚠ ' : ''}waiting: {r.waiting}
+                  {isStuck(r.waiting) ? '⚠ ' : ''}waiting: {r.waiting.message}
                 </span>
               )}
               {runStart !== null && runEnd !== null && (

@@ -14,11 +14,11 @@ import { StuckBanner, WaitingReason } from './Waiting.tsx';
 import { WaterfallView } from './WaterfallView.tsx';
 
 const RUN = testRun as unknown as RunDetail;
-const NO_WORKER = "no live worker implements 'shell'";
+const NO_WORKER = { kind: 'no_worker', message: "no live worker implements 'shell'" } as const;
 
 describe('WaitingReason', () => {
   it('shows the reason in amber', () => {
-    const html = renderToStaticMarkup(createElement(WaitingReason, { reason: "waiting for a concurrency slot (key 'pg16')" }));
+    const html = renderToStaticMarkup(createElement(WaitingReason, { reason: { kind: 'concurrency_slot', message: "waiting for a concurrency slot (key 'pg16')" } }));
     expect(html).toContain('class="waiting-reason"');
     expect(html).toContain('waiting: waiting for a concurrency slot (key &#x27;pg16&#x27;)');
     expect(html).not.toContain('⚠');
@@ -29,6 +29,20 @@ describe('WaitingReason', () => {
     expect(html).toMatch(/^<p class="waiting-reason waiting-stuck waiting-block"/);
     expect(html).toContain('⚠');
     expect(html).toContain('waiting: no live worker implements');
+  });
+
+  it('is louder for missing labels too, and for an older server\'s "no live worker" sentence', () => {
+    const labels = { kind: 'missing_labels', message: "no live worker that implements 'bench' has the required labels: gpu = true" };
+    expect(renderToStaticMarkup(createElement(WaitingReason, { reason: labels }))).toContain('waiting-stuck');
+    const old = { kind: 'unknown', message: NO_WORKER.message };
+    expect(renderToStaticMarkup(createElement(WaitingReason, { reason: old }))).toContain('waiting-stuck');
+  });
+
+  it('shows the message, not the kind', () => {
+    const html = renderToStaticMarkup(createElement(WaitingReason, { reason: { kind: 'not_before', message: 'backing off until 10:00' } }));
+    expect(html).toContain('waiting: backing off until 10:00');
+    expect(html).not.toContain('not_before');
+    expect(html).not.toContain('waiting-stuck');
   });
 
   it('renders nothing without a reason', () => {
@@ -65,7 +79,8 @@ describe('StuckBanner', () => {
         createElement(StuckBanner, {
           groups: [
             {
-              reason: NO_WORKER,
+              reason: NO_WORKER.message,
+              kind: NO_WORKER.kind,
               tasks: [
                 { runId: 'r', name: 'a', child: null },
                 { runId: 'c', name: 'b', child: 'cloud-provision · provision' },
@@ -111,6 +126,14 @@ describe('ReplayControl', () => {
     const pending = render({ pending: true });
     expect(pending).toContain('disabled=""');
     expect(pending).toContain('Replaying…');
+  });
+
+  it('is disabled, saying why, for a token that can only read, and never asks', () => {
+    const html = render({ canWrite: false });
+    expect(html).toBe('<button type="button" class="button" disabled="" title="your token can only read">Replay run</button>');
+    expect(render({ canWrite: false, initiallyConfirming: true })).not.toContain('role="group"');
+    // Still hidden where there is nothing to replay.
+    expect(render({ canWrite: false, availability: { show: false, enabled: false, why: null } })).toBe('');
   });
 
   it('asks before sending', () => {

@@ -113,13 +113,19 @@ describe('buildDag, other cases', () => {
       ...RUN,
       status: 'RUNNING',
       tasks: RUN.tasks.map((t) => (t.id === load.id ? { ...t, status: 'QUEUED', started_at: null, finished_at: null } : t)),
-      waiting: { [load.id]: 'waiting for a concurrency slot (key \'pg16\')' },
+      waiting: { [load.id]: { kind: 'concurrency_slot', message: "waiting for a concurrency slot (key 'pg16')" } },
     };
+    // The child's detail from an older server: the bare sentence, read as the same shape.
     const childWaiting = { [CHILD.tasks[0]!.id]: "no live worker implements 'shell'" };
     const dag = buildDag(TEST_RUN_DEF, run, { childDetails: new Map([[CHILD.id, { ...CHILD, waiting: childWaiting }]]) });
-    expect(node(dag.nodes, taskNodeId('run-stroppy-test')).data).toMatchObject({ waiting: "waiting for a concurrency slot (key 'pg16')" });
+    expect(node(dag.nodes, taskNodeId('run-stroppy-test')).data).toMatchObject({
+      waiting: { kind: 'concurrency_slot', message: "waiting for a concurrency slot (key 'pg16')" },
+    });
     expect(node(dag.nodes, taskNodeId('destroy-plan')).data).toMatchObject({ waiting: null });
-    expect(node(dag.nodes, childNodeId(CHILD.id)).data).toMatchObject({ kind: 'child', waiting: childWaiting });
+    expect(node(dag.nodes, childNodeId(CHILD.id)).data).toMatchObject({
+      kind: 'child',
+      waiting: { [CHILD.tasks[0]!.id]: { kind: 'unknown', message: "no live worker implements 'shell'" } },
+    });
   });
 
   it('shows the tasks without edges when there is no definition', () => {

@@ -6,7 +6,7 @@
  */
 import { graphlib, layout as dagreLayout } from '@dagrejs/dagre';
 import type { RunDetail, RunState, TaskDef, TaskState, WorkflowDef } from '../api/types.ts';
-import { waitingReason } from './waiting.ts';
+import { parseWaiting, waitingReason, type Waiting } from './waiting.ts';
 
 export const TASK_W = 176;
 export const TASK_H = 54;
@@ -32,7 +32,7 @@ export interface TaskNodeData {
   /** Number of child runs this task spawned. */
   children: number;
   /** Why the QUEUED task has not started (the server's reason), else null. */
-  waiting: string | null;
+  waiting: Waiting | null;
 }
 
 export interface ChildNodeData {
@@ -44,7 +44,7 @@ export interface ChildNodeData {
   /** The child's tasks, when its detail was loaded (for the status chips). */
   tasks: TaskState[] | undefined;
   /** Why its QUEUED tasks wait, by task id (from its detail). */
-  waiting: Record<string, string> | undefined;
+  waiting: Record<string, Waiting> | undefined;
 }
 
 export interface MoreNodeData {
@@ -141,6 +141,17 @@ export function defFromRun(run: RunDetail): WorkflowDef | null {
 export interface BuildOptions {
   /** Details of child runs, by id (their tasks fill the group's chips). */
   childDetails?: ReadonlyMap<string, RunDetail | undefined>;
+}
+
+/** A child run's waits by task id, parsed (either form the server sends); undefined without a detail. */
+function waitingById(detail: RunDetail | undefined): Record<string, Waiting> | undefined {
+  if (!detail?.waiting) return undefined;
+  const out: Record<string, Waiting> = {};
+  for (const [id, raw] of Object.entries(detail.waiting)) {
+    const w = parseWaiting(raw);
+    if (w) out[id] = w;
+  }
+  return out;
 }
 
 /**
@@ -252,7 +263,7 @@ export function buildDag(def: WorkflowDef | null | undefined, run: RunDetail | n
         y: 0,
         width: GROUP_W,
         height: childGroupHeight(tasks?.length ?? 0),
-        data: { kind: 'child', run: c, parentTaskId: data.task!.id, parentTaskName: data.name, tasks, waiting: detail?.waiting },
+        data: { kind: 'child', run: c, parentTaskId: data.task!.id, parentTaskName: data.name, tasks, waiting: waitingById(detail) },
       };
     });
     if (kids.length > shown.length) {

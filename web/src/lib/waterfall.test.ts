@@ -47,11 +47,15 @@ describe('buildWaterfall', () => {
       status: 'RUNNING',
       finished_at: null,
       tasks: RUN.tasks.map((t) => (t.id === load.id ? { ...t, status: 'QUEUED', started_at: null, finished_at: null } : t)),
-      waiting: { [load.id]: "no live worker implements 'load.run'" },
+      waiting: { [load.id]: { kind: 'no_worker', message: "no live worker implements 'load.run'" } },
     };
     const w = buildWaterfall(waiting, now);
     const row = w.rows.find((r) => r.name === 'run-stroppy-test')!;
-    expect(row).toMatchObject({ status: 'QUEUED', started: null, waiting: "no live worker implements 'load.run'" });
+    expect(row).toMatchObject({
+      status: 'QUEUED',
+      started: null,
+      waiting: { kind: 'no_worker', message: "no live worker implements 'load.run'" },
+    });
     expect(row.waitMs).toBe(now - load.queued_at!);
     expect(w.rows.filter((r) => r.waiting !== null)).toHaveLength(1);
   });

@@ -4,7 +4,7 @@
  * Child runs' tasks come right after the task that spawned them, indented.
  */
 import type { RunDetail, TaskState } from '../api/types.ts';
-import { runWaitingReason, waitingReason } from './waiting.ts';
+import { runWaitingReason, waitingReason, type Waiting } from './waiting.ts';
 
 export interface WaterfallRow {
   key: string;
@@ -25,7 +25,7 @@ export interface WaterfallRow {
   waitMs: number | null;
   runMs: number | null;
   /** Why a QUEUED task (or a child run) has not started, from the server; null otherwise. */
-  waiting: string | null;
+  waiting: Waiting | null;
 }
 
 export interface Waterfall {

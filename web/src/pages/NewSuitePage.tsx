@@ -1,10 +1,12 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useCallback, useMemo, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
+import { useCanWrite } from '../api/queries.ts';
 import { useApi } from '../auth.tsx';
 import { ApiError, errorMessage, specErrorPosition, specErrorsToDiagnostics, type SpecError } from '../api/problem.ts';
 import { YamlEditor } from '../components/YamlEditor.tsx';
 import { EXAMPLES } from '../examples/index.ts';
+import { READ_ONLY_WHY } from '../lib/access.ts';
 
 const DRAFT_KEY = 'ratchet.suite-draft';
 
@@ -21,6 +23,7 @@ export default function NewSuitePage() {
   const api = useApi();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
+  const canWrite = useCanWrite();
   const [text, setText] = useState(loadDraft);
   /** The text the current errors refer to (they go stale as soon as it is edited). */
   const [errorsFor, setErrorsFor] = useState<{ text: string; errors: SpecError[] } | null>(null);
@@ -54,8 +57,8 @@ export default function NewSuitePage() {
     [errorsFor],
   );
   const doSubmit = useCallback(() => {
-    if (!submit.isPending) submit.mutate(text);
-  }, [submit, text]);
+    if (canWrite && !submit.isPending) submit.mutate(text);
+  }, [canWrite, submit, text]);
 
   return (
     <div className="page page-editor">
@@ -69,6 +72,11 @@ export default function NewSuitePage() {
             YAML or JSON. Unknown keys are errors; every test is checked before anything starts. Submit with{' '}
             <kbd>Ctrl</kbd>+<kbd>Enter</kbd>.
           </p>
+          {!canWrite && (
+            <p className="muted small" role="note">
+              Your token can only read: the editor works, but submitting needs a token with the write scope.
+            </p>
+          )}
         </div>
         <div className="actions">
           <label className="inline-label">
@@ -92,7 +100,13 @@ export default function NewSuitePage() {
               ))}
             </select>
           </label>
-          <button type="button" className="button button-primary" onClick={doSubmit} disabled={submit.isPending}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={doSubmit}
+            disabled={submit.isPending || !canWrite}
+            title={canWrite ? undefined : READ_ONLY_WHY}
+          >
             {submit.isPending ? 'Submitting…' : 'Submit suite'}
           </button>
         </div>

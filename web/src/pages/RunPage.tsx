@@ -8,7 +8,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { useApi } from '../auth.tsx';
-import { runEnded, useChildRuns, useProgressPoints, useRun, useRunEvents, useWorkflowDef } from '../api/queries.ts';
+import { runEnded, useCanWrite, useChildRuns, useProgressPoints, useRun, useRunEvents, useWorkflowDef } from '../api/queries.ts';
 import type { RunDetail, TaskState, WorkflowDef } from '../api/types.ts';
 import { DagView } from '../components/DagView.tsx';
 import { EventsTimeline } from '../components/EventsTimeline.tsx';
@@ -18,6 +18,7 @@ import { ReplayControl } from '../components/ReplayControl.tsx';
 import { StuckBanner, WaitingReason } from '../components/Waiting.tsx';
 import { WaterfallView } from '../components/WaterfallView.tsx';
 import { Ago, ErrorBox, JsonView, Loading, Panel, StatusBadge, useNow } from '../components/common.tsx';
+import { READ_ONLY_WHY } from '../lib/access.ts';
 import { buildDag, defFromRun } from '../lib/dag.ts';
 import { DASH, elapsed, formatDateTime, formatDuration, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
 import { LogBuffer } from '../lib/logBuffer.ts';
@@ -69,6 +70,8 @@ interface ReplayProps {
   def: WorkflowDef | null | undefined;
   pending: boolean;
   onReplay: (taskName: string | null) => void;
+  /** The token may write (cancel, replay): see lib/access.ts. */
+  canWrite: boolean;
 }
 
 function RunHeader({
@@ -158,12 +161,14 @@ function RunHeader({
           availability={runReplay(run)}
           pending={replay.pending}
           onReplay={() => replay.onReplay(null)}
+          canWrite={replay.canWrite}
         />
         {canCancel && (
           <button
             type="button"
             className="button button-danger"
-            disabled={cancelling}
+            disabled={cancelling || !replay.canWrite}
+            title={replay.canWrite ? undefined : READ_ONLY_WHY}
             onClick={() => {
               if (window.confirm('Cancel this run? Its running tasks stop; cleanup tasks still run.')) onCancel();
             }}
@@ -209,6 +214,7 @@ function TaskDetail({
             availability={taskReplay(run, task)}
             pending={replay.pending}
             onReplay={() => replay.onReplay(task.name)}
+            canWrite={replay.canWrite}
             small
           />
         </span>
@@ -424,6 +430,7 @@ export default function RunPage() {
   const navigate = useNavigate();
   const api = useApi();
   const queryClient = useQueryClient();
+  const canWrite = useCanWrite();
 
   const runQ = useRun(id);
   const run = runQ.data;
@@ -479,6 +486,7 @@ export default function RunPage() {
       replay.reset();
       replay.mutate(name);
     },
+    canWrite,
   };
   const loadTask = run.tasks.find((t) => t.name === LOAD_TASK);
 

@@ -2,9 +2,10 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import { Link, useParams } from 'react-router';
 import { useApi } from '../auth.tsx';
-import { useProgressPoints, useRun, useSuite } from '../api/queries.ts';
+import { useCanWrite, useProgressPoints, useRun, useSuite } from '../api/queries.ts';
 import type { SuiteView } from '../api/types.ts';
 import { ComparisonChart } from '../components/ComparisonChart.tsx';
+import { READ_ONLY_WHY } from '../lib/access.ts';
 import { Ago, ErrorBox, JsonView, Loading, Panel, ProgressBar, StatusBadge, useNow } from '../components/common.tsx';
 import { LineChart } from '../components/LineChart.tsx';
 import { buildComparison, suiteProgress, type ComparisonRow } from '../lib/comparison.ts';
@@ -128,6 +129,7 @@ export default function SuitePage() {
   const q = useSuite(id);
   const api = useApi();
   const queryClient = useQueryClient();
+  const canWrite = useCanWrite();
   const now = useNow();
   const cancel = useMutation({
     mutationFn: () => api.cancelSuite(id),
@@ -192,7 +194,8 @@ export default function SuitePage() {
             <button
               type="button"
               className="button button-danger"
-              disabled={cancel.isPending}
+              disabled={cancel.isPending || !canWrite}
+              title={canWrite ? undefined : READ_ONLY_WHY}
               onClick={() => {
                 if (window.confirm(`Cancel suite ${suite.name}? Running tests stop and their machines are destroyed.`)) cancel.mutate();
               }}

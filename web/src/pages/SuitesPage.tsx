@@ -4,8 +4,9 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 import { useApi } from '../auth.tsx';
 import { errorMessage } from '../api/problem.ts';
 import type { SuiteSummary, SuiteView } from '../api/types.ts';
-import { useSuites, useSuiteViews } from '../api/queries.ts';
+import { useCanWrite, useSuites, useSuiteViews } from '../api/queries.ts';
 import { Ago, Empty, ErrorBox, Loading, ProgressBar, StatusBadge, useNow } from '../components/common.tsx';
+import { READ_ONLY_WHY } from '../lib/access.ts';
 import { suiteProgress } from '../lib/comparison.ts';
 import { DASH, elapsed, formatDuration, formatTps } from '../lib/format.ts';
 import { isTerminal, statusStyle } from '../lib/status.ts';
@@ -50,10 +51,13 @@ function SuiteRow({
   now,
   selected,
   onSelect,
+  canWrite,
 }: {
   s: SuiteSummary;
   view: SuiteView | undefined;
   now: number;
+  /** The token may cancel (a read-only one gets no Cancel here: the suite's page says why). */
+  canWrite: boolean;
   selected: boolean;
   onSelect: (on: boolean) => void;
 }) {
@@ -100,7 +104,7 @@ function SuiteRow({
           DASH
         )}
       </td>
-      <td className="num">{!isTerminal(status) && status !== 'CANCELLING' && <CancelButton id={s.id} name={s.name} />}</td>
+      <td className="num">{canWrite && !isTerminal(status) && status !== 'CANCELLING' && <CancelButton id={s.id} name={s.name} />}</td>
     </tr>
   );
 }
@@ -112,6 +116,7 @@ export function SuitesPage() {
   const [selected, setSelected] = useState<string[]>([]);
   const status = params.get('status') ?? '';
   const q = useSuites(status);
+  const canWrite = useCanWrite();
   const now = useNow();
   const suites = q.data?.pages.flatMap((p) => p.suites) ?? [];
   const liveIds = suites.filter((s) => !isTerminal(s.status)).map((s) => s.id);
@@ -136,9 +141,15 @@ export function SuitesPage() {
           >
             Compare{selected.length ? ` (${selected.length})` : ''}
           </button>
-          <Link to="/suites/new" className="button button-primary">
-            New suite
-          </Link>
+          {canWrite ? (
+            <Link to="/suites/new" className="button button-primary">
+              New suite
+            </Link>
+          ) : (
+            <button type="button" className="button button-primary" disabled title={READ_ONLY_WHY}>
+              New suite
+            </button>
+          )}
         </div>
       </header>
       <div className="tabs" role="tablist" aria-label="Filter by status">
@@ -186,6 +197,7 @@ export function SuitesPage() {
                   s={s}
                   view={viewById.get(s.id)}
                   now={now}
+                  canWrite={canWrite}
                   selected={selected.includes(s.id)}
                   onSelect={(on) => setSelected((prev) => (on ? [...prev, s.id].slice(-20) : prev.filter((x) => x !== s.id)))}
                 />
