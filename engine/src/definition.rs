@@ -427,7 +427,21 @@ pub enum Comparator {
     LessOrEqual,
 }
 
-/// Concurrency control (enforced by the advanced engine): a CEL key over the input and how
+impl Comparator {
+    /// As written in a definition (the serde names above).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Comparator::Equal => "=",
+            Comparator::NotEqual => "!=",
+            Comparator::Greater => ">",
+            Comparator::GreaterOrEqual => ">=",
+            Comparator::Less => "<",
+            Comparator::LessOrEqual => "<=",
+        }
+    }
+}
+
+/// Concurrency control: a CEL key over the input and how
 /// many runs per key may be active.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -254,12 +254,21 @@ impl Inner {
             self.cancel_run(run_id, &reason).await?;
         }
         for (task_id, reason) in admission.cancel_tasks {
-            let change = self
-                .store
-                .cancel_task(task_id, &reason, self.clock.now())
-                .await?;
-            self.publish(&change).await;
+            self.cancel_task(task_id, &reason).await?;
         }
+        Ok(())
+    }
+
+    pub(crate) async fn cancel_task(
+        &self,
+        task_id: TaskId,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        let change = self
+            .store
+            .cancel_task(task_id, reason, self.clock.now())
+            .await?;
+        self.publish(&change).await;
         Ok(())
     }
 
@@ -481,13 +490,9 @@ impl Engine {
     }
 
     pub async fn cancel_task(&self, task_id: TaskId) -> Result<(), EngineError> {
-        let change = self
-            .inner
-            .store
-            .cancel_task(task_id, "cancelled by request", self.now())
-            .await?;
-        self.inner.publish(&change).await;
-        Ok(())
+        self.inner
+            .cancel_task(task_id, "cancelled by request")
+            .await
     }
 
     pub async fn run(&self, run_id: RunId) -> Result<Option<RunState>, EngineError> {

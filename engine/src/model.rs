@@ -265,6 +265,14 @@ pub struct WorkerInfo {
     pub host: Option<Value>,
 }
 
+impl WorkerInfo {
+    /// Does it implement `action`, and may it work for this run (an agent enrolled for one
+    /// run works only for that one)? Labels are the task's to judge.
+    pub fn can_take(&self, action: &str, run_id: RunId) -> bool {
+        self.actions.iter().any(|a| a == action) && self.run_scope.is_none_or(|r| r == run_id)
+    }
+}
+
 /// A cron: runs of a workflow on a schedule (5 or 6 fields, UTC).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

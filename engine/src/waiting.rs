@@ -73,8 +73,7 @@ impl Engine {
             } else {
                 let able: Vec<_> = live
                     .iter()
-                    .filter(|w| w.info.actions.contains(&task.action))
-                    .filter(|w| w.info.run_scope.is_none_or(|r| r == run.id))
+                    .filter(|w| w.info.can_take(&task.action, run.id))
                     .collect();
                 let wanted = def.as_ref().and_then(|d| d.find(&task.name));
                 if able.is_empty() {
@@ -89,7 +88,9 @@ impl Engine {
                         .desired_labels
                         .iter()
                         .filter(|(_, want)| want.required)
-                        .map(|(key, want)| format!("{key} {} {}", comparator(want), want.value))
+                        .map(|(key, want)| {
+                            format!("{key} {} {}", want.comparator.as_str(), want.value)
+                        })
                         .collect();
                     let message = format!(
                         "no live worker that implements '{}' has the required labels: {}",
@@ -112,17 +113,5 @@ impl Engine {
             reasons.insert(task.id, WaitingReason { kind, message });
         }
         Ok(reasons)
-    }
-}
-
-fn comparator(want: &crate::definition::DesiredLabel) -> &'static str {
-    use crate::definition::Comparator::*;
-    match want.comparator {
-        Equal => "=",
-        NotEqual => "!=",
-        Greater => ">",
-        GreaterOrEqual => ">=",
-        Less => "<",
-        LessOrEqual => "<=",
     }
 }

@@ -1002,8 +1002,7 @@ macro_rules! sql_store {
                         }
                         let mine = task.preference_score(&worker.labels);
                         !others.iter().any(|w| {
-                            w.info.actions.contains(&task.action)
-                                && w.info.run_scope.is_none_or(|r| r == c.1)
+                            w.info.can_take(&task.action, c.1)
                                 && task.required_labels_met(&w.info.labels)
                                 && task.preference_score(&w.info.labels) > mine
                         })
