@@ -274,7 +274,12 @@ async fn execute(
         return;
     }
     let result = match outcome {
-        Ok(output) => AttemptResult::Completed { output },
+        Ok(mut output) => {
+            for line in crate::fit::fit_output(&mut output) {
+                log.line(line);
+            }
+            AttemptResult::Completed { output }
+        }
         Err(e) => {
             log.line(format!("ratchet-agent: {}", e.message));
             AttemptResult::Failed {

@@ -8,6 +8,7 @@ mod agent;
 mod backoff;
 mod client;
 mod config;
+mod fit;
 mod outbox;
 
 use std::process::ExitCode;

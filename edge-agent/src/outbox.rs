@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use engine::protocol::{AttemptRef, LogBatch, LogEntry, ProgressBatch, ProgressPoint, TaskResult};
+use engine::protocol::{
+    AttemptRef, AttemptResult, LogBatch, LogEntry, ProgressBatch, ProgressPoint, TaskResult,
+};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +21,12 @@ use crate::client::{CallError, Client};
 
 /// Lines (or points) sent in one request at most.
 const MAX_BATCH: usize = 1000;
+
+/// What may wait in the queue while the server is away or slow: past either bound, actions
+/// stop reading their commands' output until the queue drains (the commands wait on their
+/// pipes). Results are always queued.
+const MAX_QUEUED_ITEMS: usize = 50_000;
+const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
 enum Item {
     Log(AttemptRef, LogEntry),
@@ -43,9 +51,22 @@ impl Batch {
     }
 }
 
+impl Item {
+    /// Roughly what it takes in memory (for the queue's bound).
+    fn size(&self) -> usize {
+        match self {
+            Item::Log(_, l) => l.line.len() + 64,
+            Item::Progress(_, p) => p.values.len() * 32 + 64,
+            Item::Result(_) => 0,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Item>,
+    /// The sum of the queued items' sizes.
+    bytes: usize,
     /// Attempts whose result is not delivered yet: polls still list them as running, so
     /// the server does not hand them to another agent meanwhile.
     undelivered: HashSet<AttemptRef>,
@@ -55,6 +76,8 @@ struct Queue {
 pub struct Outbox {
     queue: Mutex<Queue>,
     wake: Notify,
+    /// Told when the queue shrinks (writers waiting for room).
+    drained: Notify,
 }
 
 impl Outbox {
@@ -66,9 +89,29 @@ impl Outbox {
                 attempt: r.attempt,
             });
         }
+        queue.bytes += item.size();
         queue.items.push_back(item);
         drop(queue);
         self.wake.notify_one();
+    }
+
+    /// Is the queue below its bounds?
+    pub fn has_room(&self) -> bool {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.items.len() < MAX_QUEUED_ITEMS && queue.bytes < MAX_QUEUED_BYTES
+    }
+
+    /// Wait until the queue is below its bounds.
+    pub async fn room(&self) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.has_room() {
+                return;
+            }
+            drained.await;
+        }
     }
 
     pub fn result(&self, result: TaskResult) {
@@ -147,12 +190,31 @@ impl Outbox {
     fn done(&self, batch: &Batch) {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let n = batch.len().min(queue.items.len());
-        queue.items.drain(..n);
+        let freed: usize = queue.items.drain(..n).map(|i| i.size()).sum();
+        queue.bytes = queue.bytes.saturating_sub(freed);
         if let Batch::Result(r) = batch {
             queue.undelivered.remove(&AttemptRef {
                 task_id: r.task_id,
                 attempt: r.attempt,
             });
+        }
+        drop(queue);
+        self.drained.notify_waiters();
+    }
+
+    /// The server refused the result at the queue's front as too large (an older server's
+    /// smaller limit): it must not be lost, so the attempt fails with a result that says
+    /// why, in its place.
+    fn replace_oversized_result(&self, result: &TaskResult, detail: &str) {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Item::Result(front)) = queue.items.front_mut()
+            && front.task_id == result.task_id
+            && front.attempt == result.attempt
+        {
+            front.result = AttemptResult::Failed {
+                error: format!("the attempt's result was too large for the server: {detail}"),
+                retryable: false,
+            };
         }
     }
 
@@ -181,6 +243,15 @@ impl Outbox {
                 Ok(()) => {
                     backoff.reset();
                     self.done(&batch);
+                }
+                Err(CallError::Refused {
+                    status: 413,
+                    detail,
+                }) if matches!(batch, Batch::Result(_)) => {
+                    if let Batch::Result(r) = &batch {
+                        tracing::warn!(task = %r.task_id, %detail, "the server refused a result as too large; reporting a failure instead");
+                        self.replace_oversized_result(r, &detail);
+                    }
                 }
                 // The session is being renewed, or the server is away: same batch, later.
                 Err(e @ (CallError::Temporary(_) | CallError::Refused { status: 401, .. })) => {
@@ -223,9 +294,19 @@ impl LogSink {
             LogEntry {
                 seq,
                 at: now_ms(),
-                line: line.into(),
+                line: engine::protocol::cap_log_line(line.into()),
             },
         ));
+    }
+
+    /// Is there room for more lines (see [`Outbox::has_room`])? Output readers check
+    /// before taking a line, and otherwise wait for [`LogSink::room`].
+    pub fn has_room(&self) -> bool {
+        self.outbox.has_room()
+    }
+
+    pub async fn room(&self) {
+        self.outbox.room().await;
     }
 }
 

@@ -95,6 +95,9 @@ pub(crate) struct Inner {
     pub(crate) status: tokio::sync::watch::Sender<u64>,
     /// Attempts running in this process, so a stop message can reach them at once.
     local: Mutex<HashMap<(TaskId, i32), CancellationToken>>,
+    /// Actions implemented by this engine's in-process workers: reserved, never handed to
+    /// an edge agent (their handlers reach the server's own state).
+    pub(crate) in_process: Mutex<std::collections::BTreeSet<String>>,
     /// Poked when a concurrency slot may have come free or a run or task wants one.
     pub(crate) admission: tokio::sync::Notify,
     /// Reports and new runs are written in batches (see [`crate::batch`]).
@@ -367,6 +370,7 @@ impl Engine {
                 stopped: tokio::sync::watch::channel(0).0,
                 status: tokio::sync::watch::channel(0).0,
                 local: Mutex::default(),
+                in_process: Mutex::default(),
                 admission: tokio::sync::Notify::new(),
                 reports,
                 creations,
@@ -512,9 +516,15 @@ impl Engine {
         Ok(self.inner.sweep().await?)
     }
 
-    /// Start an in-process worker; it runs until the engine stops.
+    /// Start an in-process worker; it runs until the engine stops. Its actions become
+    /// reserved: no edge agent is ever assigned a task of theirs.
     pub fn start_worker(&self, worker: Worker) -> WorkerId {
         let id = Uuid::now_v7();
+        self.inner
+            .in_process
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(worker.handlers.keys().cloned());
         self.workers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -526,6 +536,27 @@ impl Engine {
             self.stop.clone(),
         ));
         id
+    }
+
+    /// Is `action` implemented by an in-process worker of this engine (reserved)?
+    pub fn is_in_process_action(&self, action: &str) -> bool {
+        self.inner
+            .in_process
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(action)
+    }
+
+    /// The first task of `def` (on-failure included) whose action is in-process: such a
+    /// workflow reaches the server's own state and starts only through its domain.
+    pub fn in_process_task<'d>(
+        &self,
+        def: &'d WorkflowDef,
+    ) -> Option<&'d crate::definition::TaskDef> {
+        def.tasks
+            .iter()
+            .chain(def.on_failure.as_ref())
+            .find(|t| self.is_in_process_action(&t.action))
     }
 
     /// Wait until the run has ended, re-reading it on every status message.

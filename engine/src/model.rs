@@ -244,6 +244,11 @@ impl NewEvent {
     }
 }
 
+/// `WorkerInfo::kind` of an edge agent (a remote worker, reached over HTTP).
+pub const WORKER_AGENT: &str = "agent";
+/// `WorkerInfo::kind` of a worker whose handlers run inside the engine's process.
+pub const WORKER_IN_PROCESS: &str = "in-process";
+
 /// A worker as it presents itself to the dispatcher: in-process handlers and remote agents
 /// alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,6 +271,10 @@ pub struct WorkerInfo {
 }
 
 impl WorkerInfo {
+    pub fn is_agent(&self) -> bool {
+        self.kind == WORKER_AGENT
+    }
+
     /// Does it implement `action`, and may it work for this run (an agent enrolled for one
     /// run works only for that one)? Labels are the task's to judge.
     pub fn can_take(&self, action: &str, run_id: RunId) -> bool {

@@ -40,6 +40,11 @@ impl Engine {
         wait: Duration,
     ) -> Result<PollAnswer, EngineError> {
         let inner = &self.inner;
+        // In-process actions are reserved: whatever an agent says it implements, it is never
+        // handed one of their tasks.
+        let mut worker = worker.clone();
+        worker.actions.retain(|a| !self.is_in_process_action(a));
+        let worker = &worker;
         let deadline = tokio::time::Instant::now() + wait;
         // Subscribe before looking, so a wake-up between a look and the wait is not missed.
         let mut queued = inner.queued.subscribe();
@@ -109,7 +114,8 @@ impl Engine {
                 attempt: batch.attempt,
                 seq: l.seq,
                 at: l.at,
-                line: l.line,
+                // Agents cut long lines themselves; one that does not is cut here.
+                line: crate::protocol::cap_log_line(l.line),
             })
             .collect();
         self.store().append_logs(&lines).await?;

@@ -120,7 +120,7 @@ impl Worker {
         WorkerInfo {
             id,
             name: self.name.clone(),
-            kind: "in-process".into(),
+            kind: crate::model::WORKER_IN_PROCESS.into(),
             actions,
             labels: self.labels.clone(),
             slots: self.slots,
@@ -202,7 +202,7 @@ impl Context {
             attempt: self.assignment.attempt,
             seq: self.log_seq.fetch_add(1, Ordering::SeqCst),
             at: self.engine.clock.now(),
-            line: line.into(),
+            line: crate::protocol::cap_log_line(line.into()),
         };
         self.pending_logs
             .lock()

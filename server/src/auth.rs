@@ -23,6 +23,10 @@ pub const KIND_API: &str = "api";
 pub const KIND_ENROLLMENT: &str = "enrollment";
 pub const KIND_AGENT: &str = "agent";
 
+/// An agent session unused this long expires (the agent registers again with its
+/// enrollment token); one in use is extended as it goes.
+pub const SESSION_IDLE_TTL_MS: i64 = 24 * 3600 * 1000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Read,
@@ -94,6 +98,10 @@ pub async fn create(
         expires_at: new.expires_at,
         revoked_at: None,
     };
+    // An enrollment for one run makes that run's agent tasks its agents' alone.
+    if let (KIND_ENROLLMENT, Some(run_id)) = (new.kind, record.run_id) {
+        store.bind_run_agents(run_id).await?;
+    }
     store.put_token(&record).await?;
     Ok((secret, record))
 }
@@ -138,9 +146,12 @@ pub async fn bootstrap_admin(
     Ok(Some(secret))
 }
 
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    // Browsers' EventSource cannot send headers: streams take `?access_token=` instead.
-    if parts.method == axum::http::Method::GET
+/// The presented token. `?access_token=` counts only where `from_query` (the SSE streams:
+/// browsers' EventSource cannot send headers); everywhere else a token in a URL would end
+/// up in proxies' and browsers' histories.
+fn bearer(parts: &Parts, from_query: bool) -> Result<&str, ApiError> {
+    if from_query
+        && parts.method == axum::http::Method::GET
         && !parts.headers.contains_key(header::AUTHORIZATION)
         && let Some(token) = parts
             .uri
@@ -174,7 +185,15 @@ async fn live_token(
     kind: &str,
     wrong_place: &str,
 ) -> Result<TokenRecord, ApiError> {
-    let token = bearer(parts)?;
+    live_token_from(state, bearer(parts, false)?, kind, wrong_place).await
+}
+
+async fn live_token_from(
+    state: &AppState,
+    token: &str,
+    kind: &str,
+    wrong_place: &str,
+) -> Result<TokenRecord, ApiError> {
     let record = state
         .store
         .token_by_hash(&hash(token))
@@ -229,18 +248,27 @@ impl Caller {
     }
 }
 
+const API_ONLY: &str =
+    "the API takes API tokens (agent and enrollment tokens work only on /api/v1/agent/*)";
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = live_token(
-            state,
-            parts,
-            KIND_API,
-            "the API takes API tokens (agent and enrollment tokens work only on /api/v1/agent/*)",
-        )
-        .await?;
+        let token = live_token(state, parts, KIND_API, API_ONLY).await?;
         Ok(Caller { token })
+    }
+}
+
+/// A caller of an SSE stream: the token may also come as `?access_token=` (EventSource).
+pub struct StreamCaller(pub Caller);
+
+impl FromRequestParts<AppState> for StreamCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = live_token_from(state, bearer(parts, true)?, KIND_API, API_ONLY).await?;
+        Ok(StreamCaller(Caller { token }))
     }
 }
 
@@ -286,6 +314,17 @@ impl FromRequestParts<AppState> for AgentSession {
             state.store.worker(worker_id).await?.ok_or_else(|| {
                 ApiError::unauthorized("the session's agent is gone; register again")
             })?;
+        // A session in use stays alive; an idle one expires (see SESSION_IDLE_TTL).
+        let now = state.engine.now();
+        if token
+            .expires_at
+            .is_some_and(|at| at - now < SESSION_IDLE_TTL_MS / 2)
+        {
+            state
+                .store
+                .extend_token(token.id, now + SESSION_IDLE_TTL_MS)
+                .await?;
+        }
         Ok(AgentSession {
             worker: worker.info,
             token,

@@ -85,6 +85,15 @@ pub struct ServeArgs {
     /// Local target quota: cores the machines may claim at once, over all suites.
     #[arg(long, env = "RATCHET_LOCAL_MAX_CORES", default_value_t = 64)]
     pub local_max_cores: u32,
+    /// Stroppy releases machines may install without a checksum in the suite, as
+    /// version=sha256 of the release's stroppy_linux_amd64.tar.gz (repeatable, or
+    /// comma-separated).
+    #[arg(
+        long = "stroppy-release",
+        env = "RATCHET_STROPPY_RELEASES",
+        value_delimiter = ','
+    )]
+    pub stroppy_releases: Vec<String>,
 }
 
 impl ServeArgs {

@@ -39,6 +39,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.listen
     );
 
+    let stroppy_pins = crate::stroppy::releases::Pins::parse(&args.stroppy_releases)?;
     // The engine's sweeper runs from start-up (timeouts, lost workers, sleeps of runs left
     // by an earlier process); workers register with it as the domain and agents arrive.
     if args.agent_lease < std::time::Duration::from_secs(2) {
@@ -68,6 +69,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         bus: bus.clone(),
         engine: engine.clone(),
         agent_lease: args.agent_lease,
+        limits: Default::default(),
+        stroppy_pins,
     };
     axum::serve(listener, crate::api::router(state))
         .with_graceful_shutdown(shutdown_signal())

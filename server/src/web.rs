@@ -11,6 +11,13 @@ use rust_embed::RustEmbed;
 #[allow_missing = true]
 struct Assets;
 
+/// The pages' Content-Security-Policy: everything from this server only, no inline or
+/// injected scripts, never inside a frame. Styles may be inline (React Flow, CodeMirror and
+/// Redoc write `<style>` elements); the API reference's search runs in a blob worker.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
+object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
 /// Shown when the server was built before the dashboard was.
 const NOT_BUILT: &str = "<!doctype html><title>Ratchet</title><h1>Ratchet</h1>\
 <p>The web dashboard has not been built. Run <code>npm --prefix web ci &amp;&amp; npm --prefix web run build</code> \
@@ -52,6 +59,12 @@ fn response(body: Vec<u8>, content_type: &str, cache_control: &'static str) -> R
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, v);
+    }
+    if content_type.starts_with("text/html") {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
     }
     headers.insert(
         header::CACHE_CONTROL,

@@ -483,9 +483,11 @@ async fn postgres_and_pgbench_actions_measure_a_real_server_and_leave_nothing_be
             "tasks": [
                 {"name": "start", "action": "postgres.start", "desired_labels": needs_db,
                  "with": {"name": "bench", "version": version, "listen_address": host, "port": port,
+                          "password": "bench-password-0123456789",
                           "settings": {"shared_buffers": "64MB", "synchronous_commit": "off"}}},
                 {"name": "load", "action": "pgbench.run", "parents": ["start"], "desired_labels": needs_db,
-                 "with": {"host": host, "port": port, "scale": 1, "clients": 2, "threads": 1, "duration_s": 3}},
+                 "with": {"host": host, "port": port, "scale": 1, "clients": 2, "threads": 1, "duration_s": 3,
+                          "password": "bench-password-0123456789"}},
                 {"name": "stop", "action": "postgres.stop", "parents": ["load"], "desired_labels": needs_db,
                  "with": {"name": "bench"}},
             ]

@@ -25,6 +25,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub async fn start(ctx: &ActionContext) -> ActionResult {
     let input: PostgresStartInput = ctx.input_as()?;
     check_name(&input.name)?;
+    check_password(&input.password)?;
     let settings = render_settings(&input.settings)?;
     match input.runtime {
         PostgresRuntime::Native => start_native(ctx, &input, &settings).await,
@@ -57,7 +58,18 @@ fn check_name(name: &str) -> Result<(), ActionError> {
     }
 }
 
-/// `postgresql.conf` lines for the settings; names are checked, values quoted.
+/// Every connection authenticates with this password (scram-sha-256).
+fn check_password(password: &str) -> Result<(), ActionError> {
+    if password.len() < 16 || password.chars().any(char::is_control) {
+        return Err(ActionError::fatal(
+            "invalid input at `password`: give at least 16 characters, no control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// `postgresql.conf` lines for the settings; names are checked against the settings policy
+/// (nothing that runs programs, loads libraries or names files), values quoted.
 fn render_settings(
     settings: &BTreeMap<String, Value>,
 ) -> Result<Vec<(String, String)>, ActionError> {
@@ -72,7 +84,17 @@ fn render_settings(
                 "invalid input at `settings.{key}`: not a PostgreSQL setting name"
             )));
         }
+        if let Some(why) = engine::protocol::settings::refused(key) {
+            return Err(ActionError::fatal(format!(
+                "invalid input at `settings.{key}`: not allowed: {why}"
+            )));
+        }
         let value = match value {
+            Value::String(s) if s.chars().any(char::is_control) => {
+                return Err(ActionError::fatal(format!(
+                    "invalid input at `settings.{key}`: the value holds a control character (a line break?)"
+                )));
+            }
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => {
@@ -126,7 +148,7 @@ async fn find_bin_dir(ctx: &ActionContext, version: u32) -> Result<PathBuf, Acti
     let mut candidates: Vec<PathBuf> = configured.get(&version).cloned().into_iter().collect();
     candidates.push(PathBuf::from(format!("/usr/lib/postgresql/{version}/bin")));
     candidates.push(PathBuf::from(format!("/usr/pgsql-{version}/bin")));
-    if let Ok(out) = tokio::process::Command::new("pg_config")
+    if let Ok(out) = process::clean_command("pg_config", &ctx.attempt_dir)
         .arg("--bindir")
         .output()
         .await
@@ -135,7 +157,7 @@ async fn find_bin_dir(ctx: &ActionContext, version: u32) -> Result<PathBuf, Acti
     }
     let mut seen = Vec::new();
     for dir in candidates {
-        let Ok(out) = tokio::process::Command::new(dir.join("postgres"))
+        let Ok(out) = process::clean_command(dir.join("postgres"), &ctx.attempt_dir)
             .arg("--version")
             .output()
             .await
@@ -204,18 +226,24 @@ async fn start_native(
         data.display()
     ));
 
+    // The password reaches initdb in a file only its user can read, removed at once.
+    let pwfile = dir.join("initdb-password");
+    write_private(&pwfile, &input.password, ids)?;
     let initdb = Cmd::new(bin.join("initdb"))
         .args([
-            "--auth=trust",
+            "--auth=scram-sha-256",
             "--username=postgres",
             "--encoding=UTF8",
             "--no-sync",
-            "--pgdata",
         ])
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .arg("--pgdata")
         .arg(&data)
         .cwd(&dir)
         .run_as(ids);
-    let finished = process::run(&initdb, ctx, |_, _| {}).await?;
+    let finished = process::run(&initdb, ctx, |_, _| {}).await;
+    let _ = std::fs::remove_file(&pwfile);
+    let finished = finished?;
     if !finished.success() {
         return Err(ActionError::fatal(finished.failure("initdb")));
     }
@@ -239,7 +267,9 @@ async fn start_native(
     // machines; a private subnet for cloud ones).
     append(
         &data.join("pg_hba.conf"),
-        "\n# --- set by ratchet-agent ---\nhost all all 127.0.0.0/8 trust\nhost all all 10.0.0.0/8 trust\nhost all all 172.16.0.0/12 trust\nhost all all 192.168.0.0/16 trust\n",
+        "\n# --- set by ratchet-agent: the run's password from the benchmark's networks ---\n\
+         host all all 127.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 scram-sha-256\n\
+         host all all 172.16.0.0/12 scram-sha-256\nhost all all 192.168.0.0/16 scram-sha-256\n",
     )?;
 
     let log = dir.join("postgres.log");
@@ -266,13 +296,19 @@ async fn start_native(
         )));
     }
 
-    let server_version = wait_ready(ctx, &bin, &input.listen_address, input.port)
-        .await
-        .inspect_err(|_| {
-            for line in tail_of(&log, 15) {
-                ctx.log.line(format!("postgres: {line}"));
-            }
-        })?;
+    let server_version = wait_ready(
+        ctx,
+        &bin,
+        &input.listen_address,
+        input.port,
+        &input.password,
+    )
+    .await
+    .inspect_err(|_| {
+        for line in tail_of(&log, 15) {
+            ctx.log.line(format!("postgres: {line}"));
+        }
+    })?;
     ctx.log.line(format!(
         "ratchet-agent: PostgreSQL {server_version} accepts connections on {}:{}",
         input.listen_address, input.port
@@ -288,6 +324,28 @@ async fn start_native(
         data_dir: Some(data.display().to_string()),
         container: None,
     })
+}
+
+/// Write `text` to a new file readable by its owner only (`ids` when PostgreSQL runs as
+/// another user).
+fn write_private(path: &Path, text: &str, ids: Option<(u32, u32)>) -> Result<(), ActionError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed =
+        |e: std::io::Error| ActionError::retryable(format!("cannot write {}: {e}", path.display()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)?;
+    file.write_all(text.as_bytes()).map_err(failed)?;
+    if let Some((uid, gid)) = ids {
+        chown(path, Some(uid.into()), Some(gid.into())).map_err(|e| {
+            ActionError::fatal(format!("cannot hand {} to uid {uid}: {e}", path.display()))
+        })?;
+    }
+    Ok(())
 }
 
 fn append(path: &Path, text: &str) -> Result<(), ActionError> {
@@ -314,11 +372,13 @@ async fn wait_ready(
     bin: &Path,
     host: &str,
     port: u16,
+    password: &str,
 ) -> Result<String, ActionError> {
     let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
     let mut last = String::new();
     while tokio::time::Instant::now() < deadline {
-        let out = tokio::process::Command::new(bin.join("psql"))
+        let out = process::clean_command(bin.join("psql"), &ctx.attempt_dir)
+            .env("PGPASSWORD", password)
             .args([
                 "-X",
                 "-A",
@@ -364,7 +424,7 @@ async fn stop_server(
         return false;
     };
     for mode in ["fast", "immediate"] {
-        let out = tokio::process::Command::new(bin.join("pg_ctl"))
+        let out = process::clean_command(bin.join("pg_ctl"), &ctx.attempt_dir)
             .args(["stop", "--wait", "--timeout=30", "--mode", mode, "--pgdata"])
             .arg(data)
             .uid(ids.map_or_else(|| Uid::effective().as_raw(), |(u, _)| u))
@@ -435,8 +495,14 @@ pub fn docker_run_args(input: &PostgresStartInput) -> Result<Vec<String>, Action
         container_name(&input.name),
         "--network".into(),
         "host".into(),
+        // The password comes from docker's own environment (`--env NAME` without a value),
+        // so it is on no command line; every connection needs it.
         "--env".into(),
-        "POSTGRES_HOST_AUTH_METHOD=trust".into(),
+        "POSTGRES_PASSWORD".into(),
+        "--env".into(),
+        "POSTGRES_HOST_AUTH_METHOD=scram-sha-256".into(),
+        "--env".into(),
+        "POSTGRES_INITDB_ARGS=--auth=scram-sha-256".into(),
         image,
         "postgres".into(),
         "-c".into(),
@@ -460,28 +526,34 @@ async fn start_docker(ctx: &ActionContext, input: &PostgresStartInput) -> Action
         |_, _| {},
     )
     .await;
-    let run = Cmd::new("docker").args(docker_run_args(input)?);
+    let run = Cmd::new("docker")
+        .args(docker_run_args(input)?)
+        .env("POSTGRES_PASSWORD", &input.password);
     let finished = process::run(&run, ctx, |_, _| {}).await?;
     if !finished.success() {
         return Err(ActionError::fatal(finished.failure("docker run")));
     }
     let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-    let query = Cmd::new("docker").args([
-        "exec",
-        &container,
-        "psql",
-        "-X",
-        "-A",
-        "-t",
-        "-h",
-        &input.listen_address,
-        "-p",
-        &input.port.to_string(),
-        "-U",
-        "postgres",
-        "-c",
-        "SHOW server_version",
-    ]);
+    let query = Cmd::new("docker")
+        .args([
+            "exec",
+            "--env",
+            "PGPASSWORD",
+            &container,
+            "psql",
+            "-X",
+            "-A",
+            "-t",
+            "-h",
+            &input.listen_address,
+            "-p",
+            &input.port.to_string(),
+            "-U",
+            "postgres",
+            "-c",
+            "SHOW server_version",
+        ])
+        .env("PGPASSWORD", &input.password);
     loop {
         let mut version = String::new();
         let answer = process::run(&query, ctx, |s, l| {
@@ -547,14 +619,22 @@ mod tests {
     fn docker_runtime_builds_a_host_network_run_with_settings() {
         let input: PostgresStartInput = serde_json::from_value(serde_json::json!({
             "name": "db1", "version": 16, "runtime": "docker", "listen_address": "10.1.0.5", "port": 5433,
-            "settings": {"shared_buffers": "1GB", "max_connections": 200, "fsync": false}
+            "settings": {"shared_buffers": "1GB", "max_connections": 200, "fsync": false},
+            "password": "a-per-run-password-0123"
         }))
         .unwrap();
         let args = docker_run_args(&input).unwrap();
         assert_eq!(
             args.join(" "),
-            "run --detach --name ratchet-pg-db1 --network host --env POSTGRES_HOST_AUTH_METHOD=trust postgres:16 postgres \
+            "run --detach --name ratchet-pg-db1 --network host --env POSTGRES_PASSWORD \
+             --env POSTGRES_HOST_AUTH_METHOD=scram-sha-256 --env POSTGRES_INITDB_ARGS=--auth=scram-sha-256 postgres:16 postgres \
              -c listen_addresses=10.1.0.5 -c port=5433 -c fsync=off -c max_connections=200 -c shared_buffers=1GB"
+        );
+        // No `trust` anywhere, and the password on no command line.
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.contains("trust") || a.contains("a-per-run-password"))
         );
     }
 
@@ -566,6 +646,23 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("settings.shared buffers")
+        );
+        let bad = BTreeMap::from([("archive_command".to_string(), Value::from("cp %p /tmp/x"))]);
+        assert!(
+            render_settings(&bad)
+                .unwrap_err()
+                .message
+                .contains("run a program")
+        );
+        let bad = BTreeMap::from([(
+            "work_mem".to_string(),
+            Value::from("4MB'\narchive_command = 'x"),
+        )]);
+        assert!(
+            render_settings(&bad)
+                .unwrap_err()
+                .message
+                .contains("control")
         );
         let bad = BTreeMap::from([("work_mem".to_string(), serde_json::json!(["4MB"]))]);
         assert!(

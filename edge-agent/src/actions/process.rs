@@ -14,10 +14,34 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
+use engine::protocol::{MAX_LOG_LINE_BYTES, truncation_marker};
+
 use crate::actions::{ActionContext, ActionError};
 
 /// Lines kept for error messages and outputs.
 const TAIL_LINES: usize = 20;
+
+/// Lines read ahead of the log's outbox: when the outbox is full, reading stops, the pipe
+/// fills and the command waits (backpressure instead of memory).
+const LINES_IN_FLIGHT: usize = 256;
+
+/// Variables a command inherits from the agent, when set: where programs are and how text
+/// is encoded. Nothing else — not the agent's enrollment token, not whatever the agent's
+/// own environment holds. `HOME` is the attempt's directory.
+const INHERITED: &[&str] = &["PATH", "LANG", "LC_ALL", "TZ", "DOCKER_HOST"];
+
+/// A command with an explicit environment: [`INHERITED`], `HOME`, and what the caller adds.
+pub fn clean_command(program: impl AsRef<std::ffi::OsStr>, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear();
+    for var in INHERITED {
+        if let Some(value) = std::env::var_os(var) {
+            command.env(var, value);
+        }
+    }
+    command.env("HOME", home);
+    command
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -119,7 +143,8 @@ pub async fn run(
     ctx: &ActionContext,
     mut on_line: impl FnMut(Stream, &str),
 ) -> Result<Finished, ActionError> {
-    let mut command = Command::new(&cmd.program);
+    let home = cmd.cwd.as_deref().unwrap_or(&ctx.attempt_dir);
+    let mut command = clean_command(&cmd.program, home);
     command
         .args(&cmd.args)
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
@@ -140,7 +165,7 @@ pub async fn run(
     let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
     let record = GroupRecord::new(&ctx.work_dir, pid);
 
-    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut lines) = tokio::sync::mpsc::channel(LINES_IN_FLIGHT);
     let readers = [
         child
             .stdout
@@ -165,8 +190,10 @@ pub async fn run(
     let deadline = cmd.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut timed_out = false;
     let status = loop {
+        let room = ctx.log.has_room();
         tokio::select! {
-            Some((stream, line)) = lines.recv() => take(stream, line),
+            Some((stream, line)) = lines.recv(), if room => take(stream, line),
+            () = ctx.log.room(), if !room => {}
             status = child.wait() => break status,
             () = ctx.cancel.cancelled() => {
                 kill_group(pid, ctx.config.kill_grace, &mut child).await;
@@ -221,26 +248,58 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// Read lines, each cut to [`MAX_LOG_LINE_BYTES`] (the rest of a longer line is read and
+/// dropped as it comes, so a line of gigabytes takes no more memory than a short one).
 async fn read_lines(
     stream: impl AsyncRead + Unpin,
     which: Stream,
-    tx: tokio::sync::mpsc::UnboundedSender<(Stream, String)>,
+    tx: tokio::sync::mpsc::Sender<(Stream, String)>,
 ) {
     let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut total = 0usize;
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buf);
-                let line = line.trim_end_matches(['\n', '\r']).to_string();
-                if tx.send((which, line)).is_err() {
-                    return;
-                }
+        let chunk = match reader.fill_buf().await {
+            Ok(chunk) => chunk,
+            Err(_) => return,
+        };
+        if chunk.is_empty() {
+            if total > 0 {
+                let _ = tx.send((which, finish_line(&kept, total))).await;
+            }
+            return;
+        }
+        let (part, ends_line) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], true),
+            None => (chunk, false),
+        };
+        let room = MAX_LOG_LINE_BYTES.saturating_sub(kept.len());
+        kept.extend_from_slice(&part[..part.len().min(room)]);
+        total += part.len();
+        let used = part.len() + usize::from(ends_line);
+        reader.consume(used);
+        if ends_line {
+            let line = finish_line(&kept, total);
+            kept.clear();
+            total = 0;
+            if tx.send((which, line)).await.is_err() {
+                return;
             }
         }
     }
+}
+
+/// A line as text: lossy UTF-8, no trailing `\r`, with a marker when it was cut.
+fn finish_line(kept: &[u8], total: usize) -> String {
+    let mut line = String::from_utf8_lossy(kept).into_owned();
+    if line.ends_with('\r') {
+        line.pop();
+    }
+    if total > MAX_LOG_LINE_BYTES {
+        // Cutting bytes may have split a character: the lossy decoding marked it.
+        line.push_str(&truncation_marker(total));
+    }
+    line
 }
 
 /// SIGTERM the group, give it the grace, then SIGKILL.

@@ -38,17 +38,30 @@ pub async fn install(ctx: &ActionContext) -> ActionResult {
             downloaded: false,
         });
     };
+    // Nothing unverified runs on the machine: a download needs its checksum.
+    let Some(want) = input
+        .sha256
+        .as_deref()
+        .map(|h| h.trim().to_ascii_lowercase())
+    else {
+        return Err(ActionError::fatal(
+            "invalid input at `sha256`: a download needs the release tarball's SHA-256 (the server pins known releases; a suite names others)",
+        ));
+    };
+    check_version(&input.version)?;
     let url = url.replace("{version}", &input.version);
     let dir = installed(&ctx.work_dir, &input.version);
-    let binary = dir.join("stroppy");
-    if binary.exists() && input.sha256.is_none() {
+    let checksum_file = dir.join(".sha256");
+    if let Some(found) = find_file(&dir, "stroppy")
+        && std::fs::read_to_string(&checksum_file).is_ok_and(|h| h.trim() == want)
+    {
         ctx.log.line(format!(
             "ratchet-agent: stroppy {} is already installed at {}",
             input.version,
-            binary.display()
+            found.display()
         ));
         return output(&StroppyInstalled {
-            path: binary.display().to_string(),
+            path: found.display().to_string(),
             version: input.version,
             downloaded: false,
         });
@@ -58,21 +71,22 @@ pub async fn install(ctx: &ActionContext) -> ActionResult {
         bytes = download(&url) => bytes?,
         () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
     };
-    if let Some(want) = &input.sha256 {
-        let got: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        if !got.eq_ignore_ascii_case(want.trim()) {
-            return Err(ActionError::fatal(format!(
-                "the download of {url} has sha256 {got}, expected {want}: refusing to install it"
-            )));
-        }
+    let got: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if got != want {
+        return Err(ActionError::fatal(format!(
+            "the download of {url} has sha256 {got}, expected {want}: refusing to install it"
+        )));
     }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)
         .map_err(|e| ActionError::retryable(format!("cannot create {}: {e}", dir.display())))?;
     let found = unpack_binary(&bytes, &dir)?;
+    std::fs::write(&checksum_file, &want).map_err(|e| {
+        ActionError::retryable(format!("cannot write {}: {e}", checksum_file.display()))
+    })?;
     ctx.log.line(format!(
         "ratchet-agent: stroppy {} installed at {}",
         input.version,
@@ -187,11 +201,33 @@ pub fn command(input: &StroppyRunInput, binary: &Path, report: &Path) -> Cmd {
     for (k, v) in &input.env {
         cmd = cmd.env(k, v);
     }
+    // pgx (Stroppy's driver) takes the password from the environment, off the command line.
+    if let Some(password) = &input.password {
+        cmd = cmd.env("PGPASSWORD", password);
+    }
     cmd
 }
 
 pub async fn run(ctx: &ActionContext) -> ActionResult {
     run_with(ctx, ctx.input_as()?).await
+}
+
+/// A version names a directory: no path separators, no `..`.
+fn check_version(version: &str) -> Result<(), ActionError> {
+    let ok = !version.is_empty()
+        && version.len() <= 64
+        && version.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'))
+        && !version.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(ActionError::fatal(format!(
+            "invalid input at `version`: `{version}` is not a release such as 6.1.1"
+        )))
+    }
 }
 
 /// Where `stroppy.install` puts a downloaded version.
@@ -200,6 +236,16 @@ fn installed(work_dir: &Path, version: &str) -> PathBuf {
 }
 
 pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResult {
+    // One argument, never an option of Stroppy's own.
+    if input.workload.is_empty() || input.workload.starts_with('-') {
+        return Err(ActionError::fatal(format!(
+            "invalid input at `workload`: `{}` must name a workload (and not start with `-`)",
+            input.workload
+        )));
+    }
+    if let Some(v) = &input.version {
+        check_version(v)?;
+    }
     let from_install = input
         .version
         .as_deref()

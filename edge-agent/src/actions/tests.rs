@@ -128,7 +128,8 @@ async fn postgres_start_reports_the_servers_own_error_for_a_bad_setting() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let input = json!({"version": ratchet_test_support::pg_major_version(), "listen_address": "127.0.0.31",
-                       "port": ratchet_test_support::free_port(), "settings": {"shared_buffers": "lots"}});
+                       "port": ratchet_test_support::free_port(), "settings": {"shared_buffers": "lots"},
+                       "password": "a-password-for-this-test"});
     let (ctx, _) = context(input, dir.path());
     let e = actions::run("postgres.start", &ctx).await.unwrap_err();
     assert!(

@@ -96,6 +96,9 @@ pub struct PostgresStartInput {
     /// Docker image (runtime `docker`); `postgres:<version>` if unset.
     #[serde(default)]
     pub image: Option<String>,
+    /// The `postgres` role's password: every connection over TCP needs it (scram-sha-256,
+    /// never `trust`). At least 16 characters.
+    pub password: String,
 }
 
 fn default_instance() -> String {
@@ -240,8 +243,12 @@ pub struct StroppyRunInput {
     pub version: Option<String>,
     /// Workload, e.g. `tpcc/tx`, `tpcb/tx`, or a `.sql` file.
     pub workload: String,
-    /// Database connection URL, e.g. `postgres://postgres@10.0.0.5:5432/postgres`.
+    /// Database connection URL, e.g. `postgres://postgres@10.0.0.5:5432/postgres` (better
+    /// without the password, which goes in `password`).
     pub driver_url: String,
+    /// The database password, handed to Stroppy as `PGPASSWORD` (not on its command line).
+    #[serde(default)]
+    pub password: Option<String>,
     pub duration_s: u64,
     #[serde(default = "default_clients")]
     pub vus: u32,

@@ -10,6 +10,7 @@
 //! by attempt, so a late answer from an old attempt is refused.
 
 pub mod actions;
+pub mod settings;
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,39 @@ pub mod paths {
 
 /// The longest a poll may wait for work before it answers empty.
 pub const MAX_POLL_WAIT_S: u32 = 30;
+
+/// The longest log line kept, in bytes; a longer one is cut with a marker saying so.
+pub const MAX_LOG_LINE_BYTES: usize = 64 * 1024;
+
+/// The largest result body (`POST /api/v1/agent/result`) the server takes. An agent fits
+/// its result under it (the per-second series is also sent as progress points, so the
+/// result's copy can be coarsened without losing data).
+pub const MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Lines and points in one batch, at most.
+pub const MAX_BATCH_ITEMS: usize = 5_000;
+
+/// `line`, cut to [`MAX_LOG_LINE_BYTES`] (at a character boundary) with a marker that says
+/// how long it was.
+pub fn cap_log_line(line: String) -> String {
+    if line.len() <= MAX_LOG_LINE_BYTES {
+        return line;
+    }
+    let total = line.len();
+    let mut cut = MAX_LOG_LINE_BYTES;
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut capped = line;
+    capped.truncate(cut);
+    capped.push_str(&truncation_marker(total));
+    capped
+}
+
+/// What ends a line cut short: `total` is the line's length in bytes.
+pub fn truncation_marker(total: usize) -> String {
+    format!(" … [line truncated: {total} bytes, {MAX_LOG_LINE_BYTES} kept]")
+}
 
 /// Body of `GET /healthz`, which needs no token: the agent uses it to find its server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -259,6 +259,17 @@ pub trait Store: Send + Sync + 'static {
 
     async fn worker(&self, worker_id: WorkerId) -> Result<Option<WorkerRecord>, StoreError>;
 
+    /// The worker that was assigned this attempt (from its ASSIGNED event), if any.
+    async fn attempt_worker(
+        &self,
+        task_id: TaskId,
+        attempt: i32,
+    ) -> Result<Option<WorkerId>, StoreError>;
+
+    /// From now on, the run's agent tasks go only to agents enrolled for this run (its own
+    /// machines); an agent that is not bound to it never claims them.
+    async fn bind_run_agents(&self, run_id: RunId) -> Result<(), StoreError>;
+
     /// Assign up to `capacity` QUEUED tasks the worker can run (its actions, its labels).
     async fn claim(
         &self,
@@ -449,6 +460,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revoke a token; false when there is no such live token.
     async fn revoke_token(&self, id: Uuid, now: Millis) -> Result<bool, StoreError>;
+
+    /// Revoke every live token bound to a run (its machines' enrollment and session
+    /// tokens); answers how many.
+    async fn revoke_run_tokens(&self, run_id: RunId, now: Millis) -> Result<u64, StoreError>;
+
+    /// Move a live token's expiry (a session in use is kept alive).
+    async fn extend_token(&self, id: Uuid, expires_at: Millis) -> Result<bool, StoreError>;
 }
 
 /// Which runs to list. Run ids are UUIDv7, so they sort by creation time.

@@ -946,6 +946,30 @@ macro_rules! sql_store {
                 Ok(self.worker_records(Some(worker_id)).await?.pop())
             }
 
+            async fn attempt_worker(&self, task_id: TaskId, attempt: i32) -> Result<Option<WorkerId>, StoreError> {
+                // Through the run, so the run's index narrows the events read.
+                let row = sqlx::query(
+                    "SELECT e.data FROM task_events e JOIN tasks t ON t.run_id = e.run_id \
+                     WHERE t.id = $1 AND e.task_id = $2 AND e.attempt = $3 AND e.kind = 'ASSIGNED' ORDER BY e.id DESC LIMIT 1",
+                )
+                .bind(task_id)
+                .bind(task_id)
+                .bind(attempt)
+                .fetch_optional(self.reader())
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let data = row.try_get::<Option<Json<Value>>, _>("data")?.map(|j| j.0);
+                Ok(data.and_then(|d| d["worker_id"].as_str().and_then(|s| s.parse().ok())))
+            }
+
+            async fn bind_run_agents(&self, run_id: RunId) -> Result<(), StoreError> {
+                sqlx::query("UPDATE runs SET agents_bound = TRUE WHERE id = $1")
+                    .bind(run_id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
             async fn claim(&self, worker: &WorkerInfo, capacity: u32, now: Millis) -> Result<Vec<Assignment>, StoreError> {
                 if capacity == 0 || worker.actions.is_empty() {
                     return Ok(Vec::new());
@@ -962,8 +986,15 @@ macro_rules! sql_store {
                          WHERE t.status = 'QUEUED' AND NOT t.waiting_for_slot AND t.not_before <= ",
                     );
                     qb.push_bind(now).push(" AND t.schedule_deadline > ").push_bind(now);
-                    if let Some(run_id) = worker.run_scope {
-                        qb.push(" AND t.run_id = ").push_bind(run_id);
+                    match worker.run_scope {
+                        Some(run_id) => {
+                            qb.push(" AND t.run_id = ").push_bind(run_id);
+                        }
+                        // A run with machines of its own is theirs alone.
+                        None if worker.is_agent() => {
+                            qb.push(" AND NOT r.agents_bound");
+                        }
+                        None => {}
                     }
                     qb.push(" AND t.action IN (");
                     let mut list = qb.separated(", ");
@@ -1360,6 +1391,24 @@ macro_rules! sql_store {
             async fn revoke_token(&self, id: Uuid, now: Millis) -> Result<bool, StoreError> {
                 let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                     .bind(now)
+                    .bind(id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn revoke_run_tokens(&self, run_id: RunId, now: Millis) -> Result<u64, StoreError> {
+                let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE run_id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(run_id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn extend_token(&self, id: Uuid, expires_at: Millis) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE tokens SET expires_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(expires_at)
                     .bind(id)
                     .execute(self.writer())
                     .await?;

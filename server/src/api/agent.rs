@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use engine::EngineError;
 use engine::model::{TaskState, TaskStatus, WorkerInfo};
 use engine::protocol::{
-    Ack, LogBatch, MAX_POLL_WAIT_S, PROTOCOL_VERSION, Poll, PollAnswer, ProgressBatch, Registered,
-    Registration, TaskResult,
+    Ack, LogBatch, MAX_BATCH_ITEMS, MAX_POLL_WAIT_S, PROTOCOL_VERSION, Poll, PollAnswer,
+    ProgressBatch, Registered, Registration, TaskResult,
 };
 use engine::store::StoreError;
 use serde_json::json;
@@ -22,8 +22,8 @@ use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::auth::{self, AgentSession, Enrollment, KIND_AGENT, NewToken};
 use crate::state::AppState;
 
-/// Lines and points per batch: the agent sends at most this many at once.
-const MAX_BATCH: usize = 5_000;
+/// Actions one agent may offer, and attempts one poll may list as running.
+const MAX_LIST: usize = 1024;
 
 /// Agent: register with an enrollment token, get a session token.
 #[utoipa::path(post, path = "/api/v1/agent/register", operation_id = "agent_register", tag = "agent protocol", request_body = Registration, security(("enrollment_token" = [])), responses((status = 201, body = Registered), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
@@ -43,6 +43,26 @@ pub async fn register(
             "`actions` is empty: the agent must offer at least one action",
         ));
     }
+    if reg.actions.len() > MAX_LIST {
+        return Err(ApiError::bad_request(format!(
+            "`actions` lists {} actions; at most {MAX_LIST}",
+            reg.actions.len()
+        )));
+    }
+    // The server's own steps run in-process, with the server's state: no agent takes them.
+    let reserved: Vec<&str> = reg
+        .actions
+        .iter()
+        .filter(|a| state.engine.is_in_process_action(a))
+        .map(String::as_str)
+        .collect();
+    if !reserved.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "`actions`: {} {} the server's own (in-process) and cannot be offered by an agent",
+            reserved.join(", "),
+            if reserved.len() == 1 { "is" } else { "are" }
+        )));
+    }
     if reg.slots == 0 || reg.slots > 256 {
         return Err(ApiError::bad_request(format!(
             "`slots` must be 1..=256, got {}",
@@ -58,7 +78,7 @@ pub async fn register(
     let worker = WorkerInfo {
         id: Uuid::now_v7(),
         name: reg.name,
-        kind: "agent".into(),
+        kind: engine::model::WORKER_AGENT.into(),
         actions: reg.actions,
         labels: labels.clone(),
         slots: reg.slots,
@@ -77,7 +97,7 @@ pub async fn register(
             labels: Default::default(),
             run_id: enrollment.run_id,
             worker_id: Some(worker.id),
-            expires_at: None,
+            expires_at: Some(state.engine.now() + auth::SESSION_IDLE_TTL_MS),
         },
         None,
         state.engine.now(),
@@ -97,12 +117,20 @@ pub async fn register(
 }
 
 /// Agent: long-poll for assignments and stop orders (the heartbeat).
-#[utoipa::path(post, path = "/api/v1/agent/poll", operation_id = "agent_poll", tag = "agent protocol", request_body = Poll, security(("agent_session" = [])), responses((status = 200, description = "Assignments and cancellations (empty after the wait)", body = PollAnswer), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/poll", operation_id = "agent_poll", tag = "agent protocol", request_body = Poll, security(("agent_session" = [])), responses((status = 200, description = "Assignments and cancellations (empty after the wait)", body = PollAnswer), (status = 429, description = "This session already holds a poll; see Retry-After", body = Problem, content_type = "application/problem+json"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn poll(
     State(state): State<AppState>,
     session: AgentSession,
     JsonBody(poll): JsonBody<Poll>,
 ) -> ApiResult<Json<PollAnswer>> {
+    if poll.running.len() > MAX_LIST {
+        return Err(ApiError::bad_request(format!(
+            "`running` lists {} attempts; at most {MAX_LIST}",
+            poll.running.len()
+        )));
+    }
+    // Held until the poll answers: one session cannot hold many connections.
+    let _permit = state.limits.polls.acquire(session.token.id)?;
     let mut worker = session.worker;
     if let Some(run_id) = poll.run_id {
         match worker.run_scope {
@@ -137,13 +165,24 @@ pub async fn poll(
     }
 }
 
-/// The task an agent refers to, if it may touch it: its own current attempt, or an older
-/// attempt of a task of its run (late log lines of an attempt it lost are still kept).
+/// What an agent wants to do with an attempt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Log lines or progress points: also of an older attempt of its own (late lines of
+    /// an attempt it lost are kept).
+    Output,
+    /// The attempt's result: only the current attempt counts (fenced further on).
+    Result,
+}
+
+/// The task an agent refers to, if the attempt is its own: assigned to this agent's
+/// session, and of its run when the agent is bound to one. Anyone else's: 403.
 async fn own_task(
     state: &AppState,
     worker: &WorkerInfo,
     task_id: Uuid,
     attempt: i32,
+    delivery: Delivery,
 ) -> ApiResult<TaskState> {
     let task = state
         .store
@@ -158,13 +197,28 @@ async fn own_task(
             task.run_id
         )));
     }
-    let current_and_ours = task.attempt == attempt && task.worker_id == Some(worker.id);
-    if !current_and_ours && attempt >= task.attempt {
-        return Err(ApiError::forbidden(format!(
+    let not_ours = || {
+        ApiError::forbidden(format!(
             "attempt {attempt} of task {task_id} is not assigned to this agent"
-        )));
+        ))
+    };
+    if attempt == task.attempt && task.worker_id == Some(worker.id) {
+        return Ok(task);
     }
-    Ok(task)
+    // An older attempt: whose it was is in its ASSIGNED event.
+    if attempt < 1 || attempt > task.attempt {
+        return Err(not_ours());
+    }
+    if state.store.attempt_worker(task_id, attempt).await? != Some(worker.id) {
+        return Err(not_ours());
+    }
+    match delivery {
+        Delivery::Output => Ok(task),
+        Delivery::Result => Err(ApiError::conflict(format!(
+            "attempt {attempt} of task {task_id} is no longer current (the task is at attempt {}, {}); the result is refused",
+            task.attempt, task.status
+        ))),
+    }
 }
 
 /// Agent: store log lines of an attempt (re-sent lines are stored once).
@@ -174,9 +228,9 @@ pub async fn logs(
     session: AgentSession,
     JsonBody(batch): JsonBody<LogBatch>,
 ) -> ApiResult<Json<Ack>> {
-    if batch.lines.len() > MAX_BATCH {
+    if batch.lines.len() > MAX_BATCH_ITEMS {
         return Err(ApiError::bad_request(format!(
-            "{} lines in one batch; send at most {MAX_BATCH}",
+            "{} lines in one batch; send at most {MAX_BATCH_ITEMS}",
             batch.lines.len()
         )));
     }
@@ -186,7 +240,14 @@ pub async fn logs(
             bad.seq
         )));
     }
-    let task = own_task(&state, &session.worker, batch.task_id, batch.attempt).await?;
+    let task = own_task(
+        &state,
+        &session.worker,
+        batch.task_id,
+        batch.attempt,
+        Delivery::Output,
+    )
+    .await?;
     let accepted = batch.lines.len();
     state.engine.append_remote_logs(task.run_id, batch).await?;
     Ok(Json(Ack { accepted }))
@@ -199,13 +260,20 @@ pub async fn progress(
     session: AgentSession,
     JsonBody(batch): JsonBody<ProgressBatch>,
 ) -> ApiResult<Json<Ack>> {
-    if batch.points.len() > MAX_BATCH {
+    if batch.points.len() > MAX_BATCH_ITEMS {
         return Err(ApiError::bad_request(format!(
-            "{} points in one batch; send at most {MAX_BATCH}",
+            "{} points in one batch; send at most {MAX_BATCH_ITEMS}",
             batch.points.len()
         )));
     }
-    let task = own_task(&state, &session.worker, batch.task_id, batch.attempt).await?;
+    let task = own_task(
+        &state,
+        &session.worker,
+        batch.task_id,
+        batch.attempt,
+        Delivery::Output,
+    )
+    .await?;
     let accepted = batch.points.len();
     state
         .engine
@@ -215,14 +283,14 @@ pub async fn progress(
 }
 
 /// Agent: report how an attempt ended (fenced by attempt).
-#[utoipa::path(post, path = "/api/v1/agent/result", operation_id = "agent_result", tag = "agent protocol", request_body = TaskResult, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The attempt is no longer current", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/result", operation_id = "agent_result", tag = "agent protocol", request_body = TaskResult, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 413, description = "Larger than MAX_RESULT_BYTES (16 MiB)", body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The attempt is no longer current", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn result(
     State(state): State<AppState>,
     session: AgentSession,
     JsonBody(result): JsonBody<TaskResult>,
 ) -> ApiResult<Json<Ack>> {
     let (task_id, attempt) = (result.task_id, result.attempt);
-    let task = own_task(&state, &session.worker, task_id, attempt).await?;
+    let task = own_task(&state, &session.worker, task_id, attempt, Delivery::Result).await?;
     let stale = || {
         ApiError::conflict(format!(
             "attempt {attempt} of task {task_id} is no longer current (the task is at attempt {}, {}); the result is refused",

@@ -72,7 +72,7 @@ pub async fn create_enrollment(
     caller: Caller,
     JsonBody(body): JsonBody<NewEnrollment>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    caller.require(Scope::Write)?;
+    caller.require(Scope::Admin)?;
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("`name` is empty"));
     }
@@ -111,7 +111,7 @@ pub async fn list_enrollments(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<TokenRecord>>> {
-    caller.require(Scope::Read)?;
+    caller.require(Scope::Admin)?;
     Ok(Json(state.store.tokens(KIND_ENROLLMENT).await?))
 }
 
@@ -122,7 +122,7 @@ pub async fn revoke_enrollment(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Scope::Write)?;
+    caller.require(Scope::Admin)?;
     let known = state
         .store
         .tokens(KIND_ENROLLMENT)

@@ -6,33 +6,52 @@ mod agents;
 pub mod body;
 mod events;
 mod health;
+pub mod limits;
 mod me;
 mod metrics;
 mod openapi;
 pub mod problem;
 mod rate_limits;
+pub mod redact;
 mod runs;
 mod schedules;
 mod streams;
 mod suites;
+mod timeout;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware;
 use axum::routing::{delete, get, post, put};
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
+    // The agents' long poll holds its request up to 30 s; results may be larger than other
+    // bodies (a day-long series).
+    let long_poll =
+        Router::new()
+            .route("/agent/poll", post(agent::poll))
+            .layer(middleware::from_fn(|r, n| {
+                timeout::within(timeout::POLL_TIMEOUT, r, n)
+            }));
+    let streams = Router::new()
+        .route("/runs/{id}/logs/stream", get(streams::run_logs))
+        .route("/stream", get(streams::status));
     let agent_protocol = Router::new()
         .route("/register", post(agent::register))
-        .route("/poll", post(agent::poll))
         .route("/logs", post(agent::logs))
         .route("/progress", post(agent::progress))
-        .route("/result", post(agent::result))
+        .route(
+            "/result",
+            post(agent::result).layer(DefaultBodyLimit::max(engine::protocol::MAX_RESULT_BYTES)),
+        )
         .route("/deregister", post(agent::deregister));
-    let api = Router::new()
+    let prompt = Router::new()
         .nest("/agent", agent_protocol)
         .route("/openapi.json", get(openapi::document))
         .route("/me", get(me::me))
@@ -81,9 +100,13 @@ pub fn router(state: AppState) -> Router {
         .route("/rate-limits", get(rate_limits::list))
         .route("/rate-limits/{key}", put(rate_limits::put))
         .route("/runs/{id}/logs", get(runs::run_logs))
-        .route("/runs/{id}/logs/stream", get(streams::run_logs))
-        .route("/stream", get(streams::status))
         .route("/runs/{id}/progress", get(runs::run_progress))
+        .layer(middleware::from_fn(|r, n| {
+            timeout::within(timeout::REQUEST_TIMEOUT, r, n)
+        }));
+    let api = prompt
+        .merge(long_poll)
+        .merge(streams)
         .fallback(|| async {
             problem::ApiError::not_found("no such API endpoint (see /api/v1/openapi.json)")
         })
@@ -96,5 +119,17 @@ pub fn router(state: AppState) -> Router {
         .fallback(crate::web::serve_asset)
         .with_state(state)
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(security_headers(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_headers(header::REFERRER_POLICY, "no-referrer"))
+        .layer(security_headers(header::X_FRAME_OPTIONS, "DENY"))
+        // The span names the path only: a query string may carry a token (`access_token`).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+            }),
+        )
+}
+
+fn security_headers(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }

@@ -11,6 +11,8 @@ use serde::Serialize;
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
+    /// Sent as `Retry-After` (seconds): when trying again makes sense.
+    pub retry_after_s: Option<u32>,
 }
 
 impl ApiError {
@@ -18,6 +20,15 @@ impl ApiError {
         ApiError {
             status,
             detail: detail.into(),
+            retry_after_s: None,
+        }
+    }
+
+    /// 429: too many at once; try again after `retry_after_s`.
+    pub fn too_many(detail: impl Into<String>, retry_after_s: u32) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, detail)
         }
     }
 
@@ -72,6 +83,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(s) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

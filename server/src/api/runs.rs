@@ -17,9 +17,11 @@ use uuid::Uuid;
 
 use crate::api::body::{ApiPath, ApiQuery, JsonBody};
 use crate::api::problem::{ApiError, ApiResult, Problem, document_problem};
+use crate::api::redact;
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
 use crate::stroppy::spec::{self, SpecErrors, SpecFormat};
+use crate::stroppy::workflows;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WorkflowRef {
@@ -59,6 +61,20 @@ pub async fn register_workflow(
         .map_err(|_| ApiError::bad_request("the definition is not UTF-8 text").into_response())?;
     let def: WorkflowDef = spec::parse_document(text, format)
         .map_err(|e| document_problem(&SpecErrors::from(e), "Invalid workflow definition"))?;
+    if workflows::is_built_in(&def.name) {
+        return Err(ApiError::forbidden(format!(
+            "`name`: `{}` is one of the server's own workflows; choose another name",
+            def.name
+        ))
+        .into_response());
+    }
+    if let Some(task) = state.engine.in_process_task(&def) {
+        return Err(ApiError::bad_request(format!(
+            "task `{}`: action `{}` is one of the server's own (in-process) steps; a registered workflow can use agent actions only (such as `shell`, `postgres.start`, `pgbench.run`)",
+            task.name, task.action
+        ))
+        .into_response());
+    }
     state
         .engine
         .register_workflow(&def)
@@ -89,11 +105,13 @@ pub async fn trigger_run(
     JsonBody(body): JsonBody<TriggerRun>,
 ) -> ApiResult<(StatusCode, Json<RunState>)> {
     caller.require(Scope::Write)?;
+    startable(&state, &name, &version).await?;
     let input = match body.input {
         Value::Null => Value::Object(Default::default()),
         other => other,
     };
-    let run = state.engine.run_workflow(&name, &version, input).await?;
+    let mut run = state.engine.run_workflow(&name, &version, input).await?;
+    redact::run(&mut run);
     Ok((StatusCode::CREATED, Json(run)))
 }
 
@@ -112,12 +130,40 @@ pub struct RunDetail {
     pub waiting: BTreeMap<Uuid, engine::WaitingReason>,
 }
 
+/// 403 for a workflow whose tasks are the server's own (in-process) steps, such as the
+/// suite workflows: they start only through their domain (a suite through
+/// `POST /api/v1/suites`), never with an input of the caller's making.
+pub async fn startable(state: &AppState, name: &str, version: &str) -> ApiResult<()> {
+    let Some(def) = state.store.workflow(name, version).await? else {
+        return Ok(()); // the engine answers 404
+    };
+    match state.engine.in_process_task(&def) {
+        None => Ok(()),
+        Some(task) => Err(ApiError::forbidden(format!(
+            "workflow `{name}` runs the server's own steps (task `{}`), so it is started only by the server{}",
+            task.name,
+            if workflows::is_built_in(name) {
+                ": submit a suite with POST /api/v1/suites"
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
 async fn find_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
     state
         .engine
         .run(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
+}
+
+/// The run as the API shows it: secrets masked.
+async fn shown_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
+    let mut run = find_run(state, id).await?;
+    redact::run(&mut run);
+    Ok(run)
 }
 
 /// Get a run: tasks, DAG edges, child runs, waiting reasons.
@@ -128,9 +174,9 @@ pub async fn get_run(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<RunDetail>> {
     caller.require(Scope::Read)?;
-    let run = find_run(&state, id).await?;
-    let tasks = state.engine.tasks(id).await?;
-    let children = state.store.child_runs(id, None).await?;
+    let mut run = find_run(&state, id).await?;
+    let mut tasks = state.engine.tasks(id).await?;
+    let mut children = state.store.child_runs(id, None).await?;
     let edges = state
         .store
         .workflow(&run.workflow, &run.version)
@@ -143,6 +189,9 @@ pub async fn get_run(
         })
         .unwrap_or_default();
     let waiting = state.engine.waiting_reasons(&run, &tasks).await?;
+    redact::run(&mut run);
+    tasks.iter_mut().for_each(redact::task);
+    children.iter_mut().for_each(redact::run);
     Ok(Json(RunDetail {
         run,
         tasks,
@@ -180,7 +229,7 @@ pub async fn cancel_run(
         )));
     }
     state.engine.cancel_run(id).await?;
-    Ok((StatusCode::ACCEPTED, Json(find_run(&state, id).await?)))
+    Ok((StatusCode::ACCEPTED, Json(shown_run(&state, id).await?)))
 }
 
 /// Which tasks to run again; none named: every task.
@@ -204,7 +253,8 @@ pub async fn replay_run(
 ) -> ApiResult<(StatusCode, Json<RunState>)> {
     caller.require(Scope::Write)?;
     find_run(&state, id).await?;
-    let run = state.engine.replay(id, &body.tasks).await?;
+    let mut run = state.engine.replay(id, &body.tasks).await?;
+    redact::run(&mut run);
     Ok((StatusCode::ACCEPTED, Json(run)))
 }
 
@@ -320,7 +370,13 @@ pub async fn get_workflow(
         .ok_or_else(|| {
             ApiError::not_found(format!("workflow {name} version {version} not found"))
         })?;
-    Ok(Json(def.as_ref().clone()))
+    let mut def = def.as_ref().clone();
+    for task in def.tasks.iter_mut().chain(def.on_failure.as_mut()) {
+        if let Some(with) = &mut task.with {
+            redact::value(with);
+        }
+    }
+    Ok(Json(def))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -380,5 +436,7 @@ pub async fn list_runs(
         })
         .await?;
     let next_before = next_before(&runs, limit);
+    let mut runs = runs;
+    runs.iter_mut().for_each(redact::run);
     Ok(Json(RunPage { runs, next_before }))
 }

@@ -46,6 +46,7 @@ pub async fn create_cron(
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("`name` is empty"));
     }
+    crate::api::runs::startable(&state, &body.workflow, &body.version).await?;
     let cron = state
         .engine
         .create_cron(
@@ -109,6 +110,7 @@ pub async fn schedule_run(
     JsonBody(body): JsonBody<NewScheduledRun>,
 ) -> ApiResult<(StatusCode, Json<ScheduledRun>)> {
     caller.require(Scope::Write)?;
+    crate::api::runs::startable(&state, &body.workflow, &body.version).await?;
     let run = state
         .engine
         .schedule_run(&body.workflow, &body.version, object(body.input), body.at)

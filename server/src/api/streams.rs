@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::api::body::{ApiPath, ApiQuery};
 use crate::api::problem::{ApiError, ApiResult, Problem};
-use crate::auth::{Caller, Scope};
+use crate::auth::{Scope, StreamCaller};
 use crate::state::AppState;
 
 type EventStream =
@@ -37,19 +37,30 @@ pub struct LogStreamQuery {
     pub _access_token: Option<String>,
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StatusStreamQuery {
+    /// For EventSource, which cannot send an Authorization header (read by the auth layer).
+    #[serde(default, rename = "access_token")]
+    pub _access_token: Option<String>,
+}
+
 /// Follow a run's log (SSE, resumable).
 ///
 /// `GET /api/v1/runs/{id}/logs/stream`: `log` events (id = the line's id, data = the line
 /// as JSON), then one `end` event once the run has ended and every line was sent.
-#[utoipa::path(get, path = "/api/v1/runs/{id}/logs/stream", operation_id = "stream_run_logs", tag = "runs", params(("id" = Uuid, Path), LogStreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this line")), responses((status = 200, description = "Server-sent events: `log` (id = line id, data = a StoredLogLine), then `end`", content_type = "text/event-stream", body = String), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/logs/stream", operation_id = "stream_run_logs", tag = "runs", params(("id" = Uuid, Path), LogStreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this line")), responses((status = 429, description = "This token (or the server) holds as many streams as it may; see Retry-After", body = Problem, content_type = "application/problem+json"), (status = 200, description = "Server-sent events: `log` (id = line id, data = a StoredLogLine), then `end`", content_type = "text/event-stream", body = String), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn run_logs(
     State(state): State<AppState>,
-    caller: Caller,
+    StreamCaller(caller): StreamCaller,
     ApiPath(run_id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<LogStreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<EventStream> {
     caller.require(Scope::Read)?;
+    // Held while the stream is open.
+    let permit = state.limits.streams.acquire(caller.token.id)?;
     if state.store.run(run_id).await?.is_none() {
         return Err(ApiError::not_found(format!("run {run_id} not found")));
     }
@@ -62,6 +73,7 @@ pub async fn run_logs(
     let mut wake = state.bus.subscribe(channels::LOGS).await.ok();
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
+        let _permit = permit;
         loop {
             let lines = match state.store.logs(run_id, q.task, after, PAGE).await {
                 Ok(lines) => lines,
@@ -139,15 +151,21 @@ async fn wait_for(
 ///
 /// `GET /api/v1/stream`: a `status` event for every change of a run's or task's status
 /// (data: `{run_id, run_status, tasks: [{id, name, status}]}`), for live pages.
-#[utoipa::path(get, path = "/api/v1/stream", operation_id = "stream_status", tag = "runs", responses((status = 200, description = "Server-sent events: `status` (data = `{run_id, run_status, tasks}`), `resync`", content_type = "text/event-stream", body = String), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
-pub async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<EventStream> {
+#[utoipa::path(get, path = "/api/v1/stream", operation_id = "stream_status", tag = "runs", params(StatusStreamQuery), responses((status = 429, description = "This token (or the server) holds as many streams as it may; see Retry-After", body = Problem, content_type = "application/problem+json"), (status = 200, description = "Server-sent events: `status` (data = `{run_id, run_status, tasks}`), `resync`", content_type = "text/event-stream", body = String), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+pub async fn status(
+    State(state): State<AppState>,
+    StreamCaller(caller): StreamCaller,
+    ApiQuery(_q): ApiQuery<StatusStreamQuery>,
+) -> ApiResult<EventStream> {
     caller.require(Scope::Read)?;
+    let permit = state.limits.streams.acquire(caller.token.id)?;
     let mut updates =
         state.bus.subscribe(channels::STATUS).await.map_err(|e| {
             ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string())
         })?;
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
+        let _permit = permit;
         loop {
             tokio::select! {
                 message = updates.recv() => match message {

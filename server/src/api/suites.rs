@@ -60,7 +60,8 @@ pub async fn submit(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let (spec, suite) = parse_suite(text, content_type).map_err(invalid)?;
+    let (spec, mut suite) = parse_suite(text, content_type).map_err(invalid)?;
+    state.stroppy_pins.apply(&mut suite).map_err(invalid)?;
     if suite.target == Target::Yandex {
         return Err(ApiError::bad_request(
             "`target: yandex` needs the Terraform CLI and Yandex Cloud credentials, which this server does not have; use `target: local`",
@@ -192,7 +193,11 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
             .as_ref()
             .and_then(|o| o.get("aggregate"))
             .cloned(),
-        spec: input.spec,
+        spec: {
+            let mut spec = input.spec;
+            crate::api::redact::value(&mut spec);
+            spec
+        },
     })
 }
 

@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 use serde_json::json;
 
 use crate::auth::{self, KIND_ENROLLMENT, NewToken};
-use crate::infra::{MACHINE, Machine, MachinePlan, Provider, ProviderError};
+use crate::infra::{MACHINE, Machine, MachinePlan, Provider, ProviderError, machine_name_problem};
 
 pub struct LocalProvider {
     pub store: Arc<dyn Store>,
@@ -35,9 +35,52 @@ pub fn default_agent_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("ratchet-agent"))
 }
 
+/// Variables a local agent inherits from the server, when set: where things are, never
+/// what unlocks them. Everything else (the server's `DATABASE_URL`, tokens, cloud
+/// credentials) stays out of the agent's environment.
+const INHERITED: &[&str] = &[
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "RATCHET_AGENT_PG_BIN_DIRS",
+    "RATCHET_AGENT_PG_USER",
+];
+
+/// An enrollment token of a local machine stops working after this (its run's teardown
+/// revokes it sooner).
+const ENROLLMENT_TTL_MS: i64 = 48 * 3600 * 1000;
+
 impl LocalProvider {
     fn machines_dir(&self) -> PathBuf {
         self.data_dir.join("machines")
+    }
+
+    /// A machine's work dir: `<data dir>/machines/<name>`, for a checked name only, and
+    /// only if it resolves to a directory right under the machines dir (no symlink out).
+    fn work_dir(&self, name: &str) -> Result<PathBuf, ProviderError> {
+        if let Some(problem) = machine_name_problem(name) {
+            return Err(ProviderError::Failed(problem));
+        }
+        let machines = self.machines_dir();
+        std::fs::create_dir_all(&machines).map_err(|e| {
+            ProviderError::Failed(format!("cannot create {}: {e}", machines.display()))
+        })?;
+        let machines = std::fs::canonicalize(&machines).map_err(|e| {
+            ProviderError::Failed(format!("cannot resolve {}: {e}", machines.display()))
+        })?;
+        let dir = machines.join(name);
+        if let Ok(resolved) = std::fs::canonicalize(&dir)
+            && resolved.parent() != Some(machines.as_path())
+        {
+            return Err(ProviderError::Failed(format!(
+                "machine {name}: its work dir {} resolves to {}, outside {}; refusing to touch it",
+                dir.display(),
+                resolved.display(),
+                machines.display()
+            )));
+        }
+        Ok(dir)
     }
 
     async fn create_one(
@@ -54,7 +97,7 @@ impl LocalProvider {
                 self.agent_binary.display()
             )));
         }
-        let work_dir = self.machines_dir().join(&plan.name);
+        let work_dir = self.work_dir(&plan.name)?;
         std::fs::create_dir_all(&work_dir).map_err(|e| failed("cannot create its work dir", &e))?;
         // PostgreSQL runs as an unprivileged user when we are root: it must reach its dir.
         use std::os::unix::fs::PermissionsExt;
@@ -74,7 +117,7 @@ impl LocalProvider {
                 .into(),
                 run_id: Some(run_id),
                 worker_id: None,
-                expires_at: Some(SystemClock.now() + 24 * 3600 * 1000),
+                expires_at: Some(SystemClock.now() + ENROLLMENT_TTL_MS),
             },
             None,
             SystemClock.now(),
@@ -86,7 +129,15 @@ impl LocalProvider {
         let log_err = log
             .try_clone()
             .map_err(|e| failed("cannot create its log", &e))?;
-        let mut child = tokio::process::Command::new(&self.agent_binary)
+        let mut command = tokio::process::Command::new(&self.agent_binary);
+        command.env_clear();
+        for var in INHERITED {
+            if let Some(value) = std::env::var_os(var) {
+                command.env(var, value);
+            }
+        }
+        let mut child = command
+            .env("HOME", &work_dir)
             .env("RATCHET_SERVER_URL", &self.server_url)
             .env("RATCHET_ENROLLMENT_TOKEN", &token)
             .env("RATCHET_AGENT_NAME", &plan.name)
@@ -147,7 +198,9 @@ impl Provider for LocalProvider {
         let Some(data) = &lease.data else {
             return Ok(()); // reserved, never created
         };
-        let work_dir = data["work_dir"].as_str().map(PathBuf::from);
+        // The work dir follows from the (checked) machine name, never from stored data.
+        let dir = self.work_dir(&lease.key)?;
+        let work_dir = dir.exists().then_some(dir);
         if let Some(dir) = &work_dir {
             stop_databases(dir).await;
         }
@@ -158,10 +211,7 @@ impl Provider for LocalProvider {
         {
             stop_group(pid).await;
         }
-        if let Some(dir) = &work_dir
-            && dir.starts_with(self.machines_dir())
-            && dir.exists()
-        {
+        if let Some(dir) = &work_dir {
             std::fs::remove_dir_all(dir).map_err(|e| {
                 ProviderError::Failed(format!("cannot remove {}: {e}", dir.display()))
             })?;

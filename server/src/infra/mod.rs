@@ -16,6 +16,33 @@ use serde::{Deserialize, Serialize};
 /// Lease kind of a provisioned machine.
 pub const MACHINE: &str = "machine";
 
+/// The longest machine name (a cloud VM's host name has at most 63 characters).
+pub const MAX_MACHINE_NAME: usize = 63;
+
+/// Machine names become directory names, host names and cloud resource names: 1-63 of
+/// `[a-z0-9-]`, not starting or ending with `-`. `None` when `name` is fine.
+pub fn machine_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() || name.len() > MAX_MACHINE_NAME {
+        return Some(format!(
+            "machine name `{name}` must be 1-{MAX_MACHINE_NAME} characters long"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "machine name `{name}` holds `{c}`: only lowercase letters, digits and `-` are allowed"
+        ));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Some(format!(
+            "machine name `{name}` must not start or end with `-`"
+        ));
+    }
+    None
+}
+
 /// A machine a test needs, as planned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MachinePlan {
@@ -62,16 +89,20 @@ pub trait Provider: Send + Sync {
     async fn destroy(&self, machine: &Lease) -> Result<(), ProviderError>;
 }
 
-/// Destroy every machine `holder` holds and give up its leases (machines, network).
-/// Idempotent, and carries on past a machine that fails to go (reported at the end).
+/// Destroy every machine test run `run_id` holds and give up its leases (machines, then
+/// the network once no machine is left on it). The run's agents can do nothing more: their
+/// enrollment and session tokens are revoked and they are deregistered. Idempotent, and
+/// carries on past a machine that fails to go (reported at the end).
 pub async fn destroy_all(
     store: &Arc<dyn Store>,
     provider: &dyn Provider,
-    holder: &str,
+    run_id: uuid::Uuid,
+    now: i64,
 ) -> Result<Vec<String>, ProviderError> {
+    let holder = run_id.to_string();
     let mut destroyed = Vec::new();
     let mut errors = Vec::new();
-    for lease in store.leases(Some(MACHINE), Some(holder)).await? {
+    for lease in store.leases(Some(MACHINE), Some(&holder)).await? {
         match provider.destroy(&lease).await {
             Ok(()) => {
                 store.release_lease(&lease.kind, &lease.key).await?;
@@ -80,10 +111,16 @@ pub async fn destroy_all(
             Err(e) => errors.push(format!("{}: {e}", lease.key)),
         }
     }
-    for lease in store.leases(Some(network::NETWORK), Some(holder)).await? {
-        store.release_lease(&lease.kind, &lease.key).await?;
+    store.revoke_run_tokens(run_id, now).await?;
+    for worker in store.workers().await? {
+        if worker.info.run_scope == Some(run_id) && worker.status == "ACTIVE" {
+            store.deregister_worker(worker.info.id, now).await?;
+        }
     }
     if errors.is_empty() {
+        for lease in store.leases(Some(network::NETWORK), Some(&holder)).await? {
+            store.release_lease(&lease.kind, &lease.key).await?;
+        }
         Ok(destroyed)
     } else {
         Err(ProviderError::Failed(format!(

@@ -160,6 +160,10 @@ pub struct WorkloadPatch {
     /// stroppy: release to install, e.g. `6.1.1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// stroppy: the SHA-256 of that release's tarball; needed unless the server pins the
+    /// version (`RATCHET_STROPPY_RELEASES`): nothing unverified is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// stroppy: workload, e.g. `tpcc/tx`, `tpcb/tx`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<String>,
@@ -401,6 +405,9 @@ pub enum Workload {
     /// `StroppyRunInput { workload, duration_s, vus, scale, env }`.
     Stroppy {
         version: String,
+        /// The release tarball's SHA-256 (the suite's, or the server's pin for `version`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
         workload: String,
         #[serde(with = "human_duration")]
         duration: Duration,
@@ -501,7 +508,25 @@ impl From<SpecError> for SpecErrors {
     }
 }
 
+/// Errors listed at most; the rest are counted (a document with 10,000 bad keys gets a
+/// readable answer, quickly).
+pub const MAX_ERRORS: usize = 100;
+
 impl SpecErrors {
+    /// The first [`MAX_ERRORS`] errors, and one more saying how many were left out.
+    #[must_use]
+    pub fn capped(mut self) -> Self {
+        if self.0.len() > MAX_ERRORS {
+            let left_out = self.0.len() - MAX_ERRORS;
+            self.0.truncate(MAX_ERRORS);
+            self.0.push(SpecError::new(
+                "",
+                format!("… and {left_out} more problems (the first {MAX_ERRORS} are listed)"),
+            ));
+        }
+        self
+    }
+
     /// An RFC 9457 problem document (status 400) listing every error under `errors`.
     /// The same, for another kind of document.
     pub fn to_problem_titled(&self, title: &str) -> Value {
@@ -607,7 +632,7 @@ pub fn load(text: &str, format: SpecFormat) -> Result<LoadedSuite, SpecErrors> {
     let spec = parse(text, format)?;
     match spec.expand() {
         Ok(suite) => Ok(LoadedSuite { spec, suite }),
-        Err(errors) => Err(errors.locate(text)),
+        Err(errors) => Err(errors.locate(text).capped()),
     }
 }
 
@@ -1009,6 +1034,9 @@ fn foreign_fields(w: &WorkloadPatch, driver: Driver) -> Vec<&'static str> {
             if w.version.is_some() {
                 out.push("version");
             }
+            if w.sha256.is_some() {
+                out.push("sha256");
+            }
             if w.workload.is_some() {
                 out.push("workload");
             }
@@ -1088,6 +1116,13 @@ impl Expander {
                         at.clone(),
                         format!("invalid setting name `{key}`: {problem}"),
                     );
+                } else if let Some(why) = engine::protocol::settings::refused(key) {
+                    self.issues.push(
+                        at.clone(),
+                        format!(
+                            "setting `{key}` is not allowed in a suite: {why} (see \"Security model\" in the README)"
+                        ),
+                    );
                 }
                 if let Some(problem) = setting_value_problem(value) {
                     self.issues.push(at, format!("setting `{key}` {problem}"));
@@ -1166,6 +1201,14 @@ impl Expander {
             self.issues.push(
                 o.at(&["workload", "version"]),
                 format!("invalid stroppy version `{v}`: {problem}"),
+            );
+        }
+        if let Some(h) = &w.sha256
+            && let Some(problem) = sha256_problem(h)
+        {
+            self.issues.push(
+                o.at(&["workload", "sha256"]),
+                format!("invalid sha256 `{h}`: {problem}"),
             );
         }
         if let Some(wl) = &w.workload
@@ -1387,6 +1430,13 @@ impl Expander {
                 if workload.is_none() {
                     self.missing(missing, &["workload", "workload"]);
                 }
+                // A checksum belongs to the version set beside it (or later): one left in
+                // `defaults` does not follow a test to another version.
+                let sha256 = pick(&applicable, &["workload", "sha256"], |l| {
+                    l.workload.and_then(|w| w.sha256.clone())
+                })
+                .filter(|h| version.as_ref().is_none_or(|v| h.layer >= v.layer))
+                .map(|h| h.value.to_ascii_lowercase());
                 let vus = pick(&applicable, &["workload", "vus"], |l| {
                     l.workload.and_then(|w| w.vus)
                 });
@@ -1398,6 +1448,7 @@ impl Expander {
                 }
                 Some(Workload::Stroppy {
                     version: version?.value,
+                    sha256,
                     workload: workload?.value,
                     duration: duration?.value.0,
                     scale: scale.map(|s| s.value),
@@ -1762,15 +1813,23 @@ fn stroppy_version_problem(v: &str) -> Option<&'static str> {
     }
 }
 
-/// The workload is one command-line argument.
+/// The workload is one command-line argument, never an option.
 fn stroppy_workload_problem(w: &str) -> Option<&'static str> {
     if w.is_empty() || w.len() > 256 {
         Some("give one such as tpcc/tx or tpcb/tx")
     } else if w.chars().any(|c| c.is_whitespace() || c.is_control()) {
         Some("it must not contain spaces or control characters")
+    } else if w.starts_with('-') {
+        Some("it must not start with `-` (it would be read as an option)")
     } else {
         None
     }
+}
+
+/// A release's checksum: 64 hex digits.
+fn sha256_problem(h: &str) -> Option<&'static str> {
+    (h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()))
+        .then_some("give the release tarball's SHA-256 as 64 hex digits (`sha256sum stroppy_linux_amd64.tar.gz`)")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1781,7 +1840,8 @@ fn stroppy_workload_problem(w: &str) -> Option<&'static str> {
 /// found after parsing back into a line and column.
 #[derive(Debug)]
 enum LocNode {
-    Map(Vec<(String, (usize, usize), LocNode)>),
+    /// Entries by key (a key that appears twice keeps its first position).
+    Map(HashMap<String, ((usize, usize), LocNode)>),
     Seq(Vec<((usize, usize), LocNode)>),
     Scalar,
 }
@@ -1798,8 +1858,9 @@ impl LocNode {
         serde_saphyr::from_str_with_options::<LocNode>(text, yaml_options()).ok()
     }
 
-    /// The position of the deepest node along `path` that exists. Keys are matched
-    /// against the map's actual keys, longest first, since keys may contain dots.
+    /// The position of the deepest node along `path` that exists. Keys may contain dots,
+    /// so the longest prefix of the path that is a key of the map wins; each step looks up
+    /// at most one key per `.` or `[` left in the path (linear in the path's length).
     fn find(&self, path: &str) -> Option<(usize, usize)> {
         let mut node = self;
         let mut rest = path;
@@ -1808,15 +1869,18 @@ impl LocNode {
             let next = match node {
                 LocNode::Map(entries) => {
                     let rest_key = rest.strip_prefix('.').unwrap_or(rest);
-                    entries
-                        .iter()
-                        .filter(|(k, _, _)| {
-                            rest_key.strip_prefix(k.as_str()).is_some_and(|after| {
-                                after.is_empty() || after.starts_with(['.', '['])
-                            })
-                        })
-                        .max_by_key(|(k, _, _)| k.len())
-                        .map(|(k, pos, child)| (&rest_key[k.len()..], *pos, child))
+                    let ends = rest_key
+                        .char_indices()
+                        .filter(|(_, c)| matches!(c, '.' | '['))
+                        .map(|(i, _)| i)
+                        .chain([rest_key.len()]);
+                    let ends: Vec<usize> = ends.collect();
+                    ends.into_iter().rev().find_map(|end| {
+                        let key = &rest_key[..end];
+                        entries
+                            .get(key)
+                            .map(|(pos, child)| (&rest_key[end..], *pos, child))
+                    })
                 }
                 LocNode::Seq(items) => rest.strip_prefix('[').and_then(|r| {
                     let (digits, after) = r.split_once(']')?;
@@ -1887,10 +1951,12 @@ impl<'de> Visitor<'de> for LocVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LocNode, A::Error> {
-        let mut entries = Vec::new();
+        let mut entries = HashMap::new();
         while let Some(key) = map.next_key::<serde_saphyr::Spanned<KeyText>>()? {
             let value: LocNode = map.next_value()?;
-            entries.push((key.value.0, position(&key.referenced), value));
+            entries
+                .entry(key.value.0)
+                .or_insert((position(&key.referenced), value));
         }
         Ok(LocNode::Map(entries))
     }
@@ -2213,6 +2279,7 @@ tests:
             s.tests[0].workload,
             Workload::Stroppy {
                 version: "6.1.1".into(),
+                sha256: None,
                 workload: "tpcb/tx".into(),
                 duration: Duration::from_secs(30),
                 scale: None,

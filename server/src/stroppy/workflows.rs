@@ -27,6 +27,11 @@ use crate::stroppy::spec::{Suite, Target, TestSpec, Workload};
 pub const SUITE: &str = "stroppy-test-suite";
 pub const TEST_RUN: &str = "stroppy-test-run";
 pub const PROVISION: &str = "cloud-provision";
+/// Is `name` one of these workflows (their names are the server's)?
+pub fn is_built_in(name: &str) -> bool {
+    [SUITE, TEST_RUN, PROVISION].contains(&name)
+}
+
 /// Registered at every start; versions are immutable, so any change to these definitions
 /// must bump this (runs of the old version carry on with the old definition).
 pub const VERSION: &str = "1";
@@ -244,7 +249,7 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
             "stroppy.test.wait-workers",
             with(d, |ctx, d| async move {
                 let plan = ctx.parent_as::<Placement>("build-placement")?.machines;
-                Ok(json!({ "agents": wait_for_agents(&ctx, &d, &plan).await? }))
+                Ok(json!({ "agents": wait_for_agents(&ctx, &d, ctx.run_id(), &plan).await? }))
             }),
         )
         .handle("stroppy.test.run-stroppy-containers", |ctx| async move {
@@ -252,14 +257,18 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
         })
         .handle(
             "stroppy.test.destroy-plan",
+            with(
+                d,
+                |ctx, d| async move { destroy(&ctx, &d, ctx.run_id()).await },
+            ),
+        )
+        .handle(
+            "stroppy.provision.logical",
             with(d, |ctx, d| async move {
-                destroy(&ctx, &d, &ctx.run_id().to_string()).await
+                let input = provision_input(&ctx, &d).await?;
+                Ok(json!({ "machines": input.machines }))
             }),
         )
-        .handle("stroppy.provision.logical", |ctx| async move {
-            let input: ProvisionInput = ctx.input_as()?;
-            Ok(json!({ "machines": input.machines }))
-        })
         .handle(
             "stroppy.provision.reserve-quotas",
             with(d, |ctx, d| async move { reserve_quotas(&ctx, &d).await }),
@@ -267,7 +276,7 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
         .handle(
             "stroppy.provision.create",
             with(d, |ctx, d| async move {
-                let input: ProvisionInput = ctx.input_as()?;
+                let input = provision_input(&ctx, &d).await?;
                 let machines: Vec<Machine> = d
                     .provider
                     .create(input.run_id, &input.machines)
@@ -287,23 +296,50 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
         .handle(
             "stroppy.provision.wait-machines",
             with(d, |ctx, d| async move {
-                let input: ProvisionInput = ctx.input_as()?;
-                Ok(json!({ "agents": wait_for_agents(&ctx, &d, &input.machines).await? }))
+                let input = provision_input(&ctx, &d).await?;
+                let agents = wait_for_agents(&ctx, &d, input.run_id, &input.machines).await?;
+                Ok(json!({ "agents": agents }))
             }),
         )
         .handle(
             "stroppy.provision.destroy",
             with(d, |ctx, d| async move {
-                let input: ProvisionInput = ctx.input_as()?;
-                destroy(&ctx, &d, &input.run_id.to_string()).await
+                let input = provision_input(&ctx, &d).await?;
+                destroy(&ctx, &d, input.run_id).await
             }),
         )
 }
 
-/// Destroy what `holder` holds (idempotent: the on-failure step may run after a partial
-/// destroy, or after the provision's own clean-up).
-async fn destroy(ctx: &Context, d: &Domain, holder: &str) -> HandlerResult {
-    let destroyed = infra::destroy_all(&d.store, d.provider.as_ref(), holder)
+/// A `cloud-provision`'s input, checked: it acts only for the test run that spawned it
+/// (whatever the input says), on machines with valid names.
+async fn provision_input(ctx: &Context, d: &Domain) -> Result<ProvisionInput, TaskError> {
+    let input: ProvisionInput = ctx.input_as()?;
+    let own = d.store.run(ctx.run_id()).await.map_err(retryable)?;
+    let parent = own
+        .as_ref()
+        .and_then(|r| r.parent.as_ref())
+        .map(|p| p.run_id);
+    if parent != Some(input.run_id) {
+        return Err(fatal(format!(
+            "this provision acts for the run that spawned it ({}), not for run {}",
+            parent.map_or_else(|| "none".to_string(), |p| p.to_string()),
+            input.run_id
+        )));
+    }
+    if let Some(problem) = input
+        .machines
+        .iter()
+        .find_map(|m| infra::machine_name_problem(&m.name))
+    {
+        return Err(fatal(problem));
+    }
+    Ok(input)
+}
+
+/// Destroy what test run `run_id` holds (idempotent: the on-failure step may run after a
+/// partial destroy, or after the provision's own clean-up).
+async fn destroy(ctx: &Context, d: &Domain, run_id: Uuid) -> HandlerResult {
+    let destroyed = infra::destroy_all(&d.store, d.provider.as_ref(), run_id, SystemClock.now())
         .await
         .map_err(retryable)?;
     if destroyed.is_empty() {
@@ -470,18 +506,24 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
     )
     .map_err(fatal)?;
     let short = &ctx.run_id().simple().to_string()[..12];
+    // `<test>-<role>-<run>`, within a host name's 63 characters.
+    let test_part: String = input.test.name.chars().take(40).collect();
+    let test_part = test_part.trim_end_matches('-');
     let machines: Vec<MachinePlan> = intent
         .iter()
         .enumerate()
         .map(|(i, m)| MachinePlan {
             role: m.role.clone(),
-            name: format!("{}-{}-{short}", input.test.name, m.role),
+            name: format!("{test_part}-{}-{short}", m.role),
             address: network::host(&cidr, 10 + 10 * i as u8),
             cores: m.cores,
             memory_gb: m.memory_gb,
         })
         .collect();
     let db_host = machines[0].address.clone();
+    // Connections to the database need this run's own password (scram-sha-256); the API
+    // shows it masked, agents get it in their assignments only.
+    let password = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
     let database = PostgresStartInput {
         name: "bench".into(),
         version: input.test.database.version,
@@ -494,6 +536,7 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
         port: DB_PORT,
         settings: input.test.database.settings.clone(),
         image: None,
+        password: password.clone(),
     };
     let duration_s = input.test.workload.duration_s().max(1);
     let driver = input.test.workload.driver().as_str();
@@ -504,7 +547,7 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
                 port: DB_PORT,
                 user: "postgres".into(),
                 database: "postgres".into(),
-                password: None,
+                password: Some(password),
                 scale: *scale,
                 init: true,
                 clients: *clients,
@@ -515,12 +558,13 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
             }),
             None,
         ),
-        Workload::Stroppy { version, workload, scale, vus, env, .. } => (
+        Workload::Stroppy { version, sha256, workload, scale, vus, env, .. } => (
             LoadInput::Stroppy(StroppyRunInput {
                 binary: None,
                 version: Some(version.clone()),
                 workload: workload.clone(),
                 driver_url: format!("postgres://postgres@{db_host}:{DB_PORT}/postgres"),
+                password: Some(password),
                 duration_s,
                 vus: *vus,
                 scale: *scale,
@@ -530,7 +574,7 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
             Some(StroppyInstallInput {
                 version: version.clone(),
                 url: Some("https://github.com/stroppy-io/stroppy/releases/download/v{version}/stroppy_linux_amd64.tar.gz".into()),
-                sha256: None,
+                sha256: sha256.clone(),
                 binary: None,
             }),
         ),
@@ -585,7 +629,7 @@ async fn deploy_plan(ctx: &Context) -> Result<Value, TaskError> {
 /// Take a machine lease per planned machine, counted against the quota; wait while the
 /// quota is full (another suite holds it), without failing.
 async fn reserve_quotas(ctx: &Context, d: &Domain) -> Result<Value, TaskError> {
-    let input: ProvisionInput = ctx.input_as()?;
+    let input = provision_input(ctx, d).await?;
     let holder = input.run_id.to_string();
     let mut waiting_said = false;
     for m in &input.machines {
@@ -620,10 +664,12 @@ async fn reserve_quotas(ctx: &Context, d: &Domain) -> Result<Value, TaskError> {
     Ok(json!({ "reserved": input.machines.iter().map(|m| &m.name).collect::<Vec<_>>() }))
 }
 
-/// Wait until every planned machine's agent is registered (for this test run) and live.
+/// Wait until every planned machine's agent is registered for test run `run_id` and live
+/// (an agent of another run, or of none, going by the same name does not count).
 async fn wait_for_agents(
     ctx: &Context,
     d: &Domain,
+    run_id: Uuid,
     plan: &[MachinePlan],
 ) -> Result<Vec<Value>, TaskError> {
     let deadline = tokio::time::Instant::now() + AGENT_WAIT;
@@ -631,7 +677,9 @@ async fn wait_for_agents(
         let workers = d.store.workers().await.map_err(retryable)?;
         let found: BTreeMap<&str, &engine::model::WorkerRecord> = workers
             .iter()
-            .filter(|w| w.status == "ACTIVE" && w.info.kind == "agent")
+            .filter(|w| {
+                w.status == "ACTIVE" && w.info.is_agent() && w.info.run_scope == Some(run_id)
+            })
             .map(|w| (w.info.name.as_str(), w))
             .collect();
         let missing: Vec<&str> = plan
