@@ -204,7 +204,7 @@ async fn register(
     let started = tokio::time::Instant::now();
     loop {
         match client
-            .register(&config.enrollment_token, registration)
+            .register(config.enrollment_token(), registration)
             .await
         {
             Ok(registered) => return Ok(Some(registered)),

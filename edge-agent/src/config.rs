@@ -24,8 +24,22 @@ pub struct Config {
 
     /// Enrollment token (from `POST /api/v1/enrollment-tokens`, or given by the server to
     /// the machines it provisions). It may bind the agent to one run and give it labels.
-    #[arg(long, env = "RATCHET_ENROLLMENT_TOKEN", hide_env_values = true)]
-    pub enrollment_token: String,
+    #[arg(
+        long,
+        env = "RATCHET_ENROLLMENT_TOKEN",
+        hide_env_values = true,
+        required_unless_present = "enrollment_token_file"
+    )]
+    pub enrollment_token: Option<String>,
+
+    /// A file holding the enrollment token instead (kept out of the process environment;
+    /// the server's local machines get theirs this way).
+    #[arg(
+        long,
+        env = "RATCHET_ENROLLMENT_TOKEN_FILE",
+        conflicts_with = "enrollment_token"
+    )]
+    pub enrollment_token_file: Option<PathBuf>,
 
     /// Name shown in the dashboard; the host name if unset.
     #[arg(long, env = "RATCHET_AGENT_NAME")]
@@ -73,6 +87,26 @@ pub struct Config {
 }
 
 impl Config {
+    /// The enrollment token, from the flag or variable, or read from its file.
+    pub fn resolve_enrollment_token(&mut self) -> anyhow::Result<()> {
+        if self.enrollment_token.is_none()
+            && let Some(file) = &self.enrollment_token_file
+        {
+            let token = std::fs::read_to_string(file).with_context(|| {
+                format!(
+                    "cannot read the enrollment token from {} (RATCHET_ENROLLMENT_TOKEN_FILE)",
+                    file.display()
+                )
+            })?;
+            self.enrollment_token = Some(token.trim().to_string());
+        }
+        Ok(())
+    }
+
+    pub fn enrollment_token(&self) -> &str {
+        self.enrollment_token.as_deref().unwrap_or_default()
+    }
+
     /// `key=value` labels as JSON values (numbers and booleans typed).
     pub fn parsed_labels(&self) -> anyhow::Result<BTreeMap<String, Value>> {
         let mut labels = BTreeMap::new();

@@ -24,7 +24,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = config::Config::parse();
+    let mut config = config::Config::parse();
+    if let Err(e) = config.resolve_enrollment_token() {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     // HTTPS (release downloads, a server behind TLS) uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let outcome = tokio::runtime::Runtime::new()

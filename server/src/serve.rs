@@ -58,10 +58,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(token) =
         auth::bootstrap_admin(store.as_ref(), args.admin_token.as_deref(), engine.now()).await?
     {
-        // Printed once, on the terminal only (never into the logs): only its hash is kept.
-        eprintln!(
-            "\nFirst start: created the admin API token (shown only now; keep it):\n\n    {token}\n\nUse it as `Authorization: Bearer <token>`.\n"
-        );
+        show_first_admin_token(&token, &args.store.data_dir)?;
     }
     start_domain(&engine, &store, &args, listener.local_addr()?).await?;
     let state = AppState {
@@ -81,6 +78,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     engine.shutdown().await;
     bus.close().await;
     store.close().await;
+    Ok(())
+}
+
+/// The first start's admin token goes to a person, never into the log stream (which may be
+/// shipped anywhere): on the terminal when there is one, else into a file only this user
+/// reads, whose path the log names. Only the token's hash is kept in the database.
+fn show_first_admin_token(token: &str, data_dir: &Path) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!(
+            "\nFirst start: created the admin API token (shown only now; keep it):\n\n    {token}\n\nUse it as `Authorization: Bearer <token>`.\n"
+        );
+        return Ok(());
+    }
+    let path = data_dir.join("first-admin-token");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{token}\n").as_bytes()))
+            .with_context(|| format!("cannot write the admin token to {}", path.display()))?;
+    }
+    tracing::warn!(
+        file = %path.display(),
+        "first start: created the admin API token; it is in this file only (read it, keep it elsewhere, delete the file)"
+    );
     Ok(())
 }
 

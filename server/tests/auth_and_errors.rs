@@ -70,7 +70,7 @@ async fn read_tokens_read_write_tokens_write_and_revoked_tokens_stop_working() {
 }
 
 #[tokio::test]
-async fn the_first_start_prints_an_admin_token_once_and_never_logs_it() {
+async fn the_first_start_hands_over_an_admin_token_and_never_logs_it() {
     let data = tempfile::tempdir().unwrap();
     let port = ratchet_test_support::free_port();
     let child = ratchet()
@@ -100,14 +100,20 @@ async fn the_first_start_prints_an_admin_token_once_and_never_logs_it() {
     .unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let token = stderr
-        .split_whitespace()
-        .find(|w| w.starts_with("rat_api_"))
-        .expect("the admin token is printed");
+    // Not on a terminal: the token is in a file only its owner reads, and not in the log.
+    let file = data.path().join("first-admin-token");
+    let token = std::fs::read_to_string(&file).expect("the admin token is written to a file");
+    let token = token.trim();
+    assert!(token.starts_with("rat_api_"), "{token}");
+    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
-        stderr.matches(token).count(),
-        1,
-        "printed once, not logged: {stderr}"
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(!stderr.contains(token), "the token is in the log: {stderr}");
+    assert!(
+        stderr.contains("first-admin-token"),
+        "the log names the file: {stderr}"
     );
 
     // It works; a second start prints no new one.

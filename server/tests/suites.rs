@@ -3,11 +3,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_TOKEN, Api, Server, open_dir, task};
+use common::{
+    ADMIN_TOKEN, Api, Server, assert_nothing_left, ended, open_dir, submit, task, wait_suite,
+};
 use serde_json::{Value, json};
 
 /// The steps of a test run, in their DAG order (DESIGN.md §3).
@@ -24,101 +25,6 @@ const STEPS: &[&str] = &[
     "run-stroppy-test",
     "destroy-plan",
 ];
-
-async fn submit(api: &Api, yaml: &str) -> (u16, Value) {
-    let r = common::http()
-        .post(format!("{}/api/v1/suites", api.base))
-        .bearer_auth(&api.token)
-        .header("content-type", "application/yaml")
-        .body(yaml.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap())
-}
-
-async fn wait_suite(
-    api: &Api,
-    id: &str,
-    secs: u64,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (status, suite) = api.get(&format!("/api/v1/suites/{id}")).await;
-        assert_eq!(status, 200, "{suite}");
-        if done(&suite) {
-            return suite;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "waited {secs}s for {what}: {suite:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-fn ended(suite: &Value) -> bool {
-    matches!(
-        suite["status"].as_str(),
-        Some("COMPLETED" | "FAILED" | "CANCELLED")
-    )
-}
-
-/// Processes whose command line or environment names `dir` (agents get their work dir in
-/// the environment; postgres and pgbench run with paths under it).
-fn processes_under(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        let read = |f: &str| {
-            std::fs::read(entry.path().join(f))
-                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-                .unwrap_or_default()
-        };
-        let (cmdline, environ) = (read("cmdline"), read("environ"));
-        if (cmdline.contains(&needle) || environ.contains(&needle))
-            && !cmdline.contains("ratchet serve")
-            && !cmdline.is_empty()
-        {
-            found.push(format!("{pid}: {cmdline}"));
-        }
-    }
-    found
-}
-
-/// After a suite: no process, no machine dir, no lease of it.
-async fn assert_nothing_left(api: &Api, data: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let procs = processes_under(data);
-        let machines: Vec<_> = std::fs::read_dir(data.join("machines"))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        let (_, infra) = api.get("/api/v1/infrastructure").await;
-        let leases = infra["leases"].as_array().cloned().unwrap_or_default();
-        if procs.is_empty() && machines.is_empty() && leases.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "left behind: processes {procs:?}, machine dirs {machines:?}, leases {leases:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test]
 async fn the_example_local_suite_measures_every_test_and_leaves_nothing_behind() {

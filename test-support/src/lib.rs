@@ -9,7 +9,9 @@ mod postgres;
 mod process;
 mod redis;
 
-pub use postgres::{PgServer, TestDatabase, pg_bindir, pg_major_version, test_database};
+pub use postgres::{
+    PgServer, TestDatabase, pg_bindir, pg_major_version, test_database, test_database_with_password,
+};
 pub use redis::{RedisServer, TestValkey, test_valkey};
 
 use std::net::TcpListener;

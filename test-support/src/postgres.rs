@@ -186,6 +186,17 @@ impl TestDatabase {
 
 /// Create a fresh database for this test.
 pub async fn test_database() -> TestDatabase {
+    test_database_as(None).await
+}
+
+/// A fresh database owned by a role of its own with `password`, reached by a URL that
+/// carries the password (what a production `DATABASE_URL` looks like). The password must
+/// be URL-safe (letters, digits, `-`, `_`).
+pub async fn test_database_with_password(password: &str) -> TestDatabase {
+    test_database_as(Some(password)).await
+}
+
+async fn test_database_as(password: Option<&str>) -> TestDatabase {
     let (admin_url, server) = match std::env::var("RATCHET_TEST_DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => (url, None),
         _ => {
@@ -203,11 +214,38 @@ pub async fn test_database() -> TestDatabase {
         .await
         .expect("connect to the test PostgreSQL server");
     // `name` is ours: a fixed prefix and a UUID in hex.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create the test database");
-    let url = admin.clone().database(&name).to_url_lossy().to_string();
+    let mut url = admin.clone().database(&name).to_url_lossy().to_string();
+    let owner = match password {
+        Some(password) => {
+            assert!(
+                password
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "test passwords are URL-safe"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE ROLE {name} LOGIN PASSWORD '{password}'"
+            )))
+            .execute(&mut conn)
+            .await
+            .expect("create the test role");
+            url = admin
+                .clone()
+                .database(&name)
+                .username(&name)
+                .password(password)
+                .to_url_lossy()
+                .to_string();
+            format!(" OWNER {name}")
+        }
+        None => String::new(),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {name}{owner}"
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("create the test database");
     TestDatabase {
         url,
         admin_url,

@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
-use engine::protocol::{MAX_LOG_LINE_BYTES, truncation_marker};
+use engine::protocol::{MAX_LOG_LINE_BYTES, cut_log_line};
 
 use crate::actions::{ActionContext, ActionError};
 
@@ -255,7 +255,7 @@ async fn read_lines(
     which: Stream,
     tx: tokio::sync::mpsc::Sender<(Stream, String)>,
 ) {
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
     let mut kept: Vec<u8> = Vec::new();
     let mut total = 0usize;
     loop {
@@ -292,12 +292,11 @@ async fn read_lines(
 /// A line as text: lossy UTF-8, no trailing `\r`, with a marker when it was cut.
 fn finish_line(kept: &[u8], total: usize) -> String {
     let mut line = String::from_utf8_lossy(kept).into_owned();
+    if total > MAX_LOG_LINE_BYTES {
+        return cut_log_line(line, total);
+    }
     if line.ends_with('\r') {
         line.pop();
-    }
-    if total > MAX_LOG_LINE_BYTES {
-        // Cutting bytes may have split a character: the lossy decoding marked it.
-        line.push_str(&truncation_marker(total));
     }
     line
 }

@@ -51,26 +51,29 @@ pub const MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
 /// Lines and points in one batch, at most.
 pub const MAX_BATCH_ITEMS: usize = 5_000;
 
-/// `line`, cut to [`MAX_LOG_LINE_BYTES`] (at a character boundary) with a marker that says
-/// how long it was.
+/// `line`, cut to at most [`MAX_LOG_LINE_BYTES`] with a marker saying how long it was.
 pub fn cap_log_line(line: String) -> String {
-    if line.len() <= MAX_LOG_LINE_BYTES {
-        return line;
-    }
     let total = line.len();
-    let mut cut = MAX_LOG_LINE_BYTES;
-    while !line.is_char_boundary(cut) {
-        cut -= 1;
+    if total <= MAX_LOG_LINE_BYTES {
+        line
+    } else {
+        cut_log_line(line, total)
     }
-    let mut capped = line;
-    capped.truncate(cut);
-    capped.push_str(&truncation_marker(total));
-    capped
 }
 
-/// What ends a line cut short: `total` is the line's length in bytes.
-pub fn truncation_marker(total: usize) -> String {
-    format!(" … [line truncated: {total} bytes, {MAX_LOG_LINE_BYTES} kept]")
+/// `start`, the beginning of a line of `total` bytes, cut (at a character boundary) so that
+/// it and the marker that ends it fit in [`MAX_LOG_LINE_BYTES`].
+pub fn cut_log_line(mut start: String, total: usize) -> String {
+    let marker = format!(" … [line truncated: {total} bytes]");
+    let mut keep = MAX_LOG_LINE_BYTES - marker.len();
+    if start.len() > keep {
+        while !start.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        start.truncate(keep);
+    }
+    start.push_str(&marker);
+    start
 }
 
 /// Body of `GET /healthz`, which needs no token: the agent uses it to find its server.

@@ -124,6 +124,11 @@ impl LocalProvider {
         )
         .await
         .map_err(|e| failed("cannot create its enrollment token", &e.detail))?;
+        // The token goes in a file only this user reads, not in the agent's environment
+        // (which every process on the host could inherit or show).
+        let token_file = work_dir.join("enrollment-token");
+        write_private(&token_file, &token)
+            .map_err(|e| failed("cannot write its enrollment token", &e))?;
         let log = std::fs::File::create(work_dir.join("agent.log"))
             .map_err(|e| failed("cannot create its log", &e))?;
         let log_err = log
@@ -139,7 +144,7 @@ impl LocalProvider {
         let mut child = command
             .env("HOME", &work_dir)
             .env("RATCHET_SERVER_URL", &self.server_url)
-            .env("RATCHET_ENROLLMENT_TOKEN", &token)
+            .env("RATCHET_ENROLLMENT_TOKEN_FILE", &token_file)
             .env("RATCHET_AGENT_NAME", &plan.name)
             .env("RATCHET_AGENT_WORK_DIR", &work_dir)
             .env("RATCHET_AGENT_SLOTS", "2")
@@ -219,6 +224,19 @@ impl Provider for LocalProvider {
         tracing::info!(machine = %lease.key, "local machine destroyed");
         Ok(())
     }
+}
+
+/// A new file only its owner reads and writes.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(text.as_bytes())
 }
 
 /// Immediate shutdown (SIGQUIT) of every PostgreSQL the machine started, then SIGKILL.

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -111,6 +113,16 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A process the test started itself, killed when the test ends (also when it fails).
+pub struct Spawned(pub Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -301,4 +313,102 @@ pub fn open_dir() -> tempfile::TempDir {
         .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
+}
+
+// --- suites ------------------------------------------------------------------------------
+
+/// Submit a suite document (YAML).
+pub async fn submit(api: &Api, yaml: &str) -> (u16, Value) {
+    let r = http()
+        .post(format!("{}/api/v1/suites", api.base))
+        .bearer_auth(&api.token)
+        .header("content-type", "application/yaml")
+        .body(yaml.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+pub async fn wait_suite(
+    api: &Api,
+    id: &str,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (status, suite) = api.get(&format!("/api/v1/suites/{id}")).await;
+        assert_eq!(status, 200, "{suite}");
+        if done(&suite) {
+            return suite;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {secs}s for {what}: {suite:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub fn ended(suite: &Value) -> bool {
+    matches!(
+        suite["status"].as_str(),
+        Some("COMPLETED" | "FAILED" | "CANCELLED")
+    )
+}
+
+/// Processes whose command line or environment names `dir` (agents get their work dir in
+/// the environment; postgres and pgbench run with paths under it).
+pub fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let read = |f: &str| {
+            std::fs::read(entry.path().join(f))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default()
+        };
+        let (cmdline, environ) = (read("cmdline"), read("environ"));
+        if (cmdline.contains(&needle) || environ.contains(&needle))
+            && !cmdline.contains("ratchet serve")
+            && !cmdline.is_empty()
+        {
+            found.push(format!("{pid}: {cmdline}"));
+        }
+    }
+    found
+}
+
+/// After a suite: no process, no machine dir, no lease of it.
+pub async fn assert_nothing_left(api: &Api, data: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let procs = processes_under(data);
+        let machines: Vec<_> = std::fs::read_dir(data.join("machines"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        let (_, infra) = api.get("/api/v1/infrastructure").await;
+        let leases = infra["leases"].as_array().cloned().unwrap_or_default();
+        if procs.is_empty() && machines.is_empty() && leases.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind: processes {procs:?}, machine dirs {machines:?}, leases {leases:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
