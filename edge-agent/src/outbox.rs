@@ -350,3 +350,65 @@ pub fn now_ms() -> i64 {
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_makes_writers_wait_until_a_batch_is_delivered() {
+        let outbox = Arc::new(Outbox::default());
+        let attempt = AttemptRef {
+            task_id: uuid::Uuid::now_v7(),
+            attempt: 1,
+        };
+        let log = LogSink::new(attempt, outbox.clone());
+        for i in 0..MAX_QUEUED_ITEMS {
+            assert!(log.has_room(), "room before line {i}");
+            log.line("x");
+        }
+        assert!(!log.has_room());
+        // A result is never held back: it is queued even now.
+        outbox.result(TaskResult {
+            task_id: attempt.task_id,
+            attempt: 1,
+            result: AttemptResult::Completed {
+                output: serde_json::json!(1),
+            },
+        });
+        assert_eq!(outbox.undelivered_results(), vec![attempt]);
+        let waiting = tokio::spawn({
+            let log = log.clone();
+            async move { log.room().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "no room yet");
+        let batch = outbox.next_batch().unwrap();
+        assert_eq!(batch.len(), MAX_BATCH);
+        outbox.done(&batch);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("a delivered batch makes room")
+            .unwrap();
+    }
+
+    #[test]
+    fn long_lines_are_cut_before_they_are_queued() {
+        let outbox = Arc::new(Outbox::default());
+        let log = LogSink::new(
+            AttemptRef {
+                task_id: uuid::Uuid::now_v7(),
+                attempt: 1,
+            },
+            outbox.clone(),
+        );
+        log.line("y".repeat(1 << 20));
+        let lines = outbox.queued_lines();
+        assert!(lines[0].len() <= engine::protocol::MAX_LOG_LINE_BYTES);
+        assert!(
+            lines[0].ends_with("[line truncated: 1048576 bytes]"),
+            "{}",
+            &lines[0][lines[0].len() - 60..]
+        );
+    }
+}

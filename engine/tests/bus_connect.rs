@@ -39,6 +39,22 @@ async fn valkey_bus_fans_out_between_two_replicas() {
     let channel = format!("test-{}", std::process::id());
     let mut on_b = replica_b.subscribe(&channel).await.unwrap();
     let mut on_a = replica_a.subscribe(&channel).await.unwrap();
+    // The bus carries hints (a missed one costs a poll interval): wait until a probe gets
+    // through to both subscriptions before counting on every message.
+    'ready: for _ in 0..100 {
+        replica_a.publish(&channel, "probe").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (mut b_got, mut a_got) = (false, false);
+        while let Ok(m) = on_b.try_recv() {
+            b_got |= m.payload == "probe";
+        }
+        while let Ok(m) = on_a.try_recv() {
+            a_got |= m.payload == "probe";
+        }
+        if a_got && b_got {
+            break 'ready;
+        }
+    }
     for i in 0..3 {
         replica_a
             .publish(&channel, &format!("line {i}"))

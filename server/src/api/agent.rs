@@ -69,8 +69,14 @@ pub async fn register(
             reg.slots
         )));
     }
-    if reg.name.trim().is_empty() {
-        return Err(ApiError::bad_request("`name` is empty"));
+    if reg.name.trim().is_empty() || reg.name.len() > 128 {
+        return Err(ApiError::bad_request("`name` must be 1-128 characters"));
+    }
+    if reg.labels.len() > 64 {
+        return Err(ApiError::bad_request(format!(
+            "`labels` has {} entries; at most 64",
+            reg.labels.len()
+        )));
     }
     // The enrollment's labels win: they are what the server decided this machine is.
     let mut labels = reg.labels;
