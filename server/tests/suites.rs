@@ -230,3 +230,44 @@ async fn a_bad_suite_is_refused_with_every_problem_at_its_line() {
         "nothing was started"
     );
 }
+
+/// Cancelled while its machines are being made: the test's teardown and its provision's
+/// run at once, and between them nothing is left (no machine, no network block).
+#[tokio::test]
+async fn cancelling_a_suite_while_it_provisions_leaves_nothing_behind() {
+    let data = open_dir();
+    let server = Server::start(data.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let yaml = "name: early\ntarget: local\ntests:\n  - name: early\n    database: {version: 15}\n    workload: {driver: pgbench, duration: 10m, clients: 1}\n";
+    let (status, suite) = submit(&api, yaml).await;
+    assert_eq!(status, 201, "{suite}");
+    let id = suite["id"].as_str().unwrap().to_string();
+    // The first machine exists (its lease has what destroying it needs).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, infra) = api.get("/api/v1/infrastructure").await;
+        let made = infra["leases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["kind"] == "machine" && !l["data"].is_null());
+        if made {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no machine was made: {infra}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = api
+        .post(&format!("/api/v1/suites/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let suite = wait_suite(&api, &id, 60, "the suite to end", ended).await;
+    assert_eq!(suite["status"], "CANCELLED", "{suite:#}");
+    let run = api.run(suite["tests"][0]["run_id"].as_str().unwrap()).await;
+    assert_eq!(
+        task(&run, "destroy-plan-on-failure")["status"],
+        "COMPLETED",
+        "{run:#}"
+    );
+    assert_nothing_left(&api, data.path()).await;
+}
