@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use engine::protocol::{
+use protocol::{
     Assignment, AttemptRef, AttemptResult, HostFacts, MAX_POLL_WAIT_S, PROTOCOL_VERSION, Poll,
     Registration, TaskResult, actions,
 };
@@ -199,7 +199,7 @@ async fn register(
     config: &Config,
     registration: &Registration,
     shutdown: &CancellationToken,
-) -> anyhow::Result<Option<engine::protocol::Registered>> {
+) -> anyhow::Result<Option<protocol::Registered>> {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let started = tokio::time::Instant::now();
     loop {

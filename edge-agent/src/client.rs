@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use engine::protocol::{
+use protocol::{
     Ack, LogBatch, Poll, PollAnswer, ProgressBatch, Registered, Registration, TaskResult, paths,
 };
 use serde::Serialize;

@@ -4,7 +4,7 @@
 //! points averaged — until it fits. A result that still does not fit has its longest texts
 //! cut. Nothing is dropped silently: what was changed is said in the task's log.
 
-use engine::protocol::MAX_RESULT_BYTES;
+use protocol::MAX_RESULT_BYTES;
 use serde_json::{Map, Value};
 
 /// Room kept for the rest of the request (ids, the envelope).

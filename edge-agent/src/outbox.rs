@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use engine::protocol::{
+use protocol::{
     AttemptRef, AttemptResult, LogBatch, LogEntry, ProgressBatch, ProgressPoint, TaskResult,
 };
 use tokio::sync::{Notify, watch};
@@ -294,7 +294,7 @@ impl LogSink {
             LogEntry {
                 seq,
                 at: now_ms(),
-                line: engine::protocol::cap_log_line(line.into()),
+                line: protocol::cap_log_line(line.into()),
             },
         ));
     }
@@ -404,7 +404,7 @@ mod tests {
         );
         log.line("y".repeat(1 << 20));
         let lines = outbox.queued_lines();
-        assert!(lines[0].len() <= engine::protocol::MAX_LOG_LINE_BYTES);
+        assert!(lines[0].len() <= protocol::MAX_LOG_LINE_BYTES);
         assert!(
             lines[0].ends_with("[line truncated: 1048576 bytes]"),
             "{}",

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use crate::protocol::{
-    Assignment, AttemptResult, Millis, RunId, TaskFailure, TaskId, WorkerId,
-};
+pub use protocol::{Assignment, AttemptResult, Millis, RunId, TaskFailure, TaskId, WorkerId};
 
 macro_rules! status_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -347,7 +345,7 @@ pub struct WorkerRecord {
     pub registered_at: Millis,
     pub last_heartbeat: Millis,
     /// The attempts it runs now.
-    pub running: Vec<crate::protocol::AttemptRef>,
+    pub running: Vec<protocol::AttemptRef>,
 }
 
 /// A bearer token as stored: only its SHA-256 is kept.

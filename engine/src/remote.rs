@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::engine::{Engine, EngineError};
 use crate::model::{LogLine, ProgressRow, WorkerInfo};
 use crate::planner::Fence;
-use crate::protocol::{AttemptRef, LogBatch, PollAnswer, ProgressBatch, TaskResult};
 use crate::store::Report;
+use protocol::{AttemptRef, LogBatch, PollAnswer, ProgressBatch, TaskResult};
 
 impl Engine {
     /// Register (or re-register) a remote worker.
@@ -115,7 +115,7 @@ impl Engine {
                 seq: l.seq,
                 at: l.at,
                 // Agents cut long lines themselves; one that does not is cut here.
-                line: crate::protocol::cap_log_line(l.line),
+                line: protocol::cap_log_line(l.line),
             })
             .collect();
         self.store().append_logs(&lines).await?;

@@ -202,7 +202,7 @@ impl Context {
             attempt: self.assignment.attempt,
             seq: self.log_seq.fetch_add(1, Ordering::SeqCst),
             at: self.engine.clock.now(),
-            line: crate::protocol::cap_log_line(line.into()),
+            line: protocol::cap_log_line(line.into()),
         };
         self.pending_logs
             .lock()

@@ -1,4 +1,4 @@
-//! The actions an agent runs. Each takes its typed input (`engine::protocol::actions`),
+//! The actions an agent runs. Each takes its typed input (`protocol::actions`),
 //! streams log lines, honours cancellation (its processes are killed, process group and
 //! all), and answers a typed output as JSON.
 
@@ -15,7 +15,7 @@ mod tests;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use engine::protocol::actions as names;
+use protocol::actions as names;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

@@ -5,13 +5,12 @@
 
 use std::path::PathBuf;
 
-use engine::protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint};
+use protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint};
 
 use crate::actions::pgbench_parse::{self, parse_progress_line, parse_summary};
 use crate::actions::process::{self, Cmd, Stream};
 use crate::actions::{ActionContext, ActionError, ActionResult, output};
 
-const BUILTINS: &[&str] = &["tpcb-like", "simple-update", "select-only"];
 const PROTOCOLS: &[&str] = &["simple", "extended", "prepared"];
 
 pub async fn run(ctx: &ActionContext) -> ActionResult {
@@ -19,13 +18,6 @@ pub async fn run(ctx: &ActionContext) -> ActionResult {
 }
 
 pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult {
-    if !BUILTINS.contains(&input.builtin.as_str()) {
-        return Err(ActionError::fatal(format!(
-            "invalid input at `builtin`: `{}` is not one of {}",
-            input.builtin,
-            BUILTINS.join(", ")
-        )));
-    }
     if let Some(p) = &input.protocol
         && !PROTOCOLS.contains(&p.as_str())
     {
@@ -68,7 +60,7 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
 
     let log_prefix = ctx.attempt_dir.join("pgbench_log");
     let mut load = connection(Cmd::new("pgbench"))
-        .args(["-b", &input.builtin])
+        .args(["-b", input.builtin.as_str()])
         .args([
             "-c",
             &input.clients.to_string(),

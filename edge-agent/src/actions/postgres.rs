@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine::protocol::actions::{
+use nix::unistd::{Uid, User, chown};
+use protocol::actions::{
     PostgresInstance, PostgresRuntime, PostgresStartInput, PostgresStopInput, PostgresStopped,
 };
-use nix::unistd::{Uid, User, chown};
 use serde_json::Value;
 
 use crate::actions::process::{self, Cmd, Stream};
@@ -84,7 +84,7 @@ fn render_settings(
                 "invalid input at `settings.{key}`: not a PostgreSQL setting name"
             )));
         }
-        if let Some(why) = engine::protocol::settings::refused(key) {
+        if let Some(why) = protocol::settings::refused(key) {
             return Err(ActionError::fatal(format!(
                 "invalid input at `settings.{key}`: not allowed: {why}"
             )));

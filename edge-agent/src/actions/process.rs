@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
-use engine::protocol::{MAX_LOG_LINE_BYTES, cut_log_line};
+use protocol::{MAX_LOG_LINE_BYTES, cut_log_line};
 
 use crate::actions::{ActionContext, ActionError};
 

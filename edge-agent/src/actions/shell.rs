@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use engine::protocol::actions::{ShellInput, ShellOutput};
+use protocol::actions::{ShellInput, ShellOutput};
 
 use crate::actions::process::{self, Cmd};
 use crate::actions::{ActionContext, ActionError, ActionResult, output};

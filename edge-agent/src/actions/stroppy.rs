@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine::protocol::actions::{
+use protocol::actions::{
     LatencySummary, LoadResult, StroppyInstallInput, StroppyInstalled, StroppyRunInput,
 };
 use sha2::{Digest, Sha256};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use engine::protocol::AttemptRef;
+use protocol::AttemptRef;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

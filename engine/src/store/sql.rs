@@ -226,7 +226,7 @@ macro_rules! sql_store {
                 for row in qb.build().fetch_all(self.reader()).await? {
                     let worker: WorkerId = row.try_get("worker_id")?;
                     if let Some(record) = records.iter_mut().find(|r| r.info.id == worker) {
-                        record.running.push(crate::protocol::AttemptRef { task_id: row.try_get("id")?, attempt: row.try_get("attempt")? });
+                        record.running.push(protocol::AttemptRef { task_id: row.try_get("id")?, attempt: row.try_get("attempt")? });
                     }
                 }
                 Ok(records)

@@ -9,11 +9,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use engine::EngineError;
 use engine::model::{TaskState, TaskStatus, WorkerInfo};
-use engine::protocol::{
+use engine::store::StoreError;
+use protocol::{
     Ack, LogBatch, MAX_BATCH_ITEMS, MAX_POLL_WAIT_S, PROTOCOL_VERSION, Poll, PollAnswer,
     ProgressBatch, Registered, Registration, TaskResult,
 };
-use engine::store::StoreError;
 use serde_json::json;
 use uuid::Uuid;
 

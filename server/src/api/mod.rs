@@ -48,7 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/progress", post(agent::progress))
         .route(
             "/result",
-            post(agent::result).layer(DefaultBodyLimit::max(engine::protocol::MAX_RESULT_BYTES)),
+            post(agent::result).layer(DefaultBodyLimit::max(protocol::MAX_RESULT_BYTES)),
         )
         .route("/deregister", post(agent::deregister));
     let prompt = Router::new()

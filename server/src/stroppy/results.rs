@@ -1,7 +1,7 @@
 //! A suite's results: one row per test (TPS, latency percentiles, errors, duration), with
 //! deltas against the baseline test, and the best and worst by TPS.
 
-use engine::protocol::actions::{LatencySummary, LoadResult};
+use protocol::actions::{LatencySummary, LoadResult};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

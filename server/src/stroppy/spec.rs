@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
+pub use protocol::actions::Builtin;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
@@ -187,27 +188,6 @@ impl Driver {
         match self {
             Driver::Pgbench => "pgbench",
             Driver::Stroppy => "stroppy",
-        }
-    }
-}
-
-/// pgbench's builtin scripts (`pgbench -b`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Builtin {
-    #[default]
-    TpcbLike,
-    SimpleUpdate,
-    SelectOnly,
-}
-
-impl Builtin {
-    /// The name pgbench takes (`PgbenchInput::builtin`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Builtin::TpcbLike => "tpcb-like",
-            Builtin::SimpleUpdate => "simple-update",
-            Builtin::SelectOnly => "select-only",
         }
     }
 }
@@ -1116,7 +1096,7 @@ impl Expander {
                         at.clone(),
                         format!("invalid setting name `{key}`: {problem}"),
                     );
-                } else if let Some(why) = engine::protocol::settings::refused(key) {
+                } else if let Some(why) = protocol::settings::refused(key) {
                     self.issues.push(
                         at.clone(),
                         format!(

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::definition::{Condition, DesiredLabel, TaskDef, WorkflowDef};
-use engine::protocol::actions::{
+use engine::store::{Lease, LeaseLimit, Store};
+use engine::{Child, Context, HandlerResult, TaskError, Worker};
+use protocol::actions::{
     self as agent, LoadInput, LoadResult, PgbenchInput, PostgresStartInput, StroppyInstallInput,
     StroppyRunInput,
 };
-use engine::store::{Lease, LeaseLimit, Store};
-use engine::{Child, Context, HandlerResult, TaskError, Worker};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -553,7 +553,7 @@ fn build_placement(ctx: &Context) -> Result<Value, TaskError> {
                 clients: *clients,
                 threads: *threads,
                 duration_s,
-                builtin: builtin.as_str().to_string(),
+                builtin: *builtin,
                 protocol: None,
             }),
             None,

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use engine::protocol::paths;
+use protocol::paths;
 use serde_json::json;
 
 use crate::common::{Server, ended, open_dir, submit, wait_suite};

@@ -21,7 +21,7 @@ mod surface;
 mod workflows;
 
 use common::{ADMIN_TOKEN, Api, ratchet};
-use engine::protocol::{PROTOCOL_VERSION, paths};
+use protocol::{PROTOCOL_VERSION, paths};
 use serde_json::{Value, json};
 
 /// A token of one scope, made with the CLI as an operator would.

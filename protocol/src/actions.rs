@@ -176,9 +176,9 @@ pub struct PgbenchInput {
     #[serde(default = "default_threads")]
     pub threads: u32,
     pub duration_s: u64,
-    /// Builtin script: `tpcb-like`, `simple-update` or `select-only`.
-    #[serde(default = "default_builtin")]
-    pub builtin: String,
+    /// Builtin script.
+    #[serde(default)]
+    pub builtin: Builtin,
     /// Query protocol: `simple`, `extended` or `prepared`.
     #[serde(default)]
     pub protocol: Option<String>,
@@ -199,8 +199,27 @@ fn default_clients() -> u32 {
 fn default_threads() -> u32 {
     1
 }
-fn default_builtin() -> String {
-    "tpcb-like".into()
+
+/// pgbench's builtin scripts (`pgbench -b`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Builtin {
+    #[default]
+    TpcbLike,
+    SimpleUpdate,
+    SelectOnly,
+}
+
+impl Builtin {
+    /// The name pgbench takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Builtin::TpcbLike => "tpcb-like",
+            Builtin::SimpleUpdate => "simple-update",
+            Builtin::SelectOnly => "select-only",
+        }
+    }
 }
 
 /// `stroppy.install`: make a Stroppy binary available on the machine.

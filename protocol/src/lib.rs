@@ -1,7 +1,7 @@
-//! Wire types shared by the server and the edge agent (`ratchet-agent`).
-//!
-//! This module is the only place these types live: the agent depends on the `engine` crate
-//! with default features off, which compiles nothing but this module.
+//! The agent protocol: wire types shared by the server, the engine and the edge agent
+//! (`ratchet-agent`), which depends on this crate alone — no database, no server code on
+//! the machines. `actions` holds the benchmark actions' inputs and outputs; `settings` the
+//! policy on database settings both sides enforce.
 //!
 //! The agent protocol is JSON over HTTP, every call started by the agent (so agents behind
 //! NAT work): register with an enrollment token for a session token, then long-poll for
