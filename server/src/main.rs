@@ -4,6 +4,7 @@ mod api;
 mod auth;
 mod cli;
 mod config;
+mod document;
 mod infra;
 mod serve;
 mod state;

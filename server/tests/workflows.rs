@@ -123,8 +123,15 @@ async fn yaml_workflows_run_on_an_agent_versions_stay_apart_and_runs_replay() {
     assert_eq!(body["title"], "Invalid workflow definition");
     assert_eq!(body["errors"][0]["path"], "tasks[1].parentz", "{body}");
     assert_eq!(body["errors"][0]["line"], 12, "{body}");
-    let (status, body) = post_text(&server, "/api/v1/workflows", "text/csv", "a,b".into()).await;
-    assert_eq!(status, 415, "{body}");
+    // Both document endpoints answer an unsupported Content-Type alike, as documented.
+    for path in ["/api/v1/workflows", "/api/v1/suites"] {
+        let (status, body) = post_text(&server, path, "text/csv", "a,b".into()).await;
+        assert_eq!(status, 415, "{path}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("text/csv"),
+            "{body}"
+        );
+    }
 
     // Replay: refused while running, then only `nap` runs again, `hello` keeps its output.
     let hello_before = task(&api.run(&old).await, "hello")["output"].clone();

@@ -85,3 +85,38 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
             .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
     }
 }
+
+/// A document body (a suite, a workflow definition): YAML or JSON as its `Content-Type`
+/// says, UTF-8 text. Another content type is 415, bytes that are not text 400.
+pub struct DocumentBody {
+    pub text: String,
+    pub format: crate::document::Format,
+}
+
+impl<S: Send + Sync> FromRequest<S> for DocumentBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let format = crate::document::Format::from_content_type(content_type.as_deref())
+            .ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!(
+                        "unsupported Content-Type `{}`: send application/yaml or application/json",
+                        content_type.unwrap_or_default()
+                    ),
+                )
+            })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), format!("cannot read the request body: {e}")))?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| ApiError::bad_request("the document is not UTF-8 text"))?;
+        Ok(DocumentBody { text, format })
+    }
+}

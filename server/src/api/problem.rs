@@ -7,6 +7,8 @@ use engine::EngineError;
 use engine::store::StoreError;
 use serde::Serialize;
 
+use crate::document::DocumentErrors;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -98,13 +100,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A 400 listing every problem of a YAML/JSON document under `errors` (path, line, column).
-pub fn document_problem(errors: &crate::stroppy::spec::SpecErrors, title: &str) -> Response {
-    let mut response = (
-        StatusCode::BAD_REQUEST,
-        Json(errors.to_problem_titled(title)),
-    )
-        .into_response();
+/// A 400 listing every problem of a YAML/JSON document under `errors` (path, line, column),
+/// so an editor can mark each one.
+pub fn document_problem(errors: &DocumentErrors, title: &str) -> Response {
+    let detail = match errors.0.as_slice() {
+        [one] => one.to_string(),
+        many => format!("{} problems; see errors", many.len()),
+    };
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": title,
+        "status": 400,
+        "detail": detail,
+        "errors": errors.0,
+    });
+    let mut response = (StatusCode::BAD_REQUEST, Json(body)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/problem+json"),

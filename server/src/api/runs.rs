@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use engine::definition::WorkflowDef;
 use engine::model::{ProgressRow, RunState, RunStatus, StoredLogLine, TaskEvent, TaskState};
@@ -15,12 +14,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::api::body::DocumentBody;
 use crate::api::body::{ApiPath, ApiQuery, JsonBody};
 use crate::api::problem::{ApiError, ApiResult, Problem, document_problem};
 use crate::api::redact;
 use crate::auth::{Caller, Scope};
+use crate::document::DocumentErrors;
 use crate::state::AppState;
-use crate::stroppy::spec::{self, SpecErrors, SpecFormat};
 use crate::stroppy::workflows;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -38,29 +38,13 @@ pub struct WorkflowRef {
 pub async fn register_workflow(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
+    body: DocumentBody,
 ) -> Result<(StatusCode, Json<WorkflowRef>), Response> {
     caller
         .require(Scope::Write)
         .map_err(IntoResponse::into_response)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let Some(format) = SpecFormat::from_content_type(content_type) else {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "unsupported Content-Type `{}`: send application/json or application/yaml",
-                content_type.unwrap_or_default()
-            ),
-        )
-        .into_response());
-    };
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("the definition is not UTF-8 text").into_response())?;
-    let def: WorkflowDef = spec::parse_document(text, format)
-        .map_err(|e| document_problem(&SpecErrors::from(e), "Invalid workflow definition"))?;
+    let def: WorkflowDef = crate::document::parse(&body.text, body.format)
+        .map_err(|e| document_problem(&DocumentErrors::from(e), "Invalid workflow definition"))?;
     if workflows::is_built_in(&def.name) {
         return Err(ApiError::forbidden(format!(
             "`name`: `{}` is one of the server's own workflows; choose another name",

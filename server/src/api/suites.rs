@@ -2,9 +2,8 @@
 //! `stroppy-test-suite`; its tests are the child runs that run spawns.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use engine::model::{RunState, RunStatus, TaskStatus};
 use engine::store::RunFilter;
@@ -12,36 +11,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::api::body::DocumentBody;
 use crate::api::body::{ApiPath, ApiQuery};
 use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::api::runs::{next_before, page_limit};
 use crate::auth::{Caller, Scope};
+use crate::document::DocumentErrors;
 use crate::state::AppState;
 use crate::stroppy::results::{self, SuiteResult, TestOutcome};
-use crate::stroppy::spec::{self, SpecError, SpecErrors, SpecFormat, Suite, Target};
+use crate::stroppy::spec::{self, Target};
 use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION};
 
 /// 400 with every problem found, each with its path, line and column (the editor marks them).
-fn invalid(errors: SpecErrors) -> Response {
+fn invalid(errors: DocumentErrors) -> Response {
     crate::api::problem::document_problem(&errors, "Invalid suite specification")
-}
-
-/// Parse and expand a suite document; every problem is named by its path (and line).
-pub fn parse_suite(text: &str, content_type: Option<&str>) -> Result<(Value, Suite), SpecErrors> {
-    let format = SpecFormat::from_content_type(content_type).ok_or_else(|| {
-        SpecErrors(vec![SpecError {
-            path: String::new(),
-            message: format!(
-                "unsupported Content-Type `{}`: send application/yaml or application/json",
-                content_type.unwrap_or_default()
-            ),
-            line: None,
-            column: None,
-        }])
-    })?;
-    let loaded = spec::load(text, format)?;
-    let spec = serde_json::to_value(&loaded.spec).unwrap_or(Value::Null);
-    Ok((spec, loaded.suite))
 }
 
 /// Submit a suite (YAML or JSON).
@@ -49,18 +32,14 @@ pub fn parse_suite(text: &str, content_type: Option<&str>) -> Result<(Value, Sui
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
+    body: DocumentBody,
 ) -> Result<(StatusCode, Json<SuiteView>), Response> {
     caller
         .require(Scope::Write)
         .map_err(IntoResponse::into_response)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("the suite is not UTF-8 text").into_response())?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let (spec, mut suite) = parse_suite(text, content_type).map_err(invalid)?;
+    let loaded = spec::load(&body.text, body.format).map_err(invalid)?;
+    let spec = serde_json::to_value(&loaded.spec).unwrap_or(Value::Null);
+    let mut suite = loaded.suite;
     state.stroppy_pins.apply(&mut suite).map_err(invalid)?;
     if suite.target == Target::Yandex {
         return Err(ApiError::bad_request(

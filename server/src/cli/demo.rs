@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::cli::run::{Client, follow, print_results};
 use crate::config::ServeArgs;
-use crate::stroppy::spec::SpecFormat;
+use crate::document::Format;
 
 /// The example every newcomer runs first (also in `examples/`).
 const EXAMPLE: &str = include_str!("../../../examples/suite-local.yaml");
@@ -34,7 +34,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     eprintln!(
         "\nRatchet is up: dashboard {url} (API token: {token})\nRunning the example suite (examples/suite-local.yaml)…\n"
     );
-    let suite = client.submit(EXAMPLE.to_string(), SpecFormat::Yaml).await?;
+    let suite = client.submit(EXAMPLE.to_string(), Format::Yaml).await?;
     let id = suite["id"]
         .as_str()
         .context("the server answered no suite id")?

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
-use crate::stroppy::spec::SpecFormat;
+use crate::document::Format;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -73,10 +73,10 @@ impl Client {
         bail!("the server answered {status}: {message}")
     }
 
-    pub async fn submit(&self, text: String, format: SpecFormat) -> anyhow::Result<Value> {
+    pub async fn submit(&self, text: String, format: Format) -> anyhow::Result<Value> {
         let content_type = match format {
-            SpecFormat::Json => "application/json",
-            SpecFormat::Yaml => "application/yaml",
+            Format::Json => "application/json",
+            Format::Yaml => "application/yaml",
         };
         self.send(
             self.http
@@ -106,9 +106,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let client = Client::new(&args.server, &args.token);
-    let suite = client
-        .submit(text, SpecFormat::from_path(&args.file))
-        .await?;
+    let suite = client.submit(text, Format::from_path(&args.file)).await?;
     let id = suite["id"]
         .as_str()
         .context("the server answered no suite id")?

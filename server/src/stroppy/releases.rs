@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::stroppy::spec::{SpecError, SpecErrors, Suite, Workload};
+use crate::document::{DocumentError, DocumentErrors};
+use crate::stroppy::spec::{Suite, Workload};
 
 /// Checksums of release tarballs (`stroppy_linux_amd64.tar.gz`), by version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,7 +35,7 @@ impl Pins {
 
     /// Give every Stroppy test of `suite` the checksum of its release, or name the tests
     /// whose release nobody vouches for.
-    pub fn apply(&self, suite: &mut Suite) -> Result<(), SpecErrors> {
+    pub fn apply(&self, suite: &mut Suite) -> Result<(), DocumentErrors> {
         let mut errors = Vec::new();
         for test in &mut suite.tests {
             if let Workload::Stroppy {
@@ -44,7 +45,7 @@ impl Pins {
             {
                 match self.0.get(version.as_str()) {
                     Some(pinned) => *sha256 = Some(pinned.clone()),
-                    None => errors.push(SpecError {
+                    None => errors.push(DocumentError {
                         path: String::new(),
                         message: format!(
                             "test `{}`: Stroppy {version} is not pinned on this server, and the suite gives no checksum for it: \
@@ -61,7 +62,7 @@ impl Pins {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(SpecErrors(errors).capped())
+            Err(DocumentErrors(errors).capped())
         }
     }
 }

@@ -1,0 +1,279 @@
+//! The suite as written: defaults, tests and a matrix, each test still partial.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub use protocol::actions::Builtin;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+/// A suite specification as written: defaults, tests and a matrix, each test still partial.
+/// [`SuiteSpec::expand`] turns it into a [`Suite`]. Serializes back to the same shape, so
+/// the API can store and return what was submitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteSpec {
+    /// `[a-z0-9-]`, 1..=63 characters, no leading or trailing `-`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub target: Target,
+    /// The test that deltas are computed against; the first test when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// What every test (and every matrix combination) starts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<Sections>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<Matrix>,
+}
+
+/// Where the suite's machines come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Agents spawned on the server's own machine, one per "VM".
+    Local,
+    /// VMs on Yandex Cloud; every test must say what hardware it needs.
+    Yandex,
+}
+
+/// The partial sections a layer (defaults, a test, a matrix axis value) may set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sections {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabasePatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadPatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader: Option<LoaderPatch>,
+}
+
+/// One entry of `tests`: a name plus whatever it changes relative to `defaults`.
+/// (The sections are spelled out rather than flattened: `flatten` would disable
+/// `deny_unknown_fields`.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestEntry {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabasePatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadPatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader: Option<LoaderPatch>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabasePatch {
+    /// PostgreSQL major version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// `postgresql.conf` keys; a layer's keys add to or override the ones below it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<HardwarePatch>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardwarePatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cores: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_gb: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_gb: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoaderPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<HardwarePatch>,
+}
+
+/// The workload as written: one flat set of optional fields rather than an enum tagged by
+/// `driver`, because a test usually sets only a field or two and inherits the driver from
+/// `defaults`. Which fields apply to which driver is checked after merging.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<Driver>,
+    /// `20s`, `10m`, `1h 30m` (or a number of seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<u32>,
+    /// pgbench: concurrent clients (`-c`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<u32>,
+    /// pgbench: worker threads (`-j`), at most `clients`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    /// pgbench: builtin script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin: Option<Builtin>,
+    /// stroppy: release to install, e.g. `6.1.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// stroppy: the SHA-256 of that release's tarball; needed unless the server pins the
+    /// version (`RATCHET_STROPPY_RELEASES`): nothing unverified is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// stroppy: workload, e.g. `tpcc/tx`, `tpcb/tx`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// stroppy: virtual users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus: Option<u32>,
+    /// stroppy: extra environment; a layer's keys add to or override the ones below it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Driver {
+    Pgbench,
+    Stroppy,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Pgbench => "pgbench",
+            Driver::Stroppy => "stroppy",
+        }
+    }
+}
+
+/// A duration written the way people write it (`15s`, `10m`, `1h 30m`); a bare number
+/// means seconds, which is what a JSON client is likely to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HumanDuration(pub Duration);
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        human_duration::serialize(&self.0, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        human_duration::deserialize(deserializer).map(HumanDuration)
+    }
+}
+
+/// `#[serde(with)]` for [`Duration`] in the humantime notation.
+pub(super) mod human_duration {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_duration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        deserializer.deserialize_any(DurationVisitor)
+    }
+
+    struct DurationVisitor;
+
+    impl Visitor<'_> for DurationVisitor {
+        type Value = Duration;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a duration such as \"20s\", \"10m\" or \"1h 30m\"")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+            humantime::parse_duration(v.trim()).map_err(|e| {
+                E::custom(format!(
+                    "invalid duration {v:?}: {e}; write e.g. \"20s\", \"10m\" or \"1h 30m\""
+                ))
+            })
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+            Ok(Duration::from_secs(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+            u64::try_from(v)
+                .map(Duration::from_secs)
+                .map_err(|_| E::custom(format!("invalid duration {v}: must not be negative")))
+        }
+    }
+}
+
+/// Every combination of the axis values becomes a test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    /// Name template: each `{axis}` is replaced by that axis's value, lowercased, with
+    /// anything outside `[a-z0-9]` turned into `-` (so `256MB` gives `256mb`).
+    pub name: String,
+    pub axes: Axes,
+}
+
+/// The matrix axes in document order, which is the order combinations are generated in
+/// (first axis outermost). A map in the document, hence the hand-written serde.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Axes(pub Vec<Axis>);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    /// Dotted path of the field the values go to, e.g. `database.version`,
+    /// `database.settings.shared_buffers`, `workload.clients`, `loader.hardware.cores`.
+    pub path: String,
+    pub values: Vec<Value>,
+}
+
+impl Serialize for Axes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for axis in &self.0 {
+            map.serialize_entry(&axis.path, &axis.values)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Axes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AxesVisitor;
+
+        impl<'de> Visitor<'de> for AxesVisitor {
+            type Value = Axes;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map from field paths to lists of values")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Axes, A::Error> {
+                let mut axes: Vec<Axis> = Vec::new();
+                while let Some(path) = map.next_key::<String>()? {
+                    // serde_json hands duplicate keys to the visitor; YAML refuses them itself.
+                    if axes.iter().any(|a| a.path == path) {
+                        return Err(de::Error::custom(format!("duplicate axis `{path}`")));
+                    }
+                    let values = map.next_value::<Vec<Value>>()?;
+                    axes.push(Axis { path, values });
+                }
+                Ok(Axes(axes))
+            }
+        }
+
+        deserializer.deserialize_map(AxesVisitor)
+    }
+}

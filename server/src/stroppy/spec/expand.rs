@@ -1,0 +1,693 @@
+//! Expansion: every test merged over `defaults` (layer by layer, the later one winning),
+//! the matrix multiplied out, defaults filled in, and every value checked — collecting
+//! every problem at once, each at its path.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::checks::*;
+use super::*;
+use crate::document::DocPath;
+
+pub(super) const MAX_CORES: u32 = 256;
+pub(super) const MAX_MEMORY_GB: u32 = 2048;
+pub(super) const MAX_DISK_GB: u32 = 65536;
+
+impl SuiteSpec {
+    /// Merge every test over `defaults`, multiply out the matrix, fill in defaults and
+    /// check everything. Returns *all* problems found; their paths are set but not their
+    /// line and column (this has no text), which [`DocumentErrors::locate`] or [`load`] add.
+    pub fn expand(&self) -> Result<Suite, DocumentErrors> {
+        let mut x = Expander {
+            target: self.target,
+            issues: Issues::default(),
+        };
+        x.check_name(&DocPath::root().key("name"), &self.name, "suite");
+
+        let defaults = self.defaults.as_ref();
+        let defaults_layer = Layer {
+            database: defaults.and_then(|d| d.database.as_ref()),
+            workload: defaults.and_then(|d| d.workload.as_ref()),
+            loader: defaults.and_then(|d| d.loader.as_ref()),
+            origin: Origin::Under(DocPath::root().key("defaults")),
+        };
+        x.check_layer(&defaults_layer);
+
+        let mut tests: Vec<TestSpec> = Vec::new();
+        let mut names: HashMap<String, String> = HashMap::new();
+        for (i, entry) in self.tests.iter().enumerate() {
+            let at = DocPath::root().key("tests").index(i);
+            if x.check_name(&at.key("name"), &entry.name, "test") {
+                if let Some(first) = names.get(&entry.name) {
+                    x.issues.push(
+                        at.key("name"),
+                        format!(
+                            "duplicate test name `{}` (first used at {first})",
+                            entry.name
+                        ),
+                    );
+                } else {
+                    names.insert(entry.name.clone(), at.key("name").0);
+                }
+            }
+            let layer = Layer {
+                database: entry.database.as_ref(),
+                workload: entry.workload.as_ref(),
+                loader: entry.loader.as_ref(),
+                origin: Origin::Under(at.clone()),
+            };
+            x.check_layer(&layer);
+            let missing = Missing {
+                at,
+                hint: "set it in this test or in defaults",
+            };
+            if let Some(test) = x.resolve(
+                entry.name.clone(),
+                &[defaults_layer.clone(), layer],
+                &missing,
+            ) {
+                tests.push(test);
+            }
+        }
+
+        let mut total = self.tests.len();
+        if let Some(matrix) = &self.matrix {
+            total = total.saturating_add(x.expand_matrix(
+                matrix,
+                &defaults_layer,
+                self.tests.len(),
+                &mut names,
+                &mut tests,
+            ));
+        }
+
+        if total == 0 {
+            x.issues.push(
+                DocPath::root().key("tests"),
+                "the suite has no tests: add at least one under `tests` or a `matrix`",
+            );
+        } else if total > MAX_TESTS {
+            let at = if self.matrix.is_some() {
+                "matrix"
+            } else {
+                "tests"
+            };
+            x.issues.push(
+                DocPath::root().key(at),
+                format!("the suite expands to {total} tests; at most {MAX_TESTS} are allowed"),
+            );
+        }
+
+        let baseline = match &self.baseline {
+            Some(b) if names.contains_key(b) => b.clone(),
+            Some(b) => {
+                let mut known: Vec<&str> = names.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                x.issues.push(
+                    DocPath::root().key("baseline"),
+                    format!("no test is named `{b}`; tests: {}", list_names(&known)),
+                );
+                String::new()
+            }
+            None => tests.first().map(|t| t.name.clone()).unwrap_or_default(),
+        };
+
+        if !x.issues.is_empty() {
+            return Err(x.issues.into_errors());
+        }
+        Ok(Suite {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            target: self.target,
+            baseline,
+            tests,
+        })
+    }
+}
+
+pub(super) fn list_names(names: &[&str]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    if s.is_empty() {
+        s.push_str("none");
+    }
+    s
+}
+
+/// Problems found so far; the same problem reached from several tests (a bad value in
+/// `defaults`) is kept once.
+#[derive(Default)]
+pub(super) struct Issues {
+    pub(super) list: Vec<DocumentError>,
+    pub(super) seen: HashSet<(String, String)>,
+}
+
+impl Issues {
+    pub(super) fn push(&mut self, path: DocPath, message: impl Into<String>) {
+        let message = message.into();
+        if self.seen.insert((path.0.clone(), message.clone())) {
+            self.list.push(DocumentError::new(path.0, message));
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub(super) fn into_errors(self) -> DocumentErrors {
+        DocumentErrors(self.list)
+    }
+}
+
+/// Where a layer's fields are reported.
+#[derive(Debug, Clone)]
+pub(super) enum Origin {
+    /// At the field's own path under this prefix (`defaults`, `tests[2]`).
+    Under(DocPath),
+    /// Always at this path: a matrix axis value (`matrix.axes.workload.clients[1]`).
+    At(DocPath),
+}
+
+impl Origin {
+    pub(super) fn at(&self, rel: &[&str]) -> DocPath {
+        match self {
+            Origin::Under(base) => base.keys(rel),
+            Origin::At(p) => p.clone(),
+        }
+    }
+}
+
+/// One source of values for a test, later layers overriding earlier ones.
+#[derive(Debug, Clone)]
+pub(super) struct Layer<'a> {
+    pub(super) database: Option<&'a DatabasePatch>,
+    pub(super) workload: Option<&'a WorkloadPatch>,
+    pub(super) loader: Option<&'a LoaderPatch>,
+    pub(super) origin: Origin,
+}
+
+impl Layer<'_> {
+    pub(super) fn hardware(&self, section: HwSection) -> Option<&HardwarePatch> {
+        match section {
+            HwSection::Database => self.database.and_then(|d| d.hardware.as_ref()),
+            HwSection::Loader => self.loader.and_then(|l| l.hardware.as_ref()),
+        }
+    }
+
+    pub(super) fn driver(&self) -> Option<Driver> {
+        self.workload.and_then(|w| w.driver)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum HwSection {
+    Database,
+    Loader,
+}
+
+impl HwSection {
+    pub(super) fn key(self) -> &'static str {
+        match self {
+            HwSection::Database => "database",
+            HwSection::Loader => "loader",
+        }
+    }
+}
+
+/// Where a missing required field is reported, and how to fix it.
+pub(super) struct Missing {
+    pub(super) at: DocPath,
+    pub(super) hint: &'static str,
+}
+
+/// A value and the layer it came from.
+pub(super) struct Picked<T> {
+    pub(super) value: T,
+    pub(super) path: DocPath,
+    pub(super) layer: usize,
+}
+
+/// The value of the last layer that sets it.
+pub(super) fn pick<'a, T>(
+    layers: &[&Layer<'a>],
+    rel: &[&str],
+    get: impl Fn(&Layer<'a>) -> Option<T>,
+) -> Option<Picked<T>> {
+    layers.iter().enumerate().rev().find_map(|(i, l)| {
+        get(l).map(|value| Picked {
+            value,
+            path: l.origin.at(rel),
+            layer: i,
+        })
+    })
+}
+
+/// The workload fields only one driver understands.
+pub(super) fn foreign_fields(w: &WorkloadPatch, driver: Driver) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    match driver {
+        Driver::Pgbench => {
+            if w.version.is_some() {
+                out.push("version");
+            }
+            if w.sha256.is_some() {
+                out.push("sha256");
+            }
+            if w.workload.is_some() {
+                out.push("workload");
+            }
+            if w.vus.is_some() {
+                out.push("vus");
+            }
+            if !w.env.is_empty() {
+                out.push("env");
+            }
+        }
+        Driver::Stroppy => {
+            if w.clients.is_some() {
+                out.push("clients");
+            }
+            if w.threads.is_some() {
+                out.push("threads");
+            }
+            if w.builtin.is_some() {
+                out.push("builtin");
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn other(driver: Driver) -> Driver {
+    match driver {
+        Driver::Pgbench => Driver::Stroppy,
+        Driver::Stroppy => Driver::Pgbench,
+    }
+}
+
+pub(super) struct Expander {
+    pub(super) target: Target,
+    pub(super) issues: Issues,
+}
+
+impl Expander {
+    /// Suite and test names: they become parts of host, container and cloud resource
+    /// names, hence DNS-label rules.
+    pub(super) fn check_name(&mut self, path: &DocPath, name: &str, what: &str) -> bool {
+        match name_problem(name) {
+            None => true,
+            Some(problem) => {
+                self.issues.push(
+                    path.clone(),
+                    format!("invalid {what} name `{name}`: {problem}"),
+                );
+                false
+            }
+        }
+    }
+
+    /// Check each value a layer sets on its own, whether or not a later layer overrides
+    /// it: a wrong value is worth fixing wherever it is.
+    pub(super) fn check_layer(&mut self, layer: &Layer) {
+        let o = &layer.origin;
+        if let Some(db) = layer.database {
+            if let Some(v) = db.version
+                && !(MIN_PG_VERSION..=MAX_PG_VERSION).contains(&v)
+            {
+                self.issues.push(
+                    o.at(&["database", "version"]),
+                    format!(
+                        "PostgreSQL {v} is not supported: use a major version from \
+                         {MIN_PG_VERSION} to {MAX_PG_VERSION}"
+                    ),
+                );
+            }
+            for (key, value) in &db.settings {
+                let at = match o {
+                    Origin::Under(base) => base.keys(&["database", "settings"]).key(key),
+                    Origin::At(p) => p.clone(),
+                };
+                if let Some(problem) = setting_name_problem(key) {
+                    self.issues.push(
+                        at.clone(),
+                        format!("invalid setting name `{key}`: {problem}"),
+                    );
+                } else if let Some(why) = protocol::settings::refused(key) {
+                    self.issues.push(
+                        at.clone(),
+                        format!(
+                            "setting `{key}` is not allowed in a suite: {why} (see \"Security model\" in the README)"
+                        ),
+                    );
+                }
+                if let Some(problem) = setting_value_problem(value) {
+                    self.issues.push(at, format!("setting `{key}` {problem}"));
+                }
+            }
+        }
+        for section in [HwSection::Database, HwSection::Loader] {
+            if let Some(hw) = layer.hardware(section) {
+                self.check_hardware(o, section, hw);
+            }
+        }
+        if let Some(w) = layer.workload {
+            self.check_workload(o, w);
+        }
+    }
+
+    pub(super) fn check_hardware(&mut self, o: &Origin, section: HwSection, hw: &HardwarePatch) {
+        let s = section.key();
+        let fields = [
+            ("cores", hw.cores, MAX_CORES),
+            ("memory_gb", hw.memory_gb, MAX_MEMORY_GB),
+            ("disk_gb", hw.disk_gb, MAX_DISK_GB),
+        ];
+        for (field, value, max) in fields {
+            if let Some(v) = value
+                && !(1..=max).contains(&v)
+            {
+                self.issues.push(
+                    o.at(&[s, "hardware", field]),
+                    format!("{field} must be from 1 to {max}, not {v}"),
+                );
+            }
+        }
+    }
+
+    pub(super) fn check_workload(&mut self, o: &Origin, w: &WorkloadPatch) {
+        if let Some(d) = w.duration {
+            let d = d.0;
+            let at = o.at(&["workload", "duration"]);
+            if d < MIN_DURATION || d > MAX_DURATION {
+                self.issues.push(
+                    at,
+                    format!(
+                        "duration {} is out of range: use {} to {}",
+                        humantime::format_duration(d),
+                        humantime::format_duration(MIN_DURATION),
+                        humantime::format_duration(MAX_DURATION)
+                    ),
+                );
+            } else if d.subsec_nanos() != 0 {
+                self.issues.push(
+                    at,
+                    format!(
+                        "duration {} is not a whole number of seconds (the tools take seconds)",
+                        humantime::format_duration(d)
+                    ),
+                );
+            }
+        }
+        for (field, value) in [
+            ("scale", w.scale),
+            ("clients", w.clients),
+            ("threads", w.threads),
+            ("vus", w.vus),
+        ] {
+            if value == Some(0) {
+                self.issues.push(
+                    o.at(&["workload", field]),
+                    format!("{field} must be at least 1"),
+                );
+            }
+        }
+        if let Some(v) = &w.version
+            && let Some(problem) = stroppy_version_problem(v)
+        {
+            self.issues.push(
+                o.at(&["workload", "version"]),
+                format!("invalid stroppy version `{v}`: {problem}"),
+            );
+        }
+        if let Some(h) = &w.sha256
+            && let Some(problem) = sha256_problem(h)
+        {
+            self.issues.push(
+                o.at(&["workload", "sha256"]),
+                format!("invalid sha256 `{h}`: {problem}"),
+            );
+        }
+        if let Some(wl) = &w.workload
+            && let Some(problem) = stroppy_workload_problem(wl)
+        {
+            self.issues.push(
+                o.at(&["workload", "workload"]),
+                format!("invalid stroppy workload `{wl}`: {problem}"),
+            );
+        }
+        for (key, value) in &w.env {
+            let at = match o {
+                Origin::Under(base) => base.keys(&["workload", "env"]).key(key),
+                Origin::At(p) => p.clone(),
+            };
+            if !is_env_name(key) {
+                self.issues.push(
+                    at.clone(),
+                    format!(
+                        "invalid environment variable name `{key}`: use [A-Za-z_][A-Za-z0-9_]*"
+                    ),
+                );
+            }
+            if value.contains('\0') {
+                self.issues.push(
+                    at,
+                    format!("environment variable `{key}` contains a NUL character"),
+                );
+            }
+        }
+        if let Some(driver) = w.driver {
+            for field in foreign_fields(w, driver) {
+                self.issues.push(
+                    o.at(&["workload", field]),
+                    format!(
+                        "`{field}` is a {} option, but the driver here is {}",
+                        other(driver).as_str(),
+                        driver.as_str()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Merge `layers` (lowest first) into one complete test, or record why it cannot be.
+    pub(super) fn resolve(
+        &mut self,
+        name: String,
+        layers: &[Layer],
+        missing: &Missing,
+    ) -> Option<TestSpec> {
+        let all: Vec<&Layer> = layers.iter().collect();
+        let before = self.issues.list.len();
+
+        let version = pick(&all, &["database", "version"], |l| {
+            l.database.and_then(|d| d.version)
+        });
+        if version.is_none() {
+            self.missing(missing, &["database", "version"]);
+        }
+        let mut settings = BTreeMap::new();
+        for l in &all {
+            if let Some(db) = l.database {
+                settings.extend(db.settings.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        let db_hardware = self.resolve_hardware(&all, HwSection::Database, missing);
+        let workload = self.resolve_workload(&all, missing);
+        let loader_hardware = self.resolve_hardware(&all, HwSection::Loader, missing);
+
+        if self.issues.list.len() > before {
+            return None;
+        }
+        Some(TestSpec {
+            name,
+            database: DatabaseSpec {
+                version: version?.value,
+                settings,
+                hardware: db_hardware,
+            },
+            workload: workload?,
+            loader: LoaderSpec {
+                hardware: loader_hardware,
+            },
+        })
+    }
+
+    pub(super) fn missing(&mut self, missing: &Missing, rel: &[&str]) {
+        self.issues.push(
+            missing.at.keys(rel),
+            format!("`{}` is not set: {}", rel.join("."), missing.hint),
+        );
+    }
+
+    pub(super) fn resolve_hardware(
+        &mut self,
+        layers: &[&Layer],
+        section: HwSection,
+        missing: &Missing,
+    ) -> Option<Hardware> {
+        let s = section.key();
+        let cores = pick(layers, &[s, "hardware", "cores"], |l| {
+            l.hardware(section).and_then(|h| h.cores)
+        });
+        let memory = pick(layers, &[s, "hardware", "memory_gb"], |l| {
+            l.hardware(section).and_then(|h| h.memory_gb)
+        });
+        let disk = pick(layers, &[s, "hardware", "disk_gb"], |l| {
+            l.hardware(section).and_then(|h| h.disk_gb)
+        });
+        if cores.is_none() && memory.is_none() && disk.is_none() {
+            if self.target == Target::Yandex {
+                self.issues.push(
+                    missing.at.keys(&[s, "hardware"]),
+                    format!(
+                        "`{s}.hardware` (cores, memory_gb) is required when the target is \
+                         yandex: {}",
+                        missing.hint
+                    ),
+                );
+            }
+            return None;
+        }
+        if cores.is_none() {
+            self.missing(missing, &[s, "hardware", "cores"]);
+        }
+        if memory.is_none() {
+            self.missing(missing, &[s, "hardware", "memory_gb"]);
+        }
+        Some(Hardware {
+            cores: cores?.value,
+            memory_gb: memory?.value,
+            disk_gb: disk.map_or(DEFAULT_DISK_GB, |d| d.value),
+        })
+    }
+
+    pub(super) fn resolve_workload(
+        &mut self,
+        all: &[&Layer],
+        missing: &Missing,
+    ) -> Option<Workload> {
+        let Some(driver) = pick(all, &["workload", "driver"], Layer::driver) else {
+            self.missing(missing, &["workload", "driver"]);
+            return None;
+        };
+        let driver = driver.value;
+        // A layer that names another driver (defaults for pgbench, a test switching to
+        // stroppy) keeps its driver's options to itself; a layer that names none must
+        // only use options of the driver the test ends up with.
+        let applicable: Vec<&Layer> = all
+            .iter()
+            .copied()
+            .filter(|l| l.driver().is_none_or(|d| d == driver))
+            .collect();
+        for l in &applicable {
+            if let Some(w) = l.workload
+                && w.driver.is_none()
+            {
+                for field in foreign_fields(w, driver) {
+                    self.issues.push(
+                        l.origin.at(&["workload", field]),
+                        format!(
+                            "`{field}` is a {} option, but this test's driver is {}",
+                            other(driver).as_str(),
+                            driver.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+
+        let duration = pick(all, &["workload", "duration"], |l| {
+            l.workload.and_then(|w| w.duration)
+        });
+        if duration.is_none() {
+            self.missing(missing, &["workload", "duration"]);
+        }
+        let scale = pick(all, &["workload", "scale"], |l| {
+            l.workload.and_then(|w| w.scale)
+        });
+
+        match driver {
+            Driver::Pgbench => {
+                let clients = pick(&applicable, &["workload", "clients"], |l| {
+                    l.workload.and_then(|w| w.clients)
+                });
+                let threads = pick(&applicable, &["workload", "threads"], |l| {
+                    l.workload.and_then(|w| w.threads)
+                });
+                let builtin = pick(&applicable, &["workload", "builtin"], |l| {
+                    l.workload.and_then(|w| w.builtin)
+                });
+                let n_clients = clients.as_ref().map_or(1, |c| c.value);
+                if let Some(t) = &threads
+                    && t.value > n_clients
+                {
+                    // Point at whichever of the two was set last: changing it fixes this test.
+                    let at = match &clients {
+                        Some(c) if c.layer > t.layer => c.path.clone(),
+                        _ => t.path.clone(),
+                    };
+                    self.issues.push(
+                        at,
+                        format!(
+                            "threads ({}) must not exceed clients ({n_clients})",
+                            t.value
+                        ),
+                    );
+                }
+                Some(Workload::Pgbench {
+                    duration: duration?.value.0,
+                    scale: scale.map_or(1, |s| s.value),
+                    clients: n_clients,
+                    threads: threads.map_or(1, |t| t.value),
+                    builtin: builtin.map_or_else(Builtin::default, |b| b.value),
+                })
+            }
+            Driver::Stroppy => {
+                let version = pick(&applicable, &["workload", "version"], |l| {
+                    l.workload.and_then(|w| w.version.clone())
+                });
+                if version.is_none() {
+                    self.missing(missing, &["workload", "version"]);
+                }
+                let workload = pick(&applicable, &["workload", "workload"], |l| {
+                    l.workload.and_then(|w| w.workload.clone())
+                });
+                if workload.is_none() {
+                    self.missing(missing, &["workload", "workload"]);
+                }
+                // A checksum belongs to the version set beside it (or later): one left in
+                // `defaults` does not follow a test to another version.
+                let sha256 = pick(&applicable, &["workload", "sha256"], |l| {
+                    l.workload.and_then(|w| w.sha256.clone())
+                })
+                .filter(|h| version.as_ref().is_none_or(|v| h.layer >= v.layer))
+                .map(|h| h.value.to_ascii_lowercase());
+                let vus = pick(&applicable, &["workload", "vus"], |l| {
+                    l.workload.and_then(|w| w.vus)
+                });
+                let mut env = BTreeMap::new();
+                for l in &applicable {
+                    if let Some(w) = l.workload {
+                        env.extend(w.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    }
+                }
+                Some(Workload::Stroppy {
+                    version: version?.value,
+                    sha256,
+                    workload: workload?.value,
+                    duration: duration?.value.0,
+                    scale: scale.map(|s| s.value),
+                    vus: vus.map_or(1, |v| v.value),
+                    env,
+                })
+            }
+        }
+    }
+}
