@@ -18,7 +18,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::definition::{DefinitionError, WorkflowDef};
 use crate::model::{Millis, RateLimit, RunId, RunState, TaskEvent, TaskId, TaskState, WorkerId};
 use crate::planner::Fence;
-use crate::store::{Change, NewRun, Report, Store, StoreError};
+use crate::store::{
+    Change, LeaseStore, NewRun, ReadStore, Report, ScheduleStore, Store, StoreError, TokenStore,
+};
 use crate::worker::{Worker, run_worker};
 
 /// Bus channels. Messages are hints to re-read the store; they carry ids and statuses.
@@ -398,8 +400,45 @@ impl Engine {
             .spawn(fut);
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The whole store: the engine's own (its writes are published and cascaded here).
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// Reads of runs, tasks, timelines, workers, logs: for the API and the domain.
+    pub fn reads(&self) -> Arc<dyn ReadStore> {
+        self.inner.store.clone()
+    }
+
+    /// Leases on shared resources (network blocks, machines, quota shares).
+    pub fn leases(&self) -> Arc<dyn LeaseStore> {
+        self.inner.store.clone()
+    }
+
+    /// Bearer tokens.
+    pub fn tokens(&self) -> Arc<dyn TokenStore> {
+        self.inner.store.clone()
+    }
+
+    /// Crons and scheduled runs (listing and deleting; creating goes through the engine,
+    /// which checks them).
+    pub fn schedules(&self) -> Arc<dyn ScheduleStore> {
+        self.inner.store.clone()
+    }
+
+    /// This installation's identity.
+    pub async fn installation(&self) -> Result<crate::store::Installation, EngineError> {
+        Ok(self.inner.store.installation().await?)
+    }
+
+    /// Which database the store runs on.
+    pub fn store_kind(&self) -> crate::store::StoreKind {
+        self.inner.store.kind()
+    }
+
+    /// A round trip to the database (readiness).
+    pub async fn ping_store(&self) -> Result<(), EngineError> {
+        Ok(self.inner.store.ping().await?)
     }
 
     pub fn bus(&self) -> &Arc<dyn Bus> {

@@ -334,14 +334,23 @@ pub struct UserEvent {
     pub at: Millis,
 }
 
+status_enum! {
+    /// A worker is ACTIVE while it heart-beats, LOST once it stopped (its attempts go to
+    /// others), STOPPED after it left gracefully.
+    WorkerStatus {
+        Active => "ACTIVE",
+        Lost => "LOST",
+        Stopped => "STOPPED",
+    }
+}
+
 /// A worker row, for listings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerRecord {
     #[serde(flatten)]
     pub info: WorkerInfo,
-    /// `ACTIVE`, `LOST` or `STOPPED`.
-    pub status: String,
+    pub status: WorkerStatus,
     pub registered_at: Millis,
     pub last_heartbeat: Millis,
     /// The attempts it runs now.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::clock::format_millis;
 use crate::engine::{Engine, EngineError};
-use crate::model::{RunState, TaskId, TaskState, TaskStatus};
+use crate::model::{RunState, TaskId, TaskState, TaskStatus, WorkerStatus};
 use crate::planner::PARKED;
 
 /// Why a QUEUED task does not start: `kind` for programs, `message` for people.
@@ -55,7 +55,7 @@ impl Engine {
             .workers()
             .await?
             .into_iter()
-            .filter(|w| w.status == "ACTIVE")
+            .filter(|w| w.status == WorkerStatus::Active)
             .collect();
         let now = self.now();
         for task in queued {

@@ -1,43 +1,15 @@
-//! Command line and environment: every flag has a `RATCHET_*` (or conventional) variable.
+//! Configuration: the flags of `serve` and the store, each with a `RATCHET_*` (or
+//! conventional) environment variable.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "ratchet",
-    version,
-    about = "Orchestration server for database benchmark suites"
-)]
-pub struct Cli {
-    /// Log format on stderr.
-    #[arg(long, env = "RATCHET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
-    pub log_format: LogFormat,
-
-    #[command(subcommand)]
-    pub command: Command,
-}
+use clap::ValueEnum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Human,
     Json,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the server: REST API, web dashboard, engine.
-    Serve(ServeArgs),
-    /// Apply the database migrations and exit.
-    Migrate(StoreArgs),
-    /// Submit a suite to a server, follow it, print the results (exit 1 if a test failed).
-    Run(crate::cli::run::RunArgs),
-    /// Start the server on the embedded default, run the example local suite, keep serving.
-    Demo(ServeArgs),
-    /// Create, list or revoke API tokens.
-    Token(crate::cli::token::TokenArgs),
 }
 
 /// Where state lives. Shared by every command that opens the store.

@@ -1,7 +1,6 @@
 //! `ratchet`: the Ratchet server and its command line.
 
 mod api;
-mod auth;
 mod cli;
 mod config;
 mod document;
@@ -10,13 +9,14 @@ mod serve;
 mod state;
 mod stroppy;
 mod telemetry;
+mod tokens;
 mod web;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::config::{Cli, Command};
+use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

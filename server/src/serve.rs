@@ -9,7 +9,6 @@ use engine::clock::SystemClock;
 use engine::store::{self, DatabaseTarget};
 use engine::{Engine, EngineConfig};
 
-use crate::auth;
 use crate::config::{ServeArgs, StoreArgs};
 use crate::infra::local::{self, LocalProvider};
 use crate::state::AppState;
@@ -56,14 +55,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config,
     ));
     if let Some(token) =
-        auth::bootstrap_admin(store.as_ref(), args.admin_token.as_deref(), engine.now()).await?
+        crate::tokens::bootstrap_admin(store.as_ref(), args.admin_token.as_deref(), engine.now())
+            .await?
     {
         show_first_admin_token(&token, &args.store.data_dir)?;
     }
-    start_domain(&engine, &store, &args, listener.local_addr()?).await?;
+    start_domain(&engine, &args, listener.local_addr()?).await?;
     let state = AppState {
-        store: store.clone(),
-        bus: bus.clone(),
+        reads: engine.reads(),
         engine: engine.clone(),
         agent_lease: args.agent_lease,
         limits: Default::default(),
@@ -115,7 +114,6 @@ fn show_first_admin_token(token: &str, data_dir: &Path) -> anyhow::Result<()> {
 /// Register the suite workflows and start the worker for their server-side steps.
 async fn start_domain(
     engine: &Engine,
-    store: &Arc<dyn store::Store>,
     args: &ServeArgs,
     bound: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
@@ -128,7 +126,8 @@ async fn start_domain(
     let mut url_args = args.clone();
     url_args.listen = bound;
     let provider = LocalProvider {
-        store: store.clone(),
+        tokens: engine.tokens(),
+        leases: engine.leases(),
         data_dir: std::fs::canonicalize(&args.store.data_dir)?,
         server_url: url_args.agent_facing_url(),
         agent_binary: args
@@ -137,7 +136,9 @@ async fn start_domain(
             .unwrap_or_else(local::default_agent_binary),
     };
     let domain = Domain {
-        store: store.clone(),
+        reads: engine.reads(),
+        leases: engine.leases(),
+        tokens: engine.tokens(),
         provider: Arc::new(provider),
         quota: LeaseLimit {
             count: i64::from(args.local_max_machines),

@@ -1,20 +1,20 @@
-//! What every request handler can reach.
+//! What every request handler can reach: the engine (which runs, cancels and replays, and
+//! hands out the narrow store facets: leases, tokens, schedules) and the reads.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use engine::Engine;
-use engine::bus::Bus;
-use engine::store::Store;
+use engine::store::ReadStore;
 
 use crate::api::limits::Limits;
 use crate::stroppy::releases::Pins;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub bus: Arc<dyn Bus>,
     pub engine: Arc<Engine>,
+    /// Runs, tasks, timelines, workers, logs (`engine.reads()`).
+    pub reads: Arc<dyn ReadStore>,
     /// An agent that does not poll for this long is lost; its tasks are reassigned.
     pub agent_lease: Duration,
     /// Caps on long polls and SSE streams.

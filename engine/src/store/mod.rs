@@ -2,9 +2,8 @@
 //! embedded default, PostgreSQL for production) that pass the same conformance suite.
 
 #[macro_use]
-mod sql_flow;
-#[macro_use]
 mod sql;
+mod facets;
 mod postgres;
 mod sqlite;
 
@@ -12,22 +11,19 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::definition::WorkflowDef;
 use crate::model::{
-    Assignment, AttemptResult, ChildOf, CronRecord, LogLine, Millis, ProgressRow, RateLimit, RunId,
-    RunState, RunStatus, ScheduledRun, StoredLogLine, TaskEvent, TaskId, TaskState, TaskStatus,
-    TokenRecord, UserEvent, WorkerId, WorkerInfo, WorkerRecord,
+    AttemptResult, ChildOf, Millis, RunId, RunStatus, TaskId, TaskStatus, WorkerId,
 };
-use crate::planner::Fence;
 
+pub use self::facets::{
+    DispatchStore, LeaseStore, OutputStore, ReadStore, RunStore, ScheduleStore, TokenStore,
+};
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 
@@ -146,9 +142,19 @@ impl DatabaseTarget {
     }
 }
 
-/// The engine's durable state. Everything a replica needs to carry on lives behind this trait.
+/// The engine's durable state, every facet of it. Everything a replica needs to carry on
+/// lives behind this trait; parts of the system hold only the facets they need.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    RunStore
+    + DispatchStore
+    + OutputStore
+    + ReadStore
+    + LeaseStore
+    + TokenStore
+    + ScheduleStore
+    + 'static
+{
     fn kind(&self) -> StoreKind;
 
     /// A cheap round trip to the database; `/readyz` is ready when this succeeds.
@@ -159,314 +165,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Close the connections, waiting for in-flight queries.
     async fn close(&self);
-
-    // --- workflows ---------------------------------------------------------------------
-
-    /// Store a validated definition. The same name and version again must be identical:
-    /// a changed workflow needs a new version, so runs of the old one are not disturbed.
-    async fn put_workflow(&self, def: &WorkflowDef, now: Millis) -> Result<(), StoreError>;
-
-    async fn workflow(
-        &self,
-        name: &str,
-        version: &str,
-    ) -> Result<Option<Arc<WorkflowDef>>, StoreError>;
-
-    /// Every registered workflow version: (name, version, registered at), by name then age.
-    async fn workflows(&self) -> Result<Vec<(String, String, Millis)>, StoreError>;
-
-    // --- runs --------------------------------------------------------------------------
-
-    /// Create runs of stored workflows and queue their first tasks, all in one transaction
-    /// (many runs cost one commit: a fan-out of thousands of children, or busy clients).
-    async fn create_runs(
-        &self,
-        runs: Vec<NewRun>,
-        now: Millis,
-    ) -> Result<Vec<RunState>, StoreError>;
-
-    /// Re-evaluate a run (conditions, timeouts, lost workers, its end) under its lock.
-    async fn reconcile(
-        &self,
-        run_id: RunId,
-        now: Millis,
-        lost_workers: &HashSet<WorkerId>,
-    ) -> Result<Change, StoreError>;
-
-    /// Cancel a whole run (cooperative for RUNNING tasks; the on-failure task still runs).
-    async fn cancel_run(
-        &self,
-        run_id: RunId,
-        reason: &str,
-        now: Millis,
-    ) -> Result<Change, StoreError>;
-
-    /// Cancel one task and what depends on it.
-    async fn cancel_task(
-        &self,
-        task_id: TaskId,
-        reason: &str,
-        now: Millis,
-    ) -> Result<Change, StoreError>;
-
-    async fn run(&self, run_id: RunId) -> Result<Option<RunState>, StoreError>;
-
-    /// How many runs each workflow has in each status: (workflow, status, count).
-    async fn run_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
-
-    /// Runs, newest first, filtered; page with `before` (the last id of the previous page).
-    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>, StoreError>;
-
-    /// The child runs of a run (of one of its tasks, if given), by task and spawn order.
-    async fn child_runs(
-        &self,
-        parent_run: RunId,
-        parent_task: Option<TaskId>,
-    ) -> Result<Vec<RunState>, StoreError>;
-
-    async fn tasks(&self, run_id: RunId) -> Result<Vec<TaskState>, StoreError>;
-
-    async fn task(&self, task_id: TaskId) -> Result<Option<TaskState>, StoreError>;
-
-    /// The run's timeline after event `after` (0 for all), oldest first.
-    async fn events(&self, run_id: RunId, after: i64) -> Result<Vec<TaskEvent>, StoreError>;
-
-    // --- dispatch ----------------------------------------------------------------------
-
-    /// Register (or re-register) a worker; it is live while it heart-beats.
-    async fn register_worker(&self, worker: &WorkerInfo, now: Millis) -> Result<(), StoreError>;
-
-    /// The worker is alive and runs `running`; answers the attempts among them it must
-    /// stop (cancelled, timed out, reassigned). Attempts assigned to it long ago that it
-    /// does not list are handed to other workers.
-    async fn heartbeat(
-        &self,
-        worker_id: WorkerId,
-        running: &[(TaskId, i32)],
-        now: Millis,
-    ) -> Result<Vec<(TaskId, i32)>, StoreError>;
-
-    /// A worker leaves gracefully: its RUNNING attempts are handed back and queued again at
-    /// once (a reassignment, not a retry). Returns the changes.
-    async fn deregister_worker(
-        &self,
-        worker_id: WorkerId,
-        now: Millis,
-    ) -> Result<Vec<Change>, StoreError>;
-
-    /// Every worker, newest first, with the attempts it runs.
-    async fn workers(&self) -> Result<Vec<WorkerRecord>, StoreError>;
-
-    async fn worker(&self, worker_id: WorkerId) -> Result<Option<WorkerRecord>, StoreError>;
-
-    /// The worker that was assigned this attempt (from its ASSIGNED event), if any.
-    async fn attempt_worker(
-        &self,
-        task_id: TaskId,
-        attempt: i32,
-    ) -> Result<Option<WorkerId>, StoreError>;
-
-    /// From now on, the run's agent tasks go only to agents enrolled for this run (its own
-    /// machines); an agent that is not bound to it never claims them.
-    async fn bind_run_agents(&self, run_id: RunId) -> Result<(), StoreError>;
-
-    /// Assign up to `capacity` QUEUED tasks the worker can run (its actions, its labels).
-    async fn claim(
-        &self,
-        worker: &WorkerInfo,
-        capacity: u32,
-        now: Millis,
-    ) -> Result<Vec<Assignment>, StoreError>;
-
-    /// A worker reports how an attempt ended; a late answer from an old attempt is refused.
-    async fn report(
-        &self,
-        task_id: TaskId,
-        attempt: i32,
-        result: AttemptResult,
-        now: Millis,
-    ) -> Result<(Fence, Change), StoreError>;
-
-    /// Many reports in one transaction (one commit instead of one per report); answers in
-    /// the order given, each with its own outcome (one bad report fails alone).
-    async fn report_many(
-        &self,
-        reports: &[Report],
-        now: Millis,
-    ) -> Result<Vec<Result<(Fence, Change), StoreError>>, StoreError>;
-
-    /// Extend a running attempt's deadline by `by` milliseconds from now.
-    async fn refresh_timeout(
-        &self,
-        task_id: TaskId,
-        attempt: i32,
-        by: Millis,
-        now: Millis,
-    ) -> Result<Fence, StoreError>;
-
-    /// Time-driven work: mark workers that stopped heart-beating lost, and reconcile the runs
-    /// with a due timeout, a lost worker or a due sleep. Returns the changes.
-    async fn sweep(&self, now: Millis, worker_timeout: Millis) -> Result<Vec<Change>, StoreError>;
-
-    // --- logs and memos ----------------------------------------------------------------
-
-    /// Store log lines; a line already stored (same task, attempt, seq) is ignored.
-    async fn append_logs(&self, lines: &[LogLine]) -> Result<(), StoreError>;
-
-    /// A run's log lines after position `after`, optionally of one task, oldest first.
-    async fn logs(
-        &self,
-        run_id: RunId,
-        task_id: Option<TaskId>,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<StoredLogLine>, StoreError>;
-
-    async fn memo_get(&self, task_id: TaskId, key: &str) -> Result<Option<Value>, StoreError>;
-
-    /// Record `value` unless a value is already recorded; returns the recorded one.
-    async fn memo_put(
-        &self,
-        task_id: TaskId,
-        key: &str,
-        value: &Value,
-    ) -> Result<Value, StoreError>;
-
-    /// Store progress points; a point already stored (same task, attempt, seq) is ignored.
-    async fn append_progress(&self, points: &[ProgressRow]) -> Result<(), StoreError>;
-
-    /// A run's progress points after position `after`, optionally of one task, oldest first,
-    /// each with its position.
-    async fn progress(
-        &self,
-        run_id: RunId,
-        task_id: Option<TaskId>,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<(i64, ProgressRow)>, StoreError>;
-
-    // --- user events ------------------------------------------------------------------
-
-    /// Store a user event and re-evaluate the runs waiting for its key. Returns the event
-    /// and the changes (tasks whose conditions now hold).
-    async fn push_event(
-        &self,
-        key: &str,
-        payload: &Value,
-        metadata: &Value,
-        now: Millis,
-    ) -> Result<(UserEvent, Vec<Change>), StoreError>;
-
-    // --- flow control -------------------------------------------------------------------
-
-    /// The admission pass of concurrency rules (see [`crate::concurrency`]): under one lock
-    /// for all replicas, admit what fits and say what must be cancelled to make room.
-    async fn admit(&self, now: Millis) -> Result<Admission, StoreError>;
-
-    /// Create or change a static rate limit.
-    async fn put_rate_limit(&self, limit: &RateLimit, now: Millis) -> Result<(), StoreError>;
-
-    async fn rate_limits(&self) -> Result<Vec<RateLimit>, StoreError>;
-
-    // --- durable waits of handlers ---------------------------------------------------------
-
-    /// Register (once) the task's `seq`-th durable event wait; the payload of the event that
-    /// satisfied it, if one has arrived since it was first registered.
-    async fn wait_for_event(
-        &self,
-        task_id: TaskId,
-        seq: i32,
-        key: &str,
-        expression: Option<&str>,
-        now: Millis,
-    ) -> Result<Option<Value>, StoreError>;
-
-    // --- replay ---------------------------------------------------------------------------
-
-    /// Run the named tasks of an ended run again, with everything downstream of them and
-    /// the child runs they spawned; upstream outputs are kept.
-    async fn replay(
-        &self,
-        run_id: RunId,
-        tasks: &[String],
-        now: Millis,
-    ) -> Result<Vec<Change>, StoreError>;
-
-    // --- schedules ------------------------------------------------------------------------
-
-    /// Create or replace (by name) a cron.
-    async fn put_cron(&self, cron: &CronRecord) -> Result<(), StoreError>;
-
-    async fn crons(&self) -> Result<Vec<CronRecord>, StoreError>;
-
-    async fn delete_cron(&self, id: Uuid) -> Result<bool, StoreError>;
-
-    /// Take the due tick `tick` of a cron and move it to `next_at`; true for exactly one
-    /// caller per tick, however many replicas try.
-    async fn claim_cron_tick(
-        &self,
-        cron_id: Uuid,
-        tick: Millis,
-        next_at: Millis,
-    ) -> Result<bool, StoreError>;
-
-    async fn put_scheduled_run(&self, run: &ScheduledRun) -> Result<(), StoreError>;
-
-    async fn scheduled_runs(&self) -> Result<Vec<ScheduledRun>, StoreError>;
-
-    async fn delete_scheduled_run(&self, id: Uuid) -> Result<bool, StoreError>;
-
-    /// Take a due scheduled run for the run `run_id` (true for exactly one caller).
-    async fn claim_scheduled_run(&self, id: Uuid, run_id: RunId) -> Result<bool, StoreError>;
-
-    // --- leases on shared resources -------------------------------------------------------
-
-    /// Take `lease` unless its (kind, key) is held by someone else, or `limit` (over all
-    /// leases of the kind) would be exceeded. True when held by `lease.holder` afterwards
-    /// (taking it again is harmless).
-    async fn acquire_lease(
-        &self,
-        lease: &Lease,
-        limit: Option<LeaseLimit>,
-        now: Millis,
-    ) -> Result<bool, StoreError>;
-
-    async fn update_lease_data(
-        &self,
-        kind: &str,
-        key: &str,
-        data: &Value,
-    ) -> Result<(), StoreError>;
-
-    /// Leases, optionally of one kind and/or one holder.
-    async fn leases(
-        &self,
-        kind: Option<&str>,
-        holder: Option<&str>,
-    ) -> Result<Vec<Lease>, StoreError>;
-
-    /// Give a lease up; false when it was not held.
-    async fn release_lease(&self, kind: &str, key: &str) -> Result<bool, StoreError>;
-
-    // --- tokens --------------------------------------------------------------------------
-
-    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
-
-    /// The token with this SHA-256, revoked or not (the caller decides).
-    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
-
-    /// Tokens of one kind, newest first.
-    async fn tokens(&self, kind: &str) -> Result<Vec<TokenRecord>, StoreError>;
-
-    /// Revoke a token; false when there is no such live token.
-    async fn revoke_token(&self, id: Uuid, now: Millis) -> Result<bool, StoreError>;
-
-    /// Revoke every live token bound to a run (its machines' enrollment and session
-    /// tokens); answers how many.
-    async fn revoke_run_tokens(&self, run_id: RunId, now: Millis) -> Result<u64, StoreError>;
-
-    /// Move a live token's expiry (a session in use is kept alive).
-    async fn extend_token(&self, id: Uuid, expires_at: Millis) -> Result<bool, StoreError>;
 }
 
 /// Which runs to list. Run ids are UUIDv7, so they sort by creation time.

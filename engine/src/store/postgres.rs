@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
-use super::sql::DefinitionCache;
+use super::sql::{DefinitionCache, Dialect};
 use super::{DatabaseTarget, StoreError, StoreKind};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -70,5 +70,12 @@ impl PostgresStore {
     }
 }
 
-// Quota checks count the leases of a kind, then insert: the table lock makes that atomic.
-sql_store!(PostgresStore, sqlx::Postgres, for_update: " FOR NO KEY UPDATE", skip_locked: " FOR NO KEY UPDATE OF t, r SKIP LOCKED", lock_leases: "LOCK TABLE leases IN SHARE ROW EXCLUSIVE MODE", lock_admission: "SELECT pg_advisory_xact_lock(7301)");
+impl Dialect for PostgresStore {
+    const FOR_UPDATE: &'static str = " FOR NO KEY UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR NO KEY UPDATE OF t, r SKIP LOCKED";
+    // Quota checks count the leases of a kind, then insert: the table lock makes that atomic.
+    const LOCK_LEASES: &'static str = "LOCK TABLE leases IN SHARE ROW EXCLUSIVE MODE";
+    const LOCK_ADMISSION: &'static str = "SELECT pg_advisory_xact_lock(7301)";
+}
+
+sql_store!(PostgresStore, sqlx::Postgres);

@@ -8,7 +8,7 @@ use chrono::Utc;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::sql::DefinitionCache;
+use super::sql::{DefinitionCache, Dialect};
 use super::{StoreError, StoreKind};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -79,5 +79,13 @@ impl SqliteStore {
     }
 }
 
-// One writer connection: every write transaction is already exclusive.
-sql_store!(SqliteStore, sqlx::Sqlite, for_update: "", skip_locked: "", lock_leases: "", lock_admission: "");
+/// One writer connection: every write transaction is already exclusive, so nothing is
+/// locked explicitly.
+impl Dialect for SqliteStore {
+    const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+    const LOCK_LEASES: &'static str = "";
+    const LOCK_ADMISSION: &'static str = "";
+}
+
+sql_store!(SqliteStore, sqlx::Sqlite);

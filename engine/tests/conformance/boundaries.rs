@@ -63,15 +63,31 @@ pub async fn agents_are_never_handed_in_process_actions(b: Backend) {
     }
 }
 
-/// A run bound to its own agents (its machines) is theirs alone; other runs are anyone's.
-/// Whose an attempt was is known afterwards from its ASSIGNED event.
+/// A run bound to its own agents (an enrollment token for it exists: its machines') is
+/// theirs alone; other runs are anyone's. Whose an attempt was is known afterwards from its
+/// ASSIGNED event.
 pub async fn a_bound_runs_tasks_go_only_to_its_agents(b: Backend) {
     let env = Env::manual(b).await;
     let store = env.store().clone();
     let def = WorkflowDef::new("machines").task(TaskDef::new("t", "remote"));
     let bound = env.start(&def, json!({})).await;
     let open = env.start(&def, json!({})).await;
-    store.bind_run_agents(bound.id).await.unwrap();
+    store
+        .put_token(&TokenRecord {
+            id: uuid::Uuid::now_v7(),
+            kind: "enrollment".into(),
+            name: "the run's machines".into(),
+            token_hash: uuid::Uuid::new_v4().to_string(),
+            scopes: Vec::new(),
+            labels: BTreeMap::new(),
+            run_id: Some(bound.id),
+            worker_id: None,
+            created_at: env.engine.now(),
+            expires_at: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
     let stranger = agent("stranger", &["remote"], None);
     let own = agent("own", &["remote"], Some(bound.id));
     for w in [&stranger, &own] {

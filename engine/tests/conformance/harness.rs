@@ -18,6 +18,8 @@ pub enum Backend {
 
 pub struct Env {
     pub engine: Engine,
+    /// The engine's store, for cases that drive it directly (as a second replica would).
+    store: Arc<dyn Store>,
     pub clock: Option<Arc<ManualClock>>,
     target: DatabaseTarget,
     config: EngineConfig,
@@ -63,9 +65,10 @@ impl Env {
                 (DatabaseTarget::Postgres(db.url().to_string()), Some(db))
             }
         };
-        let engine = start_engine(&target, clock.clone(), config.clone()).await;
+        let (engine, store) = start_engine(&target, clock.clone(), config.clone()).await;
         Env {
             engine,
+            store,
             clock,
             target,
             config,
@@ -75,14 +78,16 @@ impl Env {
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
-        self.engine.store()
+        &self.store
     }
 
     /// Drop the engine without a goodbye (as a crash would) and start a new one on the same
     /// database.
     pub async fn crash_and_restart(&mut self) {
-        let fresh = start_engine(&self.target, self.clock.clone(), self.config.clone()).await;
+        let (fresh, store) =
+            start_engine(&self.target, self.clock.clone(), self.config.clone()).await;
         let old = std::mem::replace(&mut self.engine, fresh);
+        self.store = store;
         drop(old);
     }
 
@@ -156,12 +161,12 @@ async fn start_engine(
     target: &DatabaseTarget,
     clock: Option<Arc<ManualClock>>,
     config: EngineConfig,
-) -> Engine {
+) -> (Engine, Arc<dyn Store>) {
     let store = store::connect(target).await.unwrap();
     let bus = engine::bus::connect(None).await.unwrap();
     let clock: Arc<dyn Clock> = match clock {
         Some(c) => c,
         None => Arc::new(SystemClock),
     };
-    Engine::with(store, bus, clock, config)
+    (Engine::with(store.clone(), bus, clock, config), store)
 }

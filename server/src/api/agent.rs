@@ -17,10 +17,11 @@ use protocol::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::api::auth::{AgentSession, Enrollment};
 use crate::api::body::JsonBody;
 use crate::api::problem::{ApiError, ApiResult, Problem};
-use crate::auth::{self, AgentSession, Enrollment, KIND_AGENT, NewToken};
 use crate::state::AppState;
+use crate::tokens::{self, KIND_AGENT, NewToken};
 
 /// Actions one agent may offer, and attempts one poll may list as running.
 const MAX_LIST: usize = 1024;
@@ -94,8 +95,8 @@ pub async fn register(
         ),
     };
     state.engine.register_remote(&worker).await?;
-    let (session_token, _) = auth::create(
-        state.store.as_ref(),
+    let (session_token, _) = tokens::create(
+        state.engine.tokens().as_ref(),
         NewToken {
             kind: KIND_AGENT,
             name: format!("session of agent {}", worker.name),
@@ -103,7 +104,7 @@ pub async fn register(
             labels: Default::default(),
             run_id: enrollment.run_id,
             worker_id: Some(worker.id),
-            expires_at: Some(state.engine.now() + auth::SESSION_IDLE_TTL_MS),
+            expires_at: Some(state.engine.now() + tokens::SESSION_IDLE_TTL_MS),
         },
         None,
         state.engine.now(),
@@ -191,7 +192,7 @@ async fn own_task(
     delivery: Delivery,
 ) -> ApiResult<TaskState> {
     let task = state
-        .store
+        .reads
         .task(task_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
@@ -215,7 +216,7 @@ async fn own_task(
     if attempt < 1 || attempt > task.attempt {
         return Err(not_ours());
     }
-    if state.store.attempt_worker(task_id, attempt).await? != Some(worker.id) {
+    if state.reads.attempt_worker(task_id, attempt).await? != Some(worker.id) {
         return Err(not_ours());
     }
     match delivery {
@@ -324,7 +325,8 @@ pub async fn deregister(
 ) -> ApiResult<StatusCode> {
     state.engine.deregister_remote(&session.worker).await?;
     state
-        .store
+        .engine
+        .tokens()
         .revoke_token(session.token.id, state.engine.now())
         .await?;
     tracing::info!(agent = %session.worker.name, "agent deregistered");

@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::api::auth::Caller;
 use crate::api::body::{ApiPath, JsonBody};
 use crate::api::problem::{ApiError, ApiResult, Problem};
-use crate::auth::{self, Caller, KIND_ENROLLMENT, NewToken, Scope};
 use crate::state::AppState;
+use crate::tokens::{self, KIND_ENROLLMENT, NewToken, Scope};
 
 /// Every agent that ever registered, newest first (status ACTIVE, LOST or STOPPED).
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents", responses((status = 200, body = Vec<WorkerRecord>), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
@@ -22,7 +23,7 @@ pub async fn list_agents(
     caller: Caller,
 ) -> ApiResult<Json<Vec<WorkerRecord>>> {
     caller.require(Scope::Read)?;
-    let mut workers = state.store.workers().await?;
+    let mut workers = state.reads.workers().await?;
     workers.retain(|w| w.info.kind == "agent");
     Ok(Json(workers))
 }
@@ -37,7 +38,7 @@ pub async fn infrastructure(
     caller: Caller,
 ) -> ApiResult<Json<Value>> {
     caller.require(Scope::Read)?;
-    let leases = state.store.leases(None, None).await?;
+    let leases = state.engine.leases().leases(None, None).await?;
     Ok(Json(serde_json::json!({ "leases": leases })))
 }
 
@@ -77,7 +78,7 @@ pub async fn create_enrollment(
         return Err(ApiError::bad_request("`name` is empty"));
     }
     if let Some(run_id) = body.run_id
-        && state.store.run(run_id).await?.is_none()
+        && state.reads.run(run_id).await?.is_none()
     {
         return Err(ApiError::bad_request(format!(
             "`run_id`: run {run_id} not found"
@@ -87,8 +88,8 @@ pub async fn create_enrollment(
     let expires_at = body
         .ttl_s
         .map(|s| now.saturating_add(i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)));
-    let (token, record) = auth::create(
-        state.store.as_ref(),
+    let (token, record) = tokens::create(
+        state.engine.tokens().as_ref(),
         NewToken {
             kind: KIND_ENROLLMENT,
             name: body.name,
@@ -112,7 +113,7 @@ pub async fn list_enrollments(
     caller: Caller,
 ) -> ApiResult<Json<Vec<TokenRecord>>> {
     caller.require(Scope::Admin)?;
-    Ok(Json(state.store.tokens(KIND_ENROLLMENT).await?))
+    Ok(Json(state.engine.tokens().tokens(KIND_ENROLLMENT).await?))
 }
 
 /// Revoke an enrollment token.
@@ -124,7 +125,8 @@ pub async fn revoke_enrollment(
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Admin)?;
     let known = state
-        .store
+        .engine
+        .tokens()
         .tokens(KIND_ENROLLMENT)
         .await?
         .into_iter()
@@ -134,7 +136,12 @@ pub async fn revoke_enrollment(
             "enrollment token {id} not found"
         )));
     }
-    if state.store.revoke_token(id, state.engine.now()).await? {
+    if state
+        .engine
+        .tokens()
+        .revoke_token(id, state.engine.now())
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::conflict(format!(

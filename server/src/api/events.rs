@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::api::auth::Caller;
 use crate::api::body::JsonBody;
 use crate::api::problem::{ApiError, ApiResult, Problem};
-use crate::auth::{Caller, Scope};
 use crate::state::AppState;
+use crate::tokens::Scope;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -46,19 +46,19 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             }),
         )
     };
-    let installation = match state.store.installation().await {
+    let installation = match state.engine.installation().await {
         Ok(i) => i,
         Err(e) => return not_ready(format!("store: {e}")),
     };
-    if let Err(e) = state.bus.ping().await {
+    if let Err(e) = state.engine.bus().ping().await {
         return not_ready(format!("bus: {e}"));
     }
     (
         StatusCode::OK,
         Json(Readiness::Ready {
             status: "ready",
-            store: state.store.kind(),
-            bus: state.bus.kind(),
+            store: state.engine.store_kind(),
+            bus: state.engine.bus().kind(),
             installation_id: installation.id.to_string(),
             version: env!("CARGO_PKG_VERSION"),
         }),

@@ -3,8 +3,9 @@
 use axum::Json;
 use uuid::Uuid;
 
+use crate::api::auth::Caller;
 use crate::api::problem::{ApiResult, Problem};
-use crate::auth::{Caller, Scope};
+use crate::tokens::Scope;
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Me {

@@ -18,7 +18,7 @@ type Labels = Vec<(String, String)>;
 #[utoipa::path(get, path = "/metrics", security(()), tag = "health", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     let runs = Family::<Labels, Gauge>::default();
-    for (workflow, status, count) in state.store.run_counts().await? {
+    for (workflow, status, count) in state.reads.run_counts().await? {
         runs.get_or_create(&vec![
             ("workflow".into(), workflow),
             ("status".into(), status),
@@ -27,17 +27,17 @@ pub async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoRespon
     }
     let agents = Family::<Labels, Gauge>::default();
     let running = Gauge::<i64>::default();
-    for w in state.store.workers().await? {
+    for w in state.reads.workers().await? {
         agents
             .get_or_create(&vec![
                 ("kind".into(), w.info.kind.clone()),
-                ("status".into(), w.status.clone()),
+                ("status".into(), w.status.to_string()),
             ])
             .inc();
         running.inc_by(w.running.len() as i64);
     }
     let leases = Family::<Labels, Gauge>::default();
-    for lease in state.store.leases(None, None).await? {
+    for lease in state.engine.leases().leases(None, None).await? {
         leases
             .get_or_create(&vec![("kind".into(), lease.kind)])
             .inc();

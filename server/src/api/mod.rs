@@ -3,6 +3,7 @@
 
 mod agent;
 mod agents;
+pub mod auth;
 pub mod body;
 mod events;
 mod health;

@@ -7,10 +7,11 @@ use engine::definition::Dur;
 use engine::model::RateLimit;
 use serde::Deserialize;
 
+use crate::api::auth::Caller;
 use crate::api::body::{ApiPath, JsonBody};
 use crate::api::problem::{ApiResult, Problem};
-use crate::auth::{Caller, Scope};
 use crate::state::AppState;
+use crate::tokens::Scope;
 
 /// List rate limits.
 #[utoipa::path(get, path = "/api/v1/rate-limits", operation_id = "list_rate_limits", tag = "rate-limits", responses((status = 200, body = Vec<RateLimit>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]

@@ -14,14 +14,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::api::auth::Caller;
 use crate::api::body::DocumentBody;
 use crate::api::body::{ApiPath, ApiQuery, JsonBody};
 use crate::api::problem::{ApiError, ApiResult, Problem, document_problem};
 use crate::api::redact;
-use crate::auth::{Caller, Scope};
 use crate::document::DocumentErrors;
 use crate::state::AppState;
 use crate::stroppy::workflows;
+use crate::tokens::Scope;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WorkflowRef {
@@ -118,7 +119,7 @@ pub struct RunDetail {
 /// suite workflows: they start only through their domain (a suite through
 /// `POST /api/v1/suites`), never with an input of the caller's making.
 pub async fn startable(state: &AppState, name: &str, version: &str) -> ApiResult<()> {
-    let Some(def) = state.store.workflow(name, version).await? else {
+    let Some(def) = state.reads.workflow(name, version).await? else {
         return Ok(()); // the engine answers 404
     };
     match state.engine.in_process_task(&def) {
@@ -160,9 +161,9 @@ pub async fn get_run(
     caller.require(Scope::Read)?;
     let mut run = find_run(&state, id).await?;
     let mut tasks = state.engine.tasks(id).await?;
-    let mut children = state.store.child_runs(id, None).await?;
+    let mut children = state.reads.child_runs(id, None).await?;
     let edges = state
-        .store
+        .reads
         .workflow(&run.workflow, &run.version)
         .await?
         .map(|def| {
@@ -277,7 +278,7 @@ pub async fn run_logs(
     caller.require(Scope::Read)?;
     find_run(&state, id).await?;
     let lines = state
-        .store
+        .reads
         .logs(id, page.task, page.after, page.limit())
         .await?;
     let next_after = lines.last().map_or(page.after, |l| l.id);
@@ -301,7 +302,7 @@ pub async fn run_progress(
     caller.require(Scope::Read)?;
     find_run(&state, id).await?;
     let rows = state
-        .store
+        .reads
         .progress(id, page.task, page.after, page.limit())
         .await?;
     let next_after = rows.last().map_or(page.after, |(id, _)| *id);
@@ -325,7 +326,7 @@ pub async fn list_workflows(
     caller: Caller,
 ) -> ApiResult<Json<Vec<WorkflowSummary>>> {
     caller.require(Scope::Read)?;
-    let rows = state.store.workflows().await?;
+    let rows = state.reads.workflows().await?;
     Ok(Json(
         rows.into_iter()
             .map(|(name, version, registered_at)| WorkflowSummary {
@@ -348,7 +349,7 @@ pub async fn get_workflow(
 ) -> ApiResult<Json<WorkflowDef>> {
     caller.require(Scope::Read)?;
     let def = state
-        .store
+        .reads
         .workflow(&name, &version)
         .await?
         .ok_or_else(|| {
@@ -408,7 +409,7 @@ pub async fn list_runs(
     caller.require(Scope::Read)?;
     let limit = page_limit(q.limit);
     let runs = state
-        .store
+        .reads
         .list_runs(&RunFilter {
             workflow: q.workflow,
             status: q.status,

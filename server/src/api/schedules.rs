@@ -8,10 +8,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::api::auth::Caller;
 use crate::api::body::{ApiPath, JsonBody};
 use crate::api::problem::{ApiError, ApiResult, Problem};
-use crate::auth::{Caller, Scope};
 use crate::state::AppState;
+use crate::tokens::Scope;
 
 fn object(v: Value) -> Value {
     if v.is_null() {
@@ -73,7 +74,7 @@ pub async fn list_crons(
     caller: Caller,
 ) -> ApiResult<Json<Vec<CronRecord>>> {
     caller.require(Scope::Read)?;
-    Ok(Json(state.store.crons().await?))
+    Ok(Json(state.engine.schedules().crons().await?))
 }
 
 /// Delete a cron.
@@ -84,7 +85,7 @@ pub async fn delete_cron(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Write)?;
-    if state.store.delete_cron(id).await? {
+    if state.engine.schedules().delete_cron(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("cron {id} not found")))
@@ -125,7 +126,7 @@ pub async fn list_scheduled_runs(
     caller: Caller,
 ) -> ApiResult<Json<Vec<ScheduledRun>>> {
     caller.require(Scope::Read)?;
-    Ok(Json(state.store.scheduled_runs().await?))
+    Ok(Json(state.engine.schedules().scheduled_runs().await?))
 }
 
 /// Delete a scheduled run.
@@ -136,7 +137,7 @@ pub async fn delete_scheduled_run(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Write)?;
-    if state.store.delete_scheduled_run(id).await? {
+    if state.engine.schedules().delete_scheduled_run(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("scheduled run {id} not found")))

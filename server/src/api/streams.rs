@@ -14,10 +14,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
+use crate::api::auth::StreamCaller;
 use crate::api::body::{ApiPath, ApiQuery};
 use crate::api::problem::{ApiError, ApiResult, Problem};
-use crate::auth::{Scope, StreamCaller};
 use crate::state::AppState;
+use crate::tokens::Scope;
 
 type EventStream =
     Sse<axum::response::sse::KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>;
@@ -61,7 +62,7 @@ pub async fn run_logs(
     caller.require(Scope::Read)?;
     // Held while the stream is open.
     let permit = state.limits.streams.acquire(caller.token.id)?;
-    if state.store.run(run_id).await?.is_none() {
+    if state.reads.run(run_id).await?.is_none() {
         return Err(ApiError::not_found(format!("run {run_id} not found")));
     }
     let resume = headers
@@ -70,12 +71,12 @@ pub async fn run_logs(
         .and_then(|v| v.trim().parse::<i64>().ok());
     let mut after = resume.or(q.after).unwrap_or(0);
     // Subscribe before the first read, so no line slips between a read and the wait.
-    let mut wake = state.bus.subscribe(channels::LOGS).await.ok();
+    let mut wake = state.engine.bus().subscribe(channels::LOGS).await.ok();
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         let _permit = permit;
         loop {
-            let lines = match state.store.logs(run_id, q.task, after, PAGE).await {
+            let lines = match state.reads.logs(run_id, q.task, after, PAGE).await {
                 Ok(lines) => lines,
                 Err(e) => {
                     tracing::warn!(run = %run_id, error = %e, "log stream cannot read the store");
@@ -100,10 +101,10 @@ pub async fn run_logs(
             }
             // The run has ended and every line is out: say so and stop.
             let ended =
-                matches!(state.store.run(run_id).await, Ok(Some(run)) if run.status.is_terminal());
+                matches!(state.reads.run(run_id).await, Ok(Some(run)) if run.status.is_terminal());
             if ended
                 && state
-                    .store
+                    .reads
                     .logs(run_id, q.task, after, 1)
                     .await
                     .is_ok_and(|l| l.is_empty())
@@ -159,10 +160,12 @@ pub async fn status(
 ) -> ApiResult<EventStream> {
     caller.require(Scope::Read)?;
     let permit = state.limits.streams.acquire(caller.token.id)?;
-    let mut updates =
-        state.bus.subscribe(channels::STATUS).await.map_err(|e| {
-            ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        })?;
+    let mut updates = state
+        .engine
+        .bus()
+        .subscribe(channels::STATUS)
+        .await
+        .map_err(|e| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         let _permit = permit;

@@ -11,16 +11,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::api::auth::Caller;
 use crate::api::body::DocumentBody;
 use crate::api::body::{ApiPath, ApiQuery};
 use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::api::runs::{next_before, page_limit};
-use crate::auth::{Caller, Scope};
 use crate::document::DocumentErrors;
 use crate::state::AppState;
 use crate::stroppy::results::{self, SuiteResult, TestOutcome};
 use crate::stroppy::spec::{self, Target};
 use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION};
+use crate::tokens::Scope;
 
 /// 400 with every problem found, each with its path, line and column (the editor marks them).
 fn invalid(errors: DocumentErrors) -> Response {
@@ -94,7 +95,7 @@ pub struct TestView {
 }
 
 async fn find_suite(state: &AppState, id: Uuid) -> ApiResult<RunState> {
-    match state.store.run(id).await? {
+    match state.reads.run(id).await? {
         Some(run) if run.workflow == SUITE => Ok(run),
         _ => Err(ApiError::not_found(format!("suite {id} not found"))),
     }
@@ -107,7 +108,7 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
             format!("suite {} has an unreadable input: {e}", run.id),
         )
     })?;
-    let children = state.store.child_runs(run.id, None).await?;
+    let children = state.reads.child_runs(run.id, None).await?;
     let mut tests = Vec::new();
     for test in &input.suite.tests {
         let child = children
@@ -130,7 +131,7 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
             });
             continue;
         };
-        let tasks = state.store.tasks(child.id).await?;
+        let tasks = state.reads.tasks(child.id).await?;
         tests.push(TestView {
             name: test.name.clone(),
             run_id: Some(child.id),
@@ -233,7 +234,7 @@ pub async fn list(
     caller.require(Scope::Read)?;
     let limit = page_limit(q.limit);
     let runs = state
-        .store
+        .reads
         .list_runs(&RunFilter {
             workflow: Some(SUITE.into()),
             status: q.status,

@@ -5,8 +5,8 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use engine::clock::{Clock, SystemClock};
 
-use crate::auth::{self, KIND_API, NewToken, Scope};
 use crate::config::StoreArgs;
+use crate::tokens::{self, KIND_API, NewToken, Scope};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TokenArgs {
@@ -55,9 +55,9 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
                 worker_id: None,
                 expires_at,
             };
-            let (secret, record) = auth::create(store.as_ref(), new, None, SystemClock.now())
+            let (secret, record) = tokens::create(store.as_ref(), new, None, SystemClock.now())
                 .await
-                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                .map_err(|e| anyhow::anyhow!("cannot store the token: {e}"))?;
             eprintln!(
                 "created token {} ({}), scope {}; it is shown only now:",
                 record.id,

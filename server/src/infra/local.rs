@@ -10,16 +10,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use engine::store::{Lease, Store};
+use engine::store::{Lease, LeaseStore, TokenStore};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use crate::auth::{self, KIND_ENROLLMENT, NewToken};
 use crate::infra::{MACHINE, Machine, MachinePlan, Provider, ProviderError, machine_name_problem};
+use crate::tokens::{self, KIND_ENROLLMENT, NewToken};
 
 pub struct LocalProvider {
-    pub store: Arc<dyn Store>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub leases: Arc<dyn LeaseStore>,
     /// Machines' work dirs go under `<data dir>/machines`.
     pub data_dir: PathBuf,
     /// The URL agents reach this server at.
@@ -104,8 +105,8 @@ impl LocalProvider {
         for dir in [self.machines_dir(), work_dir.clone()] {
             let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
         }
-        let (token, _) = auth::create(
-            self.store.as_ref(),
+        let (token, _) = tokens::create(
+            self.tokens.as_ref(),
             NewToken {
                 kind: KIND_ENROLLMENT,
                 name: format!("local machine {}", plan.name),
@@ -123,7 +124,7 @@ impl LocalProvider {
             SystemClock.now(),
         )
         .await
-        .map_err(|e| failed("cannot create its enrollment token", &e.detail))?;
+        .map_err(|e| failed("cannot create its enrollment token", &e))?;
         // The token goes in a file only this user reads, not in the agent's environment
         // (which every process on the host could inherit or show).
         let token_file = work_dir.join("enrollment-token");
@@ -168,7 +169,7 @@ impl LocalProvider {
             let _ = child.wait().await;
         });
         let handle = json!({ "pid": pid, "work_dir": work_dir, "address": plan.address });
-        self.store
+        self.leases
             .update_lease_data(MACHINE, &plan.name, &handle)
             .await?;
         tracing::info!(machine = %plan.name, address = %plan.address, pid, "local machine started");

@@ -7,10 +7,8 @@
 pub mod local;
 pub mod network;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use engine::store::{Lease, Store};
+use engine::store::{Lease, LeaseStore, TokenStore};
 use serde::{Deserialize, Serialize};
 
 /// Lease kind of a provisioned machine.
@@ -91,10 +89,11 @@ pub trait Provider: Send + Sync {
 
 /// Destroy every machine test run `run_id` holds and give up its leases (machines, then
 /// the network once no machine is left on it). The run's agents can do nothing more: their
-/// enrollment and session tokens are revoked and they are deregistered. Idempotent, and
+/// enrollment and session tokens are revoked. Idempotent, and
 /// carries on past a machine that fails to go (reported at the end).
 pub async fn destroy_all(
-    store: &Arc<dyn Store>,
+    leases: &dyn LeaseStore,
+    tokens: &dyn TokenStore,
     provider: &dyn Provider,
     run_id: uuid::Uuid,
     now: i64,
@@ -102,24 +101,21 @@ pub async fn destroy_all(
     let holder = run_id.to_string();
     let mut destroyed = Vec::new();
     let mut errors = Vec::new();
-    for lease in store.leases(Some(MACHINE), Some(&holder)).await? {
+    for lease in leases.leases(Some(MACHINE), Some(&holder)).await? {
         match provider.destroy(&lease).await {
             Ok(()) => {
-                store.release_lease(&lease.kind, &lease.key).await?;
+                leases.release_lease(&lease.kind, &lease.key).await?;
                 destroyed.push(lease.key);
             }
             Err(e) => errors.push(format!("{}: {e}", lease.key)),
         }
     }
-    store.revoke_run_tokens(run_id, now).await?;
-    for worker in store.workers().await? {
-        if worker.info.run_scope == Some(run_id) && worker.status == "ACTIVE" {
-            store.deregister_worker(worker.info.id, now).await?;
-        }
-    }
+    // Whatever of the machines' agents is left (an agent of a VM that went away with it)
+    // can do nothing more.
+    tokens.revoke_run_tokens(run_id, now).await?;
     if errors.is_empty() {
-        for lease in store.leases(Some(network::NETWORK), Some(&holder)).await? {
-            store.release_lease(&lease.kind, &lease.key).await?;
+        for lease in leases.leases(Some(network::NETWORK), Some(&holder)).await? {
+            leases.release_lease(&lease.kind, &lease.key).await?;
         }
         Ok(destroyed)
     } else {

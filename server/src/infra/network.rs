@@ -2,7 +2,7 @@
 //! database and load generator have addresses nobody else uses. The allocation is a lease,
 //! so it survives a restart and is given back when the run's machines are destroyed.
 
-use engine::store::{Lease, Store};
+use engine::store::{Lease, LeaseStore};
 
 use crate::infra::ProviderError;
 
@@ -31,7 +31,11 @@ fn looks_free(cidr: &str) -> bool {
 }
 
 /// A free block for `holder` (the same one again if it already holds one).
-pub async fn acquire(store: &dyn Store, holder: &str, now: i64) -> Result<String, ProviderError> {
+pub async fn acquire(
+    store: &dyn LeaseStore,
+    holder: &str,
+    now: i64,
+) -> Result<String, ProviderError> {
     if let Some(held) = store
         .leases(Some(NETWORK), Some(holder))
         .await?

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::definition::{Condition, DesiredLabel, TaskDef, WorkflowDef};
-use engine::store::{Lease, LeaseLimit, Store};
+use engine::store::{Lease, LeaseLimit, LeaseStore, ReadStore, TokenStore};
 use engine::{Child, Context, HandlerResult, TaskError, Worker};
 use protocol::actions::{
     self as agent, LoadInput, LoadResult, PgbenchInput, PostgresStartInput, StroppyInstallInput,
@@ -41,9 +41,12 @@ const DB_PORT: u16 = 5432;
 /// Agents must connect this soon after their machines are created.
 const AGENT_WAIT: Duration = Duration::from_secs(90);
 
-/// What the in-process steps reach.
+/// What the in-process steps reach: reads, leases and tokens (never the run mutations:
+/// those are the engine's).
 pub struct Domain {
-    pub store: Arc<dyn Store>,
+    pub reads: Arc<dyn ReadStore>,
+    pub leases: Arc<dyn LeaseStore>,
+    pub tokens: Arc<dyn TokenStore>,
     pub provider: Arc<dyn Provider>,
     /// Quota over all concurrent suites: machines, and the cores they add up to.
     pub quota: LeaseLimit,
@@ -229,7 +232,7 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
             "stroppy.test.acquire-network",
             with(d, |ctx, d| async move {
                 let holder = ctx.run_id().to_string();
-                let cidr = network::acquire(d.store.as_ref(), &holder, SystemClock.now())
+                let cidr = network::acquire(d.leases.as_ref(), &holder, SystemClock.now())
                     .await
                     .map_err(retryable)?;
                 ctx.log(format!("network {cidr}"));
@@ -314,7 +317,7 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
 /// (whatever the input says), on machines with valid names.
 async fn provision_input(ctx: &Context, d: &Domain) -> Result<ProvisionInput, TaskError> {
     let input: ProvisionInput = ctx.input_as()?;
-    let own = d.store.run(ctx.run_id()).await.map_err(retryable)?;
+    let own = d.reads.run(ctx.run_id()).await.map_err(retryable)?;
     let parent = own
         .as_ref()
         .and_then(|r| r.parent.as_ref())
@@ -339,9 +342,15 @@ async fn provision_input(ctx: &Context, d: &Domain) -> Result<ProvisionInput, Ta
 /// Destroy what test run `run_id` holds (idempotent: the on-failure step may run after a
 /// partial destroy, or after the provision's own clean-up).
 async fn destroy(ctx: &Context, d: &Domain, run_id: Uuid) -> HandlerResult {
-    let destroyed = infra::destroy_all(&d.store, d.provider.as_ref(), run_id, SystemClock.now())
-        .await
-        .map_err(retryable)?;
+    let destroyed = infra::destroy_all(
+        d.leases.as_ref(),
+        d.tokens.as_ref(),
+        d.provider.as_ref(),
+        run_id,
+        SystemClock.now(),
+    )
+    .await
+    .map_err(retryable)?;
     if destroyed.is_empty() {
         ctx.log("nothing left to destroy");
     } else {
@@ -641,7 +650,7 @@ async fn reserve_quotas(ctx: &Context, d: &Domain) -> Result<Value, TaskError> {
             data: None,
         };
         loop {
-            if d.store
+            if d.leases
                 .acquire_lease(&lease, Some(d.quota), SystemClock.now())
                 .await
                 .map_err(retryable)?
@@ -674,11 +683,13 @@ async fn wait_for_agents(
 ) -> Result<Vec<Value>, TaskError> {
     let deadline = tokio::time::Instant::now() + AGENT_WAIT;
     loop {
-        let workers = d.store.workers().await.map_err(retryable)?;
+        let workers = d.reads.workers().await.map_err(retryable)?;
         let found: BTreeMap<&str, &engine::model::WorkerRecord> = workers
             .iter()
             .filter(|w| {
-                w.status == "ACTIVE" && w.info.is_agent() && w.info.run_scope == Some(run_id)
+                w.status == engine::model::WorkerStatus::Active
+                    && w.info.is_agent()
+                    && w.info.run_scope == Some(run_id)
             })
             .map(|w| (w.info.name.as_str(), w))
             .collect();

@@ -1,12 +1,9 @@
-//! The SQL of flow control and durable execution, shared by both stores like `sql.rs`:
-//! concurrency admission, rate limits taken at claim time, handlers' durable event waits,
-//! and replay. Expanded inside `sql_store!`, so it uses that module's helpers.
+//! Flow control and durable execution, the helpers of the run facet: the concurrency
+//! admission pass, handlers' durable event waits, and replay's scope. Expanded inside
+//! `sql_store!`, so it uses that module's helpers.
 
 macro_rules! sql_flow {
-    ($store:ident, $db:ty, for_update: $for_update:literal, lock_admission: $lock_admission:literal) => {
-        /// A claimed task on its way to assignment: id, run, name, attempt, definition.
-        type Claimed = (TaskId, RunId, String, i32, Arc<WorkflowDef>);
-
+    ($store:ident, $db:ty) => {
         impl $store {
             /// See [`Store::admit`].
             async fn admission_pass(&self, now: Millis) -> Result<Admission, StoreError> {
@@ -23,8 +20,8 @@ macro_rules! sql_flow {
                     return Ok(admission);
                 }
                 let mut tx = self.writer().begin().await?;
-                if !$lock_admission.is_empty() {
-                    sqlx::query($lock_admission).execute(&mut *tx).await?;
+                if !<$store as Dialect>::LOCK_ADMISSION.is_empty() {
+                    sqlx::query(<$store as Dialect>::LOCK_ADMISSION).execute(&mut *tx).await?;
                 }
 
                 // Runs under their workflow's rule, grouped by workflow.
@@ -114,115 +111,6 @@ macro_rules! sql_flow {
                 }
                 tx.commit().await?;
                 Ok(admission)
-            }
-
-            /// Take the claimed tasks' rate-limit units, in claim order. A task whose limits
-            /// have no room stays QUEUED until the earliest moment they may (REQUEUED).
-            async fn take_rate_limits(&self, tx: &mut Tx<'_>, claimed: Vec<Claimed>, now: Millis) -> Result<Vec<Claimed>, StoreError> {
-                let wants = |c: &Claimed| c.4.find(&c.2).map(|t| t.rate_limits.clone()).unwrap_or_default();
-                let keys: BTreeSet<String> = claimed.iter().flat_map(|c| wants(c).into_iter().map(|l| l.key)).collect();
-                if keys.is_empty() {
-                    return Ok(claimed);
-                }
-                // Lock the limits (in key order, so claims never deadlock on them), then read
-                // each one's sliding window.
-                let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT key, units, window_ms FROM rate_limits WHERE key IN (");
-                let mut list = qb.separated(", ");
-                for key in &keys {
-                    list.push_bind(key.clone());
-                }
-                qb.push(") ORDER BY key").push($for_update);
-                let mut limits: HashMap<String, (i64, i64, Vec<(Millis, i64)>)> = HashMap::new();
-                for row in qb.build().fetch_all(&mut **tx).await? {
-                    let (key, units, window): (String, i64, i64) = (row.try_get("key")?, row.try_get("units")?, row.try_get("window_ms")?);
-                    let used: Vec<(Millis, i64)> = sqlx::query_as("SELECT at, units FROM rate_limit_usage WHERE key = $1 AND at > $2 ORDER BY at")
-                        .bind(&key)
-                        .bind(now - window)
-                        .fetch_all(&mut **tx)
-                        .await?;
-                    limits.insert(key, (units, window, used));
-                }
-                let mut granted = Vec::with_capacity(claimed.len());
-                let mut usage: Vec<(String, TaskId, i64)> = Vec::new();
-                let mut requeued: Vec<(RunId, NewEvent, TaskId, Millis)> = Vec::new();
-                for c in claimed {
-                    let mut wait_until: Option<(Millis, String)> = None;
-                    for want in wants(&c) {
-                        let units = i64::from(want.units);
-                        let Some((limit, window, used)) = limits.get(&want.key) else {
-                            wait_until = Some((now + 5_000, format!("rate limit '{}' is not defined", want.key)));
-                            break;
-                        };
-                        if units > *limit {
-                            wait_until = Some((now + *window, format!("needs {units} units of rate limit '{}', which allows {limit}", want.key)));
-                            break;
-                        }
-                        let in_use: i64 = used.iter().map(|u| u.1).sum();
-                        if in_use + units > *limit {
-                            // Room comes when enough of the oldest uses leave the window.
-                            let mut freed = in_use;
-                            let mut at = now;
-                            for &(t, u) in used {
-                                freed -= u;
-                                at = t + window;
-                                if freed + units <= *limit {
-                                    break;
-                                }
-                            }
-                            let later = wait_until.as_ref().is_none_or(|(w, _)| at > *w);
-                            if later {
-                                wait_until = Some((at, format!("rate limit '{}' is used up ({limit} per {})", want.key, crate::definition::Dur(std::time::Duration::from_millis(*window as u64)))));
-                            }
-                        }
-                    }
-                    match wait_until {
-                        None => {
-                            for want in wants(&c) {
-                                if let Some(l) = limits.get_mut(&want.key) {
-                                    l.2.push((now, i64::from(want.units)));
-                                }
-                                usage.push((want.key, c.0, i64::from(want.units)));
-                            }
-                            granted.push(c);
-                        }
-                        Some((at, why)) => {
-                            let event = NewEvent {
-                                task_id: Some(c.0),
-                                task_name: Some(c.2.clone()),
-                                attempt: Some(c.3),
-                                kind: EventKind::Requeued,
-                                message: Some(why),
-                                data: Some(serde_json::json!({ "not_before": at })),
-                            };
-                            requeued.push((c.1, event, c.0, at));
-                        }
-                    }
-                }
-                for (_, _, task_id, at) in &requeued {
-                    sqlx::query("UPDATE tasks SET not_before = $1 WHERE id = $2 AND status = 'QUEUED'")
-                        .bind(*at)
-                        .bind(*task_id)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                insert_events_of_runs(tx, requeued.iter().map(|(run, e, _, _)| (*run, e)), now).await?;
-                for (key, task_id, units) in &usage {
-                    sqlx::query("INSERT INTO rate_limit_usage (key, task_id, units, at) VALUES ($1, $2, $3, $4)")
-                        .bind(key)
-                        .bind(*task_id)
-                        .bind(*units)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                for (key, (_, window, _)) in &limits {
-                    sqlx::query("DELETE FROM rate_limit_usage WHERE key = $1 AND at <= $2")
-                        .bind(key)
-                        .bind(now - window)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                Ok(granted)
             }
 
             /// Satisfy the durable waits for this event, and wake their parked tasks.

@@ -1,150 +1,16 @@
-//! Bearer tokens. Only a token's SHA-256 is stored; the token itself is shown once, when it
-//! is created. Three kinds, each accepted only where it belongs:
-//! - `api` tokens (people, CI, the dashboard) on `/api/v1/*` except the agent endpoints,
-//!   with scopes `read`, `write` (implies read) and `admin` (implies both);
-//! - `enrollment` tokens only on `POST /api/v1/agent/register`;
-//! - `agent` session tokens only on the other `/api/v1/agent/*` endpoints.
-
-use std::collections::BTreeMap;
+//! Who is calling: the extractors that turn a bearer token into a caller. API tokens on
+//! the REST API (with scopes), enrollment tokens on registration, session tokens on the
+//! rest of the agent protocol; a token of the wrong kind is 403, an unknown, revoked or
+//! expired one 401.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use engine::model::{Millis, RunId, TokenRecord, WorkerId, WorkerInfo};
-use engine::store::Store;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
+use engine::model::{TokenRecord, WorkerInfo};
 
 use crate::api::problem::ApiError;
 use crate::state::AppState;
-
-pub const KIND_API: &str = "api";
-pub const KIND_ENROLLMENT: &str = "enrollment";
-pub const KIND_AGENT: &str = "agent";
-
-/// An agent session unused this long expires (the agent registers again with its
-/// enrollment token); one in use is extended as it goes.
-pub const SESSION_IDLE_TTL_MS: i64 = 24 * 3600 * 1000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Read,
-    Write,
-    Admin,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Read => "read",
-            Scope::Write => "write",
-            Scope::Admin => "admin",
-        }
-    }
-}
-
-/// A new random token: a prefix that says what it is (so a leaked one is recognised),
-/// then 256 bits of randomness from the OS.
-pub fn generate(kind: &str) -> String {
-    let prefix = match kind {
-        KIND_API => "rat_api_",
-        KIND_ENROLLMENT => "rat_enr_",
-        _ => "rat_agt_",
-    };
-    format!(
-        "{prefix}{}{}",
-        Uuid::new_v4().simple(),
-        Uuid::new_v4().simple()
-    )
-}
-
-pub fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// What a new token is for.
-pub struct NewToken {
-    pub kind: &'static str,
-    pub name: String,
-    pub scopes: Vec<String>,
-    pub labels: BTreeMap<String, Value>,
-    pub run_id: Option<RunId>,
-    pub worker_id: Option<WorkerId>,
-    pub expires_at: Option<Millis>,
-}
-
-/// Create and store a token; answers the secret (shown once) and the record.
-pub async fn create(
-    store: &dyn Store,
-    new: NewToken,
-    secret: Option<String>,
-    now: Millis,
-) -> Result<(String, TokenRecord), ApiError> {
-    let secret = secret.unwrap_or_else(|| generate(new.kind));
-    let record = TokenRecord {
-        id: Uuid::now_v7(),
-        kind: new.kind.into(),
-        name: new.name,
-        token_hash: hash(&secret),
-        scopes: new.scopes,
-        labels: new.labels,
-        run_id: new.run_id,
-        worker_id: new.worker_id,
-        created_at: now,
-        expires_at: new.expires_at,
-        revoked_at: None,
-    };
-    // An enrollment for one run makes that run's agent tasks its agents' alone.
-    if let (KIND_ENROLLMENT, Some(run_id)) = (new.kind, record.run_id) {
-        store.bind_run_agents(run_id).await?;
-    }
-    store.put_token(&record).await?;
-    Ok((secret, record))
-}
-
-/// The first start creates an admin token and prints it once; `RATCHET_ADMIN_TOKEN` makes
-/// it known in advance (for automation). Answers a newly generated token to print.
-pub async fn bootstrap_admin(
-    store: &dyn Store,
-    configured: Option<&str>,
-    now: Millis,
-) -> anyhow::Result<Option<String>> {
-    let admin = NewToken {
-        kind: KIND_API,
-        name: "admin".into(),
-        scopes: vec![Scope::Admin.as_str().into()],
-        labels: BTreeMap::new(),
-        run_id: None,
-        worker_id: None,
-        expires_at: None,
-    };
-    if let Some(token) = configured {
-        if token.len() < 16 {
-            anyhow::bail!("RATCHET_ADMIN_TOKEN is too short: use at least 16 characters");
-        }
-        if store.token_by_hash(&hash(token)).await?.is_none() {
-            let admin = NewToken {
-                name: "admin (RATCHET_ADMIN_TOKEN)".into(),
-                ..admin
-            };
-            create(store, admin, Some(token.to_string()), now)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot store the admin token: {}", e.detail))?;
-        }
-        return Ok(None);
-    }
-    if !store.tokens(KIND_API).await?.is_empty() {
-        return Ok(None);
-    }
-    let (secret, _) = create(store, admin, None, now)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot store the admin token: {}", e.detail))?;
-    Ok(Some(secret))
-}
+use crate::tokens::{KIND_AGENT, KIND_API, KIND_ENROLLMENT, SESSION_IDLE_TTL_MS, Scope, hash};
 
 /// The presented token. `?access_token=` counts only where `from_query` (the SSE streams:
 /// browsers' EventSource cannot send headers); everywhere else a token in a URL would end
@@ -195,7 +61,8 @@ async fn live_token_from(
     wrong_place: &str,
 ) -> Result<TokenRecord, ApiError> {
     let record = state
-        .store
+        .engine
+        .tokens()
         .token_by_hash(&hash(token))
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
@@ -311,7 +178,7 @@ impl FromRequestParts<AppState> for AgentSession {
             .worker_id
             .ok_or_else(|| ApiError::unauthorized("the session token names no agent"))?;
         let worker =
-            state.store.worker(worker_id).await?.ok_or_else(|| {
+            state.reads.worker(worker_id).await?.ok_or_else(|| {
                 ApiError::unauthorized("the session's agent is gone; register again")
             })?;
         // A session in use stays alive; an idle one expires (see SESSION_IDLE_TTL).
@@ -321,7 +188,8 @@ impl FromRequestParts<AppState> for AgentSession {
             .is_some_and(|at| at - now < SESSION_IDLE_TTL_MS / 2)
         {
             state
-                .store
+                .engine
+                .tokens()
                 .extend_token(token.id, now + SESSION_IDLE_TTL_MS)
                 .await?;
         }
