@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use engine::model::{RunState, RunStatus, TaskStatus};
+use engine::model::{RunState, RunStatus};
 use engine::store::RunFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -18,8 +18,9 @@ use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::api::runs::{next_before, page_limit};
 use crate::document::DocumentErrors;
 use crate::state::AppState;
-use crate::stroppy::results::{self, SuiteResult, TestOutcome};
+use crate::stroppy::results::{self, SuiteResult};
 use crate::stroppy::spec::{self, Target};
+use crate::stroppy::view::{self, SuiteSummary, SuiteView};
 use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION};
 use crate::tokens::Scope;
 
@@ -59,41 +60,6 @@ pub async fn submit(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// A suite as people follow it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SuiteView {
-    pub id: Uuid,
-    pub name: String,
-    pub target: Target,
-    /// The suite run's status, except that a suite whose tests are still tearing down
-    /// stays RUNNING (or CANCELLING) until they have ended: "ended" means nothing is left.
-    pub status: String,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
-    pub error: Option<String>,
-    pub tests: Vec<TestView>,
-    /// The comparison, once every test has ended (`aggregate`'s output).
-    pub result: Option<Value>,
-    /// The document as submitted.
-    pub spec: Value,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct TestView {
-    pub name: String,
-    /// Unset until the test's run is started (local tests run one after the other).
-    pub run_id: Option<Uuid>,
-    /// PENDING until started, then its run's status.
-    pub status: String,
-    /// The steps running now.
-    pub steps: Vec<String>,
-    pub steps_done: usize,
-    pub steps_total: usize,
-    pub error: Option<String>,
-    /// The load's result (`run-stroppy-test`'s output) once measured.
-    pub result: Option<Value>,
-}
-
 async fn find_suite(state: &AppState, id: Uuid) -> ApiResult<RunState> {
     match state.reads.run(id).await? {
         Some(run) if run.workflow == SUITE => Ok(run),
@@ -101,84 +67,16 @@ async fn find_suite(state: &AppState, id: Uuid) -> ApiResult<RunState> {
     }
 }
 
+/// The suite as the API shows it: secrets in its document masked.
 async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
-    let input: SuiteInput = serde_json::from_value(run.input.clone()).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("suite {} has an unreadable input: {e}", run.id),
-        )
-    })?;
-    let children = state.reads.child_runs(run.id, None).await?;
-    let mut tests = Vec::new();
-    for test in &input.suite.tests {
-        let child = children
-            .iter()
-            .find(|c| c.parent.as_ref().is_some_and(|p| p.key == test.name));
-        let Some(child) = child else {
-            tests.push(TestView {
-                name: test.name.clone(),
-                run_id: None,
-                status: if run.status.is_terminal() {
-                    "CANCELLED".into()
-                } else {
-                    "PENDING".into()
-                },
-                steps: Vec::new(),
-                steps_done: 0,
-                steps_total: 0,
-                error: None,
-                result: None,
-            });
-            continue;
-        };
-        let tasks = state.reads.tasks(child.id).await?;
-        tests.push(TestView {
-            name: test.name.clone(),
-            run_id: Some(child.id),
-            status: child.status.to_string(),
-            steps: tasks
-                .iter()
-                .filter(|t| matches!(t.status, TaskStatus::Running | TaskStatus::Queued))
-                .map(|t| t.name.clone())
-                .collect(),
-            steps_done: tasks.iter().filter(|t| t.status.is_terminal()).count(),
-            steps_total: tasks.len(),
-            error: child.error.clone(),
-            result: tasks
-                .iter()
-                .find(|t| t.name == "run-stroppy-test")
-                .and_then(|t| t.output.clone()),
-        });
-    }
-    let tearing_down = tests
-        .iter()
-        .any(|t| matches!(t.status.as_str(), "RUNNING" | "QUEUED"));
-    let status = match run.status {
-        RunStatus::Cancelled if tearing_down => "CANCELLING".to_string(),
-        s if s.is_terminal() && tearing_down => "RUNNING".to_string(),
-        s => s.to_string(),
-    };
-    Ok(SuiteView {
-        id: run.id,
-        name: input.suite.name,
-        target: input.suite.target,
-        status,
-        created_at: run.created_at,
-        // Ended means torn down too.
-        finished_at: if tearing_down { None } else { run.finished_at },
-        error: run.error.clone(),
-        tests,
-        result: run
-            .output
-            .as_ref()
-            .and_then(|o| o.get("aggregate"))
-            .cloned(),
-        spec: {
-            let mut spec = input.spec;
-            crate::api::redact::value(&mut spec);
-            spec
-        },
-    })
+    let mut view = view::suite(state.reads.as_ref(), run)
+        .await
+        .map_err(|e| match e {
+            view::ViewError::Store(e) => ApiError::from(e),
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        })?;
+    crate::api::redact::value(&mut view.spec);
+    Ok(view)
 }
 
 /// Get a suite: tests, statuses, results.
@@ -204,17 +102,6 @@ pub struct ListQuery {
     /// The cursor: `next_before` of the previous page.
     pub before: Option<Uuid>,
     pub limit: Option<i64>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SuiteSummary {
-    pub id: Uuid,
-    pub name: String,
-    pub status: RunStatus,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
-    pub tests: usize,
-    pub best: Option<Value>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -246,34 +133,7 @@ pub async fn list(
         })
         .await?;
     let next_before = next_before(&runs, limit);
-    let suites = runs
-        .into_iter()
-        .map(|run| {
-            let suite = run.input.get("suite");
-            let result = run.output.as_ref().and_then(|o| o.get("aggregate"));
-            SuiteSummary {
-                id: run.id,
-                name: suite
-                    .and_then(|s| s["name"].as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-                status: run.status,
-                created_at: run.created_at,
-                finished_at: run.finished_at,
-                tests: suite
-                    .and_then(|s| s["tests"].as_array())
-                    .map_or(0, Vec::len),
-                best: result.and_then(|r| {
-                    let best = r["best"].as_str()?;
-                    r["tests"]
-                        .as_array()?
-                        .iter()
-                        .find(|t| t["name"] == best)
-                        .map(|t| json!({ "name": best, "tps": t["tps"] }))
-                }),
-            }
-        })
-        .collect();
+    let suites = runs.iter().map(view::summary).collect();
     Ok(Json(SuitePage {
         suites,
         next_before,
@@ -339,15 +199,7 @@ pub async fn compare(
     let mut outcomes = Vec::new();
     for id in ids {
         let view = suite_view(&state, find_suite(&state, id).await?).await?;
-        for test in view.tests {
-            outcomes.push(TestOutcome {
-                name: format!("{}/{}", view.name, test.name),
-                run_id: test.run_id.unwrap_or_default(),
-                status: test.status,
-                error: test.error,
-                result: test.result.and_then(|r| serde_json::from_value(r).ok()),
-            });
-        }
+        outcomes.extend(view::outcomes(view));
     }
     let baseline = match q.baseline {
         Some(b) if outcomes.iter().any(|o| o.name == b) => b,

@@ -35,11 +35,8 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         "\nRatchet is up: dashboard {url} (API token: {token})\nRunning the example suite (examples/suite-local.yaml)…\n"
     );
     let suite = client.submit(EXAMPLE.to_string(), Format::Yaml).await?;
-    let id = suite["id"]
-        .as_str()
-        .context("the server answered no suite id")?
-        .to_string();
-    let done = follow(&client, &id, true).await?;
+    let id = suite.id;
+    let done = follow(&client, id, true).await?;
     print_results(&done);
     println!(
         "\nSee it in the dashboard: {url}/suites/{id}  (token: {token})\nThe server keeps serving; Ctrl-C stops it."

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::document::Format;
+use crate::stroppy::view::{SuiteStatus, SuiteView, TestStatus};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -47,7 +49,10 @@ impl Client {
         }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<T> {
         let response = request
             .bearer_auth(&self.token)
             .send()
@@ -56,7 +61,12 @@ impl Client {
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
-            return Ok(body);
+            return serde_json::from_value(body).with_context(|| {
+                format!(
+                    "the server at {} answered something this CLI cannot read (another version?)",
+                    self.base
+                )
+            });
         }
         let mut message = body["detail"].as_str().unwrap_or("no detail").to_string();
         for e in body["errors"].as_array().into_iter().flatten() {
@@ -73,7 +83,7 @@ impl Client {
         bail!("the server answered {status}: {message}")
     }
 
-    pub async fn submit(&self, text: String, format: Format) -> anyhow::Result<Value> {
+    pub async fn submit(&self, text: String, format: Format) -> anyhow::Result<SuiteView> {
         let content_type = match format {
             Format::Json => "application/json",
             Format::Yaml => "application/yaml",
@@ -87,12 +97,12 @@ impl Client {
         .await
     }
 
-    async fn suite(&self, id: &str) -> anyhow::Result<Value> {
+    async fn suite(&self, id: &str) -> anyhow::Result<SuiteView> {
         self.send(self.http.get(format!("{}/api/v1/suites/{id}", self.base)))
             .await
     }
 
-    async fn cancel(&self, id: &str) -> anyhow::Result<Value> {
+    async fn cancel(&self, id: &str) -> anyhow::Result<SuiteView> {
         self.send(
             self.http
                 .post(format!("{}/api/v1/suites/{id}/cancel", self.base))
@@ -107,15 +117,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let client = Client::new(&args.server, &args.token);
     let suite = client.submit(text, Format::from_path(&args.file)).await?;
-    let id = suite["id"]
-        .as_str()
-        .context("the server answered no suite id")?
-        .to_string();
-    eprintln!(
-        "suite {} submitted: {id}",
-        suite["name"].as_str().unwrap_or("?")
-    );
-    let done = follow(&client, &id, !args.json).await?;
+    eprintln!("suite {} submitted: {}", suite.name, suite.id);
+    let done = follow(&client, suite.id, !args.json).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&done)?);
     } else {
@@ -125,15 +128,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
 }
 
 /// Every test completed.
-pub fn succeeded(suite: &Value) -> bool {
-    suite["status"] == "COMPLETED"
-        && suite["tests"]
-            .as_array()
-            .is_some_and(|t| t.iter().all(|t| t["status"] == "COMPLETED"))
+pub fn succeeded(suite: &SuiteView) -> bool {
+    suite.status == SuiteStatus::Completed
+        && suite
+            .tests
+            .iter()
+            .all(|t| t.status == TestStatus::Completed)
 }
 
 /// Follow a suite until it ends; answers its final state.
-pub async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result<Value> {
+pub async fn follow(client: &Client, id: uuid::Uuid, progress: bool) -> anyhow::Result<SuiteView> {
     let bars = MultiProgress::with_draw_target(if progress {
         ProgressDrawTarget::stderr()
     } else {
@@ -146,41 +150,33 @@ pub async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result
     let mut cancelled = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let id = id.to_string();
     loop {
-        let suite = client.suite(id).await?;
-        for test in suite["tests"].as_array().into_iter().flatten() {
-            let name = test["name"].as_str().unwrap_or("?").to_string();
-            let bar = match by_test.iter().find(|(n, _)| *n == name) {
+        let suite = client.suite(&id).await?;
+        for test in &suite.tests {
+            let bar = match by_test.iter().find(|(n, _)| *n == test.name) {
                 Some((_, bar)) => bar.clone(),
                 None => {
                     let bar = bars.add(
                         ProgressBar::new(1)
                             .with_style(style.clone())
-                            .with_prefix(name.clone()),
+                            .with_prefix(test.name.clone()),
                     );
-                    by_test.push((name, bar.clone()));
+                    by_test.push((test.name.clone(), bar.clone()));
                     bar
                 }
             };
-            bar.set_length(test["steps_total"].as_u64().unwrap_or(0).max(1));
-            bar.set_position(test["steps_done"].as_u64().unwrap_or(0));
-            let status = test["status"].as_str().unwrap_or("?");
-            let steps: Vec<&str> = test["steps"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            bar.set_length(test.steps_total.max(1) as u64);
+            bar.set_position(test.steps_done as u64);
+            let status = test.status.as_str();
+            let steps: Vec<&str> = test.steps.iter().map(|s| s.as_str()).collect();
             bar.set_message(if steps.is_empty() {
                 status.to_string()
             } else {
                 format!("{status}: {}", steps.join(", "))
             });
         }
-        if matches!(
-            suite["status"].as_str(),
-            Some("COMPLETED" | "FAILED" | "CANCELLED")
-        ) {
+        if suite.status.has_ended() {
             for (_, bar) in &by_test {
                 bar.finish();
             }
@@ -191,27 +187,24 @@ pub async fn follow(client: &Client, id: &str, progress: bool) -> anyhow::Result
             _ = &mut ctrl_c, if !cancelled => {
                 cancelled = true;
                 let _ = bars.println("cancelling the suite; its machines are being torn down…");
-                client.cancel(id).await?;
+                client.cancel(&id).await?;
             }
         }
     }
 }
 
-fn fmt_opt(v: &Value, decimals: usize) -> String {
-    v.as_f64()
-        .map_or_else(|| "-".to_string(), |x| format!("{x:.decimals$}"))
+fn fmt_opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.decimals$}"))
 }
 
-pub fn print_results(suite: &Value) {
+pub fn print_results(suite: &SuiteView) {
     println!();
     println!(
         "suite {} ({}): {}",
-        suite["name"].as_str().unwrap_or("?"),
-        suite["id"].as_str().unwrap_or("?"),
-        suite["status"].as_str().unwrap_or("?")
+        suite.name,
+        suite.id,
+        suite.status.as_str()
     );
-    let result = &suite["result"];
-    let rows = result["tests"].as_array().cloned().unwrap_or_default();
     println!(
         "{:<20} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}",
         "test",
@@ -225,41 +218,43 @@ pub fn print_results(suite: &Value) {
         "errors",
         "seconds"
     );
-    for t in &rows {
-        let lat = &t["latency_ms"];
+    let rows = suite
+        .result
+        .as_ref()
+        .map(|r| r.tests.as_slice())
+        .unwrap_or_default();
+    for t in rows {
+        let lat = t.latency_ms.as_ref();
         println!(
             "{:<20} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}",
-            t["name"].as_str().unwrap_or("?"),
-            t["status"].as_str().unwrap_or("?"),
-            fmt_opt(&t["tps"], 1),
-            fmt_opt(&lat["p50"], 3),
-            fmt_opt(&lat["p95"], 3),
-            fmt_opt(&lat["p99"], 3),
-            fmt_opt(&lat["max"], 3),
-            fmt_opt(&t["tps_delta_pct"], 1),
-            t["errors"].as_u64().map_or("-".into(), |e| e.to_string()),
-            fmt_opt(&t["duration_s"], 0),
+            t.name,
+            t.status,
+            fmt_opt(t.tps, 1),
+            fmt_opt(lat.map(|l| l.p50), 3),
+            fmt_opt(lat.map(|l| l.p95), 3),
+            fmt_opt(lat.map(|l| l.p99), 3),
+            fmt_opt(lat.map(|l| l.max), 3),
+            fmt_opt(t.tps_delta_pct, 1),
+            t.errors.map_or("-".into(), |e| e.to_string()),
+            fmt_opt(t.duration_s, 0),
         );
     }
     if rows.is_empty() {
-        for t in suite["tests"].as_array().into_iter().flatten() {
-            println!(
-                "{:<20} {:>10}",
-                t["name"].as_str().unwrap_or("?"),
-                t["status"].as_str().unwrap_or("?")
-            );
+        for t in &suite.tests {
+            println!("{:<20} {:>10}", t.name, t.status.as_str());
         }
     }
-    if let Some(base) = result["baseline"].as_str() {
+    if let Some(result) = &suite.result {
         println!(
-            "baseline: {base}; best: {}; worst: {}",
-            result["best"].as_str().unwrap_or("-"),
-            result["worst"].as_str().unwrap_or("-")
+            "baseline: {}; best: {}; worst: {}",
+            result.baseline,
+            result.best.as_deref().unwrap_or("-"),
+            result.worst.as_deref().unwrap_or("-")
         );
     }
-    for t in suite["tests"].as_array().into_iter().flatten() {
-        if let Some(e) = t["error"].as_str() {
-            println!("{} failed: {e}", t["name"].as_str().unwrap_or("?"));
+    for t in &suite.tests {
+        if let Some(e) = &t.error {
+            println!("{} failed: {e}", t.name);
         }
     }
 }

@@ -1,8 +1,11 @@
-//! The product's domain: benchmark suites. A suite (spec.rs) expands into tests; the three
-//! workflows (workflows.rs) provision machines, start PostgreSQL, run the load, measure
-//! and always tear down; results.rs compares the tests.
+//! The product's domain: benchmark suites. A suite (spec/) expands into tests; the three
+//! workflows (workflows/) provision machines, start PostgreSQL, run the load, measure and
+//! always tear down, step by step (steps.rs names them); results.rs compares the tests;
+//! view.rs is the suite as people follow it; releases.rs the Stroppy releases trusted.
 
 pub mod releases;
 pub mod results;
 pub mod spec;
+pub mod steps;
+pub mod view;
 pub mod workflows;

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import document from '../../../openapi/openapi.json';
 import { KNOWN_STATUSES } from '../lib/status.ts';
 import { WAITING_KINDS } from '../lib/waiting.ts';
+import { LOAD_TASK } from '../lib/series.ts';
 
 type Schema = {
   $ref?: string;
@@ -143,7 +144,11 @@ describe('the API types match the server OpenAPI document', () => {
     expect([...(resolve(schemas['WaitingKind']!).enum ?? [])].sort()).toEqual([...WAITING_KINDS].sort());
   });
 
-  it.each(['EventKind', 'RunStatus', 'TaskStatus'])('every %s value has its own colour and label', (name) => {
+  it('names the load step as the server does', () => {
+    expect(resolve(schemas['TestStep']!).enum ?? []).toContain(LOAD_TASK);
+  });
+
+  it.each(['EventKind', 'RunStatus', 'TaskStatus', 'SuiteStatus', 'TestStatus'])('every %s value has its own colour and label', (name) => {
     const values = resolve(schemas[name]!).enum ?? [];
     expect(values.length).toBeGreaterThan(0);
     expect(values.filter((v) => !KNOWN_STATUSES.has(v))).toEqual([]);

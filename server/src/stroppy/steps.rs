@@ -1,0 +1,102 @@
+//! The steps' names, said once: the workflow definitions, the suite's view, the CLI and —
+//! through the OpenAPI document's `TestStep` — the dashboard all use these.
+
+use serde::{Deserialize, Serialize};
+
+/// The steps of a `stroppy-test-run`, in their DAG order (the names of the original
+/// system).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestStep {
+    ValidateInput,
+    AcquireNetwork,
+    PlanPlacementIntent,
+    BuildPlacement,
+    /// Makes the machines: a `cloud-provision` child run.
+    DeployPlan,
+    WaitWorkers,
+    /// `postgres.start` on the database machine.
+    RunDatabaseContainers,
+    RunStroppyContainers,
+    /// `stroppy.install` on the loader (skipped for pgbench).
+    InstallStroppy,
+    /// `load.run` on the loader: its output is the test's measured result.
+    RunStroppyTest,
+    DestroyPlan,
+    /// The teardown again, as the on-failure task: a failed or cancelled test still
+    /// destroys its machines.
+    DestroyPlanOnFailure,
+}
+
+impl TestStep {
+    pub const ALL: [TestStep; 12] = [
+        TestStep::ValidateInput,
+        TestStep::AcquireNetwork,
+        TestStep::PlanPlacementIntent,
+        TestStep::BuildPlacement,
+        TestStep::DeployPlan,
+        TestStep::WaitWorkers,
+        TestStep::RunDatabaseContainers,
+        TestStep::RunStroppyContainers,
+        TestStep::InstallStroppy,
+        TestStep::RunStroppyTest,
+        TestStep::DestroyPlan,
+        TestStep::DestroyPlanOnFailure,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStep::ValidateInput => "validate-input",
+            TestStep::AcquireNetwork => "acquire-network",
+            TestStep::PlanPlacementIntent => "plan-placement-intent",
+            TestStep::BuildPlacement => "build-placement",
+            TestStep::DeployPlan => "deploy-plan",
+            TestStep::WaitWorkers => "wait-workers",
+            TestStep::RunDatabaseContainers => "run-database-containers",
+            TestStep::RunStroppyContainers => "run-stroppy-containers",
+            TestStep::InstallStroppy => "install-stroppy",
+            TestStep::RunStroppyTest => "run-stroppy-test",
+            TestStep::DestroyPlan => "destroy-plan",
+            TestStep::DestroyPlanOnFailure => "destroy-plan-on-failure",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<TestStep> {
+        TestStep::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// The step whose output is a test's measured load ([`protocol::actions::LoadResult`]).
+pub const LOAD: TestStep = TestStep::RunStroppyTest;
+
+/// The steps of a `stroppy-test-suite`.
+pub mod suite {
+    pub const VALIDATE: &str = "validate";
+    /// Spawns one `stroppy-test-run` per test.
+    pub const RUN_TESTS: &str = "run-tests";
+    pub const AGGREGATE: &str = "aggregate";
+}
+
+/// The steps of a `cloud-provision`.
+pub mod provision {
+    pub const LOGICAL: &str = "logical-provisioning";
+    pub const RESERVE_QUOTAS: &str = "reserve-quotas";
+    pub const CREATE: &str = "create-deployments";
+    pub const WAIT_MACHINES: &str = "wait-machines";
+    /// The on-failure task: destroys whatever was created.
+    pub const DESTROY: &str = "destroy-created";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for step in TestStep::ALL {
+            assert_eq!(TestStep::parse(step.as_str()), Some(step));
+            assert_eq!(serde_json::to_value(step).unwrap(), step.as_str());
+        }
+        assert_eq!(TestStep::parse("no-such-step"), None);
+    }
+}

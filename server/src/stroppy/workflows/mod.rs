@@ -1,0 +1,279 @@
+//! The three workflows of a suite, with the step names of the original system:
+//! `stroppy-test-suite` (suite.rs) → one `stroppy-test-run` per test (test_run.rs, RunMany)
+//! → `cloud-provision` for each test's machines (provision.rs). Server-side steps are
+//! in-process handlers here; the steps that touch a machine (`postgres.start`,
+//! `stroppy.install`, `load.run`) are agent actions, routed by the label `machine` to the
+//! test's own agents (enrolled for its run only). Every step's output is a typed struct.
+
+mod provision;
+mod suite;
+mod test_run;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::definition::{Condition, DesiredLabel, TaskDef, WorkflowDef};
+use engine::store::{LeaseLimit, LeaseStore, ReadStore, TokenStore};
+use engine::{Context, HandlerResult, TaskError, Worker};
+use protocol::actions as agent;
+use serde::Serialize;
+use serde_json::json;
+
+pub use self::suite::SuiteInput;
+use crate::infra::Provider;
+use crate::stroppy::steps::{self, TestStep};
+
+pub const SUITE: &str = "stroppy-test-suite";
+pub const TEST_RUN: &str = "stroppy-test-run";
+pub const PROVISION: &str = "cloud-provision";
+
+/// Is `name` one of these workflows (their names are the server's)?
+pub fn is_built_in(name: &str) -> bool {
+    [SUITE, TEST_RUN, PROVISION].contains(&name)
+}
+
+/// Registered at every start; versions are immutable, so any change to these definitions
+/// must bump this (runs of the old version carry on with the old definition).
+pub const VERSION: &str = "1";
+
+/// What the in-process steps reach: reads, leases and tokens (never the run mutations:
+/// those are the engine's).
+pub struct Domain {
+    pub reads: Arc<dyn ReadStore>,
+    pub leases: Arc<dyn LeaseStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub provider: Arc<dyn Provider>,
+    /// Quota over all concurrent suites: machines, and the cores they add up to.
+    pub quota: LeaseLimit,
+}
+
+fn step(name: &str, action: &str) -> TaskDef {
+    TaskDef::new(name, action)
+}
+
+fn test_step(s: TestStep, action: &str) -> TaskDef {
+    TaskDef::new(s.as_str(), action)
+}
+
+fn on_machine(task: TaskDef, role: &str) -> TaskDef {
+    let mut task = task;
+    task.desired_labels.insert(
+        "machine".into(),
+        DesiredLabel {
+            value: json!(role),
+            required: true,
+            comparator: Default::default(),
+            weight: 1,
+        },
+    );
+    task
+}
+
+fn minutes(n: u64) -> Duration {
+    Duration::from_secs(n * 60)
+}
+
+pub fn definitions() -> Vec<WorkflowDef> {
+    use TestStep::*;
+    use steps::provision as p;
+    use steps::suite as s;
+    let suite = WorkflowDef::new(SUITE)
+        .version(VERSION)
+        .task(step(s::VALIDATE, "stroppy.suite.validate"))
+        .task(
+            step(s::RUN_TESTS, "stroppy.suite.run-tests")
+                .parents([s::VALIDATE])
+                .execution_timeout(minutes(48 * 60)),
+        )
+        .task(step(s::AGGREGATE, "stroppy.suite.aggregate").parents([s::RUN_TESTS]));
+
+    let install_skip = vec![Condition::Parent {
+        parent: BuildPlacement.as_str().into(),
+        expression: "output.driver != 'stroppy'".into(),
+    }];
+    let test_run = WorkflowDef::new(TEST_RUN)
+        .version(VERSION)
+        .task(test_step(ValidateInput, "stroppy.test.validate-input"))
+        .task(
+            test_step(AcquireNetwork, "stroppy.test.acquire-network")
+                .parents([ValidateInput.as_str()]),
+        )
+        .task(
+            test_step(PlanPlacementIntent, "stroppy.test.plan-placement-intent")
+                .parents([AcquireNetwork.as_str()]),
+        )
+        .task(
+            test_step(BuildPlacement, "stroppy.test.build-placement")
+                .parents([PlanPlacementIntent.as_str()]),
+        )
+        .task(
+            test_step(DeployPlan, "stroppy.test.deploy-plan")
+                .parents([BuildPlacement.as_str()])
+                .execution_timeout(minutes(60)),
+        )
+        .task(
+            test_step(WaitWorkers, "stroppy.test.wait-workers")
+                .parents([DeployPlan.as_str()])
+                .execution_timeout(minutes(5)),
+        )
+        .task(
+            on_machine(
+                test_step(RunDatabaseContainers, agent::POSTGRES_START),
+                "db",
+            )
+            .parents([WaitWorkers.as_str()])
+            .input_from("build-placement.database")
+            .execution_timeout(minutes(15)),
+        )
+        .task(
+            test_step(RunStroppyContainers, "stroppy.test.run-stroppy-containers")
+                .parents([RunDatabaseContainers.as_str()]),
+        )
+        .task(TaskDef {
+            skip_if: vec![install_skip],
+            ..on_machine(test_step(InstallStroppy, agent::STROPPY_INSTALL), "loader")
+                .parents([RunStroppyContainers.as_str(), BuildPlacement.as_str()])
+                .input_from("build-placement.stroppy_install")
+                .execution_timeout(minutes(15))
+        })
+        .task(TaskDef {
+            run_if_parent_skipped: true,
+            ..on_machine(test_step(RunStroppyTest, agent::LOAD_RUN), "loader")
+                .parents([InstallStroppy.as_str()])
+                .input_from("run-stroppy-containers.load")
+                .execution_timeout(minutes(25 * 60))
+        })
+        .task(
+            test_step(DestroyPlan, "stroppy.test.destroy-plan")
+                .parents([RunStroppyTest.as_str()])
+                .execution_timeout(minutes(30)),
+        )
+        .on_failure(
+            test_step(DestroyPlanOnFailure, "stroppy.test.destroy-plan")
+                .execution_timeout(minutes(30)),
+        );
+
+    let provision = WorkflowDef::new(PROVISION)
+        .version(VERSION)
+        .task(step(p::LOGICAL, "stroppy.provision.logical"))
+        .task(
+            step(p::RESERVE_QUOTAS, "stroppy.provision.reserve-quotas")
+                .parents([p::LOGICAL])
+                .execution_timeout(minutes(24 * 60)),
+        )
+        .task(
+            step(p::CREATE, "stroppy.provision.create")
+                .parents([p::RESERVE_QUOTAS])
+                .execution_timeout(minutes(30)),
+        )
+        .task(
+            step(p::WAIT_MACHINES, "stroppy.provision.wait-machines")
+                .parents([p::CREATE])
+                .execution_timeout(minutes(5)),
+        )
+        .on_failure(step(p::DESTROY, "stroppy.provision.destroy").execution_timeout(minutes(30)));
+    vec![provision, test_run, suite]
+}
+
+fn fatal(e: impl std::fmt::Display) -> TaskError {
+    TaskError::fatal(e.to_string())
+}
+
+fn retryable(e: impl std::fmt::Display) -> TaskError {
+    TaskError::retryable(e.to_string())
+}
+
+/// A step's typed output, as the JSON the engine stores.
+fn output<T: Serialize>(value: &T) -> HandlerResult {
+    serde_json::to_value(value).map_err(fatal)
+}
+
+/// A handler that also gets the domain.
+fn with<F, Fut>(domain: &Arc<Domain>, f: F) -> impl Fn(Context) -> Fut + Send + Sync + 'static
+where
+    F: Fn(Context, Arc<Domain>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    let domain = domain.clone();
+    move |ctx| f(ctx, domain.clone())
+}
+
+/// The in-process worker that runs every server-side step.
+pub fn worker(domain: Arc<Domain>) -> Worker {
+    let d = &domain;
+    Worker::new("stroppy")
+        .slots(256)
+        .handle("stroppy.suite.validate", |ctx| async move {
+            suite::validate(&ctx)
+        })
+        .handle("stroppy.suite.run-tests", |ctx| async move {
+            suite::run_tests(&ctx).await
+        })
+        .handle("stroppy.suite.aggregate", |ctx| async move {
+            suite::aggregate(&ctx)
+        })
+        .handle("stroppy.test.validate-input", |ctx| async move {
+            test_run::validate(&ctx)
+        })
+        .handle(
+            "stroppy.test.acquire-network",
+            with(d, |ctx, d| async move {
+                test_run::acquire_network(&ctx, &d).await
+            }),
+        )
+        .handle("stroppy.test.plan-placement-intent", |ctx| async move {
+            test_run::plan_intent(&ctx)
+        })
+        .handle("stroppy.test.build-placement", |ctx| async move {
+            test_run::build_placement(&ctx)
+        })
+        .handle("stroppy.test.deploy-plan", |ctx| async move {
+            test_run::deploy_plan(&ctx).await
+        })
+        .handle(
+            "stroppy.test.wait-workers",
+            with(
+                d,
+                |ctx, d| async move { test_run::wait_workers(&ctx, &d).await },
+            ),
+        )
+        .handle("stroppy.test.run-stroppy-containers", |ctx| async move {
+            test_run::prepare_load(&ctx)
+        })
+        .handle(
+            "stroppy.test.destroy-plan",
+            with(d, |ctx, d| async move {
+                provision::destroy(&ctx, &d, ctx.run_id()).await
+            }),
+        )
+        .handle(
+            "stroppy.provision.logical",
+            with(
+                d,
+                |ctx, d| async move { provision::logical(&ctx, &d).await },
+            ),
+        )
+        .handle(
+            "stroppy.provision.reserve-quotas",
+            with(d, |ctx, d| async move {
+                provision::reserve_quotas(&ctx, &d).await
+            }),
+        )
+        .handle(
+            "stroppy.provision.create",
+            with(d, |ctx, d| async move { provision::create(&ctx, &d).await }),
+        )
+        .handle(
+            "stroppy.provision.wait-machines",
+            with(d, |ctx, d| async move {
+                provision::wait_machines(&ctx, &d).await
+            }),
+        )
+        .handle(
+            "stroppy.provision.destroy",
+            with(d, |ctx, d| async move {
+                let input = provision::checked_input(&ctx, &d).await?;
+                provision::destroy(&ctx, &d, input.run_id).await
+            }),
+        )
+}
