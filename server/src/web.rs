@@ -2,7 +2,7 @@
 //! debug builds read them from disk, so `npm run build` shows up without recompiling.
 
 use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
@@ -27,7 +27,10 @@ pub async fn serve_asset(uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
     // Unknown API paths are API errors, not the dashboard.
     if path.starts_with("api/") {
-        return (StatusCode::NOT_FOUND, "no such API endpoint").into_response();
+        return crate::api::problem::ApiError::not_found(
+            "no such API endpoint (see /api/v1/openapi.json)",
+        )
+        .into_response();
     }
     if let Some(file) = Assets::get(path).filter(|_| !path.is_empty()) {
         // Vite puts content hashes in asset names: they never change, so cache them for good.

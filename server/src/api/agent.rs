@@ -27,7 +27,7 @@ use crate::tokens::{self, KIND_AGENT, NewToken};
 const MAX_LIST: usize = 1024;
 
 /// Agent: register with an enrollment token, get a session token.
-#[utoipa::path(post, path = "/api/v1/agent/register", operation_id = "agent_register", tag = "agent protocol", request_body = Registration, security(("enrollment_token" = [])), responses((status = 201, body = Registered), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/register", operation_id = "agent_register", tag = "agent protocol", request_body = Registration, security(("enrollment_token" = [])), responses((status = 201, body = Registered)))]
 pub async fn register(
     State(state): State<AppState>,
     Enrollment(enrollment): Enrollment,
@@ -124,7 +124,7 @@ pub async fn register(
 }
 
 /// Agent: long-poll for assignments and stop orders (the heartbeat).
-#[utoipa::path(post, path = "/api/v1/agent/poll", operation_id = "agent_poll", tag = "agent protocol", request_body = Poll, security(("agent_session" = [])), responses((status = 200, description = "Assignments and cancellations (empty after the wait)", body = PollAnswer), (status = 429, description = "This session already holds a poll; see Retry-After", body = Problem, content_type = "application/problem+json"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/poll", operation_id = "agent_poll", tag = "agent protocol", request_body = Poll, security(("agent_session" = [])), responses((status = 200, description = "Assignments and cancellations (empty after the wait)", body = PollAnswer), (status = 429, description = "This session already holds a poll; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn poll(
     State(state): State<AppState>,
     session: AgentSession,
@@ -229,7 +229,7 @@ async fn own_task(
 }
 
 /// Agent: store log lines of an attempt (re-sent lines are stored once).
-#[utoipa::path(post, path = "/api/v1/agent/logs", operation_id = "agent_logs", tag = "agent protocol", request_body = LogBatch, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/logs", operation_id = "agent_logs", tag = "agent protocol", request_body = LogBatch, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn logs(
     State(state): State<AppState>,
     session: AgentSession,
@@ -261,7 +261,7 @@ pub async fn logs(
 }
 
 /// Agent: store progress points of an attempt.
-#[utoipa::path(post, path = "/api/v1/agent/progress", operation_id = "agent_progress", tag = "agent protocol", request_body = ProgressBatch, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/progress", operation_id = "agent_progress", tag = "agent protocol", request_body = ProgressBatch, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn progress(
     State(state): State<AppState>,
     session: AgentSession,
@@ -290,7 +290,7 @@ pub async fn progress(
 }
 
 /// Agent: report how an attempt ended (fenced by attempt).
-#[utoipa::path(post, path = "/api/v1/agent/result", operation_id = "agent_result", tag = "agent protocol", request_body = TaskResult, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 413, description = "Larger than MAX_RESULT_BYTES (16 MiB)", body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The attempt is no longer current", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/result", operation_id = "agent_result", tag = "agent protocol", request_body = TaskResult, security(("agent_session" = [])), responses((status = 200, body = Ack), (status = 413, description = "Larger than MAX_RESULT_BYTES (16 MiB)", body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The attempt is no longer current", body = Problem, content_type = "application/problem+json")))]
 pub async fn result(
     State(state): State<AppState>,
     session: AgentSession,
@@ -318,7 +318,7 @@ pub async fn result(
 ///
 /// The agent leaves (graceful shutdown): its session ends and its running tasks are
 /// reassigned by the next sweep.
-#[utoipa::path(post, path = "/api/v1/agent/deregister", operation_id = "agent_deregister", tag = "agent protocol", security(("agent_session" = [])), responses((status = 204, description = "Gone; its running tasks are handed back"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/agent/deregister", operation_id = "agent_deregister", tag = "agent protocol", security(("agent_session" = [])), responses((status = 204, description = "Gone; its running tasks are handed back")))]
 pub async fn deregister(
     State(state): State<AppState>,
     session: AgentSession,

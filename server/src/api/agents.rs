@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::tokens::{self, KIND_ENROLLMENT, NewToken, Scope};
 
 /// Every agent that ever registered, newest first (status ACTIVE, LOST or STOPPED).
-#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", responses((status = 200, body = Vec<WorkerRecord>), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", responses((status = 200, body = Vec<WorkerRecord>)))]
 pub async fn list_agents(
     State(state): State<AppState>,
     caller: Caller,
@@ -32,7 +32,7 @@ pub async fn list_agents(
 ///
 /// What is provisioned right now: machines, network blocks and quota shares, each with
 /// the run that holds it (the leak guard: after a suite, nothing of it is left here).
-#[utoipa::path(get, path = "/api/v1/infrastructure", tag = "agents", responses((status = 200, description = "`{leases: [Lease]}`", body = Object), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/infrastructure", tag = "agents", responses((status = 200, description = "`{leases: [Lease]}`", body = Object)))]
 pub async fn infrastructure(
     State(state): State<AppState>,
     caller: Caller,
@@ -67,7 +67,7 @@ pub struct CreatedToken {
 }
 
 /// Create an enrollment token for agents (shown once).
-#[utoipa::path(post, path = "/api/v1/enrollment-tokens", tag = "agents", request_body = NewEnrollment, responses((status = 201, body = CreatedToken), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/enrollment-tokens", tag = "agents", request_body = NewEnrollment, responses((status = 201, body = CreatedToken)))]
 pub async fn create_enrollment(
     State(state): State<AppState>,
     caller: Caller,
@@ -107,7 +107,7 @@ pub async fn create_enrollment(
 }
 
 /// List enrollment tokens.
-#[utoipa::path(get, path = "/api/v1/enrollment-tokens", tag = "agents", responses((status = 200, body = Vec<TokenRecord>), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/enrollment-tokens", tag = "agents", responses((status = 200, body = Vec<TokenRecord>)))]
 pub async fn list_enrollments(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,7 +117,7 @@ pub async fn list_enrollments(
 }
 
 /// Revoke an enrollment token.
-#[utoipa::path(delete, path = "/api/v1/enrollment-tokens/{id}", tag = "agents", params(("id" = Uuid, Path)), responses((status = 204, description = "Revoked"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/enrollment-tokens/{id}", tag = "agents", params(("id" = Uuid, Path)), responses((status = 204, description = "Revoked"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_enrollment(
     State(state): State<AppState>,
     caller: Caller,

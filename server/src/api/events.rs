@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::api::auth::Caller;
 use crate::api::body::JsonBody;
-use crate::api::problem::{ApiError, ApiResult, Problem};
+use crate::api::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tokens::Scope;
 
@@ -35,7 +35,7 @@ pub struct PushedEvent {
 }
 
 /// Push a user event.
-#[utoipa::path(post, path = "/api/v1/events", operation_id = "push_event", tag = "events", request_body = NewEvent, responses((status = 201, body = PushedEvent), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/events", operation_id = "push_event", tag = "events", request_body = NewEvent, responses((status = 201, body = PushedEvent)))]
 pub async fn push(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,7 +4,7 @@ use axum::Json;
 use uuid::Uuid;
 
 use crate::api::auth::Caller;
-use crate::api::problem::{ApiResult, Problem};
+use crate::api::problem::ApiResult;
 use crate::tokens::Scope;
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -18,7 +18,7 @@ pub struct Me {
 }
 
 /// The calling token: its name and scopes.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = Me), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = Me)))]
 pub async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     let can_write = caller.require(Scope::Write).is_ok();
     let token = caller.token;

@@ -9,12 +9,12 @@ use serde::Deserialize;
 
 use crate::api::auth::Caller;
 use crate::api::body::{ApiPath, JsonBody};
-use crate::api::problem::{ApiResult, Problem};
+use crate::api::problem::ApiResult;
 use crate::state::AppState;
 use crate::tokens::Scope;
 
 /// List rate limits.
-#[utoipa::path(get, path = "/api/v1/rate-limits", operation_id = "list_rate_limits", tag = "rate-limits", responses((status = 200, body = Vec<RateLimit>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/rate-limits", operation_id = "list_rate_limits", tag = "rate-limits", responses((status = 200, body = Vec<RateLimit>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -33,7 +33,7 @@ pub struct RateLimitBody {
 }
 
 /// Create or change a rate limit (it takes effect at the next claim).
-#[utoipa::path(put, path = "/api/v1/rate-limits/{key}", operation_id = "put_rate_limit", tag = "rate-limits", params(("key" = String, Path)), request_body = RateLimitBody, responses((status = 200, body = RateLimit), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(put, path = "/api/v1/rate-limits/{key}", operation_id = "put_rate_limit", tag = "rate-limits", params(("key" = String, Path)), request_body = RateLimitBody, responses((status = 200, body = RateLimit)))]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,

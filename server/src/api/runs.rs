@@ -35,7 +35,7 @@ pub struct WorkflowRef {
 /// Register a workflow version (idempotent; a changed definition needs a new version). The
 /// definition comes as JSON or YAML (same fields); its tasks are actions of agents (e.g.
 /// `shell` with its command under `with`) or of the server's own handlers.
-#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", request_body(content((WorkflowDef = "application/json"), (WorkflowDef = "application/yaml")), description = "The definition, as JSON or YAML"), responses((status = 201, body = WorkflowRef), (status = 400, description = "Every problem, with path, line and column, under `errors`", body = Problem, content_type = "application/problem+json"), (status = 409, description = "This version exists with another definition", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", request_body(content((WorkflowDef = "application/json"), (WorkflowDef = "application/yaml")), description = "The definition, as JSON or YAML"), responses((status = 201, body = WorkflowRef), (status = 400, description = "Every problem, with path, line and column, under `errors`", body = Problem, content_type = "application/problem+json"), (status = 409, description = "This version exists with another definition", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
 pub async fn register_workflow(
     State(state): State<AppState>,
     caller: Caller,
@@ -82,7 +82,7 @@ pub struct TriggerRun {
 }
 
 /// Start a run of a workflow version.
-#[utoipa::path(post, path = "/api/v1/workflows/{name}/versions/{version}/runs", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), request_body = TriggerRun, responses((status = 201, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/workflows/{name}/versions/{version}/runs", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), request_body = TriggerRun, responses((status = 201, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn trigger_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -152,7 +152,7 @@ async fn shown_run(state: &AppState, id: Uuid) -> ApiResult<RunState> {
 }
 
 /// Get a run: tasks, DAG edges, child runs, waiting reasons.
-#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = RunDetail), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = RunDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,7 +187,7 @@ pub async fn get_run(
 }
 
 /// A run's event timeline.
-#[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<TaskEvent>), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<TaskEvent>), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn run_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -199,7 +199,7 @@ pub async fn run_events(
 }
 
 /// Cancel a run (and its child runs).
-#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = Uuid, Path)), responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = Uuid, Path)), responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -229,7 +229,7 @@ pub struct ReplayRequest {
 ///
 /// Run chosen tasks of an ended run again, with their descendants and the child runs they
 /// spawned; the other tasks keep their outputs.
-#[utoipa::path(post, path = "/api/v1/runs/{id}/replay", tag = "runs", params(("id" = Uuid, Path)), request_body = ReplayRequest, responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has not ended yet", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed body, or a task the workflow does not have", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/runs/{id}/replay", tag = "runs", params(("id" = Uuid, Path)), request_body = ReplayRequest, responses((status = 202, body = RunState), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run has not ended yet", body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed body, or a task the workflow does not have", body = Problem, content_type = "application/problem+json")))]
 pub async fn replay_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -268,7 +268,7 @@ pub struct LogPage {
 }
 
 /// A page of a run's log (all tasks, or one).
-#[utoipa::path(get, path = "/api/v1/runs/{id}/logs", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = LogPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/logs", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = LogPage), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn run_logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -292,7 +292,7 @@ pub struct ProgressPage {
 }
 
 /// A page of a run's progress points.
-#[utoipa::path(get, path = "/api/v1/runs/{id}/progress", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = ProgressPage), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/progress", tag = "runs", params(("id" = Uuid, Path), Page), responses((status = 200, body = ProgressPage), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn run_progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -320,7 +320,7 @@ pub struct WorkflowSummary {
 }
 
 /// List workflows.
-#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", responses((status = 200, body = Vec<WorkflowSummary>), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", responses((status = 200, body = Vec<WorkflowSummary>)))]
 pub async fn list_workflows(
     State(state): State<AppState>,
     caller: Caller,
@@ -341,7 +341,7 @@ pub async fn list_workflows(
 /// Get a workflow version's definition.
 ///
 /// A workflow version's definition: its tasks with their parents (the DAG's edges).
-#[utoipa::path(get, path = "/api/v1/workflows/{name}/versions/{version}", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), responses((status = 200, body = WorkflowDef), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/workflows/{name}/versions/{version}", tag = "workflows", params(("name" = String, Path), ("version" = String, Path)), responses((status = 200, body = WorkflowDef), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_workflow(
     State(state): State<AppState>,
     caller: Caller,
@@ -400,7 +400,7 @@ pub struct RunPage {
 }
 
 /// List workflow runs.
-#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunQuery), responses((status = 200, body = RunPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunQuery), responses((status = 200, body = RunPage)))]
 pub async fn list_runs(
     State(state): State<AppState>,
     caller: Caller,

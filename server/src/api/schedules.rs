@@ -37,7 +37,7 @@ pub struct NewCron {
 }
 
 /// Create or replace a cron.
-#[utoipa::path(post, path = "/api/v1/crons", operation_id = "create_cron", tag = "schedules", request_body = NewCron, responses((status = 201, body = CronRecord), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/crons", operation_id = "create_cron", tag = "schedules", request_body = NewCron, responses((status = 201, body = CronRecord), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_cron(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,7 +68,7 @@ pub async fn create_cron(
 }
 
 /// List crons.
-#[utoipa::path(get, path = "/api/v1/crons", operation_id = "list_crons", tag = "schedules", responses((status = 200, body = Vec<CronRecord>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/crons", operation_id = "list_crons", tag = "schedules", responses((status = 200, body = Vec<CronRecord>)))]
 pub async fn list_crons(
     State(state): State<AppState>,
     caller: Caller,
@@ -78,7 +78,7 @@ pub async fn list_crons(
 }
 
 /// Delete a cron.
-#[utoipa::path(delete, path = "/api/v1/crons/{id}", operation_id = "delete_cron", tag = "schedules", params(("id" = Uuid, Path)), responses((status = 204, description = "Deleted"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/crons/{id}", operation_id = "delete_cron", tag = "schedules", params(("id" = Uuid, Path)), responses((status = 204, description = "Deleted"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_cron(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,7 +104,7 @@ pub struct NewScheduledRun {
 }
 
 /// Schedule a run once at a time.
-#[utoipa::path(post, path = "/api/v1/scheduled-runs", operation_id = "schedule_run", tag = "schedules", request_body = NewScheduledRun, responses((status = 201, body = ScheduledRun), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/scheduled-runs", operation_id = "schedule_run", tag = "schedules", request_body = NewScheduledRun, responses((status = 201, body = ScheduledRun), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn schedule_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,7 +120,7 @@ pub async fn schedule_run(
 }
 
 /// List scheduled runs.
-#[utoipa::path(get, path = "/api/v1/scheduled-runs", operation_id = "list_scheduled_runs", tag = "schedules", responses((status = 200, body = Vec<ScheduledRun>), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/scheduled-runs", operation_id = "list_scheduled_runs", tag = "schedules", responses((status = 200, body = Vec<ScheduledRun>)))]
 pub async fn list_scheduled_runs(
     State(state): State<AppState>,
     caller: Caller,
@@ -130,7 +130,7 @@ pub async fn list_scheduled_runs(
 }
 
 /// Delete a scheduled run.
-#[utoipa::path(delete, path = "/api/v1/scheduled-runs/{id}", operation_id = "delete_scheduled_run", tag = "schedules", params(("id" = Uuid, Path)), responses((status = 204, description = "Deleted"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/scheduled-runs/{id}", operation_id = "delete_scheduled_run", tag = "schedules", params(("id" = Uuid, Path)), responses((status = 204, description = "Deleted"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_scheduled_run(
     State(state): State<AppState>,
     caller: Caller,

@@ -30,7 +30,7 @@ fn invalid(errors: DocumentErrors) -> Response {
 }
 
 /// Submit a suite (YAML or JSON).
-#[utoipa::path(post, path = "/api/v1/suites", operation_id = "submit_suite", tag = "suites", request_body(content = String, description = "The suite document", content_type = "application/yaml"), responses((status = 201, body = SuiteView), (status = 400, description = "Every problem, with path, line and column, under `errors`", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/suites", operation_id = "submit_suite", tag = "suites", request_body(content = String, description = "The suite document", content_type = "application/yaml"), responses((status = 201, body = SuiteView), (status = 400, description = "Every problem, with path, line and column, under `errors`", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
@@ -80,7 +80,7 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
 }
 
 /// Get a suite: tests, statuses, results.
-#[utoipa::path(get, path = "/api/v1/suites/{id}", operation_id = "get_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 200, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/suites/{id}", operation_id = "get_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 200, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,7 +112,7 @@ pub struct SuitePage {
 }
 
 /// List suites.
-#[utoipa::path(get, path = "/api/v1/suites", operation_id = "list_suites", tag = "suites", params(ListQuery), responses((status = 200, body = SuitePage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/suites", operation_id = "list_suites", tag = "suites", params(ListQuery), responses((status = 200, body = SuitePage)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -141,7 +141,7 @@ pub async fn list(
 }
 
 /// Cancel a suite (its tests tear down their machines).
-#[utoipa::path(post, path = "/api/v1/suites/{id}/cancel", operation_id = "cancel_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 202, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 400, description = "A malformed parameter or body, named in `detail`", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/suites/{id}/cancel", operation_id = "cancel_suite", tag = "suites", params(("id" = Uuid, Path)), responses((status = 202, body = SuiteView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -175,7 +175,7 @@ pub struct CompareQuery {
 ///
 /// Compare tests across suites: one row per test of each suite, named
 /// `<suite name>/<test name>`, with deltas against the baseline row.
-#[utoipa::path(get, path = "/api/v1/results/compare", operation_id = "compare_results", tag = "suites", params(CompareQuery), responses((status = 200, body = SuiteResult), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/results/compare", operation_id = "compare_results", tag = "suites", params(CompareQuery), responses((status = 200, body = SuiteResult), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn compare(
     State(state): State<AppState>,
     caller: Caller,
