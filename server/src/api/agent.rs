@@ -172,6 +172,16 @@ pub async fn poll(
     }
 }
 
+/// 400 for a batch over [`MAX_BATCH_ITEMS`].
+fn at_most_a_batch(n: usize, what: &str) -> ApiResult<()> {
+    if n > MAX_BATCH_ITEMS {
+        return Err(ApiError::bad_request(format!(
+            "{n} {what} in one batch; send at most {MAX_BATCH_ITEMS}"
+        )));
+    }
+    Ok(())
+}
+
 /// What an agent wants to do with an attempt.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Delivery {
@@ -235,12 +245,7 @@ pub async fn logs(
     session: AgentSession,
     JsonBody(batch): JsonBody<LogBatch>,
 ) -> ApiResult<Json<Ack>> {
-    if batch.lines.len() > MAX_BATCH_ITEMS {
-        return Err(ApiError::bad_request(format!(
-            "{} lines in one batch; send at most {MAX_BATCH_ITEMS}",
-            batch.lines.len()
-        )));
-    }
+    at_most_a_batch(batch.lines.len(), "lines")?;
     if let Some(bad) = batch.lines.iter().find(|l| l.seq < 0) {
         return Err(ApiError::bad_request(format!(
             "`seq` must not be negative, got {}",
@@ -267,12 +272,7 @@ pub async fn progress(
     session: AgentSession,
     JsonBody(batch): JsonBody<ProgressBatch>,
 ) -> ApiResult<Json<Ack>> {
-    if batch.points.len() > MAX_BATCH_ITEMS {
-        return Err(ApiError::bad_request(format!(
-            "{} points in one batch; send at most {MAX_BATCH_ITEMS}",
-            batch.points.len()
-        )));
-    }
+    at_most_a_batch(batch.points.len(), "points")?;
     let task = own_task(
         &state,
         &session.worker,

@@ -19,22 +19,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/json")
-            .to_string();
+        let content_type = content_type(&req).unwrap_or_else(|| "application/json".into());
         if !content_type.starts_with("application/json") {
-            return Err(ApiError::new(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("expected Content-Type: application/json, got {content_type}"),
-            ));
+            return Err(unsupported(format!(
+                "expected Content-Type: application/json, got {content_type}"
+            )));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), format!("cannot read the request body: {e}")))?;
-        parse_json(&bytes).map(JsonBody)
+        parse_json(&read_body(req, state).await?).map(JsonBody)
     }
 }
 
@@ -97,26 +88,34 @@ impl<S: Send + Sync> FromRequest<S> for DocumentBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let content_type = content_type(&req);
         let format = crate::document::Format::from_content_type(content_type.as_deref())
             .ok_or_else(|| {
-                ApiError::new(
-                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    format!(
-                        "unsupported Content-Type `{}`: send application/yaml or application/json",
-                        content_type.unwrap_or_default()
-                    ),
-                )
+                unsupported(format!(
+                    "unsupported Content-Type `{}`: send application/yaml or application/json",
+                    content_type.unwrap_or_default()
+                ))
             })?;
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), format!("cannot read the request body: {e}")))?;
-        let text = String::from_utf8(bytes.to_vec())
+        let text = String::from_utf8(read_body(req, state).await?.to_vec())
             .map_err(|_| ApiError::bad_request("the document is not UTF-8 text"))?;
         Ok(DocumentBody { text, format })
     }
+}
+
+fn content_type(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn unsupported(detail: String) -> ApiError {
+    ApiError::new(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, detail)
+}
+
+/// The whole body, within the route's limit (413 past it).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::new(e.status(), format!("cannot read the request body: {e}")))
 }

@@ -360,9 +360,20 @@ pub fn ended(suite: &Value) -> bool {
     )
 }
 
-/// Processes whose command line or environment names `dir` (agents get their work dir in
-/// the environment; postgres and pgbench run with paths under it).
-pub fn processes_under(dir: &Path) -> Vec<String> {
+/// A process on this host, as /proc tells it.
+#[derive(Debug, Clone)]
+pub struct Proc {
+    pub pid: u32,
+    /// Arguments separated by spaces.
+    pub cmdline: String,
+    /// `NAME=value` lines.
+    pub environ: String,
+}
+
+/// Processes (but the server and this test) whose command line, environment or working
+/// directory names `dir`: agents get their work dir in the environment, postgres and
+/// pgbench run with paths or a working directory under it.
+pub fn processes_in(dir: &Path) -> Vec<Proc> {
     let needle = dir.to_string_lossy().to_string();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -376,27 +387,46 @@ pub fn processes_under(dir: &Path) -> Vec<String> {
         if pid == std::process::id() {
             continue;
         }
-        let read = |f: &str| {
+        let read = |f: &str, sep: &str| {
             std::fs::read(entry.path().join(f))
-                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', sep))
                 .unwrap_or_default()
         };
-        let (cmdline, environ) = (read("cmdline"), read("environ"));
-        if (cmdline.contains(&needle) || environ.contains(&needle))
-            && !cmdline.contains("ratchet serve")
-            && !cmdline.is_empty()
-        {
-            found.push(format!("{pid}: {cmdline}"));
+        let (cmdline, environ) = (read("cmdline", " "), read("environ", "\n"));
+        let cwd = std::fs::read_link(entry.path().join("cwd"))
+            .map(|p| p.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let under =
+            cmdline.contains(&needle) || environ.contains(&needle) || cwd.starts_with(&needle);
+        if under && !cmdline.contains("ratchet serve") && !cmdline.is_empty() {
+            found.push(Proc {
+                pid,
+                cmdline,
+                environ,
+            });
         }
     }
     found
+}
+
+/// Wait until test `test` of suite `id` is at (or past the start of) step `step`.
+pub async fn wait_step(api: &Api, id: &str, test: usize, step: &str) -> Value {
+    wait_suite(api, id, 120, &format!("step {step} to start"), |s| {
+        s["tests"][test]["steps"]
+            .as_array()
+            .is_some_and(|steps| steps.iter().any(|st| st == step))
+    })
+    .await
 }
 
 /// After a suite: no process, no machine dir, no lease of it.
 pub async fn assert_nothing_left(api: &Api, data: &Path) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let procs = processes_under(data);
+        let procs: Vec<String> = processes_in(data)
+            .into_iter()
+            .map(|p| format!("{}: {}", p.pid, p.cmdline))
+            .collect();
         let machines: Vec<_> = std::fs::read_dir(data.join("machines"))
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();

@@ -123,11 +123,7 @@ async fn an_agent_cannot_write_into_another_agents_attempt() {
     .await
     .unwrap();
     let run = start_shell(&api, "owned", "a", "true").await;
-    let assignment = loop {
-        if let Some(a) = owner.poll(2).await.pop() {
-            break a;
-        }
-    };
+    let assignment = owner.next_assignment().await;
     let task = assignment["task_id"].as_str().unwrap().to_string();
     assert_eq!(assignment["attempt"], 1);
 

@@ -2,47 +2,23 @@
 //! environments (never the server's secrets), output lines and results bounded without
 //! losing them.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{ADMIN_TOKEN, AgentProcess, Server, ended, open_dir, submit, task, wait_suite};
-use crate::{RawAgent, admin, start_shell};
+use crate::common::{
+    ADMIN_TOKEN, AgentProcess, Proc, Server, ended, open_dir, processes_in, submit, task,
+    wait_step, wait_suite,
+};
+use crate::{RawAgent, admin, log_lines, start_shell};
 
 /// Stand-ins for the credentials a production server has in its environment.
 const CLOUD_SECRET: &str = "sentinel-cloud-credential-4b1d";
 const DB_SECRET: &str = "sentinel-database-password-77c2";
 
-/// Every process whose command line, environment or working directory is under `dir`:
-/// (pid, command line, environment).
-fn processes_in(dir: &Path) -> Vec<(u32, String, String)> {
-    let needle = dir.to_string_lossy().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let read = |f: &str| {
-            std::fs::read(entry.path().join(f))
-                .map(|b| String::from_utf8_lossy(&b).replace('\0', "\n"))
-                .unwrap_or_default()
-        };
-        let (cmdline, environ) = (read("cmdline"), read("environ"));
-        let cwd = std::fs::read_link(entry.path().join("cwd"))
-            .map(|p| p.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let under =
-            cmdline.contains(&needle) || environ.contains(&needle) || cwd.starts_with(&needle);
-        if under && !cmdline.contains("ratchet\nserve") && !cmdline.is_empty() {
-            found.push((pid, cmdline.replace('\n', " "), environ));
-        }
-    }
-    found
+/// pgbench running the load (Debian's `pgbench` is a Perl wrapper at first).
+fn is_load(p: &Proc) -> bool {
+    p.cmdline.contains("pgbench") && p.cmdline.contains(" -T ")
 }
 
 /// The local target's agents, their PostgreSQL and their pgbench see an environment made
@@ -64,21 +40,13 @@ async fn local_machines_and_everything_they_run_get_none_of_the_servers_secrets(
     let (status, suite) = submit(&api, yaml).await;
     assert_eq!(status, 201, "{suite}");
     let id = suite["id"].as_str().unwrap().to_string();
-    wait_suite(&api, &id, 120, "the load to run", |s| {
-        s["tests"][0]["steps"]
-            .as_array()
-            .is_some_and(|steps| steps.iter().any(|st| st == "run-stroppy-test"))
-    })
-    .await;
+    wait_step(&api, &id, 0, "run-stroppy-test").await;
     // pgbench itself (not only its `-i`) is running once its progress arrives.
     let machines = data.path().join("machines");
     let mut seen = Vec::new();
     for _ in 0..100 {
         seen = processes_in(&machines);
-        if seen
-            .iter()
-            .any(|(_, c, _)| c.contains("pgbench") && c.contains(" -T "))
-        {
+        if seen.iter().any(is_load) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -91,15 +59,25 @@ async fn local_machines_and_everything_they_run_get_none_of_the_servers_secrets(
     // By program name (the command line's first word).
     let count = |what: &str| {
         seen.iter()
-            .filter(|(_, c, _)| c.split(' ').next().is_some_and(|p| p.ends_with(what)))
+            .filter(|p| {
+                p.cmdline
+                    .split(' ')
+                    .next()
+                    .is_some_and(|p| p.ends_with(what))
+            })
             .count()
     };
     assert_eq!(count("ratchet-agent"), 2, "{seen:#?}");
     assert!(
-        count("/postgres") >= 1 && count("pgbench") >= 1,
+        count("/postgres") >= 1 && seen.iter().any(is_load),
         "{seen:#?}"
     );
-    for (pid, cmdline, environ) in &seen {
+    for Proc {
+        pid,
+        cmdline,
+        environ,
+    } in &seen
+    {
         for secret in [ADMIN_TOKEN, CLOUD_SECRET, DB_SECRET]
             .iter()
             .copied()
@@ -147,13 +125,7 @@ async fn a_shell_action_runs_in_a_clean_environment() {
             r["status"] == "COMPLETED"
         })
         .await;
-    let (_, logs) = api.get(&format!("/api/v1/runs/{run}/logs")).await;
-    let lines: Vec<&str> = logs["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["line"].as_str().unwrap())
-        .collect();
+    let lines = log_lines(&api, &run).await;
     assert!(lines.iter().any(|l| l.starts_with("PATH=")), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("HOME=")), "{lines:?}");
     for line in &lines {
@@ -193,13 +165,7 @@ async fn a_two_gigabyte_output_line_is_cut_not_buffered() {
         peak_kb < 256 * 1024,
         "the agent's memory peaked at {peak_kb} kB"
     );
-    let (_, logs) = api.get(&format!("/api/v1/runs/{run}/logs")).await;
-    let lines: Vec<&str> = logs["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["line"].as_str().unwrap())
-        .collect();
+    let lines = log_lines(&api, &run).await;
     let long = lines
         .iter()
         .position(|l| l.starts_with("aaaa"))
@@ -240,11 +206,7 @@ async fn a_five_megabyte_result_and_a_day_long_series_are_accepted() {
         let size = serde_json::to_vec(&output).unwrap().len();
         assert!(size > 4 * 1024 * 1024, "{name}: {size} bytes");
         let run = start_shell(&api, name, "a", "true").await;
-        let assignment = loop {
-            if let Some(a) = agent.poll(2).await.pop() {
-                break a;
-            }
-        };
+        let assignment = agent.next_assignment().await;
         let (status, body) = agent
             .result(assignment["task_id"].as_str().unwrap(), 1, output.clone())
             .await;

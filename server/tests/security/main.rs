@@ -74,6 +74,15 @@ impl RawAgent {
         post(&self.base, path, &self.session, body).await
     }
 
+    /// Poll until an assignment comes.
+    pub async fn next_assignment(&self) -> Value {
+        loop {
+            if let Some(a) = self.poll(2).await.pop() {
+                return a;
+            }
+        }
+    }
+
     /// One poll: the assignments it got.
     pub async fn poll(&self, wait_s: u32) -> Vec<Value> {
         let (status, body) = self
@@ -136,6 +145,19 @@ pub async fn start_shell(api: &Api, name: &str, zone: &str, command: &str) -> St
                    "desired_labels": {"zone": {"value": zone}}, "execution_timeout": "5m"}],
     }))
     .await
+}
+
+/// A run's log lines, in order.
+pub async fn log_lines(api: &Api, run: &str) -> Vec<String> {
+    let (_, logs) = api
+        .get(&format!("/api/v1/runs/{run}/logs?limit=10000"))
+        .await;
+    logs["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The problem document's `detail`, or every error's message joined.

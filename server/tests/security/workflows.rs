@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{Api, Server, ended, open_dir, submit, wait_suite};
+use crate::common::{Api, Server, ended, open_dir, submit, wait_step, wait_suite};
 use crate::{admin, problem_text, token_with_scope};
 
 /// A `cloud-provision` input that would make the server create (and later remove) a
@@ -102,12 +102,7 @@ async fn another_suites_machines_cannot_be_torn_down_through_a_crafted_input() {
     let (status, suite) = submit(&api, yaml).await;
     assert_eq!(status, 201, "{suite}");
     let id = suite["id"].as_str().unwrap().to_string();
-    let suite = wait_suite(&api, &id, 120, "the load to run", |s| {
-        s["tests"][0]["steps"]
-            .as_array()
-            .is_some_and(|steps| steps.iter().any(|st| st == "run-stroppy-test"))
-    })
-    .await;
+    let suite = wait_step(&api, &id, 0, "run-stroppy-test").await;
     let victim = suite["tests"][0]["run_id"].as_str().unwrap().to_string();
     let machines = |infra: &serde_json::Value| {
         infra["leases"]
