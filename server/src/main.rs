@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             Command::Migrate(args) => serve::migrate(args).await,
             Command::Demo(args) => cli::demo::run(args).await,
             Command::Token(args) => cli::token::run(args).await,
+            Command::Infra(args) => cli::infra::run(args).await,
             // A suite whose tests did not all complete fails the command (CI reads this).
             Command::Run(args) => cli::run::run(args).await.and_then(|ok| {
                 if ok {

@@ -9,11 +9,18 @@ use engine::clock::SystemClock;
 use engine::store::{self, DatabaseTarget};
 use engine::{Engine, EngineConfig};
 
-use crate::config::{ServeArgs, StoreArgs};
+use protocol::actions::PostgresRuntime;
+
+use crate::config::{Runtime, ServeArgs, StoreArgs};
+use crate::infra::agent_binary::AgentBinary;
+use crate::infra::leak_guard::LeakGuard;
 use crate::infra::local::{self, LocalProvider};
+use crate::infra::network::NetworkPool;
+use crate::infra::terraform::Terraform;
+use crate::infra::yandex::{VmDefaults, YandexConfig, YandexParts, YandexProvider};
+use crate::infra::{Provider, Providers};
 use crate::state::AppState;
 use crate::stroppy::workflows::{self, Domain};
-use engine::store::LeaseLimit;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Bind first: a port in use is the cheapest mistake to report.
@@ -60,13 +67,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         show_first_admin_token(&token, &args.store.data_dir)?;
     }
-    start_domain(&engine, &args, listener.local_addr()?).await?;
+    let agent_path = args
+        .agent_bin
+        .clone()
+        .unwrap_or_else(local::default_agent_binary);
+    // Served to cloud machines; a missing binary matters to them only (and is said then).
+    let agent_binary = AgentBinary::load(agent_path.clone());
+    let domain = start_domain(&engine, &args, listener.local_addr()?, &agent_path, agent_binary.as_ref()).await?;
+    let agent_binary = agent_binary.ok();
     let state = AppState {
         reads: engine.reads(),
         engine: engine.clone(),
         agent_lease: args.agent_lease,
         limits: Default::default(),
         stroppy_pins,
+        providers: domain.providers,
+        agent_binary,
     };
     axum::serve(listener, crate::api::router(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -111,12 +127,15 @@ fn show_first_admin_token(token: &str, data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Register the suite workflows and start the worker for their server-side steps.
+/// Register the suite workflows, make the providers and start the worker for the
+/// server-side steps and the leak guard.
 async fn start_domain(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     args: &ServeArgs,
     bound: std::net::SocketAddr,
-) -> anyhow::Result<()> {
+    agent_path: &Path,
+    agent_binary: Result<&AgentBinary, &std::io::Error>,
+) -> anyhow::Result<Domain> {
     for def in workflows::definitions() {
         engine
             .register_workflow(&def)
@@ -125,28 +144,102 @@ async fn start_domain(
     }
     let mut url_args = args.clone();
     url_args.listen = bound;
-    let provider = LocalProvider {
+    let data_dir = std::fs::canonicalize(&args.store.data_dir)?;
+    let local = LocalProvider {
         tokens: engine.tokens(),
         leases: engine.leases(),
-        data_dir: std::fs::canonicalize(&args.store.data_dir)?,
+        data_dir: data_dir.clone(),
         server_url: url_args.agent_facing_url(),
-        agent_binary: args
-            .agent_bin
-            .clone()
-            .unwrap_or_else(local::default_agent_binary),
+        agent_binary: agent_path.to_path_buf(),
+        quota: LocalProvider::quota(args.local_max_machines, args.local_max_cores),
+        network: NetworkPool::loopback(),
+    };
+    let yandex = if args.yandex.enabled() {
+        let agent = agent_binary.map_err(|e| {
+            anyhow::anyhow!(
+                "the yandex target serves the agent binary to its VMs: cannot read {}: {e} (build it with `cargo build -p ratchet-agent`, or set RATCHET_AGENT_BIN)",
+                agent_path.display()
+            )
+        })?;
+        let provider = yandex_provider(engine, args, &url_args, data_dir, agent).await?;
+        Some(Arc::new(provider) as Arc<dyn Provider>)
+    } else {
+        None
+    };
+    let providers = Providers {
+        local: Arc::new(local),
+        yandex,
     };
     let domain = Domain {
         reads: engine.reads(),
         leases: engine.leases(),
         tokens: engine.tokens(),
-        provider: Arc::new(provider),
-        quota: LeaseLimit {
-            count: i64::from(args.local_max_machines),
-            amount: i64::from(args.local_max_cores),
-        },
+        providers: providers.clone(),
     };
-    engine.start_worker(workflows::worker(Arc::new(domain)));
-    Ok(())
+    engine.start_worker(workflows::worker(Arc::new(domain.clone())));
+    LeakGuard {
+        engine: engine.clone(),
+        providers,
+    }
+    .spawn(args.leak_guard_interval);
+    Ok(domain)
+}
+
+async fn yandex_provider(
+    engine: &Engine,
+    args: &ServeArgs,
+    url_args: &ServeArgs,
+    data_dir: std::path::PathBuf,
+    agent: &AgentBinary,
+) -> anyhow::Result<YandexProvider> {
+    let y = &args.yandex;
+    let subnets = NetworkPool::parse(&y.subnet_pool)
+        .map_err(|e| anyhow::anyhow!("RATCHET_YANDEX_SUBNET_POOL: {e}"))?;
+    let config = YandexConfig {
+        module: y.module.clone(),
+        folder_id: y.folder_id.clone().unwrap_or_default(),
+        zone: y.zone.clone(),
+        network_id: y.network_id.clone(),
+        server_url: y.server_url.clone().unwrap_or_else(|| url_args.agent_facing_url()),
+        server_cidrs: y.server_cidrs.clone(),
+        egress_cidrs: y.egress_cidrs.clone(),
+        vm: VmDefaults {
+            platform: y.platform.clone(),
+            core_fraction: y.core_fraction,
+            disk_type: y.disk_type.clone(),
+            image_family: y.image_family.clone(),
+            image_id: y.image_id.clone(),
+            public_ip: y.public_ip,
+        },
+        database_runtime: match y.database_runtime {
+            Runtime::Docker => PostgresRuntime::Docker,
+            Runtime::Native => PostgresRuntime::Native,
+        },
+        subnets,
+        max_vms: y.max_vms,
+        max_cores: y.max_cores,
+        max_memory_gb: y.max_memory_gb,
+        agent_wait: y.agent_wait,
+    };
+    let terraform = Terraform {
+        bin: y.terraform_bin.clone().unwrap_or_else(|| "terraform".into()),
+        cli_config: y.terraform_cli_config.clone(),
+    };
+    let installation = engine.installation().await?;
+    let provider = YandexProvider::new(
+        config,
+        YandexParts {
+            terraform,
+            tokens: engine.tokens(),
+            leases: engine.leases(),
+            data_dir,
+            agent_sha256: agent.sha256.clone(),
+            installation: installation.id.to_string(),
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    tracing::info!(module = ?y.module, folder = ?y.folder_id, "the yandex target is on");
+    Ok(provider)
 }
 
 pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {

@@ -8,6 +8,8 @@ use engine::Engine;
 use engine::store::ReadStore;
 
 use crate::api::limits::Limits;
+use crate::infra::Providers;
+use crate::infra::agent_binary::AgentBinary;
 use crate::stroppy::releases::Pins;
 
 #[derive(Clone)]
@@ -21,4 +23,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Stroppy releases the operator vouches for.
     pub stroppy_pins: Pins,
+    /// The machines' makers by target (suite checks, dry runs, the infrastructure API).
+    pub providers: Providers,
+    /// What cloud machines download; `None` when the binary is missing.
+    pub agent_binary: Option<AgentBinary>,
 }

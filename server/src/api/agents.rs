@@ -28,20 +28,6 @@ pub async fn list_agents(
     Ok(Json(workers))
 }
 
-/// What is provisioned right now.
-///
-/// What is provisioned right now: machines, network blocks and quota shares, each with
-/// the run that holds it (the leak guard: after a suite, nothing of it is left here).
-#[utoipa::path(get, path = "/api/v1/infrastructure", tag = "agents", responses((status = 200, description = "`{leases: [Lease]}`", body = Object)))]
-pub async fn infrastructure(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<Value>> {
-    caller.require(Scope::Read)?;
-    let leases = state.engine.leases().leases(None, None).await?;
-    Ok(Json(serde_json::json!({ "leases": leases })))
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEnrollment {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 mod events;
 mod health;
+mod infrastructure;
 pub mod limits;
 mod me;
 mod metrics;
@@ -66,7 +67,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(schedules::delete_scheduled_run))
         .routes(routes!(agents::list_agents))
-        .routes(routes!(agents::infrastructure))
+        .routes(routes!(infrastructure::infrastructure))
+        .routes(routes!(infrastructure::destroy))
+        .routes(routes!(infrastructure::agent_binary))
         .routes(routes!(agents::list_enrollments, agents::create_enrollment))
         .routes(routes!(agents::revoke_enrollment))
         .routes(routes!(agent::register))

@@ -21,7 +21,7 @@ use crate::state::AppState;
 use crate::stroppy::results::{self, SuiteResult};
 use crate::stroppy::spec::{self, Target};
 use crate::stroppy::view::{self, SuiteSummary, SuiteView};
-use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION};
+use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION, planned_deployment};
 use crate::tokens::Scope;
 
 /// 400 with every problem found, each with its path, line and column (the editor marks them).
@@ -29,13 +29,45 @@ fn invalid(errors: DocumentErrors) -> Response {
     crate::api::problem::document_problem(&errors, "Invalid suite specification")
 }
 
-/// Submit a suite (YAML or JSON).
-#[utoipa::path(post, path = "/api/v1/suites", operation_id = "submit_suite", tag = "suites", request_body(content = String, description = "The suite document", content_type = "application/yaml"), responses((status = 201, body = SuiteView), (status = 400, description = "Every problem, with path, line and column, under `errors`", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitQuery {
+    /// Check the suite and answer what it would provision, running nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a suite would provision (`?dry_run=true`): per test, the machines and what the
+/// provider would be asked for (secrets masked; names and addresses are examples, each run
+/// gets its own).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SuitePlan {
+    pub suite: String,
+    pub target: Target,
+    pub tests: Vec<TestPlan>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TestPlan {
+    pub test: String,
+    #[schema(value_type = Vec<Object>)]
+    pub machines: Vec<crate::infra::MachinePlan>,
+    /// When the leak guard would destroy the machines at the latest (epoch ms).
+    pub expires_at: i64,
+    /// The provider's own plan (for `yandex`: the Terraform module and its variables).
+    #[schema(value_type = Object)]
+    pub provider: Value,
+}
+
+/// Submit a suite (YAML or JSON); `?dry_run=true` checks it and answers its plan instead.
+#[utoipa::path(post, path = "/api/v1/suites", operation_id = "submit_suite", tag = "suites", params(SubmitQuery), request_body(content = String, description = "The suite document", content_type = "application/yaml"), responses((status = 201, body = SuiteView), (status = 200, description = "The plan (`dry_run=true`)", body = SuitePlan), (status = 400, description = "Every problem, with path, line and column, under `errors`", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(query): ApiQuery<SubmitQuery>,
     body: DocumentBody,
-) -> Result<(StatusCode, Json<SuiteView>), Response> {
+) -> Result<Response, Response> {
     caller
         .require(Scope::Write)
         .map_err(IntoResponse::into_response)?;
@@ -43,11 +75,15 @@ pub async fn submit(
     let spec = serde_json::to_value(&loaded.spec).unwrap_or(Value::Null);
     let mut suite = loaded.suite;
     state.stroppy_pins.apply(&mut suite).map_err(invalid)?;
-    if suite.target == Target::Yandex {
-        return Err(ApiError::bad_request(
-            "`target: yandex` needs the Terraform CLI and Yandex Cloud credentials, which this server does not have; use `target: local`",
-        )
-        .into_response());
+    let provider = state
+        .providers
+        .get(suite.target)
+        .map_err(|e| ApiError::bad_request(format!("`target`: {e}")).into_response())?;
+    if query.dry_run {
+        let plan = plan(&state, provider.as_ref(), &suite)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        return Ok(Json(plan).into_response());
     }
     let run = state
         .engine
@@ -57,7 +93,39 @@ pub async fn submit(
     let view = suite_view(&state, run)
         .await
         .map_err(IntoResponse::into_response)?;
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn plan(
+    state: &AppState,
+    provider: &dyn crate::infra::Provider,
+    suite: &spec::Suite,
+) -> ApiResult<SuitePlan> {
+    let block = provider.network().first_block();
+    let mut tests = Vec::new();
+    for test in &suite.tests {
+        let deployment = planned_deployment(
+            test,
+            &block,
+            suite.ttl.map(|t| t.0.as_secs()),
+            state.engine.now(),
+        );
+        let planned = provider
+            .plan(&deployment)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        tests.push(TestPlan {
+            test: test.name.clone(),
+            machines: deployment.machines,
+            expires_at: deployment.expires_at,
+            provider: planned,
+        });
+    }
+    Ok(SuitePlan {
+        suite: suite.name.clone(),
+        target: suite.target,
+        tests,
+    })
 }
 
 async fn find_suite(state: &AppState, id: Uuid) -> ApiResult<RunState> {

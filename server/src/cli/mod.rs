@@ -1,8 +1,9 @@
 //! The command line: `ratchet serve` (config.rs has its flags), and the commands beside
 //! it: `ratchet run` (submit a suite and follow it), `ratchet demo` (a server and the
-//! example suite in one command), `ratchet token` (API tokens), `ratchet migrate`.
+//! example suite in one command), `ratchet token` (API tokens), `ratchet infra` (what is provisioned), `ratchet migrate`.
 
 pub mod demo;
+pub mod infra;
 pub mod run;
 pub mod token;
 
@@ -37,4 +38,6 @@ pub enum Command {
     Demo(ServeArgs),
     /// Create, list or revoke API tokens.
     Token(token::TokenArgs),
+    /// What is provisioned now (`list`), or destroy a test run's machines (`destroy`).
+    Infra(infra::InfraArgs),
 }

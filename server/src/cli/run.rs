@@ -31,6 +31,9 @@ pub struct RunArgs {
     /// Print the suite's final state as JSON (the API's shape) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Check the suite and print what it would provision (JSON), running nothing.
+    #[arg(long)]
+    pub plan: bool,
 }
 
 /// A client of one server.
@@ -49,7 +52,7 @@ impl Client {
         }
     }
 
-    async fn send<T: DeserializeOwned>(
+    pub(crate) async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
     ) -> anyhow::Result<T> {
@@ -84,31 +87,42 @@ impl Client {
     }
 
     pub async fn submit(&self, text: String, format: Format) -> anyhow::Result<SuiteView> {
+        self.send(self.suite_post(text, format, false)).await
+    }
+
+    /// What the suite would provision (`?dry_run=true`).
+    pub async fn plan(&self, text: String, format: Format) -> anyhow::Result<Value> {
+        self.send(self.suite_post(text, format, true)).await
+    }
+
+    fn suite_post(&self, text: String, format: Format, dry_run: bool) -> reqwest::RequestBuilder {
         let content_type = match format {
             Format::Json => "application/json",
             Format::Yaml => "application/yaml",
         };
-        self.send(
-            self.http
-                .post(format!("{}/api/v1/suites", self.base))
-                .header("content-type", content_type)
-                .body(text),
-        )
-        .await
+        self.http
+            .post(format!("{}/api/v1/suites?dry_run={dry_run}", self.base))
+            .header("content-type", content_type)
+            .body(text)
+    }
+
+    pub(crate) fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base))
+    }
+
+    pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .json(&serde_json::json!({}))
     }
 
     async fn suite(&self, id: &str) -> anyhow::Result<SuiteView> {
-        self.send(self.http.get(format!("{}/api/v1/suites/{id}", self.base)))
-            .await
+        self.send(self.get(&format!("/api/v1/suites/{id}"))).await
     }
 
     async fn cancel(&self, id: &str) -> anyhow::Result<SuiteView> {
-        self.send(
-            self.http
-                .post(format!("{}/api/v1/suites/{id}/cancel", self.base))
-                .json(&serde_json::json!({})),
-        )
-        .await
+        self.send(self.post(&format!("/api/v1/suites/{id}/cancel")))
+            .await
     }
 }
 
@@ -116,6 +130,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let client = Client::new(&args.server, &args.token);
+    if args.plan {
+        let plan = client.plan(text, Format::from_path(&args.file)).await?;
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(true);
+    }
     let suite = client.submit(text, Format::from_path(&args.file)).await?;
     eprintln!("suite {} submitted: {}", suite.name, suite.id);
     let done = follow(&client, suite.id, !args.json).await?;

@@ -11,12 +11,20 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use engine::store::{Lease, LeaseStore, TokenStore};
+use protocol::actions::PostgresRuntime;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use crate::infra::{MACHINE, Machine, MachinePlan, Provider, ProviderError, machine_name_problem};
+use crate::infra::network::NetworkPool;
+use crate::infra::{
+    Counts, Deployment, Machine, MachinePlan, Progress, Provider, ProviderError, Quota,
+    machine_name_problem, write_private,
+};
 use crate::tokens::{self, KIND_ENROLLMENT, NewToken};
+
+/// Lease kind of a local machine.
+pub const MACHINE: &str = "machine";
 
 pub struct LocalProvider {
     pub tokens: Arc<dyn TokenStore>,
@@ -26,6 +34,23 @@ pub struct LocalProvider {
     /// The URL agents reach this server at.
     pub server_url: String,
     pub agent_binary: PathBuf,
+    /// Machines at once over all suites, and the cores they may claim.
+    pub quota: [Quota; 1],
+    pub network: NetworkPool,
+}
+
+impl LocalProvider {
+    /// At most `machines` at once, claiming at most `cores`.
+    pub fn quota(machines: u32, cores: u32) -> [Quota; 1] {
+        [Quota {
+            kind: MACHINE,
+            limit: engine::store::LeaseLimit {
+                count: i64::from(machines),
+                amount: i64::from(cores),
+            },
+            counts: Counts::Cores,
+        }]
+    }
 }
 
 /// `ratchet-agent` next to the running `ratchet` (as installed and as built by cargo).
@@ -188,19 +213,76 @@ impl Provider for LocalProvider {
         "local"
     }
 
+    fn quotas(&self) -> &[Quota] {
+        &self.quota
+    }
+
+    fn network(&self) -> &NetworkPool {
+        &self.network
+    }
+
+    fn database_runtime(&self) -> PostgresRuntime {
+        PostgresRuntime::Native
+    }
+
+    fn agent_wait(&self) -> Duration {
+        Duration::from_secs(90)
+    }
+
     async fn create(
         &self,
-        run_id: uuid::Uuid,
-        machines: &[MachinePlan],
+        deployment: &Deployment,
+        _progress: &Progress,
     ) -> Result<Vec<Machine>, ProviderError> {
+        let holder = deployment.run_id.to_string();
+        let earlier = self.leases.leases(Some(MACHINE), Some(&holder)).await?;
         let mut created = Vec::new();
-        for plan in machines {
-            created.push(self.create_one(run_id, plan).await?);
+        for plan in &deployment.machines {
+            // A retried create replaces what an earlier attempt started for this machine.
+            if let Some(lease) = earlier.iter().find(|l| l.key == plan.name) {
+                self.destroy_one(lease).await?;
+            }
+            created.push(self.create_one(deployment.run_id, plan).await?);
         }
         Ok(created)
     }
 
-    async fn destroy(&self, lease: &Lease) -> Result<(), ProviderError> {
+    async fn destroy(
+        &self,
+        _run_id: uuid::Uuid,
+        machines: &[Lease],
+        _progress: &Progress,
+    ) -> Result<(), ProviderError> {
+        let mut errors = Vec::new();
+        for lease in machines {
+            if let Err(e) = self.destroy_one(lease).await {
+                errors.push(format!("{}: {e}", lease.key));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ProviderError::Failed(format!(
+                "cannot destroy: {}",
+                errors.join("; ")
+            )))
+        }
+    }
+
+    async fn plan(&self, deployment: &Deployment) -> Result<serde_json::Value, ProviderError> {
+        Ok(json!({
+            "provider": "local",
+            "machines": deployment.machines.iter().map(|m| json!({
+                "name": m.name,
+                "role": m.role,
+                "process": format!("{} in {}", self.agent_binary.display(), self.machines_dir().join(&m.name).display()),
+            })).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+impl LocalProvider {
+    async fn destroy_one(&self, lease: &Lease) -> Result<(), ProviderError> {
         let Some(data) = &lease.data else {
             return Ok(()); // reserved, never created
         };
@@ -232,19 +314,6 @@ impl Provider for LocalProvider {
         tracing::info!(machine = %lease.key, "local machine destroyed");
         Ok(())
     }
-}
-
-/// A new file only its owner reads and writes.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::remove_file(path);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?
-        .write_all(text.as_bytes())
 }
 
 /// Immediate shutdown (SIGQUIT) of every PostgreSQL the machine started, then SIGKILL.

@@ -1,18 +1,33 @@
-//! Machines for benchmarks: the provider interface, the `local` provider (agent processes
-//! on this host, each with its own loopback address), the network blocks and quotas.
+//! Machines for benchmarks: the provider interface and its two providers — `local` (agent
+//! processes on this host, each with its own loopback address) and `yandex` (VMs made by
+//! the Terraform CLI, agents delivered by cloud-init) — with network blocks, quotas and the
+//! leak guard.
 //!
-//! Everything a provider creates is recorded as a lease (kind `machine`) held by the test
-//! run, with what destroying it needs; so a restarted server can still tear it down.
+//! Everything a provider creates is recorded as leases held by the test run (one per
+//! machine and quota, the first with what destroying the machine needs), taken before the
+//! machine is made; so a restarted server can still tear it down.
 
+pub mod agent_binary;
+pub mod leak_guard;
 pub mod local;
 pub mod network;
+pub mod terraform;
+pub mod yandex;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use engine::store::{Lease, LeaseStore, TokenStore};
+use engine::model::Millis;
+use engine::store::{Lease, LeaseLimit, LeaseStore, TokenStore};
+use protocol::actions::PostgresRuntime;
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
-/// Lease kind of a provisioned machine.
-pub const MACHINE: &str = "machine";
+use crate::infra::network::NetworkPool;
+use crate::stroppy::spec::Target;
 
 /// The longest machine name (a cloud VM's host name has at most 63 characters).
 pub const MAX_MACHINE_NAME: usize = 63;
@@ -46,11 +61,54 @@ pub fn machine_name_problem(name: &str) -> Option<String> {
 pub struct MachinePlan {
     /// Role in the test: `db` or `loader` (tasks route to it by the label `machine`).
     pub role: String,
-    /// Unique on the provider: `<run>-<role>`.
+    /// Unique on the provider: `<test>-<role>-<run>`.
     pub name: String,
     pub address: String,
     pub cores: u32,
     pub memory_gb: u32,
+    #[serde(default = "default_disk_gb")]
+    pub disk_gb: u32,
+}
+
+fn default_disk_gb() -> u32 {
+    crate::stroppy::spec::DEFAULT_DISK_GB
+}
+
+/// One test run's machines, as a provider is asked to make them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The test run that holds the machines (their agents are enrolled for it).
+    pub run_id: Uuid,
+    /// The run's network block (`a.b.c.0/24`); every machine's address is in it.
+    pub cidr: String,
+    pub machines: Vec<MachinePlan>,
+    /// After this the leak guard destroys the machines, whatever their run is doing.
+    pub expires_at: Millis,
+}
+
+/// What a machine counts against: at most `limit.count` machines of the provider at once,
+/// whose `counts` add up to at most `limit.amount`.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    /// The lease kind of these shares.
+    pub kind: &'static str,
+    pub limit: LeaseLimit,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counts {
+    Cores,
+    MemoryGb,
+}
+
+impl Quota {
+    pub fn amount(&self, m: &MachinePlan) -> i64 {
+        i64::from(match self.counts {
+            Counts::Cores => m.cores,
+            Counts::MemoryGb => m.memory_gb,
+        })
+    }
 }
 
 /// A created machine.
@@ -71,57 +129,142 @@ pub enum ProviderError {
     Store(#[from] engine::store::StoreError),
 }
 
+/// Where a provider says what it is doing (the step's log) and learns that it should stop.
+/// Owned: a provider may keep working after the step that asked is gone (an interrupted
+/// Terraform writing its state).
+#[derive(Clone)]
+pub struct Progress {
+    pub log: Arc<dyn Fn(String) + Send + Sync>,
+    /// Cancelled when the step is; a destroy ignores it.
+    pub cancel: CancellationToken,
+}
+
+impl Progress {
+    /// Into the server's log only, never cancelled (the leak guard, the infrastructure API).
+    pub fn server_log(what: String) -> Progress {
+        Progress {
+            log: Arc::new(move |line| tracing::info!(target: "ratchet::infra", "{what}: {line}")),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
 
-    /// Create the machines and start an agent on each, enrolled for `run_id` with the
-    /// label `machine = <role>`.
+    /// What each machine counts against; the first quota's lease of a machine holds what
+    /// destroying it needs.
+    fn quotas(&self) -> &[Quota];
+
+    /// Where the test runs' network blocks come from.
+    fn network(&self) -> &NetworkPool;
+
+    /// How PostgreSQL runs on the machines.
+    fn database_runtime(&self) -> PostgresRuntime;
+
+    /// How long a machine's agent may take to connect once the machine is made.
+    fn agent_wait(&self) -> Duration;
+
+    /// Create the machines and start an agent on each, enrolled for the run with the
+    /// label `machine = <role>`. Retried after a failure: what an earlier attempt made is
+    /// reused or replaced, never leaked.
     async fn create(
         &self,
-        run_id: uuid::Uuid,
-        machines: &[MachinePlan],
+        deployment: &Deployment,
+        progress: &Progress,
     ) -> Result<Vec<Machine>, ProviderError>;
 
-    /// Destroy one machine (idempotent: a machine already gone is fine).
-    async fn destroy(&self, machine: &Lease) -> Result<(), ProviderError>;
+    /// Destroy every machine of run `run_id` (its machine leases: `machines`); idempotent,
+    /// a machine already gone is fine.
+    async fn destroy(
+        &self,
+        run_id: Uuid,
+        machines: &[Lease],
+        progress: &Progress,
+    ) -> Result<(), ProviderError>;
+
+    /// What `create` would make, made nowhere (a dry run); secrets masked.
+    async fn plan(&self, deployment: &Deployment) -> Result<serde_json::Value, ProviderError>;
 }
 
-/// Destroy every machine test run `run_id` holds and give up its leases (machines, then
-/// the network once no machine is left on it). The run's agents can do nothing more: their
-/// enrollment and session tokens are revoked. Idempotent, and
-/// carries on past a machine that fails to go (reported at the end).
+/// The lease kind of a provider's machines.
+pub fn machine_kind(provider: &dyn Provider) -> &'static str {
+    provider.quotas().first().map_or("machine", |q| q.kind)
+}
+
+/// The providers this server has, by target.
+#[derive(Clone)]
+pub struct Providers {
+    pub local: Arc<dyn Provider>,
+    /// Unset unless the server is configured for Yandex Cloud (or its simulation).
+    pub yandex: Option<Arc<dyn Provider>>,
+}
+
+impl Providers {
+    pub fn get(&self, target: Target) -> Result<&Arc<dyn Provider>, String> {
+        match target {
+            Target::Local => Ok(&self.local),
+            Target::Yandex => self.yandex.as_ref().ok_or_else(|| {
+                "`target: yandex` needs the server configured for Yandex Cloud (RATCHET_YANDEX_FOLDER_ID and credentials, or RATCHET_YANDEX_MODULE; see \"Running on Yandex Cloud\" in the README)".to_string()
+            }),
+        }
+    }
+
+    /// Every provider, for the leak guard.
+    pub fn all(&self) -> Vec<Arc<dyn Provider>> {
+        std::iter::once(self.local.clone())
+            .chain(self.yandex.clone())
+            .collect()
+    }
+}
+
+/// Destroy every machine test run `run_id` holds on `provider` and give up its leases
+/// (machines and quota shares, then the network once no machine is left on it). The run's
+/// agents can do nothing more: their enrollment and session tokens are revoked.
+/// Idempotent; answers the machines destroyed. A failure keeps the leases, so a later
+/// destroy (the leak guard's) finds them.
 pub async fn destroy_all(
     leases: &dyn LeaseStore,
     tokens: &dyn TokenStore,
     provider: &dyn Provider,
-    run_id: uuid::Uuid,
+    run_id: Uuid,
+    progress: &Progress,
     now: i64,
 ) -> Result<Vec<String>, ProviderError> {
     let holder = run_id.to_string();
-    let mut destroyed = Vec::new();
-    let mut errors = Vec::new();
-    for lease in leases.leases(Some(MACHINE), Some(&holder)).await? {
-        match provider.destroy(&lease).await {
-            Ok(()) => {
-                leases.release_lease(&lease.kind, &lease.key).await?;
-                destroyed.push(lease.key);
-            }
-            Err(e) => errors.push(format!("{}: {e}", lease.key)),
-        }
-    }
+    let machines = leases
+        .leases(Some(machine_kind(provider)), Some(&holder))
+        .await?;
+    let outcome = if machines.is_empty() {
+        Ok(())
+    } else {
+        provider.destroy(run_id, &machines, progress).await
+    };
     // Whatever of the machines' agents is left (an agent of a VM that went away with it)
     // can do nothing more.
     tokens.revoke_run_tokens(run_id, now).await?;
-    if errors.is_empty() {
-        for lease in leases.leases(Some(network::NETWORK), Some(&holder)).await? {
+    outcome?;
+    for quota in provider.quotas() {
+        for lease in leases.leases(Some(quota.kind), Some(&holder)).await? {
             leases.release_lease(&lease.kind, &lease.key).await?;
         }
-        Ok(destroyed)
-    } else {
-        Err(ProviderError::Failed(format!(
-            "cannot destroy: {}",
-            errors.join("; ")
-        )))
     }
+    for lease in leases.leases(Some(network::NETWORK), Some(&holder)).await? {
+        leases.release_lease(&lease.kind, &lease.key).await?;
+    }
+    Ok(machines.into_iter().map(|m| m.key).collect())
+}
+
+/// A new file only its owner reads and writes (tokens, variables with tokens in them).
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(text.as_bytes())
 }

@@ -25,6 +25,10 @@ pub struct SuiteSpec {
     /// The test that deltas are computed against; the first test when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
+    /// How long a test's machines may live at most (`6h`); after that the leak guard
+    /// destroys them whatever the test is doing. Default: the load's duration plus 3 hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<HumanDuration>,
     /// What every test (and every matrix combination) starts from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<Sections>,

@@ -8,6 +8,10 @@ use super::checks::*;
 use super::*;
 use crate::document::DocPath;
 
+/// A test's machines live at least this long (provisioning alone can take minutes) and
+/// at most a week.
+pub(super) const MIN_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+pub(super) const MAX_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 pub(super) const MAX_CORES: u32 = 256;
 pub(super) const MAX_MEMORY_GB: u32 = 2048;
 pub(super) const MAX_DISK_GB: u32 = 65536;
@@ -22,6 +26,19 @@ impl SuiteSpec {
             issues: Issues::default(),
         };
         x.check_name(&DocPath::root().key("name"), &self.name, "suite");
+        if let Some(ttl) = self.ttl
+            && !(MIN_TTL..=MAX_TTL).contains(&ttl.0)
+        {
+            x.issues.push(
+                DocPath::root().key("ttl"),
+                format!(
+                    "ttl {} is out of range: use {} to {}",
+                    humantime::format_duration(ttl.0),
+                    humantime::format_duration(MIN_TTL),
+                    humantime::format_duration(MAX_TTL)
+                ),
+            );
+        }
 
         let defaults = self.defaults.as_ref();
         let defaults_layer = Layer {
@@ -119,6 +136,7 @@ impl SuiteSpec {
             description: self.description.clone(),
             target: self.target,
             baseline,
+            ttl: self.ttl,
             tests,
         })
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::document::{Builtin, Driver, Target, human_duration};
+use super::document::{Builtin, Driver, HumanDuration, Target, human_duration};
 
 /// A suite after expansion: every test complete and checked, in run order (the `tests`
 /// entries, then the matrix combinations).
@@ -19,6 +19,9 @@ pub struct Suite {
     pub target: Target,
     /// Name of the test deltas are computed against.
     pub baseline: String,
+    /// The most a test's machines may live (see [`SuiteSpec::ttl`](super::SuiteSpec)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<HumanDuration>,
     pub tests: Vec<TestSpec>,
 }
 

@@ -13,14 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::definition::{Condition, DesiredLabel, TaskDef, WorkflowDef};
-use engine::store::{LeaseLimit, LeaseStore, ReadStore, TokenStore};
+use engine::store::{LeaseStore, ReadStore, TokenStore};
 use engine::{Context, HandlerResult, TaskError, Worker};
 use protocol::actions as agent;
 use serde::Serialize;
 use serde_json::json;
 
 pub use self::suite::SuiteInput;
-use crate::infra::Provider;
+pub use self::test_run::{machines_expire_at, planned_deployment};
+use self::test_run::TestRunInput;
+use crate::infra::{Provider, Providers};
+use crate::stroppy::spec::Target;
 use crate::stroppy::steps::{self, TestStep};
 
 pub const SUITE: &str = "stroppy-test-suite";
@@ -34,17 +37,23 @@ pub fn is_built_in(name: &str) -> bool {
 
 /// Registered at every start; versions are immutable, so any change to these definitions
 /// must bump this (runs of the old version carry on with the old definition).
-pub const VERSION: &str = "1";
+pub const VERSION: &str = "2";
 
 /// What the in-process steps reach: reads, leases and tokens (never the run mutations:
 /// those are the engine's).
+#[derive(Clone)]
 pub struct Domain {
     pub reads: Arc<dyn ReadStore>,
     pub leases: Arc<dyn LeaseStore>,
     pub tokens: Arc<dyn TokenStore>,
-    pub provider: Arc<dyn Provider>,
-    /// Quota over all concurrent suites: machines, and the cores they add up to.
-    pub quota: LeaseLimit,
+    /// The machines' makers, by target.
+    pub providers: Providers,
+}
+
+impl Domain {
+    fn provider(&self, target: Target) -> Result<&Arc<dyn Provider>, TaskError> {
+        self.providers.get(target).map_err(fatal)
+    }
 }
 
 fn step(name: &str, action: &str) -> TaskDef {
@@ -114,7 +123,7 @@ pub fn definitions() -> Vec<WorkflowDef> {
         .task(
             test_step(WaitWorkers, "stroppy.test.wait-workers")
                 .parents([DeployPlan.as_str()])
-                .execution_timeout(minutes(5)),
+                .execution_timeout(minutes(20)),
         )
         .task(
             on_machine(
@@ -169,7 +178,7 @@ pub fn definitions() -> Vec<WorkflowDef> {
         .task(
             step(p::WAIT_MACHINES, "stroppy.provision.wait-machines")
                 .parents([p::CREATE])
-                .execution_timeout(minutes(5)),
+                .execution_timeout(minutes(20)),
         )
         .on_failure(step(p::DESTROY, "stroppy.provision.destroy").execution_timeout(minutes(30)));
     vec![provision, test_run, suite]
@@ -224,12 +233,14 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
         .handle("stroppy.test.plan-placement-intent", |ctx| async move {
             test_run::plan_intent(&ctx)
         })
-        .handle("stroppy.test.build-placement", |ctx| async move {
-            test_run::build_placement(&ctx)
-        })
-        .handle("stroppy.test.deploy-plan", |ctx| async move {
-            test_run::deploy_plan(&ctx).await
-        })
+        .handle(
+            "stroppy.test.build-placement",
+            with(d, |ctx, d| async move { test_run::build_placement(&ctx, &d) }),
+        )
+        .handle(
+            "stroppy.test.deploy-plan",
+            with(d, |ctx, d| async move { test_run::deploy_plan(&ctx, &d).await }),
+        )
         .handle(
             "stroppy.test.wait-workers",
             with(
@@ -243,7 +254,8 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
         .handle(
             "stroppy.test.destroy-plan",
             with(d, |ctx, d| async move {
-                provision::destroy(&ctx, &d, ctx.run_id()).await
+                let target = ctx.input_as::<TestRunInput>()?.target;
+                provision::destroy(&ctx, &d, target, ctx.run_id()).await
             }),
         )
         .handle(
@@ -273,7 +285,7 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
             "stroppy.provision.destroy",
             with(d, |ctx, d| async move {
                 let input = provision::checked_input(&ctx, &d).await?;
-                provision::destroy(&ctx, &d, input.run_id).await
+                provision::destroy(&ctx, &d, input.target, input.run_id).await
             }),
         )
 }

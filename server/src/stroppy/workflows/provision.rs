@@ -13,17 +13,38 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Domain, fatal, output, retryable};
-use crate::infra::{self, MACHINE, Machine, MachinePlan};
+use crate::infra::{self, Deployment, Machine, MachinePlan, Progress};
+use crate::stroppy::spec::Target;
 
-/// Agents must connect this soon after their machines are created.
-const AGENT_WAIT: Duration = Duration::from_secs(90);
-
-/// Input of a `cloud-provision`: the machines of one test run.
+/// Input of a `cloud-provision`: the machines of one test run, on one target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProvisionInput {
     /// The test run that holds the machines (their agents are enrolled for it).
     pub run_id: Uuid,
+    #[serde(default = "local")]
+    pub target: Target,
+    /// The run's network block.
+    #[serde(default)]
+    pub cidr: String,
     pub machines: Vec<MachinePlan>,
+    /// When the leak guard may destroy the machines whatever the run does (epoch ms).
+    #[serde(default)]
+    pub expires_at: i64,
+}
+
+fn local() -> Target {
+    Target::Local
+}
+
+impl ProvisionInput {
+    pub fn deployment(&self) -> Deployment {
+        Deployment {
+            run_id: self.run_id,
+            cidr: self.cidr.clone(),
+            machines: self.machines.clone(),
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// `logical-provisioning`: the machines, with their names and addresses.
@@ -97,38 +118,41 @@ pub(super) async fn logical(ctx: &Context, d: &Domain) -> HandlerResult {
     })
 }
 
-/// Take a machine lease per planned machine, counted against the quota; wait while the
+/// Take the provider's quota shares of every planned machine (its leases); wait while a
 /// quota is full (another suite holds it), without failing.
 pub(super) async fn reserve_quotas(ctx: &Context, d: &Domain) -> HandlerResult {
     let input = checked_input(ctx, d).await?;
+    let provider = d.provider(input.target)?;
     let holder = input.run_id.to_string();
     let mut waiting_said = false;
     for m in &input.machines {
-        let lease = Lease {
-            kind: MACHINE.into(),
-            key: m.name.clone(),
-            holder: holder.clone(),
-            amount: i64::from(m.cores),
-            data: None,
-        };
-        loop {
-            if d.leases
-                .acquire_lease(&lease, Some(d.quota), SystemClock.now())
-                .await
-                .map_err(retryable)?
-            {
-                break;
-            }
-            if !waiting_said {
-                ctx.log(format!(
-                    "waiting for quota: at most {} machines and {} cores at once",
-                    d.quota.count, d.quota.amount
-                ));
-                waiting_said = true;
-            }
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                () = ctx.cancelled() => return Err(retryable("cancelled while waiting for quota")),
+        for quota in provider.quotas() {
+            let lease = Lease {
+                kind: quota.kind.into(),
+                key: m.name.clone(),
+                holder: holder.clone(),
+                amount: quota.amount(m),
+                data: None,
+            };
+            loop {
+                if d.leases
+                    .acquire_lease(&lease, Some(quota.limit), SystemClock.now())
+                    .await
+                    .map_err(retryable)?
+                {
+                    break;
+                }
+                if !waiting_said {
+                    ctx.log(format!(
+                        "waiting for quota {}: at most {} machines, adding up to {} ({:?}), at once",
+                        quota.kind, quota.limit.count, quota.limit.amount, quota.counts
+                    ));
+                    waiting_said = true;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = ctx.cancelled() => return Err(retryable("cancelled while waiting for quota")),
+                }
             }
         }
     }
@@ -139,15 +163,15 @@ pub(super) async fn reserve_quotas(ctx: &Context, d: &Domain) -> HandlerResult {
 
 pub(super) async fn create(ctx: &Context, d: &Domain) -> HandlerResult {
     let input = checked_input(ctx, d).await?;
-    let machines = d
-        .provider
-        .create(input.run_id, &input.machines)
+    let provider = d.provider(input.target)?;
+    let machines = provider
+        .create(&input.deployment(), &progress(ctx))
         .await
         .map_err(retryable)?;
     for m in &machines {
         ctx.log(format!(
             "{} machine {} at {}",
-            d.provider.name(),
+            provider.name(),
             m.name,
             m.address
         ));
@@ -157,18 +181,25 @@ pub(super) async fn create(ctx: &Context, d: &Domain) -> HandlerResult {
 
 pub(super) async fn wait_machines(ctx: &Context, d: &Domain) -> HandlerResult {
     let input = checked_input(ctx, d).await?;
-    let agents = wait_for_agents(ctx, d, input.run_id, &input.machines).await?;
+    let wait = d.provider(input.target)?.agent_wait();
+    let agents = wait_for_agents(ctx, d, input.run_id, &input.machines, wait).await?;
     output(&AgentsReady { agents })
 }
 
 /// Destroy what test run `run_id` holds (idempotent: the on-failure step may run after a
 /// partial destroy, or after the provision's own clean-up).
-pub(super) async fn destroy(ctx: &Context, d: &Domain, run_id: Uuid) -> HandlerResult {
+pub(super) async fn destroy(
+    ctx: &Context,
+    d: &Domain,
+    target: Target,
+    run_id: Uuid,
+) -> HandlerResult {
     let destroyed = infra::destroy_all(
         d.leases.as_ref(),
         d.tokens.as_ref(),
-        d.provider.as_ref(),
+        d.provider(target)?.as_ref(),
         run_id,
+        &progress(ctx),
         SystemClock.now(),
     )
     .await
@@ -181,6 +212,15 @@ pub(super) async fn destroy(ctx: &Context, d: &Domain, run_id: Uuid) -> HandlerR
     output(&Destroyed { destroyed })
 }
 
+/// The step's log and cancellation, for a provider.
+fn progress(ctx: &Context) -> Progress {
+    let log = ctx.clone();
+    Progress {
+        log: std::sync::Arc::new(move |line| log.log(line)),
+        cancel: ctx.cancellation_token(),
+    }
+}
+
 /// Wait until every planned machine's agent is registered for test run `run_id` and live
 /// (an agent of another run, or of none, going by the same name does not count).
 pub(super) async fn wait_for_agents(
@@ -188,8 +228,9 @@ pub(super) async fn wait_for_agents(
     d: &Domain,
     run_id: Uuid,
     plan: &[MachinePlan],
+    wait: Duration,
 ) -> Result<Vec<AgentReady>, TaskError> {
-    let deadline = tokio::time::Instant::now() + AGENT_WAIT;
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         let workers = d.reads.workers().await.map_err(retryable)?;
         let found: BTreeMap<&str, &WorkerRecord> = workers
@@ -220,7 +261,7 @@ pub(super) async fn wait_for_agents(
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(fatal(format!(
-                "no agent connected within {AGENT_WAIT:?} for: {}",
+                "no agent connected within {wait:?} for: {}",
                 missing.join(", ")
             )));
         }

@@ -58,6 +58,7 @@ pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
             suite: input.suite.name.clone(),
             target: input.suite.target,
             test: t.clone(),
+            ttl_s: input.suite.ttl.map(|t| t.0.as_secs()),
         };
         Ok(Child::new(
             t.name.clone(),

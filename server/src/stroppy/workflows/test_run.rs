@@ -2,9 +2,10 @@
 //! database, the load, and always the teardown.
 
 use engine::clock::{Clock, SystemClock};
+use engine::model::{Millis, RunState};
 use engine::{Child, Context, HandlerResult};
 use protocol::actions::{
-    self as agent, LoadInput, PgbenchInput, PostgresInstance, PostgresStartInput,
+    LoadInput, PgbenchInput, PostgresInstance, PostgresStartInput,
     StroppyInstallInput, StroppyRunInput,
 };
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,32 @@ pub struct TestRunInput {
     pub suite: String,
     pub target: Target,
     pub test: TestSpec,
+    /// The most the test's machines may live, in seconds (default: the load plus 3 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_s: Option<u64>,
+}
+
+impl TestRunInput {
+    fn ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.ttl_s
+                .unwrap_or(self.test.workload.duration_s() + DEFAULT_TTL_MARGIN_S),
+        )
+    }
+}
+
+/// Machines live their load's duration and this much more, unless the suite says.
+const DEFAULT_TTL_MARGIN_S: u64 = 3 * 3600;
+
+/// When the machines of test run `run` must be gone, whatever the run is doing: its
+/// creation plus its TTL. `None` for a run that is not a test run.
+pub fn machines_expire_at(run: &RunState) -> Option<Millis> {
+    if run.workflow != super::TEST_RUN {
+        return None;
+    }
+    let input: TestRunInput = serde_json::from_value(run.input.clone()).ok()?;
+    let ttl_ms = i64::try_from(input.ttl().as_millis()).unwrap_or(i64::MAX);
+    Some(run.created_at.saturating_add(ttl_ms))
 }
 
 /// `validate-input`: the test as it will run.
@@ -46,6 +73,12 @@ struct Intent {
     role: String,
     cores: u32,
     memory_gb: u32,
+    #[serde(default = "default_disk")]
+    disk_gb: u32,
+}
+
+fn default_disk() -> u32 {
+    crate::stroppy::spec::DEFAULT_DISK_GB
 }
 
 /// `plan-placement-intent`.
@@ -87,8 +120,10 @@ pub(super) fn validate(ctx: &Context) -> HandlerResult {
 }
 
 pub(super) async fn acquire_network(ctx: &Context, d: &Domain) -> HandlerResult {
+    let input: TestRunInput = ctx.input_as()?;
+    let pool = d.provider(input.target)?.network();
     let holder = ctx.run_id().to_string();
-    let cidr = network::acquire(d.leases.as_ref(), &holder, SystemClock.now())
+    let cidr = network::acquire(d.leases.as_ref(), pool, &holder, SystemClock.now())
         .await
         .map_err(retryable)?;
     ctx.log(format!("network {cidr}"));
@@ -97,42 +132,74 @@ pub(super) async fn acquire_network(ctx: &Context, d: &Domain) -> HandlerResult 
 
 pub(super) fn plan_intent(ctx: &Context) -> HandlerResult {
     let input: TestRunInput = ctx.input_as()?;
+    output(&Intents {
+        machines: intents(&input.test),
+    })
+}
+
+/// The machines a test needs: its database's and its loader's.
+fn intents(test: &TestSpec) -> Vec<Intent> {
     let intent = |role: &str, h: Option<&Hardware>| Intent {
         role: role.into(),
         cores: h.map_or(1, |h| h.cores),
         memory_gb: h.map_or(1, |h| h.memory_gb),
+        disk_gb: h.map_or(crate::stroppy::spec::DEFAULT_DISK_GB, |h| h.disk_gb),
     };
-    output(&Intents {
-        machines: vec![
-            intent("db", input.test.database.hardware.as_ref()),
-            intent("loader", input.test.loader.hardware.as_ref()),
-        ],
-    })
+    vec![
+        intent("db", test.database.hardware.as_ref()),
+        intent("loader", test.loader.hardware.as_ref()),
+    ]
 }
 
-pub(super) fn build_placement(ctx: &Context) -> HandlerResult {
+/// The machines as named and addressed for test run `run_id` in network block `cidr`:
+/// `<test>-<role>-<run>` (within a host name's 63 characters), hosts .10, .20, ...
+fn name_machines(test: &TestSpec, run_id: Uuid, cidr: &str, intents: &[Intent]) -> Vec<MachinePlan> {
+    let short = &run_id.simple().to_string()[..12];
+    let test_part: String = test.name.chars().take(40).collect();
+    let test_part = test_part.trim_end_matches('-');
+    intents
+        .iter()
+        .enumerate()
+        .map(|(i, m)| MachinePlan {
+            role: m.role.clone(),
+            name: format!("{test_part}-{}-{short}", m.role),
+            address: network::host(cidr, 10 + 10 * i as u8),
+            cores: m.cores,
+            memory_gb: m.memory_gb,
+            disk_gb: m.disk_gb,
+        })
+        .collect()
+}
+
+/// What a test run of `test` would deploy (a dry run): its machines as a run would name
+/// them, in an example block of the provider's pool, and when they would expire.
+pub fn planned_deployment(test: &TestSpec, pool_block: &str, ttl_s: Option<u64>, now: Millis) -> crate::infra::Deployment {
+    let run_id = Uuid::new_v4();
+    let input = TestRunInput {
+        suite: String::new(),
+        target: Target::Local,
+        test: test.clone(),
+        ttl_s,
+    };
+    let ttl_ms = i64::try_from(input.ttl().as_millis()).unwrap_or(i64::MAX);
+    crate::infra::Deployment {
+        run_id,
+        cidr: pool_block.to_string(),
+        machines: name_machines(test, run_id, pool_block, &intents(test)),
+        expires_at: now.saturating_add(ttl_ms),
+    }
+}
+
+pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
     let input: TestRunInput = ctx.input_as()?;
+    let runtime = d.provider(input.target)?.database_runtime();
     let cidr = ctx
         .parent_as::<NetworkAcquired>(TestStep::AcquireNetwork.as_str())?
         .cidr;
     let intent = ctx
         .parent_as::<Intents>(TestStep::PlanPlacementIntent.as_str())?
         .machines;
-    let short = &ctx.run_id().simple().to_string()[..12];
-    // `<test>-<role>-<run>`, within a host name's 63 characters.
-    let test_part: String = input.test.name.chars().take(40).collect();
-    let test_part = test_part.trim_end_matches('-');
-    let machines: Vec<MachinePlan> = intent
-        .iter()
-        .enumerate()
-        .map(|(i, m)| MachinePlan {
-            role: m.role.clone(),
-            name: format!("{test_part}-{}-{short}", m.role),
-            address: network::host(&cidr, 10 + 10 * i as u8),
-            cores: m.cores,
-            memory_gb: m.memory_gb,
-        })
-        .collect();
+    let machines = name_machines(&input.test, ctx.run_id(), &cidr, &intent);
     let db_host = machines
         .first()
         .ok_or_else(|| fatal("no machines were planned"))?
@@ -144,11 +211,7 @@ pub(super) fn build_placement(ctx: &Context) -> HandlerResult {
     let database = PostgresStartInput {
         name: "bench".into(),
         version: input.test.database.version,
-        runtime: if input.target == Target::Local {
-            agent::PostgresRuntime::Native
-        } else {
-            agent::PostgresRuntime::Docker
-        },
+        runtime,
         listen_address: db_host.clone(),
         port: DB_PORT,
         settings: input.test.database.settings.clone(),
@@ -226,11 +289,24 @@ pub(super) fn build_placement(ctx: &Context) -> HandlerResult {
 }
 
 /// Provision through a `cloud-provision` child run, and hand back its machines.
-pub(super) async fn deploy_plan(ctx: &Context) -> HandlerResult {
+pub(super) async fn deploy_plan(ctx: &Context, d: &Domain) -> HandlerResult {
+    let test: TestRunInput = ctx.input_as()?;
+    let run = d
+        .reads
+        .run(ctx.run_id())
+        .await
+        .map_err(retryable)?
+        .ok_or_else(|| fatal("the test run is gone"))?;
     let placement: Placement = ctx.parent_as(TestStep::BuildPlacement.as_str())?;
+    let cidr = ctx
+        .parent_as::<NetworkAcquired>(TestStep::AcquireNetwork.as_str())?
+        .cidr;
     let input = ProvisionInput {
         run_id: ctx.run_id(),
+        target: test.target,
+        cidr,
         machines: placement.machines,
+        expires_at: machines_expire_at(&run).ok_or_else(|| fatal("not a test run"))?,
     };
     let input = serde_json::to_value(input).map_err(fatal)?;
     let done = ctx
@@ -266,7 +342,10 @@ pub(super) async fn wait_workers(ctx: &Context, d: &Domain) -> HandlerResult {
     let plan = ctx
         .parent_as::<Placement>(TestStep::BuildPlacement.as_str())?
         .machines;
-    let agents = wait_for_agents(ctx, d, ctx.run_id(), &plan).await?;
+    let target = ctx.input_as::<TestRunInput>()?.target;
+    // The agents were up when the provision ended: a short wait covers a reconnect.
+    let wait = d.provider(target)?.agent_wait();
+    let agents = wait_for_agents(ctx, d, ctx.run_id(), &plan, wait).await?;
     output(&AgentsReady { agents })
 }
 
