@@ -88,51 +88,109 @@ pub struct YandexArgs {
     /// embedded one (terraform-modules/local-sim simulates the cloud on this host).
     #[arg(long = "yandex-module", env = "RATCHET_YANDEX_MODULE")]
     pub module: Option<PathBuf>,
-    #[arg(long = "yandex-zone", env = "RATCHET_YANDEX_ZONE", default_value = "ru-central1-a")]
+    #[arg(
+        long = "yandex-zone",
+        env = "RATCHET_YANDEX_ZONE",
+        default_value = "ru-central1-a"
+    )]
     pub zone: String,
     /// An existing VPC network for the deployments' subnets; unset: one network each.
-    #[arg(long = "yandex-network-id", env = "RATCHET_YANDEX_NETWORK_ID", default_value = "")]
+    #[arg(
+        long = "yandex-network-id",
+        env = "RATCHET_YANDEX_NETWORK_ID",
+        default_value = ""
+    )]
     pub network_id: String,
     /// Where the deployments' /24 subnets come from.
-    #[arg(long = "yandex-subnet-pool", env = "RATCHET_YANDEX_SUBNET_POOL", default_value = "10.130.0.0/16")]
+    #[arg(
+        long = "yandex-subnet-pool",
+        env = "RATCHET_YANDEX_SUBNET_POOL",
+        default_value = "10.130.0.0/16"
+    )]
     pub subnet_pool: String,
     /// Where the VMs reach this server; RATCHET_PUBLIC_URL if unset.
     #[arg(long = "yandex-server-url", env = "RATCHET_YANDEX_SERVER_URL")]
     pub server_url: Option<String>,
     /// The server's addresses as the VMs see them (their security group lets them out to
     /// these), comma-separated CIDR blocks.
-    #[arg(long = "yandex-server-cidrs", env = "RATCHET_YANDEX_SERVER_CIDRS", value_delimiter = ',', default_value = "0.0.0.0/0")]
+    #[arg(
+        long = "yandex-server-cidrs",
+        env = "RATCHET_YANDEX_SERVER_CIDRS",
+        value_delimiter = ',',
+        default_value = "0.0.0.0/0"
+    )]
     pub server_cidrs: Vec<String>,
     /// Other destinations the VMs may reach (package mirrors, the container registry).
-    #[arg(long = "yandex-egress-cidrs", env = "RATCHET_YANDEX_EGRESS_CIDRS", value_delimiter = ',', default_value = "0.0.0.0/0")]
+    #[arg(
+        long = "yandex-egress-cidrs",
+        env = "RATCHET_YANDEX_EGRESS_CIDRS",
+        value_delimiter = ',',
+        default_value = "0.0.0.0/0"
+    )]
     pub egress_cidrs: Vec<String>,
-    #[arg(long = "yandex-platform", env = "RATCHET_YANDEX_PLATFORM", default_value = "standard-v3")]
+    #[arg(
+        long = "yandex-platform",
+        env = "RATCHET_YANDEX_PLATFORM",
+        default_value = "standard-v3"
+    )]
     pub platform: String,
     /// 100 for benchmarks: a burstable VM's numbers mean nothing.
-    #[arg(long = "yandex-core-fraction", env = "RATCHET_YANDEX_CORE_FRACTION", default_value_t = 100)]
+    #[arg(
+        long = "yandex-core-fraction",
+        env = "RATCHET_YANDEX_CORE_FRACTION",
+        default_value_t = 100
+    )]
     pub core_fraction: u32,
-    #[arg(long = "yandex-disk-type", env = "RATCHET_YANDEX_DISK_TYPE", default_value = "network-ssd")]
+    #[arg(
+        long = "yandex-disk-type",
+        env = "RATCHET_YANDEX_DISK_TYPE",
+        default_value = "network-ssd"
+    )]
     pub disk_type: String,
-    #[arg(long = "yandex-image-family", env = "RATCHET_YANDEX_IMAGE_FAMILY", default_value = "ubuntu-2204-lts")]
+    #[arg(
+        long = "yandex-image-family",
+        env = "RATCHET_YANDEX_IMAGE_FAMILY",
+        default_value = "ubuntu-2204-lts"
+    )]
     pub image_family: String,
     /// A fixed image in place of the family's latest (reproducible runs).
-    #[arg(long = "yandex-image-id", env = "RATCHET_YANDEX_IMAGE_ID", default_value = "")]
+    #[arg(
+        long = "yandex-image-id",
+        env = "RATCHET_YANDEX_IMAGE_ID",
+        default_value = ""
+    )]
     pub image_id: String,
     /// Give each VM a public address (the server must then be reachable on it).
-    #[arg(long = "yandex-public-ip", env = "RATCHET_YANDEX_PUBLIC_IP", default_value_t = false)]
+    #[arg(
+        long = "yandex-public-ip",
+        env = "RATCHET_YANDEX_PUBLIC_IP",
+        default_value_t = false
+    )]
     pub public_ip: bool,
     /// How PostgreSQL runs on the VMs: docker (the image of the version asked for) or
     /// native (installed on the image).
     #[arg(long = "yandex-database-runtime", env = "RATCHET_YANDEX_DATABASE_RUNTIME", value_enum, default_value_t = Runtime::Docker)]
     pub database_runtime: Runtime,
     /// Quota: VMs at once, over all suites.
-    #[arg(long = "yandex-max-vms", env = "RATCHET_YANDEX_MAX_VMS", default_value_t = 8)]
+    #[arg(
+        long = "yandex-max-vms",
+        env = "RATCHET_YANDEX_MAX_VMS",
+        default_value_t = 8
+    )]
     pub max_vms: u32,
     /// Quota: cores at once.
-    #[arg(long = "yandex-max-cores", env = "RATCHET_YANDEX_MAX_CORES", default_value_t = 64)]
+    #[arg(
+        long = "yandex-max-cores",
+        env = "RATCHET_YANDEX_MAX_CORES",
+        default_value_t = 64
+    )]
     pub max_cores: u32,
     /// Quota: memory at once, in GB.
-    #[arg(long = "yandex-max-memory-gb", env = "RATCHET_YANDEX_MAX_MEMORY_GB", default_value_t = 256)]
+    #[arg(
+        long = "yandex-max-memory-gb",
+        env = "RATCHET_YANDEX_MAX_MEMORY_GB",
+        default_value_t = 256
+    )]
     pub max_memory_gb: u32,
     /// How long a VM's agent may take to connect after the apply (boot and cloud-init).
     #[arg(long = "yandex-agent-wait", env = "RATCHET_YANDEX_AGENT_WAIT", default_value = "10m", value_parser = humantime::parse_duration)]

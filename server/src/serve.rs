@@ -51,9 +51,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.agent_lease < std::time::Duration::from_secs(2) {
         anyhow::bail!("RATCHET_AGENT_LEASE must be at least 2s");
     }
+    let defaults = EngineConfig::default();
     let config = EngineConfig {
         worker_timeout: args.agent_lease,
-        ..EngineConfig::default()
+        // The in-process workers beat well within the lease, or they would look lost.
+        heartbeat_interval: defaults.heartbeat_interval.min(args.agent_lease / 3),
+        ..defaults
     };
     let engine = Arc::new(Engine::with(
         store.clone(),
@@ -73,7 +76,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(local::default_agent_binary);
     // Served to cloud machines; a missing binary matters to them only (and is said then).
     let agent_binary = AgentBinary::load(agent_path.clone());
-    let domain = start_domain(&engine, &args, listener.local_addr()?, &agent_path, agent_binary.as_ref()).await?;
+    let domain = start_domain(
+        &engine,
+        &args,
+        listener.local_addr()?,
+        &agent_path,
+        agent_binary.as_ref(),
+    )
+    .await?;
     let agent_binary = agent_binary.ok();
     let state = AppState {
         reads: engine.reads(),
@@ -200,7 +210,10 @@ async fn yandex_provider(
         folder_id: y.folder_id.clone().unwrap_or_default(),
         zone: y.zone.clone(),
         network_id: y.network_id.clone(),
-        server_url: y.server_url.clone().unwrap_or_else(|| url_args.agent_facing_url()),
+        server_url: y
+            .server_url
+            .clone()
+            .unwrap_or_else(|| url_args.agent_facing_url()),
         server_cidrs: y.server_cidrs.clone(),
         egress_cidrs: y.egress_cidrs.clone(),
         vm: VmDefaults {
@@ -222,7 +235,10 @@ async fn yandex_provider(
         agent_wait: y.agent_wait,
     };
     let terraform = Terraform {
-        bin: y.terraform_bin.clone().unwrap_or_else(|| "terraform".into()),
+        bin: y
+            .terraform_bin
+            .clone()
+            .unwrap_or_else(|| "terraform".into()),
         cli_config: y.terraform_cli_config.clone(),
     };
     let installation = engine.installation().await?;

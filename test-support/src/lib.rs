@@ -1,5 +1,6 @@
 //! Throw-away services for tests: a PostgreSQL server and a Valkey/Redis server, each on a
-//! free port in a temporary directory, stopped and removed when dropped.
+//! free port in a temporary directory, stopped and removed when dropped; and the Terraform
+//! CLI the yandex target's tests run.
 //!
 //! `RATCHET_TEST_DATABASE_URL` / `RATCHET_TEST_VALKEY_URL` point the tests at existing servers
 //! instead (each test still gets its own fresh database). A missing binary fails the test
@@ -8,11 +9,13 @@
 mod postgres;
 mod process;
 mod redis;
+mod terraform;
 
 pub use postgres::{
     PgServer, TestDatabase, pg_bindir, pg_major_version, test_database, test_database_with_password,
 };
 pub use redis::{RedisServer, TestValkey, test_valkey};
+pub use terraform::{TerraformTools, terraform, terraform_module};
 
 use std::net::TcpListener;
 

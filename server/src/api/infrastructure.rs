@@ -86,7 +86,10 @@ pub async fn infrastructure(
                 run_id,
                 provider: provider.name().into(),
                 run_status: run.as_ref().map(|r| r.status),
-                suite_id: run.as_ref().and_then(|r| r.parent.as_ref()).map(|p| p.run_id),
+                suite_id: run
+                    .as_ref()
+                    .and_then(|r| r.parent.as_ref())
+                    .map(|p| p.run_id),
                 created_at: run.as_ref().map(|r| r.created_at),
                 expires_at: run.as_ref().and_then(machines_expire_at),
                 network: leases
@@ -199,13 +202,19 @@ pub async fn agent_binary(
             binary.arch, q.arch
         )));
     }
-    let file = tokio::fs::File::open(&binary.path)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the agent binary: {e}")))?;
+    let file = tokio::fs::File::open(&binary.path).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the agent binary: {e}"),
+        )
+    })?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     if let Ok(sha) = HeaderValue::from_str(&binary.sha256) {
         headers.insert("x-checksum-sha256", sha);
     }

@@ -119,19 +119,19 @@ pub struct RunDetail {
 /// suite workflows: they start only through their domain (a suite through
 /// `POST /api/v1/suites`), never with an input of the caller's making.
 pub async fn startable(state: &AppState, name: &str, version: &str) -> ApiResult<()> {
+    if workflows::is_built_in(name) {
+        return Err(ApiError::forbidden(format!(
+            "workflow `{name}` is one of the server's own, started only by the server: submit a suite with POST /api/v1/suites"
+        )));
+    }
     let Some(def) = state.reads.workflow(name, version).await? else {
         return Ok(()); // the engine answers 404
     };
     match state.engine.in_process_task(&def) {
         None => Ok(()),
         Some(task) => Err(ApiError::forbidden(format!(
-            "workflow `{name}` runs the server's own steps (task `{}`), so it is started only by the server{}",
+            "workflow `{name}` runs the server's own steps (task `{}`), so it is started only by the server",
             task.name,
-            if workflows::is_built_in(name) {
-                ": submit a suite with POST /api/v1/suites"
-            } else {
-                ""
-            }
         ))),
     }
 }

@@ -10,7 +10,12 @@ pub struct InfraArgs {
     #[command(subcommand)]
     pub command: InfraCommand,
     /// The Ratchet server.
-    #[arg(long, env = "RATCHET_SERVER_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "RATCHET_SERVER_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub server: String,
     /// An API token (`read` to list, `admin` to destroy).
     #[arg(long, env = "RATCHET_TOKEN", hide_env_values = true, global = true)]
@@ -90,11 +95,17 @@ fn print_deployments(infra: &Value) {
                 "expired".to_string()
             } else {
                 let s = (at - now) / 1000;
-                format!("in {}", humantime::format_duration(std::time::Duration::from_secs(s as u64)))
+                format!(
+                    "in {}",
+                    humantime::format_duration(std::time::Duration::from_secs(s as u64))
+                )
             }
         })
     };
-    println!("{:<36}  {:<8}  {:<10}  {:<12}  {:<14}  machines", "run", "provider", "status", "age", "expires");
+    println!(
+        "{:<36}  {:<8}  {:<10}  {:<12}  {:<14}  machines",
+        "run", "provider", "status", "age", "expires"
+    );
     for d in deployments {
         let machines: Vec<String> = d["machines"]
             .as_array()

@@ -92,7 +92,10 @@ impl LeakGuard {
                 continue;
             }
             // A network block of a live run's other provider is not ours to give back.
-            let holds_machines = !leases.leases(Some(machines), Some(&holder)).await?.is_empty();
+            let holds_machines = !leases
+                .leases(Some(machines), Some(&holder))
+                .await?
+                .is_empty();
             if !ended && !holds_machines {
                 continue;
             }
@@ -103,7 +106,16 @@ impl LeakGuard {
                 }
             }
             let progress = Progress::server_log(format!("leak guard, run {run_id}"));
-            match destroy_all(leases.as_ref(), self.engine.tokens().as_ref(), provider, run_id, &progress, now).await {
+            match destroy_all(
+                leases.as_ref(),
+                self.engine.tokens().as_ref(),
+                provider,
+                run_id,
+                &progress,
+                now,
+            )
+            .await
+            {
                 Ok(destroyed) => {
                     if !destroyed.is_empty() {
                         tracing::warn!(run = %run_id, status = ?run.as_ref().map(|r| r.status).unwrap_or(RunStatus::Cancelled), machines = ?destroyed, "leak guard: destroyed machines left behind");

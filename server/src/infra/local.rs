@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use engine::store::{Lease, LeaseStore, TokenStore};
-use protocol::actions::PostgresRuntime;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
+use protocol::actions::PostgresRuntime;
 use serde_json::json;
 
 use crate::infra::network::NetworkPool;

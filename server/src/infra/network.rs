@@ -136,7 +136,14 @@ mod tests {
         assert_eq!(all.len(), 256);
         assert!(all.contains("10.130.0.0/24") && all.contains("10.130.255.0/24"));
         assert!(!pool.is_loopback());
-        assert_eq!(NetworkPool::parse("10.1.2.3/24").unwrap().candidates().next().unwrap(), "10.1.2.0/24");
+        assert_eq!(
+            NetworkPool::parse("10.1.2.3/24")
+                .unwrap()
+                .candidates()
+                .next()
+                .unwrap(),
+            "10.1.2.0/24"
+        );
         assert!(NetworkPool::parse("10.0.0.0/25").is_err());
         assert!(NetworkPool::parse("nonsense").is_err());
         assert!(NetworkPool::loopback().is_loopback());

@@ -421,15 +421,25 @@ pub async fn wait_step(api: &Api, id: &str, test: usize, step: &str) -> Value {
 
 /// After a suite: no process, no machine dir, no lease of it.
 pub async fn assert_nothing_left(api: &Api, data: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    assert_nothing_left_within(api, data, 15).await
+}
+
+pub async fn assert_nothing_left_within(api: &Api, data: &Path, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let procs: Vec<String> = processes_in(data)
             .into_iter()
             .map(|p| format!("{}: {}", p.pid, p.cmdline))
             .collect();
-        let machines: Vec<_> = std::fs::read_dir(data.join("machines"))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
+        // Local machines, cloud deployments (their Terraform work dirs) and simulated VMs.
+        let machines: Vec<_> = ["machines", "deployments", "sim-machines"]
+            .iter()
+            .flat_map(|dir| {
+                std::fs::read_dir(data.join(dir))
+                    .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+            .collect();
         let (_, infra) = api.get("/api/v1/infrastructure").await;
         let leases = infra["leases"].as_array().cloned().unwrap_or_default();
         if procs.is_empty() && machines.is_empty() && leases.is_empty() {

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
-use tokio_stream::StreamExt;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::bytes::BytesMut;
+use tokio_util::codec::{Decoder, LinesCodec};
 use tokio_util::sync::CancellationToken;
 
 pub use self::output::{Secrets, parse_line};
@@ -27,8 +28,8 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(120);
 /// holds (an apply being interrupted, say).
 const LOCK_TIMEOUT: &str = "-lock-timeout=5m";
 
-/// How long Terraform's output is still read once it exited.
-const EXIT_DRAIN: Duration = Duration::from_secs(2);
+/// How often the output Terraform writes is read.
+const TAIL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Terraform's output lines are cut at this length before they are logged.
 const MAX_LINE: usize = 8 * 1024;
@@ -36,7 +37,14 @@ const MAX_LINE: usize = 8 * 1024;
 /// The variables Terraform inherits from the server, when set: where things are, and the
 /// cloud's credentials and settings (`YC_*`). Nothing else (the server's database URL, its
 /// tokens) reaches it.
-const INHERITED: &[&str] = &["PATH", "HOME", "LANG", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR"];
+const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
 const INHERITED_PREFIXES: &[&str] = &["YC_", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"];
 
 /// The Terraform CLI of this server.
@@ -49,7 +57,9 @@ pub struct Terraform {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TerraformError {
-    #[error("cannot run {bin}: {error} (install it with `bash scripts/install-terraform`, or set RATCHET_TERRAFORM_BIN)")]
+    #[error(
+        "cannot run {bin}: {error} (install it with `bash scripts/install-terraform`, or set RATCHET_TERRAFORM_BIN)"
+    )]
     Spawn { bin: String, error: std::io::Error },
     #[error("terraform {command} failed: {message}")]
     Failed { command: String, message: String },
@@ -77,12 +87,23 @@ impl Terraform {
     }
 
     /// `terraform apply` of `var_file`, with machine-readable progress.
-    pub async fn apply(&self, dir: &Path, var_file: &Path, io: &Io<'_>) -> Result<(), TerraformError> {
+    pub async fn apply(
+        &self,
+        dir: &Path,
+        var_file: &Path,
+        io: &Io<'_>,
+    ) -> Result<(), TerraformError> {
         let var_file = format!("-var-file={}", var_file.display());
         self.run(
             dir,
             "apply",
-            &["-auto-approve", "-input=false", "-json", LOCK_TIMEOUT, &var_file],
+            &[
+                "-auto-approve",
+                "-input=false",
+                "-json",
+                LOCK_TIMEOUT,
+                &var_file,
+            ],
             io,
         )
         .await
@@ -90,12 +111,23 @@ impl Terraform {
     }
 
     /// `terraform destroy` of everything in the deployment's state.
-    pub async fn destroy(&self, dir: &Path, var_file: &Path, io: &Io<'_>) -> Result<(), TerraformError> {
+    pub async fn destroy(
+        &self,
+        dir: &Path,
+        var_file: &Path,
+        io: &Io<'_>,
+    ) -> Result<(), TerraformError> {
         let var_file = format!("-var-file={}", var_file.display());
         self.run(
             dir,
             "destroy",
-            &["-auto-approve", "-input=false", "-json", LOCK_TIMEOUT, &var_file],
+            &[
+                "-auto-approve",
+                "-input=false",
+                "-json",
+                LOCK_TIMEOUT,
+                &var_file,
+            ],
             io,
         )
         .await
@@ -103,7 +135,11 @@ impl Terraform {
     }
 
     /// The module's outputs (`terraform output -json`).
-    pub async fn outputs(&self, dir: &Path, io: &Io<'_>) -> Result<serde_json::Value, TerraformError> {
+    pub async fn outputs(
+        &self,
+        dir: &Path,
+        io: &Io<'_>,
+    ) -> Result<serde_json::Value, TerraformError> {
         let text = self.run(dir, "output", &["-json"], io).await?;
         serde_json::from_str(&text).map_err(|e| TerraformError::Output {
             command: "output".into(),
@@ -114,7 +150,11 @@ impl Terraform {
     /// The resources the state still holds (`terraform state list`); empty: nothing left.
     pub async fn resources(&self, dir: &Path, io: &Io<'_>) -> Result<Vec<String>, TerraformError> {
         let text = self.run(dir, "state", &["list"], io).await?;
-        Ok(text.lines().map(str::to_string).filter(|l| !l.is_empty()).collect())
+        Ok(text
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect())
     }
 
     fn command(&self, dir: &Path) -> tokio::process::Command {
@@ -143,20 +183,31 @@ impl Terraform {
         args: &[&str],
         io: &Io<'_>,
     ) -> Result<String, TerraformError> {
+        // Its output goes to files, not pipes: a Terraform writing to the pipe of a server
+        // that died would die too, mid-apply, before it saved its state.
+        let output = |stream: &str| {
+            let path = dir.join(format!(".terraform-{stream}.log"));
+            std::fs::File::create(&path).map(|file| (path, file))
+        };
+        let spawn_error = |error| TerraformError::Spawn {
+            bin: self.bin.display().to_string(),
+            error,
+        };
+        let (out_path, out_file) = output("out").map_err(spawn_error)?;
+        let (err_path, err_file) = output("err").map_err(spawn_error)?;
         let child = self
             .command(dir)
             .arg(command)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(out_file)
+            .stderr(err_file)
             // Its own process group: a Ctrl-C at the server's terminal is not its signal.
             .process_group(0)
             .spawn()
-            .map_err(|error| TerraformError::Spawn {
-                bin: self.bin.display().to_string(),
-                error,
-            })?;
+            .map_err(spawn_error)?;
+        let out = Tail::open(&out_path).await.map_err(spawn_error)?;
+        let err = Tail::open(&err_path).await.map_err(spawn_error)?;
         let run = Running {
             command: command.to_string(),
             progress: args.contains(&"-json") && command != "output",
@@ -165,10 +216,9 @@ impl Terraform {
             cancel: io.cancel.clone().unwrap_or_default(),
         };
         // Terraform is driven by a task of its own: when the step that started it goes away
-        // (cancelled, then aborted), Terraform is still interrupted properly and its output
-        // still read, so it can save its state.
+        // (cancelled, then aborted), Terraform is still interrupted properly and waited for.
         let (lines, mut logged) = mpsc::unbounded_channel();
-        let driver = tokio::spawn(run.drive(child, lines));
+        let driver = tokio::spawn(run.drive(child, [out, err], lines));
         while let Some(line) = logged.recv().await {
             (io.log)(line);
         }
@@ -194,83 +244,67 @@ impl Running {
     async fn drive(
         self,
         mut child: tokio::process::Child,
+        [mut out, mut err]: [Tail; 2],
         log: mpsc::UnboundedSender<String>,
     ) -> Result<String, TerraformError> {
         let say = |line: String| {
             let _ = log.send(line); // nobody listening (the step is gone) is fine
         };
-        let pid = child.id().and_then(|p| i32::try_from(p).ok()).map(Pid::from_raw);
-        let mut out = lines(child.stdout.take().expect("piped"));
-        let mut err = lines(child.stderr.take().expect("piped"));
+        let pid = child
+            .id()
+            .and_then(|p| i32::try_from(p).ok())
+            .map(Pid::from_raw);
         let mut errors = Vec::new();
         let mut captured = String::new();
-        let (mut out_done, mut err_done) = (false, false);
         // Set once cancelled (SIGINT sent): when Terraform must be gone by.
         let mut interrupted: Option<tokio::time::Instant> = None;
-        // Set once it exited; its output is read a little longer (a process it started may
-        // hold the pipes open for good).
-        let mut exited: Option<(std::process::ExitStatus, tokio::time::Instant)> = None;
-        // Its output is read to the end even when interrupted: a Terraform blocked on a
-        // full pipe would never save its state.
-        while !(out_done && err_done) {
+        let status = loop {
             let kill_at = interrupted.unwrap_or_else(far_future);
-            let drained_at = exited.map_or_else(far_future, |(_, at)| at);
-            tokio::select! {
-                status = child.wait(), if exited.is_none() => match status {
-                    Ok(status) => exited = Some((status, tokio::time::Instant::now() + EXIT_DRAIN)),
-                    Err(e) => return Err(TerraformError::Failed {
-                        command: self.command.clone(),
-                        message: format!("cannot wait for it: {e}"),
-                    }),
-                },
-                () = tokio::time::sleep_until(drained_at), if exited.is_some() => break,
-                line = out.next(), if !out_done => match line {
-                    Some(line) => {
-                        let line = self.secrets.mask(&line);
-                        if self.captures {
-                            captured.push_str(&line);
-                            captured.push('\n');
-                        } else if let Some(parsed) = self.progress.then(|| parse_line(&line)).flatten() {
-                            if parsed.is_error {
-                                errors.push(parsed.message.clone());
-                            }
-                            say(parsed.message);
-                        } else {
-                            say(line);
-                        }
-                    }
-                    None => out_done = true,
-                },
-                line = err.next(), if !err_done => match line {
-                    Some(line) => {
-                        let line = self.secrets.mask(&line);
-                        if !line.trim().is_empty() {
-                            errors.push(line.clone());
-                            say(line);
-                        }
-                    }
-                    None => err_done = true,
-                },
+            let exited = tokio::select! {
+                status = child.wait() => Some(status),
+                () = tokio::time::sleep(TAIL_INTERVAL) => None,
                 () = self.cancel.cancelled(), if interrupted.is_none() => {
                     say("cancelled: interrupting terraform so it saves its state".into());
                     if let Some(pid) = pid {
                         let _ = kill(pid, Signal::SIGINT);
                     }
                     interrupted = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+                    None
                 }
                 () = tokio::time::sleep_until(kill_at), if interrupted.is_some() => {
                     say("terraform did not stop in time: killed (its state lock may need `terraform force-unlock`)".into());
                     let _ = child.start_kill();
-                    break;
+                    None
+                }
+            };
+            let end = exited.is_some();
+            for line in out.lines(end).await {
+                let line = self.secrets.mask(&line);
+                if self.captures {
+                    captured.push_str(&line);
+                    captured.push('\n');
+                } else if let Some(parsed) = self.progress.then(|| parse_line(&line)).flatten() {
+                    if parsed.is_error {
+                        errors.push(parsed.message.clone());
+                    }
+                    say(parsed.message);
+                } else {
+                    say(line);
                 }
             }
-        }
-        let status = match exited {
-            Some((status, _)) => status,
-            None => child.wait().await.map_err(|e| TerraformError::Failed {
-                command: self.command.clone(),
-                message: format!("cannot wait for it: {e}"),
-            })?,
+            for line in err.lines(end).await {
+                let line = self.secrets.mask(&line);
+                if !line.trim().is_empty() {
+                    errors.push(line.clone());
+                    say(line);
+                }
+            }
+            if let Some(status) = exited {
+                break status.map_err(|e| TerraformError::Failed {
+                    command: self.command.clone(),
+                    message: format!("cannot wait for it: {e}"),
+                })?;
+            }
         };
         if interrupted.is_some() {
             return Err(TerraformError::Interrupted {
@@ -292,6 +326,48 @@ impl Running {
     }
 }
 
+/// A file Terraform writes, read as it grows, in lines of at most `MAX_LINE` bytes (longer
+/// ones are cut: the output is read, never trusted to be small).
+struct Tail {
+    file: tokio::fs::File,
+    buffer: BytesMut,
+    codec: LinesCodec,
+}
+
+impl Tail {
+    async fn open(path: &Path) -> std::io::Result<Tail> {
+        Ok(Tail {
+            file: tokio::fs::File::open(path).await?,
+            buffer: BytesMut::new(),
+            codec: LinesCodec::new_with_max_length(MAX_LINE),
+        })
+    }
+
+    /// The lines written since the last call; at the `end`, the last unfinished one too.
+    async fn lines(&mut self, end: bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = self.file.read(&mut chunk).await.unwrap_or(0);
+            self.buffer.extend_from_slice(&chunk[..n]);
+            loop {
+                match self.codec.decode(&mut self.buffer) {
+                    Ok(Some(line)) => lines.push(line),
+                    Ok(None) => break,
+                    Err(_) => lines.push("[a line longer than 8 KiB, cut]".into()),
+                }
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        if end && let Ok(Some(line)) = self.codec.decode_eof(&mut self.buffer) {
+            lines.push(line);
+        }
+        lines
+    }
+}
+
 fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }
@@ -304,16 +380,4 @@ fn inherited_env() -> Vec<(OsString, OsString)> {
             })
         })
         .collect()
-}
-
-/// A command's output as lines of at most `MAX_LINE` bytes (longer ones are cut: the
-/// output is read, never trusted to be small).
-fn lines(
-    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
-) -> impl tokio_stream::Stream<Item = String> + Unpin {
-    FramedRead::new(pipe, LinesCodec::new_with_max_length(MAX_LINE)).filter_map(|line| match line {
-        Ok(line) => Some(line),
-        Err(LinesCodecError::MaxLineLengthExceeded) => Some("[a line longer than 8 KiB, cut]".into()),
-        Err(LinesCodecError::Io(_)) => None,
-    })
 }

@@ -48,7 +48,10 @@ pub fn parse_line(line: &str) -> Option<Line> {
             message = format!("{message} ({address})");
         }
         if !d.detail.is_empty() {
-            message = format!("{message}: {}", d.detail.split_whitespace().collect::<Vec<_>>().join(" "));
+            message = format!(
+                "{message}: {}",
+                d.detail.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
         }
         return Some(Line { message, is_error });
     }

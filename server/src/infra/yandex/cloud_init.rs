@@ -82,7 +82,11 @@ pub fn user_data(boot: &AgentBoot<'_>) -> String {
         packages,
         write_files: vec![
             file(ENV_FILE, "0600", &agent_env(boot)),
-            file(SHA_FILE, "0644", &format!("{}  ratchet-agent\n", boot.agent_sha256)),
+            file(
+                SHA_FILE,
+                "0644",
+                &format!("{}  ratchet-agent\n", boot.agent_sha256),
+            ),
             file(UNIT_FILE, "0644", UNIT),
         ],
         runcmd: vec![vec!["sh".into(), "-c".into(), install]],
@@ -133,17 +137,40 @@ mod tests {
         assert_eq!(parsed.packages, ["curl", "ca-certificates", "docker.io"]);
         let decode = |f: &ParsedFile| {
             assert_eq!(f.encoding, "b64");
-            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(&f.content).unwrap()).unwrap()
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&f.content)
+                    .unwrap(),
+            )
+            .unwrap()
         };
-        let env = parsed.write_files.iter().find(|f| f.path == ENV_FILE).unwrap();
+        let env = parsed
+            .write_files
+            .iter()
+            .find(|f| f.path == ENV_FILE)
+            .unwrap();
         assert_eq!(env.permissions, "0600", "the token is for root only");
         let env = decode(env);
-        assert!(env.contains("RATCHET_ENROLLMENT_TOKEN=rt_enroll_secret\n"), "{env}");
-        assert!(env.contains("RATCHET_SERVER_URL=http://10.0.0.5:8080\n"), "{env}");
+        assert!(
+            env.contains("RATCHET_ENROLLMENT_TOKEN=rt_enroll_secret\n"),
+            "{env}"
+        );
+        assert!(
+            env.contains("RATCHET_SERVER_URL=http://10.0.0.5:8080\n"),
+            "{env}"
+        );
         assert!(env.contains("RATCHET_AGENT_NAME=t1-db-1a2b\n"), "{env}");
-        let sha = parsed.write_files.iter().find(|f| f.path == SHA_FILE).unwrap();
+        let sha = parsed
+            .write_files
+            .iter()
+            .find(|f| f.path == SHA_FILE)
+            .unwrap();
         assert_eq!(decode(sha), "ab12  ratchet-agent\n");
-        let unit = parsed.write_files.iter().find(|f| f.path == UNIT_FILE).unwrap();
+        let unit = parsed
+            .write_files
+            .iter()
+            .find(|f| f.path == UNIT_FILE)
+            .unwrap();
         assert!(decode(unit).contains(&format!("EnvironmentFile={ENV_FILE}")));
         let script = &parsed.runcmd[0][2];
         assert!(script.contains("sha256sum -c -"), "{script}");

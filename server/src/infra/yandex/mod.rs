@@ -40,11 +40,26 @@ pub const MEMORY: &str = "yandex-memory";
 
 /// The module the server carries, used unless `RATCHET_YANDEX_MODULE` names another.
 const EMBEDDED_MODULE: &[(&str, &str)] = &[
-    ("versions.tf", include_str!("../../../../terraform-modules/yandex/versions.tf")),
-    ("variables.tf", include_str!("../../../../terraform-modules/yandex/variables.tf")),
-    ("network.tf", include_str!("../../../../terraform-modules/yandex/network.tf")),
-    ("vms.tf", include_str!("../../../../terraform-modules/yandex/vms.tf")),
-    ("outputs.tf", include_str!("../../../../terraform-modules/yandex/outputs.tf")),
+    (
+        "versions.tf",
+        include_str!("../../../../terraform-modules/yandex/versions.tf"),
+    ),
+    (
+        "variables.tf",
+        include_str!("../../../../terraform-modules/yandex/variables.tf"),
+    ),
+    (
+        "network.tf",
+        include_str!("../../../../terraform-modules/yandex/network.tf"),
+    ),
+    (
+        "vms.tf",
+        include_str!("../../../../terraform-modules/yandex/vms.tf"),
+    ),
+    (
+        "outputs.tf",
+        include_str!("../../../../terraform-modules/yandex/outputs.tf"),
+    ),
 ];
 
 /// The variables file of a deployment (in its work dir, 0600).
@@ -129,13 +144,13 @@ struct MachineOutput {
 
 impl YandexProvider {
     pub fn new(config: YandexConfig, parts: YandexParts) -> Result<YandexProvider, String> {
-        if let Some(module) = &config.module {
-            if !module.join("variables.tf").is_file() {
-                return Err(format!(
-                    "RATCHET_YANDEX_MODULE={}: no variables.tf there (it must be a Terraform module taking the variables of terraform-modules/yandex)",
-                    module.display()
-                ));
-            }
+        if let Some(module) = &config.module
+            && !module.join("variables.tf").is_file()
+        {
+            return Err(format!(
+                "RATCHET_YANDEX_MODULE={}: no variables.tf there (it must be a Terraform module taking the variables of terraform-modules/yandex)",
+                module.display()
+            ));
         }
         let mut credentials = Secrets::default();
         for (key, value) in std::env::vars() {
@@ -196,7 +211,10 @@ impl YandexProvider {
             ("managed-by", "ratchet".to_string()),
             ("ratchet-installation", self.installation.clone()),
             ("ratchet-run", deployment.run_id.to_string()),
-            ("ratchet-expires-at", (deployment.expires_at / 1000).to_string()),
+            (
+                "ratchet-expires-at",
+                (deployment.expires_at / 1000).to_string(),
+            ),
         ])
     }
 
@@ -263,12 +281,19 @@ impl YandexProvider {
         std::fs::create_dir_all(&dir).map_err(|e| failed("cannot create its work dir", &e))?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| failed("cannot restrict its work dir", &e))?;
-        self.write_module(&dir).map_err(|e| failed("cannot copy the module", &e))?;
+        self.write_module(&dir)
+            .map_err(|e| failed("cannot copy the module", &e))?;
         let var_file = dir.join(VAR_FILE);
         if var_file.exists() {
-            let text = std::fs::read_to_string(&var_file).map_err(|e| failed("cannot read its variables", &e))?;
-            let vars: Value = serde_json::from_str(&text).map_err(|e| failed("unreadable variables", &e))?;
-            for data in vars["user_data"].as_object().into_iter().flat_map(|m| m.values()) {
+            let text = std::fs::read_to_string(&var_file)
+                .map_err(|e| failed("cannot read its variables", &e))?;
+            let vars: Value =
+                serde_json::from_str(&text).map_err(|e| failed("unreadable variables", &e))?;
+            for data in vars["user_data"]
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
                 if let Some(token) = data.as_str().and_then(enrollment_token_of) {
                     secrets.add(token);
                 }
@@ -310,8 +335,11 @@ impl YandexProvider {
             user_data.insert(m.name.clone(), cloud_init::user_data(&boot));
         }
         let vars = self.variables(deployment, user_data);
-        write_private(&var_file, &serde_json::to_string_pretty(&vars).expect("JSON"))
-            .map_err(|e| failed("cannot write its variables", &e))?;
+        write_private(
+            &var_file,
+            &serde_json::to_string_pretty(&vars).expect("JSON"),
+        )
+        .map_err(|e| failed("cannot write its variables", &e))?;
         Ok(dir)
     }
 
@@ -336,7 +364,11 @@ impl YandexProvider {
 
     /// Record on each machine's lease that its VM may now exist and where its state is: from
     /// here on only a destroy that empties the state gives the lease back.
-    async fn mark_applying(&self, deployment: &Deployment, dir: &Path) -> Result<(), ProviderError> {
+    async fn mark_applying(
+        &self,
+        deployment: &Deployment,
+        dir: &Path,
+    ) -> Result<(), ProviderError> {
         for m in &deployment.machines {
             let data = json!({
                 "work_dir": dir,
@@ -370,12 +402,14 @@ impl YandexProvider {
             .await
             .map_err(failed)?;
         let outputs = self.terraform.outputs(&dir, &io).await.map_err(failed)?;
-        let created: BTreeMap<String, MachineOutput> =
-            serde_json::from_value(outputs["machines"]["value"].clone()).map_err(|e| {
-                ProviderError::Failed(format!(
-                    "the module's output `machines` is not a map of {{id, internal_ip, public_ip}}: {e}"
-                ))
-            })?;
+        let created: BTreeMap<String, MachineOutput> = serde_json::from_value(
+            outputs["machines"]["value"].clone(),
+        )
+        .map_err(|e| {
+            ProviderError::Failed(format!(
+                "the module's output `machines` is not a map of {{id, internal_ip, public_ip}}: {e}"
+            ))
+        })?;
         let mut machines = Vec::new();
         for plan in &deployment.machines {
             let Some(vm) = created.get(&plan.name) else {
@@ -398,7 +432,9 @@ impl YandexProvider {
                 "internal_ip": vm.internal_ip,
                 "public_ip": vm.public_ip,
             });
-            self.leases.update_lease_data(VM, &plan.name, &handle).await?;
+            self.leases
+                .update_lease_data(VM, &plan.name, &handle)
+                .await?;
             machines.push(Machine {
                 role: plan.role.clone(),
                 name: plan.name.clone(),
@@ -432,7 +468,11 @@ impl YandexProvider {
         if let Ok(text) = std::fs::read_to_string(dir.join(VAR_FILE))
             && let Ok(vars) = serde_json::from_str::<Value>(&text)
         {
-            for data in vars["user_data"].as_object().into_iter().flat_map(|m| m.values()) {
+            for data in vars["user_data"]
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
                 if let Some(token) = data.as_str().and_then(enrollment_token_of) {
                     secrets.add(token);
                 }
@@ -452,7 +492,9 @@ impl YandexProvider {
             for attempt in 1..=DESTROY_ATTEMPTS {
                 let outcome = async {
                     self.terraform.init(&dir, &io).await?;
-                    self.terraform.destroy(&dir, &dir.join(VAR_FILE), &io).await?;
+                    self.terraform
+                        .destroy(&dir, &dir.join(VAR_FILE), &io)
+                        .await?;
                     self.terraform.resources(&dir, &io).await
                 }
                 .await;
@@ -468,7 +510,7 @@ impl YandexProvider {
                     "destroy attempt {attempt} of {DESTROY_ATTEMPTS} failed: {last}"
                 ));
                 if attempt < DESTROY_ATTEMPTS {
-                    tokio::time::sleep(Duration::from_secs(2u64.pow(attempt))).await;
+                    tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
                 }
             }
             if !emptied {
@@ -477,9 +519,8 @@ impl YandexProvider {
                 )));
             }
         }
-        std::fs::remove_dir_all(&dir).map_err(|e| {
-            ProviderError::Failed(format!("cannot remove {}: {e}", dir.display()))
-        })?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| ProviderError::Failed(format!("cannot remove {}: {e}", dir.display())))?;
         Ok(())
     }
 }
@@ -507,8 +548,10 @@ fn enrollment_token_of(user_data: &str) -> Option<String> {
         })
         .filter_map(|bytes| String::from_utf8(bytes).ok())
         .find_map(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("RATCHET_ENROLLMENT_TOKEN=").map(str::to_string))
+            text.lines().find_map(|l| {
+                l.strip_prefix("RATCHET_ENROLLMENT_TOKEN=")
+                    .map(str::to_string)
+            })
         })
 }
 
@@ -539,7 +582,11 @@ impl Provider for YandexProvider {
         deployment: &Deployment,
         progress: &Progress,
     ) -> Result<Vec<Machine>, ProviderError> {
-        if let Some(problem) = deployment.machines.iter().find_map(|m| machine_name_problem(&m.name)) {
+        if let Some(problem) = deployment
+            .machines
+            .iter()
+            .find_map(|m| machine_name_problem(&m.name))
+        {
             return Err(ProviderError::Failed(problem));
         }
         self.apply(deployment, progress).await

@@ -20,8 +20,8 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use self::suite::SuiteInput;
-pub use self::test_run::{machines_expire_at, planned_deployment};
 use self::test_run::TestRunInput;
+pub use self::test_run::{machines_expire_at, planned_deployment};
 use crate::infra::{Provider, Providers};
 use crate::stroppy::spec::Target;
 use crate::stroppy::steps::{self, TestStep};
@@ -76,6 +76,14 @@ fn on_machine(task: TaskDef, role: &str) -> TaskDef {
         },
     );
     task
+}
+
+/// A destroy step: tried again and again (with backoff) before it gives up; what it could
+/// not destroy stays leased, for the leak guard.
+fn teardown(task: TaskDef) -> TaskDef {
+    task.execution_timeout(minutes(30))
+        .retries(3)
+        .backoff(2.0, 30)
 }
 
 fn minutes(n: u64) -> Duration {
@@ -152,15 +160,13 @@ pub fn definitions() -> Vec<WorkflowDef> {
                 .input_from("run-stroppy-containers.load")
                 .execution_timeout(minutes(25 * 60))
         })
-        .task(
-            test_step(DestroyPlan, "stroppy.test.destroy-plan")
-                .parents([RunStroppyTest.as_str()])
-                .execution_timeout(minutes(30)),
-        )
-        .on_failure(
-            test_step(DestroyPlanOnFailure, "stroppy.test.destroy-plan")
-                .execution_timeout(minutes(30)),
-        );
+        .task(teardown(
+            test_step(DestroyPlan, "stroppy.test.destroy-plan").parents([RunStroppyTest.as_str()]),
+        ))
+        .on_failure(teardown(test_step(
+            DestroyPlanOnFailure,
+            "stroppy.test.destroy-plan",
+        )));
 
     let provision = WorkflowDef::new(PROVISION)
         .version(VERSION)
@@ -171,16 +177,20 @@ pub fn definitions() -> Vec<WorkflowDef> {
                 .execution_timeout(minutes(24 * 60)),
         )
         .task(
+            // A cloud's errors are often passing ones (an API hiccup, a zone out of
+            // capacity for a moment); a retried create reuses what the last one made.
             step(p::CREATE, "stroppy.provision.create")
                 .parents([p::RESERVE_QUOTAS])
-                .execution_timeout(minutes(30)),
+                .execution_timeout(minutes(30))
+                .retries(2)
+                .backoff(2.0, 60),
         )
         .task(
             step(p::WAIT_MACHINES, "stroppy.provision.wait-machines")
                 .parents([p::CREATE])
                 .execution_timeout(minutes(20)),
         )
-        .on_failure(step(p::DESTROY, "stroppy.provision.destroy").execution_timeout(minutes(30)));
+        .on_failure(teardown(step(p::DESTROY, "stroppy.provision.destroy")));
     vec![provision, test_run, suite]
 }
 
@@ -235,11 +245,17 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
         })
         .handle(
             "stroppy.test.build-placement",
-            with(d, |ctx, d| async move { test_run::build_placement(&ctx, &d) }),
+            with(
+                d,
+                |ctx, d| async move { test_run::build_placement(&ctx, &d) },
+            ),
         )
         .handle(
             "stroppy.test.deploy-plan",
-            with(d, |ctx, d| async move { test_run::deploy_plan(&ctx, &d).await }),
+            with(
+                d,
+                |ctx, d| async move { test_run::deploy_plan(&ctx, &d).await },
+            ),
         )
         .handle(
             "stroppy.test.wait-workers",

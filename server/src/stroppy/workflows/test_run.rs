@@ -5,8 +5,8 @@ use engine::clock::{Clock, SystemClock};
 use engine::model::{Millis, RunState};
 use engine::{Child, Context, HandlerResult};
 use protocol::actions::{
-    LoadInput, PgbenchInput, PostgresInstance, PostgresStartInput,
-    StroppyInstallInput, StroppyRunInput,
+    LoadInput, PgbenchInput, PostgresInstance, PostgresStartInput, StroppyInstallInput,
+    StroppyRunInput,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -153,7 +153,12 @@ fn intents(test: &TestSpec) -> Vec<Intent> {
 
 /// The machines as named and addressed for test run `run_id` in network block `cidr`:
 /// `<test>-<role>-<run>` (within a host name's 63 characters), hosts .10, .20, ...
-fn name_machines(test: &TestSpec, run_id: Uuid, cidr: &str, intents: &[Intent]) -> Vec<MachinePlan> {
+fn name_machines(
+    test: &TestSpec,
+    run_id: Uuid,
+    cidr: &str,
+    intents: &[Intent],
+) -> Vec<MachinePlan> {
     let short = &run_id.simple().to_string()[..12];
     let test_part: String = test.name.chars().take(40).collect();
     let test_part = test_part.trim_end_matches('-');
@@ -173,7 +178,12 @@ fn name_machines(test: &TestSpec, run_id: Uuid, cidr: &str, intents: &[Intent]) 
 
 /// What a test run of `test` would deploy (a dry run): its machines as a run would name
 /// them, in an example block of the provider's pool, and when they would expire.
-pub fn planned_deployment(test: &TestSpec, pool_block: &str, ttl_s: Option<u64>, now: Millis) -> crate::infra::Deployment {
+pub fn planned_deployment(
+    test: &TestSpec,
+    pool_block: &str,
+    ttl_s: Option<u64>,
+    now: Millis,
+) -> crate::infra::Deployment {
     let run_id = Uuid::new_v4();
     let input = TestRunInput {
         suite: String::new(),

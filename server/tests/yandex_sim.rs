@@ -1,0 +1,300 @@
+//! The `yandex` target end to end with the real Terraform CLI, on the `local-sim` module: a
+//! stand-in for Yandex Cloud (which cannot be reached from here) taking the same variables
+//! as `terraform-modules/yandex`. Each simulated VM boots from the cloud-init user data the
+//! server rendered: it downloads the agent from the server, checks its sha256, and enrolls
+//! with the token in the user data. The module's knob files stand in for a slow or failing
+//! cloud.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+/// A copy of the local-sim module with knob files (`sim-<knob>`) in it.
+fn sim_module(knobs: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("ratchet-sim-module-")
+        .tempdir()
+        .unwrap();
+    let source = ratchet_test_support::terraform_module("local-sim");
+    for entry in std::fs::read_dir(source).unwrap().flatten() {
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    for (knob, value) in knobs {
+        std::fs::write(dir.path().join(format!("sim-{knob}")), value).unwrap();
+    }
+    dir
+}
+
+/// A server whose `yandex` target is the simulation in `module`.
+async fn sim_server(data: &Path, module: &Path, extra: &[(&str, &str)]) -> Server {
+    let tf = ratchet_test_support::terraform();
+    let mut env = vec![
+        ("RATCHET_YANDEX_MODULE", module.to_str().unwrap()),
+        ("RATCHET_TERRAFORM_BIN", tf.bin.to_str().unwrap()),
+        ("TF_CLI_CONFIG_FILE", tf.cli_config.to_str().unwrap()),
+        // The simulated VMs run on this host: PostgreSQL as installed here, addresses on
+        // loopback.
+        ("RATCHET_YANDEX_DATABASE_RUNTIME", "native"),
+        ("RATCHET_YANDEX_SUBNET_POOL", "127.200.0.0/16"),
+        ("RATCHET_YANDEX_AGENT_WAIT", "60s"),
+        // Must never show anywhere: Terraform gets it, nothing prints it.
+        ("YC_TOKEN", YC_TOKEN),
+    ];
+    env.extend_from_slice(extra);
+    Server::start(data, &env).await
+}
+
+const YC_TOKEN: &str = "yc-token-marker-4f1d2c9e8b7a";
+
+fn suite(name: &str, duration: &str) -> String {
+    format!(
+        "name: {name}\ntarget: yandex\ntests:\n  - name: t1\n    database:\n      version: 15\n      hardware: {{cores: 2, memory_gb: 1}}\n    workload: {{driver: pgbench, duration: {duration}, clients: 2, threads: 1, builtin: select-only}}\n    loader:\n      hardware: {{cores: 2, memory_gb: 1}}\n"
+    )
+}
+
+/// Every log line of every run on the server.
+async fn all_logs(api: &Api) -> String {
+    let (_, runs) = api.get("/api/v1/runs?limit=200").await;
+    let mut text = String::new();
+    for run in runs["runs"].as_array().unwrap() {
+        let id = run["id"].as_str().unwrap();
+        let (_, page) = api
+            .get(&format!("/api/v1/runs/{id}/logs?limit=10000"))
+            .await;
+        for line in page["lines"].as_array().unwrap() {
+            text.push_str(line["line"].as_str().unwrap_or(""));
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The first test's provision run.
+async fn provision_run(api: &Api, suite: &Value) -> Value {
+    let test = api.run(suite["tests"][0]["run_id"].as_str().unwrap()).await;
+    let id = task(&test, "deploy-plan")["output"]["provision_run"]
+        .as_str()
+        .map(str::to_string);
+    match id {
+        Some(id) => api.run(&id).await,
+        None => {
+            let (_, runs) = api.get("/api/v1/runs?workflow=cloud-provision").await;
+            api.run(runs["runs"][0]["id"].as_str().unwrap()).await
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_suite_on_the_simulated_cloud_runs_to_the_end_and_leaves_nothing() {
+    let data = open_dir();
+    let module = sim_module(&[]);
+    let server = sim_server(data.path(), module.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+
+    // The dry run says what would be made, and makes nothing.
+    let r = http()
+        .post(format!("{}/api/v1/suites?dry_run=true", api.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/yaml")
+        .body(suite("sim", "3s"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let plan: Value = r.json().await.unwrap();
+    let vars = &plan["tests"][0]["provider"]["variables"];
+    assert_eq!(vars["machines"].as_object().unwrap().len(), 2, "{plan:#}");
+    assert!(
+        vars["subnet_cidr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.200."),
+        "{plan:#}"
+    );
+    assert!(
+        !plan.to_string().contains("rat_enr_"),
+        "a plan holds no token: {plan}"
+    );
+    let (_, runs) = api.get("/api/v1/runs").await;
+    assert!(
+        runs["runs"].as_array().unwrap().is_empty(),
+        "a dry run runs nothing: {runs}"
+    );
+
+    let (status, submitted) = submit(&api, &suite("sim", "3s")).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    let done = wait_suite(&api, &id, 180, "the suite to end", ended).await;
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    assert_eq!(done["tests"][0]["status"], "COMPLETED", "{done:#}");
+    assert!(
+        done["tests"][0]["result"]["tps"].as_f64().unwrap() > 0.0,
+        "{done:#}"
+    );
+
+    // Terraform made the machines (its progress is in the provision's log) and the agents
+    // enrolled from the user data; the teardown destroyed them.
+    let provision = provision_run(&api, &done).await;
+    let created = task(&provision, "create-deployments");
+    let machines = created["output"]["machines"].as_array().unwrap();
+    assert_eq!(machines.len(), 2, "{created:#}");
+    let logs = all_logs(&api).await;
+    assert!(logs.contains("Apply complete!"), "{logs}");
+    assert!(
+        logs.contains("Destruction complete") || logs.contains("Destroy complete"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("rat_enr_"),
+        "an enrollment token reached a log: {logs}"
+    );
+    assert!(!logs.contains(YC_TOKEN));
+    assert_nothing_left(&api, data.path()).await;
+}
+
+#[tokio::test]
+async fn a_failed_apply_is_destroyed_and_its_quota_given_back() {
+    let data = open_dir();
+    let module = sim_module(&[("fail-apply", "1")]);
+    let server = sim_server(data.path(), module.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, submitted) = submit(&api, &suite("refused", "3s")).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    let done = wait_suite(&api, &id, 240, "the suite to end", ended).await;
+    let test = &done["tests"][0];
+    assert_eq!(test["status"], "FAILED", "{done:#}");
+    let error = test["error"].as_str().unwrap();
+    assert!(error.contains("terraform apply failed"), "{error}");
+    assert!(error.contains("local-exec provisioner error"), "{error}");
+    // The on-failure destroy ran; no lease, work dir or process is left.
+    let provision = provision_run(&api, &done).await;
+    assert_eq!(
+        task(&provision, "destroy-created")["status"],
+        "COMPLETED",
+        "{provision:#}"
+    );
+    assert_nothing_left(&api, data.path()).await;
+}
+
+#[tokio::test]
+async fn cancelling_during_the_apply_interrupts_terraform_and_destroys_what_it_made() {
+    let data = open_dir();
+    let module = sim_module(&[("apply-delay-s", "20")]);
+    let server = sim_server(data.path(), module.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, submitted) = submit(&api, &suite("cancelled", "3s")).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    // Terraform is creating the machines.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if all_logs(&api).await.contains("Creating...") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the apply never started");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body) = api
+        .post(&format!("/api/v1/suites/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let done = wait_suite(&api, &id, 120, "the suite to end", ended).await;
+    assert_eq!(done["status"], "CANCELLED", "{done:#}");
+    let logs = all_logs(&api).await;
+    assert!(logs.contains("interrupting terraform"), "{logs}");
+    assert_nothing_left_within(&api, data.path(), 90).await;
+    let terraform = processes_in(data.path())
+        .into_iter()
+        .filter(|p| p.cmdline.contains("terraform"))
+        .count();
+    assert_eq!(terraform, 0, "a Terraform process is left");
+}
+
+#[tokio::test]
+async fn a_destroy_that_fails_is_retried_until_the_state_is_empty() {
+    let data = open_dir();
+    // Each machine's destroy fails twice first (the counter is per deployment copy).
+    let module = sim_module(&[("destroy-failures", "2")]);
+    let server = sim_server(data.path(), module.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, submitted) = submit(&api, &suite("flaky-destroy", "2s")).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    let done = wait_suite(&api, &id, 240, "the suite to end", ended).await;
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    let logs = all_logs(&api).await;
+    assert!(logs.contains("destroy attempt 1 of 3 failed"), "{logs}");
+    assert_nothing_left_within(&api, data.path(), 30).await;
+}
+
+#[tokio::test]
+async fn the_leak_guard_destroys_what_a_failed_teardown_left() {
+    let data = open_dir();
+    // Every destroy fails for a while: the test run's teardown gives up, the run ends, and
+    // its machines are still there.
+    let module = sim_module(&[("destroy-failures", "1000")]);
+    let server = sim_server(
+        data.path(),
+        module.path(),
+        &[("RATCHET_LEAK_GUARD_INTERVAL", "1s")],
+    )
+    .await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, submitted) = submit(&api, &suite("leaky", "2s")).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    let done = wait_suite(&api, &id, 400, "the suite to end", ended).await;
+    assert_eq!(done["tests"][0]["status"], "FAILED", "{done:#}");
+    let (_, infra) = api.get("/api/v1/infrastructure").await;
+    let deployment = &infra["deployments"][0];
+    assert_eq!(deployment["provider"], "yandex", "{infra:#}");
+    assert_eq!(
+        deployment["machines"].as_array().unwrap().len(),
+        2,
+        "{infra:#}"
+    );
+    // The cloud recovers: the leak guard destroys the machines of the ended run.
+    let work_dir = data
+        .path()
+        .join("deployments")
+        .join(deployment["run_id"].as_str().unwrap());
+    std::fs::write(work_dir.join("sim-destroy-failures"), "0").unwrap();
+    assert_nothing_left_within(&api, data.path(), 120).await;
+}
+
+#[tokio::test]
+async fn a_server_killed_during_the_apply_finishes_the_suite_after_a_restart() {
+    let data = open_dir();
+    let module = sim_module(&[("apply-delay-s", "8")]);
+    let port = ratchet_test_support::free_port();
+    let tf = ratchet_test_support::terraform();
+    let env = [
+        ("RATCHET_YANDEX_MODULE", module.path().to_str().unwrap()),
+        ("RATCHET_TERRAFORM_BIN", tf.bin.to_str().unwrap()),
+        ("TF_CLI_CONFIG_FILE", tf.cli_config.to_str().unwrap()),
+        ("RATCHET_YANDEX_DATABASE_RUNTIME", "native"),
+        ("RATCHET_YANDEX_SUBNET_POOL", "127.200.0.0/16"),
+        ("RATCHET_AGENT_LEASE", "3s"),
+    ];
+    let server = Server::start_at(data.path(), port, &env).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, submitted) = submit(&api, &suite("restarted", "2s")).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !all_logs(&api).await.contains("Creating...") {
+        assert!(Instant::now() < deadline, "the apply never started");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(server); // SIGKILL: no teardown, the Terraform it started is left running
+    let server = Server::start_at(data.path(), port, &env).await;
+    let done = wait_suite(&api, &id, 300, "the suite to end", ended).await;
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    assert_nothing_left_within(&api, data.path(), 30).await;
+    drop(server);
+}
