@@ -160,6 +160,10 @@ pub struct YandexArgs {
         default_value = ""
     )]
     pub image_id: String,
+    /// Route each deployment's subnet out through a NAT gateway of its own (off when the
+    /// network already routes out).
+    #[arg(long = "yandex-nat-gateway", env = "RATCHET_YANDEX_NAT_GATEWAY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub nat_gateway: bool,
     /// Give each VM a public address (the server must then be reachable on it).
     #[arg(
         long = "yandex-public-ip",

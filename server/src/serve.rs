@@ -210,6 +210,7 @@ async fn yandex_provider(
         folder_id: y.folder_id.clone().unwrap_or_default(),
         zone: y.zone.clone(),
         network_id: y.network_id.clone(),
+        nat_gateway: y.nat_gateway,
         server_url: y
             .server_url
             .clone()

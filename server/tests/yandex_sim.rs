@@ -298,3 +298,57 @@ async fn a_server_killed_during_the_apply_finishes_the_suite_after_a_restart() {
     assert_nothing_left_within(&api, data.path(), 30).await;
     drop(server);
 }
+
+#[tokio::test]
+async fn the_yandex_example_suite_is_planned_with_its_matrix_and_hardware() {
+    let data = open_dir();
+    let module = sim_module(&[]);
+    let pin = format!("6.1.1={}", "ab".repeat(32));
+    let server = sim_server(
+        data.path(),
+        module.path(),
+        &[("RATCHET_STROPPY_RELEASES", pin.as_str())],
+    )
+    .await;
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/suite-yandex.yaml"
+    ))
+    .unwrap();
+    let r = http()
+        .post(format!("{}/api/v1/suites?dry_run=true", server.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let plan: Value = r.json().await.unwrap();
+    let tests = plan["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 6, "2 tests and a 2x2 matrix: {plan:#}");
+    let names: Vec<&str> = tests.iter().map(|t| t["test"].as_str().unwrap()).collect();
+    assert!(names.contains(&"pg17-vus128"), "{names:?}");
+    let vars = &tests[0]["provider"]["variables"];
+    let db = vars["machines"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|m| m["role"] == "db")
+        .unwrap();
+    assert_eq!(
+        (
+            db["cores"].as_u64(),
+            db["memory_gb"].as_u64(),
+            db["disk_gb"].as_u64()
+        ),
+        (Some(8), Some(32), Some(100)),
+        "{db}"
+    );
+    assert_eq!(vars["labels"]["managed-by"], "ratchet", "{vars}");
+    // A dry run makes nothing.
+    let (_, infra) = Api::new(&server.base, ADMIN_TOKEN)
+        .get("/api/v1/infrastructure")
+        .await;
+    assert!(infra["leases"].as_array().unwrap().is_empty(), "{infra}");
+}

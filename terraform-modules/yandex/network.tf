@@ -12,11 +12,32 @@ locals {
   network_id = var.network_id == "" ? yandex_vpc_network.bench[0].id : var.network_id
 }
 
+# Machines without a public address get out (packages, images) through a NAT gateway.
+resource "yandex_vpc_gateway" "nat" {
+  count  = var.nat_gateway ? 1 : 0
+  name   = "ratchet-${var.deployment}"
+  labels = var.labels
+  shared_egress_gateway {}
+}
+
+resource "yandex_vpc_route_table" "nat" {
+  count      = var.nat_gateway ? 1 : 0
+  name       = "ratchet-${var.deployment}"
+  network_id = local.network_id
+  labels     = var.labels
+
+  static_route {
+    destination_prefix = "0.0.0.0/0"
+    gateway_id         = yandex_vpc_gateway.nat[0].id
+  }
+}
+
 resource "yandex_vpc_subnet" "bench" {
   name           = "ratchet-${var.deployment}"
   zone           = var.zone
   network_id     = local.network_id
   v4_cidr_blocks = [var.subnet_cidr]
+  route_table_id = var.nat_gateway ? yandex_vpc_route_table.nat[0].id : null
   labels         = var.labels
 }
 

@@ -55,6 +55,12 @@ variable "server_cidrs" {
   }
 }
 
+variable "nat_gateway" {
+  type        = bool
+  description = "Route the subnet out through a NAT gateway of its own, so machines without a public address reach package mirrors and the container registry; off when the network already routes out."
+  default     = true
+}
+
 variable "egress_cidrs" {
   type        = list(string)
   description = "Other destinations the machines may reach: package mirrors and the container registry (PostgreSQL and Stroppy images). Narrow it to a proxy or mirror where there is one."

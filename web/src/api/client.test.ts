@@ -89,6 +89,29 @@ describe('ApiClient', () => {
     await expect(api.replayRun('r1')).rejects.toThrow(detail);
   });
 
+  it("destroys a deployment: POST {} to the run's destroy path", async () => {
+    const answer = { run_id: 'r1', cancelled: true, destroyed: ['db-1', 'loader-1'] };
+    const f = fake(200, answer);
+    const api = new ApiClient({ token: () => 'rat_admin', fetchFn: f.fetchFn });
+    expect(await api.destroyDeployment('r1')).toEqual(answer);
+    const init = f.calls[0]!.init!;
+    expect(f.calls[0]!.url).toBe('/api/v1/infrastructure/r1/destroy');
+    expect(init.method).toBe('POST');
+    expect(JSON.parse(init.body as string)).toEqual({});
+    expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+    expect((init.headers as Record<string, string>)['Authorization']).toBe('Bearer rat_admin');
+  });
+
+  it("says why a destroy is refused (the problem's detail)", async () => {
+    const detail = 'nothing is provisioned for run r1';
+    const f = fake(404, { type: 'about:blank', title: 'Not Found', status: 404, detail }, 'application/problem+json');
+    const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });
+    const err = await api.destroyDeployment('r1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(404);
+    expect((err as ApiError).message).toBe(detail);
+  });
+
   it('escapes path segments', async () => {
     const f = fake(200, {});
     const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });

@@ -6,6 +6,7 @@ import type { FetchFn } from './health.ts';
 import { ApiError, parseProblem } from './problem.ts';
 import type {
   Agent,
+  DestroyedDeployment,
   Infrastructure,
   LogPage,
   Me,
@@ -175,6 +176,17 @@ export class ApiClient {
   }
   infrastructure() {
     return this.request<Infrastructure>('GET', '/infrastructure');
+  }
+  /**
+   * Destroy a deployment now (admin): cancels its test run if it is still going, destroys its
+   * machines on every provider and gives back their leases. 404 when nothing is provisioned
+   * for the run, 502 when the provider failed (the leases stay; the leak guard tries again).
+   */
+  destroyDeployment(runId: string) {
+    return this.request<DestroyedDeployment>('POST', `/infrastructure/${enc(runId)}/destroy`, {
+      body: '{}',
+      contentType: 'application/json',
+    });
   }
   rateLimits() {
     return this.request<RateLimit[]>('GET', '/rate-limits');

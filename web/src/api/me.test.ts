@@ -4,7 +4,7 @@
  */
 import { QueryClient } from '@tanstack/react-query';
 import { describe, expect, it, vi } from 'vitest';
-import { canWriteFrom, READ_ONLY_WHY, tokenScope } from '../lib/access.ts';
+import { canAdminFrom, canWriteFrom, READ_ONLY_WHY, tokenScope } from '../lib/access.ts';
 import { ApiClient } from './client.ts';
 import { meQuery } from './queries.ts';
 import type { Me } from './types.ts';
@@ -66,6 +66,18 @@ describe('canWriteFrom', () => {
 
   it('has one tooltip for every control it turns off', () => {
     expect(READ_ONLY_WHY).toBe('your token can only read');
+  });
+});
+
+describe('canAdminFrom', () => {
+  it('is whether the token has the admin scope (write alone is not enough)', () => {
+    expect(canAdminFrom(ADMIN)).toBe(true);
+    expect(canAdminFrom(READER)).toBe(false);
+    expect(canAdminFrom({ ...READER, scopes: ['read', 'write'], can_write: true })).toBe(false);
+  });
+
+  it('assumes yes while /me is on its way or when it failed (the server still enforces it)', () => {
+    expect(canAdminFrom(undefined)).toBe(true);
   });
 });
 

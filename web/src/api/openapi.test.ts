@@ -102,6 +102,10 @@ const USED: Record<string, string[]> = {
   WorkerRecord: ['id', 'name', 'kind', 'actions', 'labels', 'slots', 'run_scope', 'host', 'status', 'registered_at', 'last_heartbeat', 'running'],
   AttemptRef: ['task_id', 'attempt'],
   HostFacts: ['hostname', 'os', 'arch', 'cpus', 'memory_mb'],
+  Infrastructure: ['deployments', 'leases'],
+  DeploymentView: ['run_id', 'provider', 'run_status', 'suite_id', 'created_at', 'expires_at', 'network', 'machines'],
+  DeployedMachine: ['name', 'cores', 'address', 'cloud_id', 'created'],
+  DestroyedDeployment: ['run_id', 'cancelled', 'destroyed'],
   Problem: ['type', 'title', 'status', 'detail'],
   Readiness: ['status', 'store', 'bus', 'installation_id', 'version'],
 };
@@ -133,6 +137,7 @@ describe('the API types match the server OpenAPI document', () => {
       ['get', '/api/v1/workflows/{name}/versions/{version}'],
       ['get', '/api/v1/agents'],
       ['get', '/api/v1/infrastructure'],
+      ['post', '/api/v1/infrastructure/{run_id}/destroy'],
       ['get', '/api/v1/me'],
       ['get', '/healthz'],
       ['get', '/readyz'],

@@ -7,7 +7,7 @@ import { keepPreviousData, queryOptions, useInfiniteQuery, useQueries, useQuery 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useApi, useAuth } from '../auth.tsx';
 import { FAST_POLL_MS, SLOW_POLL_MS, useStreamState } from '../live.tsx';
-import { canWriteFrom } from '../lib/access.ts';
+import { canAdminFrom, canWriteFrom } from '../lib/access.ts';
 import { isTerminal } from '../lib/status.ts';
 import type { ApiClient } from './client.ts';
 import { ApiError } from './problem.ts';
@@ -38,6 +38,11 @@ export function useMe() {
 /** Whether the signed-in token may submit, cancel and replay (see lib/access.ts). */
 export function useCanWrite(): boolean {
   return canWriteFrom(useMe().data);
+}
+
+/** Whether the signed-in token may destroy deployments (the admin scope; see lib/access.ts). */
+export function useCanAdmin(): boolean {
+  return canAdminFrom(useMe().data);
 }
 
 function useLiveInterval(): number {

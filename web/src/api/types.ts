@@ -305,8 +305,48 @@ export interface Lease {
   [key: string]: unknown;
 }
 
+/** One machine of a deployment (its machine lease). */
+export interface DeployedMachine {
+  /** The lease key: the machine's name. */
+  name: string;
+  cores: number;
+  address: string | null;
+  /** The cloud's id of the VM, once made. */
+  cloud_id: string | null;
+  /** Made (or being made); false while only its quota share is reserved. */
+  created: boolean;
+}
+
+/** A test run's machines on one provider (`local`, `yandex`). */
+export interface DeploymentView {
+  /** The test run that holds the machines. */
+  run_id: string;
+  provider: 'local' | 'yandex' | (string & {});
+  /** The run's status; null when the run no longer exists (the leak guard destroys such machines). */
+  run_status: RunStatus | (string & {}) | null;
+  /** The suite the test run belongs to. */
+  suite_id: string | null;
+  created_at: Millis | null;
+  /** When the leak guard destroys the machines, whatever the run does. */
+  expires_at: Millis | null;
+  /** The network block the run holds (`127.10.3.0/24`). */
+  network: string | null;
+  machines: DeployedMachine[];
+}
+
+/** `GET /infrastructure`: machines by deployment, and every lease as stored. */
 export interface Infrastructure {
+  deployments: DeploymentView[];
   leases: Lease[];
+}
+
+/** `POST /infrastructure/{run_id}/destroy`. */
+export interface DestroyedDeployment {
+  run_id: string;
+  /** Whether the run was still going and is now cancelled. */
+  cancelled: boolean;
+  /** The machines destroyed. */
+  destroyed: string[];
 }
 
 /** A static rate limit: at most `limit` units in any window of `duration` (e.g. "1m"). */

@@ -20,6 +20,17 @@ export function canWriteFrom(me: Me | undefined): boolean {
   return me?.can_write ?? true;
 }
 
+/** The tooltip of an admin-only control (destroying a deployment) the token may not use. */
+export const ADMIN_ONLY_WHY = 'only a token with the admin scope can do this';
+
+/**
+ * Whether to offer admin-only actions (destroying a deployment by hand): the token has the
+ * `admin` scope; yes while `/me` is on its way or when it failed, as for writes.
+ */
+export function canAdminFrom(me: Me | undefined): boolean {
+  return me ? me.scopes.includes('admin') : true;
+}
+
 /** The token's broadest scope, for the sidebar: `admin`, `write` or `read` (else whatever it has). */
 export function tokenScope(me: Me): string {
   for (const s of ['admin', 'write', 'read']) if (me.scopes.includes(s)) return s;

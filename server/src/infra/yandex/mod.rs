@@ -93,6 +93,8 @@ pub struct YandexConfig {
     pub zone: String,
     /// An existing VPC network for the subnets; empty: one per deployment.
     pub network_id: String,
+    /// A NAT gateway per deployment subnet.
+    pub nat_gateway: bool,
     /// Where the agents reach this server (its address as the VMs see it).
     pub server_url: String,
     pub server_cidrs: Vec<String>,
@@ -251,6 +253,7 @@ impl YandexProvider {
             "folder_id": self.config.folder_id,
             "zone": self.config.zone,
             "network_id": self.config.network_id,
+            "nat_gateway": self.config.nat_gateway,
             "subnet_cidr": deployment.cidr,
             "server_cidrs": self.config.server_cidrs,
             "egress_cidrs": self.config.egress_cidrs,
