@@ -352,3 +352,55 @@ async fn the_yandex_example_suite_is_planned_with_its_matrix_and_hardware() {
         .await;
     assert!(infra["leases"].as_array().unwrap().is_empty(), "{infra}");
 }
+
+#[tokio::test]
+async fn an_operator_destroys_a_running_deployment_and_its_run_is_cancelled() {
+    let data = open_dir();
+    let module = sim_module(&[]);
+    let server = sim_server(data.path(), module.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, submitted) = submit(&api, &suite("destroyed-by-hand", "10m")).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    let suite = wait_step(&api, &id, 0, "run-stroppy-test").await;
+    let run_id = suite["tests"][0]["run_id"].as_str().unwrap().to_string();
+    let (_, infra) = api.get("/api/v1/infrastructure").await;
+    let deployment = &infra["deployments"][0];
+    assert_eq!(deployment["run_id"], run_id.as_str(), "{infra:#}");
+    assert_eq!(deployment["run_status"], "RUNNING", "{infra:#}");
+    assert!(
+        deployment["expires_at"].as_i64().unwrap() > deployment["created_at"].as_i64().unwrap()
+    );
+
+    // Only an admin may.
+    let reader = Api::new(&server.base, &token_with_scope(data.path(), "read"));
+    let (status, _) = reader
+        .post(
+            &format!("/api/v1/infrastructure/{run_id}/destroy"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    let (status, body) = api
+        .post(
+            &format!("/api/v1/infrastructure/{run_id}/destroy"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["cancelled"], true, "{body}");
+    let done = wait_suite(&api, &id, 120, "the suite to end", ended).await;
+    assert_eq!(done["tests"][0]["status"], "CANCELLED", "{done:#}");
+    assert_nothing_left_within(&api, data.path(), 60).await;
+    let (status, _) = api
+        .post(
+            &format!("/api/v1/infrastructure/{run_id}/destroy"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "destroying again is fine: the run still exists"
+    );
+}

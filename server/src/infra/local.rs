@@ -3,7 +3,6 @@
 //! stops the databases it started, stops the agent (process group and all) and removes its
 //! work dir.
 
-use engine::clock::{Clock, SystemClock};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -19,9 +18,8 @@ use serde_json::json;
 use crate::infra::network::NetworkPool;
 use crate::infra::{
     Counts, Deployment, Machine, MachinePlan, Progress, Provider, ProviderError, Quota,
-    machine_name_problem, write_private,
+    enrollment_token, machine_name_problem, write_private,
 };
-use crate::tokens::{self, KIND_ENROLLMENT, NewToken};
 
 /// Lease kind of a local machine.
 pub const MACHINE: &str = "machine";
@@ -72,10 +70,6 @@ const INHERITED: &[&str] = &[
     "RATCHET_AGENT_PG_BIN_DIRS",
     "RATCHET_AGENT_PG_USER",
 ];
-
-/// An enrollment token of a local machine stops working after this (its run's teardown
-/// revokes it sooner).
-const ENROLLMENT_TTL_MS: i64 = 48 * 3600 * 1000;
 
 impl LocalProvider {
     fn machines_dir(&self) -> PathBuf {
@@ -130,26 +124,9 @@ impl LocalProvider {
         for dir in [self.machines_dir(), work_dir.clone()] {
             let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
         }
-        let (token, _) = tokens::create(
-            self.tokens.as_ref(),
-            NewToken {
-                kind: KIND_ENROLLMENT,
-                name: format!("local machine {}", plan.name),
-                scopes: Vec::new(),
-                labels: [
-                    ("machine".to_string(), json!(plan.role)),
-                    ("address".to_string(), json!(plan.address)),
-                ]
-                .into(),
-                run_id: Some(run_id),
-                worker_id: None,
-                expires_at: Some(SystemClock.now() + ENROLLMENT_TTL_MS),
-            },
-            None,
-            SystemClock.now(),
-        )
-        .await
-        .map_err(|e| failed("cannot create its enrollment token", &e))?;
+        let token = enrollment_token(self.tokens.as_ref(), "local", run_id, plan)
+            .await
+            .map_err(|e| failed("cannot create its enrollment token", &e))?;
         // The token goes in a file only this user reads, not in the agent's environment
         // (which every process on the host could inherit or show).
         let token_file = work_dir.join("enrollment-token");

@@ -256,6 +256,41 @@ pub async fn destroy_all(
     Ok(machines.into_iter().map(|m| m.key).collect())
 }
 
+/// An enrollment token of a machine stops working after this (its run's teardown revokes it
+/// sooner).
+const ENROLLMENT_TTL_MS: i64 = 48 * 3600 * 1000;
+
+/// The token a machine's agent enrolls with: for test run `run_id` only, with the labels
+/// tasks route by (`machine = <role>`) and its address; `provider` names it.
+pub async fn enrollment_token(
+    tokens: &dyn TokenStore,
+    provider: &str,
+    run_id: Uuid,
+    machine: &MachinePlan,
+) -> Result<String, engine::store::StoreError> {
+    let now = engine::clock::Clock::now(&engine::clock::SystemClock);
+    let (token, _) = crate::tokens::create(
+        tokens,
+        crate::tokens::NewToken {
+            kind: crate::tokens::KIND_ENROLLMENT,
+            name: format!("{provider} machine {}", machine.name),
+            scopes: Vec::new(),
+            labels: [
+                ("machine".to_string(), serde_json::json!(machine.role)),
+                ("address".to_string(), serde_json::json!(machine.address)),
+            ]
+            .into(),
+            run_id: Some(run_id),
+            worker_id: None,
+            expires_at: Some(now + ENROLLMENT_TTL_MS),
+        },
+        None,
+        now,
+    )
+    .await?;
+    Ok(token)
+}
+
 /// A new file only its owner reads and writes (tokens, variables with tokens in them).
 pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;

@@ -137,6 +137,21 @@ pub fn run_failing(mut command: Command) -> (ExitStatus, String) {
     (status, String::from_utf8_lossy(&stderr).into_owned())
 }
 
+/// A token of one scope, made with the CLI as an operator would.
+pub fn token_with_scope(data: &std::path::Path, scope: &str) -> String {
+    let out = ratchet()
+        .args(["token", "create", "--name", scope, "--scope", scope])
+        .env("RATCHET_DATA_DIR", data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// The admin token the tests' servers accept (`RATCHET_ADMIN_TOKEN`).
 pub const ADMIN_TOKEN: &str = "rat_test_admin_token_0123456789";
 

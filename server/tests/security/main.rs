@@ -20,24 +20,10 @@ mod suites;
 mod surface;
 mod workflows;
 
-use common::{ADMIN_TOKEN, Api, ratchet};
+pub use common::token_with_scope;
+use common::{ADMIN_TOKEN, Api};
 use protocol::{PROTOCOL_VERSION, paths};
 use serde_json::{Value, json};
-
-/// A token of one scope, made with the CLI as an operator would.
-pub fn token_with_scope(data: &std::path::Path, scope: &str) -> String {
-    let out = ratchet()
-        .args(["token", "create", "--name", scope, "--scope", scope])
-        .env("RATCHET_DATA_DIR", data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// An agent speaking the protocol directly (a rogue one, or one the test steers).
 pub struct RawAgent {

@@ -93,21 +93,7 @@ impl Terraform {
         var_file: &Path,
         io: &Io<'_>,
     ) -> Result<(), TerraformError> {
-        let var_file = format!("-var-file={}", var_file.display());
-        self.run(
-            dir,
-            "apply",
-            &[
-                "-auto-approve",
-                "-input=false",
-                "-json",
-                LOCK_TIMEOUT,
-                &var_file,
-            ],
-            io,
-        )
-        .await
-        .map(drop)
+        self.change(dir, "apply", var_file, io).await
     }
 
     /// `terraform destroy` of everything in the deployment's state.
@@ -117,21 +103,25 @@ impl Terraform {
         var_file: &Path,
         io: &Io<'_>,
     ) -> Result<(), TerraformError> {
+        self.change(dir, "destroy", var_file, io).await
+    }
+
+    async fn change(
+        &self,
+        dir: &Path,
+        command: &str,
+        var_file: &Path,
+        io: &Io<'_>,
+    ) -> Result<(), TerraformError> {
         let var_file = format!("-var-file={}", var_file.display());
-        self.run(
-            dir,
-            "destroy",
-            &[
-                "-auto-approve",
-                "-input=false",
-                "-json",
-                LOCK_TIMEOUT,
-                &var_file,
-            ],
-            io,
-        )
-        .await
-        .map(drop)
+        let args = [
+            "-auto-approve",
+            "-input=false",
+            "-json",
+            LOCK_TIMEOUT,
+            &var_file,
+        ];
+        self.run(dir, command, &args, io).await.map(drop)
     }
 
     /// The module's outputs (`terraform output -json`).

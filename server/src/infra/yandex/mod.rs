@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use engine::clock::{Clock, SystemClock};
+
 use engine::store::{Lease, LeaseLimit, LeaseStore, TokenStore};
 use protocol::actions::PostgresRuntime;
 use serde::Deserialize;
@@ -28,10 +28,9 @@ use uuid::Uuid;
 use crate::infra::network::NetworkPool;
 use crate::infra::terraform::{Io, Secrets, Terraform};
 use crate::infra::{
-    Counts, Deployment, Machine, Progress, Provider, ProviderError, Quota, machine_name_problem,
-    write_private,
+    Counts, Deployment, Machine, Progress, Provider, ProviderError, Quota, enrollment_token,
+    machine_name_problem, write_private,
 };
-use crate::tokens::{self, KIND_ENROLLMENT, NewToken};
 
 /// Lease kind of a Yandex VM (its share of the VM and core quota).
 pub const VM: &str = "yandex-vm";
@@ -69,10 +68,6 @@ const STATE_FILE: &str = "terraform.tfstate";
 /// How often a destroy is tried within one call before it gives up (the step retries too,
 /// and the leak guard after it).
 const DESTROY_ATTEMPTS: u32 = 3;
-
-/// An enrollment token of a VM stops working after this (its run's teardown revokes it
-/// sooner).
-const ENROLLMENT_TTL_MS: i64 = 48 * 3600 * 1000;
 
 /// The hardware and placement every VM gets, from the server's configuration.
 #[derive(Debug, Clone)]
@@ -288,43 +283,15 @@ impl YandexProvider {
             .map_err(|e| failed("cannot copy the module", &e))?;
         let var_file = dir.join(VAR_FILE);
         if var_file.exists() {
-            let text = std::fs::read_to_string(&var_file)
+            mask_tokens_of(&var_file, secrets)
                 .map_err(|e| failed("cannot read its variables", &e))?;
-            let vars: Value =
-                serde_json::from_str(&text).map_err(|e| failed("unreadable variables", &e))?;
-            for data in vars["user_data"]
-                .as_object()
-                .into_iter()
-                .flat_map(|m| m.values())
-            {
-                if let Some(token) = data.as_str().and_then(enrollment_token_of) {
-                    secrets.add(token);
-                }
-            }
             return Ok(dir);
         }
         let mut user_data = BTreeMap::new();
         for m in &deployment.machines {
-            let (token, _) = tokens::create(
-                self.tokens.as_ref(),
-                NewToken {
-                    kind: KIND_ENROLLMENT,
-                    name: format!("yandex machine {}", m.name),
-                    scopes: Vec::new(),
-                    labels: [
-                        ("machine".to_string(), json!(m.role)),
-                        ("address".to_string(), json!(m.address)),
-                    ]
-                    .into(),
-                    run_id: Some(deployment.run_id),
-                    worker_id: None,
-                    expires_at: Some(SystemClock.now() + ENROLLMENT_TTL_MS),
-                },
-                None,
-                SystemClock.now(),
-            )
-            .await
-            .map_err(|e| failed("cannot create an enrollment token", &e))?;
+            let token = enrollment_token(self.tokens.as_ref(), "yandex", deployment.run_id, m)
+                .await
+                .map_err(|e| failed("cannot create an enrollment token", &e))?;
             secrets.add(token.clone());
             let labels = format!("cores={},memory_gb={}", m.cores, m.memory_gb);
             let boot = cloud_init::AgentBoot {
@@ -459,7 +426,7 @@ impl YandexProvider {
         let dir = self.work_dir(run_id);
         let applied = machines.iter().any(|m| m.data.is_some());
         if !dir.join(VAR_FILE).exists() {
-            if applied {
+            if applied && !self.released_soon(run_id).await? {
                 return Err(ProviderError::Failed(format!(
                     "deployment {run_id}: its Terraform state is gone ({} is missing) although an apply was started; its VMs (labelled ratchet-run={run_id}) must be deleted in the cloud by hand",
                     dir.display()
@@ -468,19 +435,8 @@ impl YandexProvider {
             return Ok(()); // reserved, never applied
         }
         let mut secrets = self.credentials.clone();
-        if let Ok(text) = std::fs::read_to_string(dir.join(VAR_FILE))
-            && let Ok(vars) = serde_json::from_str::<Value>(&text)
-        {
-            for data in vars["user_data"]
-                .as_object()
-                .into_iter()
-                .flat_map(|m| m.values())
-            {
-                if let Some(token) = data.as_str().and_then(enrollment_token_of) {
-                    secrets.add(token);
-                }
-            }
-        }
+        // Unreadable variables make the destroy fail below, with Terraform's own words.
+        let _ = mask_tokens_of(&dir.join(VAR_FILE), &mut secrets);
         let log = progress.log.clone();
         let io = Io {
             log: &move |line| log(line),
@@ -528,6 +484,23 @@ impl YandexProvider {
     }
 }
 
+impl YandexProvider {
+    /// Does a destroy that just finished give the run's machine leases back? (Another
+    /// destroy of the same deployment — the run's own teardown and an operator's, say —
+    /// removes the work dir just before its caller releases the leases.)
+    async fn released_soon(&self, run_id: Uuid) -> Result<bool, ProviderError> {
+        let holder = run_id.to_string();
+        for _ in 0..25 {
+            let left = self.leases.leases(Some(VM), Some(&holder)).await?;
+            if left.iter().all(|l| l.data.is_none()) {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(false)
+    }
+}
+
 fn failed(e: crate::infra::terraform::TerraformError) -> ProviderError {
     ProviderError::Failed(e.to_string())
 }
@@ -536,6 +509,19 @@ fn failed(e: crate::infra::terraform::TerraformError) -> ProviderError {
 /// digits.
 fn deployment_id(run_id: Uuid) -> String {
     format!("r{}", &run_id.simple().to_string()[..12])
+}
+
+/// Add the enrollment tokens in the user data of a deployment's variables to `secrets`.
+fn mask_tokens_of(var_file: &Path, secrets: &mut Secrets) -> std::io::Result<()> {
+    let vars: Value = serde_json::from_str(&std::fs::read_to_string(var_file)?)?;
+    let user_data = vars["user_data"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values());
+    for token in user_data.filter_map(|d| d.as_str().and_then(enrollment_token_of)) {
+        secrets.add(token);
+    }
+    Ok(())
 }
 
 /// The enrollment token in a machine's user data, to be masked.
