@@ -202,6 +202,15 @@ pub struct YandexArgs {
     /// The Terraform CLI; `terraform` on PATH if unset.
     #[arg(long = "terraform-bin", env = "RATCHET_TERRAFORM_BIN")]
     pub terraform_bin: Option<PathBuf>,
+    /// Where deployments' Terraform state lives: a postgres:// URL for Terraform's pg
+    /// backend, or `local` for the work dirs. Default: the server's DATABASE_URL when that
+    /// is PostgreSQL, else `local`.
+    #[arg(
+        long = "terraform-state-url",
+        env = "RATCHET_TERRAFORM_STATE_URL",
+        hide_env_values = true
+    )]
+    pub terraform_state_url: Option<String>,
     /// Terraform's CLI configuration (provider mirrors), passed as TF_CLI_CONFIG_FILE.
     #[arg(long = "terraform-cli-config", env = "TF_CLI_CONFIG_FILE")]
     pub terraform_cli_config: Option<PathBuf>,

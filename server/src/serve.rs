@@ -17,6 +17,7 @@ use crate::infra::leak_guard::LeakGuard;
 use crate::infra::local::{self, LocalProvider};
 use crate::infra::network::NetworkPool;
 use crate::infra::terraform::Terraform;
+use crate::infra::yandex::state::StateBackend;
 use crate::infra::yandex::{VmDefaults, YandexConfig, YandexParts, YandexProvider};
 use crate::infra::{Provider, Providers};
 use crate::state::AppState;
@@ -242,11 +243,33 @@ async fn yandex_provider(
             .unwrap_or_else(|| "terraform".into()),
         cli_config: y.terraform_cli_config.clone(),
     };
+    let state_url = y.terraform_state_url.clone().or_else(|| {
+        args.store
+            .database_url
+            .clone()
+            .filter(|u| u.starts_with("postgres"))
+    });
+    let state = match state_url {
+        Some(url) if url != "local" => {
+            // Terraform's PostgreSQL driver (lib/pq) knows no `prefer` or `allow`.
+            if ["sslmode=prefer", "sslmode=allow"]
+                .iter()
+                .any(|m| url.contains(m))
+            {
+                anyhow::bail!(
+                    "Terraform's pg backend takes sslmode disable, require, verify-ca or verify-full, not prefer or allow: set RATCHET_TERRAFORM_STATE_URL to a URL with one of those (or to `local`)"
+                );
+            }
+            StateBackend::Postgres { url }
+        }
+        _ => StateBackend::Local,
+    };
     let installation = engine.installation().await?;
     let provider = YandexProvider::new(
         config,
         YandexParts {
             terraform,
+            state,
             tokens: engine.tokens(),
             leases: engine.leases(),
             data_dir,

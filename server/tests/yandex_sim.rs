@@ -31,11 +31,19 @@ fn sim_module(knobs: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// A server whose `yandex` target is the simulation in `module`.
 async fn sim_server(data: &Path, module: &Path, extra: &[(&str, &str)]) -> Server {
+    Server::start(data, &sim_env(module, extra)).await
+}
+
+/// The environment of a server whose `yandex` target is the simulation in `module`.
+fn sim_env<'a>(module: &'a Path, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let tf = ratchet_test_support::terraform();
+    // For the whole test process: every test's servers use the same two paths.
+    let tf_bin: &'static str = tf.bin.to_str().unwrap().to_string().leak();
+    let tf_config: &'static str = tf.cli_config.to_str().unwrap().to_string().leak();
     let mut env = vec![
         ("RATCHET_YANDEX_MODULE", module.to_str().unwrap()),
-        ("RATCHET_TERRAFORM_BIN", tf.bin.to_str().unwrap()),
-        ("TF_CLI_CONFIG_FILE", tf.cli_config.to_str().unwrap()),
+        ("RATCHET_TERRAFORM_BIN", tf_bin),
+        ("TF_CLI_CONFIG_FILE", tf_config),
         // The simulated VMs run on this host: PostgreSQL as installed here, addresses on
         // loopback.
         ("RATCHET_YANDEX_DATABASE_RUNTIME", "native"),
@@ -45,7 +53,7 @@ async fn sim_server(data: &Path, module: &Path, extra: &[(&str, &str)]) -> Serve
         ("YC_TOKEN", YC_TOKEN),
     ];
     env.extend_from_slice(extra);
-    Server::start(data, &env).await
+    env
 }
 
 const YC_TOKEN: &str = "yc-token-marker-4f1d2c9e8b7a";
@@ -54,6 +62,35 @@ fn suite(name: &str, duration: &str) -> String {
     format!(
         "name: {name}\ntarget: yandex\ntests:\n  - name: t1\n    database:\n      version: 15\n      hardware: {{cores: 2, memory_gb: 1}}\n    workload: {{driver: pgbench, duration: {duration}, clients: 2, threads: 1, builtin: select-only}}\n    loader:\n      hardware: {{cores: 2, memory_gb: 1}}\n"
     )
+}
+
+/// An SSE stream's bytes, recorded until taken.
+struct Recording(
+    std::sync::Arc<std::sync::Mutex<String>>,
+    tokio::task::JoinHandle<()>,
+);
+
+impl Recording {
+    fn take(self) -> String {
+        self.1.abort();
+        self.0.lock().unwrap().clone()
+    }
+}
+
+fn record_stream(url: String) -> Recording {
+    let into = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = into.clone();
+    let task = tokio::spawn(async move {
+        let Ok(mut response) = http().get(url).bearer_auth(ADMIN_TOKEN).send().await else {
+            return;
+        };
+        while let Ok(Some(chunk)) = response.chunk().await {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk));
+        }
+    });
+    Recording(into, task)
 }
 
 /// Every log line of every run on the server.
@@ -92,8 +129,11 @@ async fn provision_run(api: &Api, suite: &Value) -> Value {
 async fn a_suite_on_the_simulated_cloud_runs_to_the_end_and_leaves_nothing() {
     let data = open_dir();
     let module = sim_module(&[]);
-    let server = sim_server(data.path(), module.path(), &[]).await;
+    let logs = tempfile::tempdir().unwrap();
+    let server_log = logs.path().join("server.log");
+    let server = Server::start_logged(data.path(), &sim_env(module.path(), &[]), &server_log).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
+    let status_stream = record_stream(format!("{}/api/v1/stream", api.base));
 
     // The dry run says what would be made, and makes nothing.
     let r = http()
@@ -142,18 +182,50 @@ async fn a_suite_on_the_simulated_cloud_runs_to_the_end_and_leaves_nothing() {
     let created = task(&provision, "create-deployments");
     let machines = created["output"]["machines"].as_array().unwrap();
     assert_eq!(machines.len(), 2, "{created:#}");
-    let logs = all_logs(&api).await;
-    assert!(logs.contains("Apply complete!"), "{logs}");
-    assert!(
-        logs.contains("Destruction complete") || logs.contains("Destroy complete"),
-        "{logs}"
-    );
-    assert!(
-        !logs.contains("rat_enr_"),
-        "an enrollment token reached a log: {logs}"
-    );
-    assert!(!logs.contains(YC_TOKEN));
+    let run_logs = all_logs(&api).await;
+    assert!(run_logs.contains("Apply complete!"), "{run_logs}");
+    assert!(run_logs.contains("Destroy complete"), "{run_logs}");
     assert_nothing_left(&api, data.path()).await;
+
+    // The cloud credentials and the machines' enrollment tokens are nowhere: not in the
+    // runs' logs, the server's log, the API's answers or the SSE streams.
+    let test_run = done["tests"][0]["run_id"].as_str().unwrap();
+    let log_stream = record_stream(format!("{}/api/v1/runs/{test_run}/logs/stream", api.base));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut seen = vec![
+        ("the runs' logs", run_logs),
+        (
+            "the server's log",
+            std::fs::read_to_string(&server_log).unwrap(),
+        ),
+        ("the status stream", status_stream.take()),
+        ("a log stream", log_stream.take()),
+    ];
+    for path in [
+        "/api/v1/runs?limit=200",
+        "/api/v1/infrastructure",
+        "/api/v1/agents",
+        "/api/v1/enrollment-tokens",
+    ] {
+        seen.push((path, api.get(path).await.1.to_string()));
+    }
+    seen.push((
+        "the suite",
+        api.get(&format!("/api/v1/suites/{id}")).await.1.to_string(),
+    ));
+    seen.push(("the provision run", provision.to_string()));
+    assert!(
+        seen[1].1.contains("the yandex target is on"),
+        "the server's log was read"
+    );
+    assert!(seen[3].1.contains("event: log"), "the log stream was read");
+    for (place, text) in &seen {
+        assert!(!text.contains(YC_TOKEN), "the YC_TOKEN value is in {place}");
+        assert!(
+            !text.contains("rat_enr_"),
+            "an enrollment token is in {place}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -272,15 +344,7 @@ async fn a_server_killed_during_the_apply_finishes_the_suite_after_a_restart() {
     let data = open_dir();
     let module = sim_module(&[("apply-delay-s", "8")]);
     let port = ratchet_test_support::free_port();
-    let tf = ratchet_test_support::terraform();
-    let env = [
-        ("RATCHET_YANDEX_MODULE", module.path().to_str().unwrap()),
-        ("RATCHET_TERRAFORM_BIN", tf.bin.to_str().unwrap()),
-        ("TF_CLI_CONFIG_FILE", tf.cli_config.to_str().unwrap()),
-        ("RATCHET_YANDEX_DATABASE_RUNTIME", "native"),
-        ("RATCHET_YANDEX_SUBNET_POOL", "127.200.0.0/16"),
-        ("RATCHET_AGENT_LEASE", "3s"),
-    ];
+    let env = sim_env(module.path(), &[("RATCHET_AGENT_LEASE", "3s")]);
     let server = Server::start_at(data.path(), port, &env).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
     let (status, submitted) = submit(&api, &suite("restarted", "2s")).await;
@@ -346,6 +410,25 @@ async fn the_yandex_example_suite_is_planned_with_its_matrix_and_hardware() {
         "{db}"
     );
     assert_eq!(vars["labels"]["managed-by"], "ratchet", "{vars}");
+    // Each machine's cloud-init is rendered, valid YAML, its token masked.
+    for (name, user_data) in vars["user_data"].as_object().unwrap() {
+        let text = user_data.as_str().unwrap();
+        assert!(text.starts_with("#cloud-config\n"), "{name}: {text}");
+        let doc: Value = serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(doc["write_files"].as_array().unwrap().len(), 3, "{doc}");
+        assert!(!text.contains("rat_enr_"), "{text}");
+    }
+    // What it costs: 6 tests of 12 cores, 40 GB and 120 GB of disk each, 10 minutes of
+    // load on 2 machines each.
+    let totals = &plan["totals"];
+    assert_eq!(totals["machines"], 12, "{totals}");
+    assert_eq!(totals["cores"], 72, "{totals}");
+    assert_eq!(totals["memory_gb"], 240, "{totals}");
+    assert_eq!(totals["disk_gb"], 720, "{totals}");
+    assert!(
+        (totals["machine_hours"].as_f64().unwrap() - 2.0).abs() < 1e-9,
+        "{totals}"
+    );
     // A dry run makes nothing.
     let (_, infra) = Api::new(&server.base, ADMIN_TOKEN)
         .get("/api/v1/infrastructure")
@@ -403,4 +486,107 @@ async fn an_operator_destroys_a_running_deployment_and_its_run_is_cancelled() {
         status, 200,
         "destroying again is fine: the run still exists"
     );
+}
+
+#[tokio::test]
+async fn after_a_server_is_killed_mid_test_the_leak_guard_destroys_the_expired_deployment() {
+    let data = open_dir();
+    // Provisioning takes 30 s, so the TTL (1 minute from the test's start) passes while the
+    // 50 s load still runs.
+    let module = sim_module(&[("apply-delay-s", "30")]);
+    let port = ratchet_test_support::free_port();
+    let env = sim_env(module.path(), &[("RATCHET_LEAK_GUARD_INTERVAL", "1s")]);
+    let server = Server::start_at(data.path(), port, &env).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let yaml = suite("expiring", "50s").replace("target: yandex\n", "target: yandex\nttl: 1m\n");
+    let (status, submitted) = submit(&api, &yaml).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    let running = wait_step(&api, &id, 0, "run-stroppy-test").await;
+    let test_run = running["tests"][0]["run_id"].as_str().unwrap().to_string();
+    let (_, infra) = api.get("/api/v1/infrastructure").await;
+    let expires_at = infra["deployments"][0]["expires_at"].as_i64().unwrap();
+    drop(server); // SIGKILL, mid-load: the machines stay up
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    tokio::time::sleep(Duration::from_millis(
+        (expires_at - now_ms + 1000).max(0) as u64
+    ))
+    .await;
+    let server = Server::start_at(data.path(), port, &env).await;
+    let done = wait_suite(&api, &id, 120, "the suite to end", ended).await;
+    assert_eq!(done["tests"][0]["status"], "CANCELLED", "{done:#}");
+    assert_eq!(done["tests"][0]["run_id"], test_run.as_str());
+    assert_nothing_left_within(&api, data.path(), 60).await;
+    drop(server);
+}
+
+#[tokio::test]
+async fn on_postgres_the_state_lives_in_the_database_and_survives_a_restart_between_apply_and_destroy()
+ {
+    use sqlx::Connection;
+    let db = ratchet_test_support::test_database().await;
+    // Terraform's pg backend (lib/pq) wants sslmode said outright (the throw-away server has
+    // no TLS) and knows none of sqlx's URL parameters: its URL is the plain one.
+    let url = format!("{}?sslmode=disable", db.url().split('?').next().unwrap());
+    let data = open_dir();
+    let module = sim_module(&[]);
+    let port = ratchet_test_support::free_port();
+    let env = sim_env(
+        module.path(),
+        &[
+            ("DATABASE_URL", db.url()),
+            ("RATCHET_TERRAFORM_STATE_URL", url.as_str()),
+        ],
+    );
+    let server = Server::start_at(data.path(), port, &env).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, submitted) = submit(&api, &suite("pg-state", "15s")).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    let running = wait_step(&api, &id, 0, "run-stroppy-test").await;
+    let test_run = running["tests"][0]["run_id"].as_str().unwrap().to_string();
+
+    // The state is a row of the deployment's schema, with both machines in it; the work dir
+    // holds no state file.
+    let schema = format!("terraform_r{}", &test_run.replace('-', "")[..12]);
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let state: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT data FROM {schema}.states WHERE name = 'default'"
+    )))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        state.matches("\"type\": \"null_resource\"").count(),
+        1,
+        "{state}"
+    );
+    assert_eq!(
+        state.matches("\"index_key\"").count(),
+        2,
+        "two machines: {state}"
+    );
+    let work_dir = data.path().join("deployments").join(&test_run);
+    assert!(work_dir.join(".terraform").is_dir());
+    assert!(!work_dir.join("terraform.tfstate").exists());
+
+    // A restart between the apply and the destroy: the destroy reads the state from the
+    // database.
+    assert!(server.terminate().success());
+    let server = Server::start_at(data.path(), port, &env).await;
+    let done = wait_suite(&api, &id, 180, "the suite to end", ended).await;
+    assert_eq!(done["tests"][0]["status"], "COMPLETED", "{done:#}");
+    assert_nothing_left_within(&api, data.path(), 30).await;
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1",
+    )
+    .bind(&schema)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "the emptied state's schema is dropped");
+    drop(server);
 }

@@ -29,8 +29,8 @@ pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// What every operation shares, added once the routes are in: a token-protected operation
-/// can answer 401 and 403, and one with parameters or a body 400.
+/// What every operation shares, added once the routes are in: one with parameters or a
+/// body can answer 400, and a token-protected one 401 and 403.
 pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
     let problem = |description: &str| -> RefOr<Response> {
         RefOr::T(
@@ -51,9 +51,6 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
                 s.iter()
                     .all(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
             });
-            if open {
-                continue;
-            }
             let takes_input =
                 op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let responses = &mut op.responses.responses;
@@ -61,6 +58,9 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
                 responses
                     .entry("400".into())
                     .or_insert_with(|| problem("A malformed parameter or body, named in `detail`"));
+            }
+            if open {
+                continue;
             }
             responses
                 .entry("401".into())

@@ -45,7 +45,42 @@ pub struct SubmitQuery {
 pub struct SuitePlan {
     pub suite: String,
     pub target: Target,
+    /// What the whole suite provisions (its tests run one after another: at most one
+    /// test's machines exist at a time).
+    pub totals: PlanTotals,
     pub tests: Vec<TestPlan>,
+}
+
+/// The cost-relevant sums of a plan.
+#[derive(Serialize, utoipa::ToSchema, Default)]
+pub struct PlanTotals {
+    pub machines: u32,
+    pub cores: u32,
+    pub memory_gb: u32,
+    pub disk_gb: u32,
+    /// Planned machine-hours: each test's machines for its load's duration (provisioning
+    /// and data loading come on top).
+    pub machine_hours: f64,
+}
+
+impl PlanTotals {
+    fn of(machines: &[crate::infra::MachinePlan], load_s: u64) -> PlanTotals {
+        PlanTotals {
+            machines: machines.len() as u32,
+            cores: machines.iter().map(|m| m.cores).sum(),
+            memory_gb: machines.iter().map(|m| m.memory_gb).sum(),
+            disk_gb: machines.iter().map(|m| m.disk_gb).sum(),
+            machine_hours: machines.len() as f64 * load_s as f64 / 3600.0,
+        }
+    }
+
+    fn add(&mut self, other: &PlanTotals) {
+        self.machines += other.machines;
+        self.cores += other.cores;
+        self.memory_gb += other.memory_gb;
+        self.disk_gb += other.disk_gb;
+        self.machine_hours += other.machine_hours;
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -53,6 +88,7 @@ pub struct TestPlan {
     pub test: String,
     #[schema(value_type = Vec<Object>)]
     pub machines: Vec<crate::infra::MachinePlan>,
+    pub totals: PlanTotals,
     /// When the leak guard would destroy the machines at the latest (epoch ms).
     pub expires_at: i64,
     /// The provider's own plan (for `yandex`: the Terraform module and its variables).
@@ -103,6 +139,7 @@ async fn plan(
 ) -> ApiResult<SuitePlan> {
     let block = provider.network().first_block();
     let mut tests = Vec::new();
+    let mut totals = PlanTotals::default();
     for test in &suite.tests {
         let deployment = planned_deployment(
             test,
@@ -114,8 +151,11 @@ async fn plan(
             .plan(&deployment)
             .await
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let test_totals = PlanTotals::of(&deployment.machines, test.workload.duration_s());
+        totals.add(&test_totals);
         tests.push(TestPlan {
             test: test.name.clone(),
+            totals: test_totals,
             machines: deployment.machines,
             expires_at: deployment.expires_at,
             provider: planned,
@@ -124,6 +164,7 @@ async fn plan(
     Ok(SuitePlan {
         suite: suite.name.clone(),
         target: suite.target,
+        totals,
         tests,
     })
 }

@@ -49,6 +49,24 @@ impl Server {
 
     /// Start on a given port (a restart that clients must find again).
     pub async fn start_at(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
+        Server::spawn(data_dir, port, env, Stdio::inherit()).await
+    }
+
+    /// Start with everything it logs (at `info`) in the file `log`.
+    pub async fn start_logged(data_dir: &Path, env: &[(&str, &str)], log: &Path) -> Server {
+        let file = std::fs::File::create(log).unwrap();
+        let mut env = env.to_vec();
+        env.push(("RUST_LOG", "info"));
+        Server::spawn(
+            data_dir,
+            ratchet_test_support::free_port(),
+            &env,
+            file.into(),
+        )
+        .await
+    }
+
+    async fn spawn(data_dir: &Path, port: u16, env: &[(&str, &str)], stderr: Stdio) -> Server {
         let mut command = ratchet();
         command
             .arg("serve")
@@ -56,7 +74,7 @@ impl Server {
             .env("RATCHET_DATA_DIR", data_dir)
             .env("RATCHET_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in env {
             command.env(k, v);
         }

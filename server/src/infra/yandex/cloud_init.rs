@@ -1,7 +1,8 @@
-//! The cloud-init user data of a benchmark VM: it writes the agent's environment (with
-//! its enrollment token, readable by root only), the sha256 the agent binary must have and
-//! the agent's systemd unit; installs Docker (PostgreSQL and Stroppy run in containers);
-//! downloads the agent from this server, checks it and starts it.
+//! The cloud-init user data of a benchmark VM: it makes the agent's service user, writes
+//! the agent's environment (with its enrollment token, readable by that user only), the
+//! sha256 the agent binary must have and the agent's systemd unit; installs Docker
+//! (PostgreSQL and Stroppy run in containers; the service user may use it); downloads the
+//! agent from this server, checks it and starts it.
 
 use base64::Engine as _;
 use serde::Serialize;
@@ -12,6 +13,8 @@ pub const ENV_FILE: &str = "/etc/ratchet-agent/agent.env";
 pub const SHA_FILE: &str = "/etc/ratchet-agent/agent.sha256";
 const UNIT_FILE: &str = "/etc/systemd/system/ratchet-agent.service";
 const AGENT_BIN: &str = "/usr/local/bin/ratchet-agent";
+/// The user the agent runs as (the unit says so too).
+pub const SERVICE_USER: &str = "ratchet";
 
 /// The systemd unit the agent runs under.
 pub const UNIT: &str = include_str!("../../../../edge-agent/ratchet-agent.service");
@@ -32,6 +35,8 @@ pub struct AgentBoot<'a> {
 
 #[derive(Serialize)]
 struct CloudConfig<'a> {
+    /// The image's default user (an operator's SSH key) and the agent's service user.
+    users: serde_json::Value,
     package_update: bool,
     packages: Vec<&'a str>,
     write_files: Vec<WriteFile>,
@@ -45,6 +50,9 @@ struct WriteFile {
     owner: &'static str,
     encoding: &'static str,
     content: String,
+    /// Written late (after the users exist), for a file the service user owns.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    defer: bool,
 }
 
 fn file(path: &'static str, permissions: &'static str, content: &str) -> WriteFile {
@@ -54,6 +62,7 @@ fn file(path: &'static str, permissions: &'static str, content: &str) -> WriteFi
         owner: "root:root",
         encoding: "b64",
         content: base64::engine::general_purpose::STANDARD.encode(content),
+        defer: false,
     }
 }
 
@@ -69,7 +78,8 @@ pub fn agent_env(boot: &AgentBoot<'_>) -> String {
 pub fn user_data(boot: &AgentBoot<'_>) -> String {
     // The server URL comes from the env file, not from this script: one place to change.
     let install = format!(
-        "set -eu; url=$(sed -n 's/^RATCHET_SERVER_URL=//p' {ENV_FILE}); \
+        "set -eu; if getent group docker >/dev/null; then usermod -aG docker {SERVICE_USER}; fi; \
+         url=$(sed -n 's/^RATCHET_SERVER_URL=//p' {ENV_FILE}); \
          curl -fsS --retry 20 --retry-connrefused --retry-delay 3 -o {AGENT_BIN}.new \"$url/api/v1/agent/binary?arch=$(uname -m)\"; \
          echo \"$(cut -d' ' -f1 {SHA_FILE})  {AGENT_BIN}.new\" | sha256sum -c -; \
          chmod 755 {AGENT_BIN}.new; mv {AGENT_BIN}.new {AGENT_BIN}; \
@@ -78,10 +88,18 @@ pub fn user_data(boot: &AgentBoot<'_>) -> String {
     let mut packages = vec!["curl", "ca-certificates"];
     packages.extend_from_slice(boot.packages);
     let config = CloudConfig {
+        users: serde_json::json!([
+            "default",
+            {"name": SERVICE_USER, "system": true, "shell": "/usr/sbin/nologin", "homedir": "/var/lib/ratchet-agent", "no_create_home": true},
+        ]),
         package_update: true,
         packages,
         write_files: vec![
-            file(ENV_FILE, "0600", &agent_env(boot)),
+            WriteFile {
+                owner: "ratchet:ratchet",
+                defer: true,
+                ..file(ENV_FILE, "0600", &agent_env(boot))
+            },
             file(
                 SHA_FILE,
                 "0644",
@@ -116,6 +134,7 @@ mod tests {
 
     #[derive(serde::Deserialize)]
     struct Parsed {
+        users: Vec<serde_json::Value>,
         packages: Vec<String>,
         write_files: Vec<ParsedFile>,
         runcmd: Vec<Vec<String>>,
@@ -125,8 +144,11 @@ mod tests {
     struct ParsedFile {
         path: String,
         permissions: String,
+        owner: String,
         encoding: String,
         content: String,
+        #[serde(default)]
+        defer: bool,
     }
 
     #[test]
@@ -149,7 +171,13 @@ mod tests {
             .iter()
             .find(|f| f.path == ENV_FILE)
             .unwrap();
-        assert_eq!(env.permissions, "0600", "the token is for root only");
+        assert_eq!(
+            env.permissions, "0600",
+            "the token is for the service user only"
+        );
+        assert_eq!(env.owner, "ratchet:ratchet");
+        assert!(env.defer, "written once the service user exists");
+        assert_eq!(parsed.users[1]["name"], SERVICE_USER);
         let env = decode(env);
         assert!(
             env.contains("RATCHET_ENROLLMENT_TOKEN=rt_enroll_secret\n"),
@@ -171,7 +199,12 @@ mod tests {
             .iter()
             .find(|f| f.path == UNIT_FILE)
             .unwrap();
-        assert!(decode(unit).contains(&format!("EnvironmentFile={ENV_FILE}")));
+        let unit = decode(unit);
+        assert!(
+            unit.contains(&format!("EnvironmentFile={ENV_FILE}")),
+            "{unit}"
+        );
+        assert!(unit.contains(&format!("User={SERVICE_USER}")), "{unit}");
         let script = &parsed.runcmd[0][2];
         assert!(script.contains("sha256sum -c -"), "{script}");
         assert!(script.contains("/api/v1/agent/binary?arch="), "{script}");

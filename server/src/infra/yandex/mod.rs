@@ -10,6 +10,7 @@
 //! how this provider is tested where no cloud is reachable.
 
 pub mod cloud_init;
+pub mod state;
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
@@ -25,11 +26,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use self::state::{BACKEND_FILE, StateBackend};
 use crate::infra::network::NetworkPool;
 use crate::infra::terraform::{Io, Secrets, Terraform};
 use crate::infra::{
-    Counts, Deployment, Machine, Progress, Provider, ProviderError, Quota, enrollment_token,
-    machine_name_problem, write_private,
+    Counts, Deployment, Machine, MachinePlan, Progress, Provider, ProviderError, Quota,
+    enrollment_token, machine_name_problem, write_private,
 };
 
 /// Lease kind of a Yandex VM (its share of the VM and core quota).
@@ -108,6 +110,7 @@ pub struct YandexProvider {
     config: YandexConfig,
     quotas: [Quota; 2],
     terraform: Terraform,
+    state: StateBackend,
     /// Masked in everything Terraform prints (the cloud credentials).
     credentials: Secrets,
     tokens: Arc<dyn TokenStore>,
@@ -123,6 +126,7 @@ pub struct YandexProvider {
 
 pub struct YandexParts {
     pub terraform: Terraform,
+    pub state: StateBackend,
     pub tokens: Arc<dyn TokenStore>,
     pub leases: Arc<dyn LeaseStore>,
     pub data_dir: PathBuf,
@@ -155,6 +159,9 @@ impl YandexProvider {
                 credentials.add(value);
             }
         }
+        if let Some(secret) = parts.state.secret() {
+            credentials.add(secret);
+        }
         let quotas = [
             Quota {
                 kind: VM,
@@ -177,6 +184,7 @@ impl YandexProvider {
             config,
             quotas,
             terraform: parts.terraform,
+            state: parts.state,
             credentials,
             tokens: parts.tokens,
             leases: parts.leases,
@@ -257,6 +265,19 @@ impl YandexProvider {
         })
     }
 
+    /// The cloud-init document of machine `m`, enrolling with `token`.
+    fn user_data(&self, m: &MachinePlan, token: &str) -> String {
+        let labels = format!("cores={},memory_gb={}", m.cores, m.memory_gb);
+        cloud_init::user_data(&cloud_init::AgentBoot {
+            server_url: &self.config.server_url,
+            enrollment_token: token,
+            name: &m.name,
+            labels: &labels,
+            agent_sha256: &self.agent_sha256,
+            packages: self.packages(),
+        })
+    }
+
     fn packages(&self) -> &'static [&'static str] {
         match self.config.database_runtime {
             PostgresRuntime::Docker => &["docker.io"],
@@ -281,6 +302,9 @@ impl YandexProvider {
             .map_err(|e| failed("cannot restrict its work dir", &e))?;
         self.write_module(&dir)
             .map_err(|e| failed("cannot copy the module", &e))?;
+        self.state
+            .configure(&dir, &deployment_id(deployment.run_id))
+            .map_err(|e| failed("cannot write its state backend", &e))?;
         let var_file = dir.join(VAR_FILE);
         if var_file.exists() {
             mask_tokens_of(&var_file, secrets)
@@ -293,16 +317,7 @@ impl YandexProvider {
                 .await
                 .map_err(|e| failed("cannot create an enrollment token", &e))?;
             secrets.add(token.clone());
-            let labels = format!("cores={},memory_gb={}", m.cores, m.memory_gb);
-            let boot = cloud_init::AgentBoot {
-                server_url: &self.config.server_url,
-                enrollment_token: &token,
-                name: &m.name,
-                labels: &labels,
-                agent_sha256: &self.agent_sha256,
-                packages: self.packages(),
-            };
-            user_data.insert(m.name.clone(), cloud_init::user_data(&boot));
+            user_data.insert(m.name.clone(), self.user_data(m, &token));
         }
         let vars = self.variables(deployment, user_data);
         write_private(
@@ -445,7 +460,7 @@ impl YandexProvider {
             cancel: None,
         };
         // The module copy made at create time stays: its state was made by it.
-        if dir.join(STATE_FILE).exists() {
+        if dir.join(STATE_FILE).exists() || dir.join(BACKEND_FILE).exists() {
             let mut last = String::new();
             let mut emptied = false;
             for attempt in 1..=DESTROY_ATTEMPTS {
@@ -476,6 +491,10 @@ impl YandexProvider {
                 return Err(ProviderError::Failed(format!(
                     "deployment {run_id}: cannot destroy it: {last}"
                 )));
+            }
+            if let Err(e) = self.state.forget(&deployment_id(run_id)).await {
+                // Nothing of the cloud is left; an empty state is only clutter.
+                (progress.log)(format!("the emptied state stays: {e}"));
             }
         }
         std::fs::remove_dir_all(&dir)
@@ -591,15 +610,11 @@ impl Provider for YandexProvider {
     }
 
     async fn plan(&self, deployment: &Deployment) -> Result<Value, ProviderError> {
+        // The user data as it would be, with its token masked (made at apply time).
         let user_data = deployment
             .machines
             .iter()
-            .map(|m| {
-                (
-                    m.name.clone(),
-                    "(cloud-init: installs the agent and enrolls it with a token made at apply time)".to_string(),
-                )
-            })
+            .map(|m| (m.name.clone(), self.user_data(m, "********")))
             .collect();
         Ok(json!({
             "provider": "yandex",

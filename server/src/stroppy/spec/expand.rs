@@ -8,9 +8,9 @@ use super::checks::*;
 use super::*;
 use crate::document::DocPath;
 
-/// A test's machines live at least this long (provisioning alone can take minutes) and
-/// at most a week.
-pub(super) const MIN_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+/// A test's machines may be given at least this long, and at most a week (the TTL must
+/// also outlast every test's load: checked below).
+pub(super) const MIN_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 pub(super) const MAX_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 pub(super) const MAX_CORES: u32 = 256;
 pub(super) const MAX_MEMORY_GB: u32 = 2048;
@@ -128,6 +128,20 @@ impl SuiteSpec {
             None => tests.first().map(|t| t.name.clone()).unwrap_or_default(),
         };
 
+        if let Some(ttl) = self.ttl
+            && let Some(longest) = tests.iter().max_by_key(|t| t.workload.duration_s())
+            && longest.workload.duration_s() >= ttl.0.as_secs()
+        {
+            x.issues.push(
+                DocPath::root().key("ttl"),
+                format!(
+                    "ttl {} is shorter than the load of test `{}` ({}): its machines would be destroyed mid-test",
+                    humantime::format_duration(ttl.0),
+                    longest.name,
+                    humantime::format_duration(std::time::Duration::from_secs(longest.workload.duration_s()))
+                ),
+            );
+        }
         if !x.issues.is_empty() {
             return Err(x.issues.into_errors());
         }
