@@ -524,8 +524,7 @@ async fn after_a_server_is_killed_mid_test_the_leak_guard_destroys_the_expired_d
 }
 
 #[tokio::test]
-async fn on_postgres_the_state_lives_in_the_database_and_survives_a_restart_between_apply_and_destroy()
- {
+async fn on_postgres_the_state_lives_in_the_database_and_outlives_a_restart_and_a_lost_work_dir() {
     use sqlx::Connection;
     let db = ratchet_test_support::test_database().await;
     // Terraform's pg backend (lib/pq) wants sslmode said outright (the throw-away server has
@@ -573,12 +572,19 @@ async fn on_postgres_the_state_lives_in_the_database_and_survives_a_restart_betw
     assert!(work_dir.join(".terraform").is_dir());
     assert!(!work_dir.join("terraform.tfstate").exists());
 
-    // A restart between the apply and the destroy: the destroy reads the state from the
-    // database.
+    // A restart between the apply and the destroy, with the work dir lost meanwhile (a new
+    // disk, another replica): the destroy makes it again from the leases and reads the
+    // state from the database.
     assert!(server.terminate().success());
+    std::fs::remove_dir_all(&work_dir).unwrap();
     let server = Server::start_at(data.path(), port, &env).await;
     let done = wait_suite(&api, &id, 180, "the suite to end", ended).await;
     assert_eq!(done["tests"][0]["status"], "COMPLETED", "{done:#}");
+    assert!(
+        all_logs(&api)
+            .await
+            .contains("the work dir was lost; made again")
+    );
     assert_nothing_left_within(&api, data.path(), 30).await;
     let left: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1",

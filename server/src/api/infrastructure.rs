@@ -67,7 +67,9 @@ pub async fn infrastructure(
     caller: Caller,
 ) -> ApiResult<Json<Infrastructure>> {
     caller.require(Scope::Read)?;
-    let leases = state.engine.leases().leases(None, None).await?;
+    let mut leases = state.engine.leases().leases(None, None).await?;
+    // Which replica's leak guard sweeps is not something provisioned.
+    leases.retain(|l| l.kind != crate::infra::leak_guard::LEADER);
     let mut deployments = Vec::new();
     for provider in state.providers.all() {
         let kind = machine_kind(provider.as_ref());

@@ -4,8 +4,9 @@
 //!   between the run's end and its teardown) or that no longer exists, and
 //! - the machines of a run past its TTL, cancelling the run first.
 //!
-//! Destroying is idempotent on every provider, so the guard may race a run's own teardown
-//! (and another replica's guard) harmlessly.
+//! One replica sweeps at a time: the guard leads through a lease (kind `leader`) it renews
+//! every sweep and another replica takes over once it is not renewed. Destroying is
+//! idempotent on every provider, so a sweep may race a run's own teardown harmlessly.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ use std::time::Duration;
 use engine::Engine;
 use engine::clock::{Clock, SystemClock};
 use engine::model::RunStatus;
+use engine::store::{Lease, StoreError};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::infra::{Progress, Provider, Providers, destroy_all, machine_kind, network};
@@ -30,25 +33,73 @@ pub struct Sweep {
     pub failed: Vec<String>,
 }
 
+/// Lease kind of the guard's leadership.
+pub const LEADER: &str = "leader";
+const LEADER_KEY: &str = "leak-guard";
+
 pub struct LeakGuard {
     pub engine: Arc<Engine>,
     pub providers: Providers,
 }
 
 impl LeakGuard {
-    /// Sweep every `interval` until the engine shuts down.
+    /// Sweep every `interval` while this replica leads, until the engine shuts down.
     pub fn spawn(self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let me = format!("replica-{}", Uuid::new_v4());
+        // Unrenewed for this long, the leadership is free to take.
+        let term = (interval * 3).max(Duration::from_secs(3));
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
+                match self.lead(&me, term).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "leak guard: cannot take or renew its leadership");
+                        continue;
+                    }
+                }
                 let sweep = self.sweep().await;
                 if !sweep.failed.is_empty() {
                     tracing::warn!(failed = ?sweep.failed, "leak guard: some machines could not be destroyed; retrying next sweep");
                 }
             }
         })
+    }
+
+    /// Does replica `me` lead the sweeps? Renews the leadership when it is ours; takes it
+    /// when it is free or its holder stopped renewing it.
+    async fn lead(&self, me: &str, term: Duration) -> Result<bool, StoreError> {
+        let leases = self.engine.leases();
+        let now = SystemClock.now();
+        let until = json!({ "until": now + i64::try_from(term.as_millis()).unwrap_or(i64::MAX) });
+        let current = leases
+            .leases(Some(LEADER), None)
+            .await?
+            .into_iter()
+            .find(|l| l.key == LEADER_KEY);
+        if let Some(lease) = current {
+            if lease.holder == me {
+                leases.update_lease_data(LEADER, LEADER_KEY, &until).await?;
+                return Ok(true);
+            }
+            let renewed_until = lease.data.as_ref().and_then(|d| d["until"].as_i64());
+            if renewed_until.is_some_and(|at| at > now) {
+                return Ok(false);
+            }
+            leases.release_lease(LEADER, LEADER_KEY).await?;
+        }
+        // Of replicas taking it at once, one insert wins.
+        let lease = Lease {
+            kind: LEADER.into(),
+            key: LEADER_KEY.into(),
+            holder: me.into(),
+            amount: 0,
+            data: Some(until),
+        };
+        leases.acquire_lease(&lease, None, now).await
     }
 
     /// One look at every provider's leases.

@@ -294,17 +294,10 @@ impl YandexProvider {
         secrets: &mut Secrets,
     ) -> Result<PathBuf, ProviderError> {
         let dir = self.work_dir(deployment.run_id);
+        self.write_work_dir(&dir, deployment.run_id)?;
         let failed = |what: &str, e: &dyn std::fmt::Display| {
             ProviderError::Failed(format!("deployment {}: {what}: {e}", deployment.run_id))
         };
-        std::fs::create_dir_all(&dir).map_err(|e| failed("cannot create its work dir", &e))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| failed("cannot restrict its work dir", &e))?;
-        self.write_module(&dir)
-            .map_err(|e| failed("cannot copy the module", &e))?;
-        self.state
-            .configure(&dir, &deployment_id(deployment.run_id))
-            .map_err(|e| failed("cannot write its state backend", &e))?;
         let var_file = dir.join(VAR_FILE);
         if var_file.exists() {
             mask_tokens_of(&var_file, secrets)
@@ -326,6 +319,49 @@ impl YandexProvider {
         )
         .map_err(|e| failed("cannot write its variables", &e))?;
         Ok(dir)
+    }
+
+    /// The work dir with the module and the state backend (not the variables).
+    fn write_work_dir(&self, dir: &Path, run_id: Uuid) -> Result<(), ProviderError> {
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            ProviderError::Failed(format!("deployment {run_id}: {what}: {e}"))
+        };
+        std::fs::create_dir_all(dir).map_err(|e| failed("cannot create its work dir", &e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| failed("cannot restrict its work dir", &e))?;
+        self.write_module(dir)
+            .map_err(|e| failed("cannot copy the module", &e))?;
+        self.state
+            .configure(dir, &deployment_id(run_id))
+            .map_err(|e| failed("cannot write its state backend", &e))
+    }
+
+    /// A lost work dir of a deployment whose state is in PostgreSQL, made again from what
+    /// its leases recorded (its server's disk went away). `false` when it cannot be.
+    fn rebuild(&self, run_id: Uuid, machines: &[Lease]) -> Result<bool, ProviderError> {
+        if !matches!(self.state, StateBackend::Postgres { .. }) {
+            return Ok(false);
+        }
+        let Some(mut vars) = machines
+            .iter()
+            .find_map(|l| l.data.as_ref()?.get("variables").cloned())
+        else {
+            return Ok(false);
+        };
+        // Destroying needs no user data (nor its tokens): each machine gets an empty one.
+        let names: Vec<String> = vars["machines"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        vars["user_data"] = names.into_iter().map(|n| (n, json!(""))).collect();
+        let dir = self.work_dir(run_id);
+        self.write_work_dir(&dir, run_id)?;
+        write_private(&dir.join(VAR_FILE), &vars.to_string()).map_err(|e| {
+            ProviderError::Failed(format!(
+                "deployment {run_id}: cannot write its variables: {e}"
+            ))
+        })?;
+        Ok(true)
     }
 
     fn write_module(&self, dir: &Path) -> std::io::Result<()> {
@@ -355,14 +391,28 @@ impl YandexProvider {
         dir: &Path,
     ) -> Result<(), ProviderError> {
         for m in &deployment.machines {
-            let data = json!({
-                "work_dir": dir,
-                "installation": self.installation,
-                "expires_at": deployment.expires_at,
-            });
+            let data = self.lease_data(deployment, dir, None);
             self.leases.update_lease_data(VM, &m.name, &data).await?;
         }
         Ok(())
+    }
+
+    /// What a machine's lease records: where its deployment's state is, the deployment's
+    /// variables (without the user data: enough to destroy it from anywhere when the state
+    /// is in PostgreSQL) and, once made, the VM's ids.
+    fn lease_data(&self, deployment: &Deployment, dir: &Path, vm: Option<&MachineOutput>) -> Value {
+        let mut data = json!({
+            "work_dir": dir,
+            "installation": self.installation,
+            "expires_at": deployment.expires_at,
+            "variables": self.variables(deployment, BTreeMap::new()),
+        });
+        if let Some(vm) = vm {
+            data["id"] = json!(vm.id);
+            data["internal_ip"] = json!(vm.internal_ip);
+            data["public_ip"] = json!(vm.public_ip);
+        }
+        data
     }
 
     async fn apply(
@@ -409,14 +459,7 @@ impl YandexProvider {
                     plan.name, vm.internal_ip, plan.address
                 )));
             }
-            let handle = json!({
-                "work_dir": dir,
-                "installation": self.installation,
-                "expires_at": deployment.expires_at,
-                "id": vm.id,
-                "internal_ip": vm.internal_ip,
-                "public_ip": vm.public_ip,
-            });
+            let handle = self.lease_data(deployment, &dir, Some(vm));
             self.leases
                 .update_lease_data(VM, &plan.name, &handle)
                 .await?;
@@ -440,6 +483,12 @@ impl YandexProvider {
         let _held = lock.lock().await;
         let dir = self.work_dir(run_id);
         let applied = machines.iter().any(|m| m.data.is_some());
+        if !dir.join(VAR_FILE).exists() && applied && self.rebuild(run_id, machines)? {
+            (progress.log)(format!(
+                "the work dir was lost; made again from the leases (the state is in PostgreSQL): {}",
+                dir.display()
+            ));
+        }
         if !dir.join(VAR_FILE).exists() {
             if applied && !self.released_soon(run_id).await? {
                 return Err(ProviderError::Failed(format!(
