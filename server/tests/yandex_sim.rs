@@ -93,6 +93,22 @@ fn record_stream(url: String) -> Recording {
     Recording(into, task)
 }
 
+/// Submit a suite; answers its id.
+async fn submit_suite(api: &Api, yaml: &str) -> String {
+    let (status, submitted) = submit(api, yaml).await;
+    assert_eq!(status, 201, "{submitted}");
+    submitted["id"].as_str().unwrap().to_string()
+}
+
+/// Wait until some run's log says `text`.
+async fn wait_log(api: &Api, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !all_logs(api).await.contains(text) {
+        assert!(Instant::now() < deadline, "no log line says {text:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Every log line of every run on the server.
 async fn all_logs(api: &Api) -> String {
     let (_, runs) = api.get("/api/v1/runs?limit=200").await;
@@ -165,9 +181,7 @@ async fn a_suite_on_the_simulated_cloud_runs_to_the_end_and_leaves_nothing() {
         "a dry run runs nothing: {runs}"
     );
 
-    let (status, submitted) = submit(&api, &suite("sim", "3s")).await;
-    assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_string();
+    let id = submit_suite(&api, &suite("sim", "3s")).await;
     let done = wait_suite(&api, &id, 180, "the suite to end", ended).await;
     assert_eq!(done["status"], "COMPLETED", "{done:#}");
     assert_eq!(done["tests"][0]["status"], "COMPLETED", "{done:#}");
@@ -234,9 +248,7 @@ async fn a_failed_apply_is_destroyed_and_its_quota_given_back() {
     let module = sim_module(&[("fail-apply", "1")]);
     let server = sim_server(data.path(), module.path(), &[]).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let (status, submitted) = submit(&api, &suite("refused", "3s")).await;
-    assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_string();
+    let id = submit_suite(&api, &suite("refused", "3s")).await;
     let done = wait_suite(&api, &id, 240, "the suite to end", ended).await;
     let test = &done["tests"][0];
     assert_eq!(test["status"], "FAILED", "{done:#}");
@@ -259,18 +271,8 @@ async fn cancelling_during_the_apply_interrupts_terraform_and_destroys_what_it_m
     let module = sim_module(&[("apply-delay-s", "20")]);
     let server = sim_server(data.path(), module.path(), &[]).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let (status, submitted) = submit(&api, &suite("cancelled", "3s")).await;
-    assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_string();
-    // Terraform is creating the machines.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if all_logs(&api).await.contains("Creating...") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the apply never started");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let id = submit_suite(&api, &suite("cancelled", "3s")).await;
+    wait_log(&api, "Creating...").await; // Terraform is creating the machines
     let (status, body) = api
         .post(&format!("/api/v1/suites/{id}/cancel"), &json!({}))
         .await;
@@ -294,9 +296,7 @@ async fn a_destroy_that_fails_is_retried_until_the_state_is_empty() {
     let module = sim_module(&[("destroy-failures", "2")]);
     let server = sim_server(data.path(), module.path(), &[]).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let (status, submitted) = submit(&api, &suite("flaky-destroy", "2s")).await;
-    assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_string();
+    let id = submit_suite(&api, &suite("flaky-destroy", "2s")).await;
     let done = wait_suite(&api, &id, 240, "the suite to end", ended).await;
     assert_eq!(done["status"], "COMPLETED", "{done:#}");
     let logs = all_logs(&api).await;
@@ -317,9 +317,7 @@ async fn the_leak_guard_destroys_what_a_failed_teardown_left() {
     )
     .await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let (status, submitted) = submit(&api, &suite("leaky", "2s")).await;
-    assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_string();
+    let id = submit_suite(&api, &suite("leaky", "2s")).await;
     let done = wait_suite(&api, &id, 400, "the suite to end", ended).await;
     assert_eq!(done["tests"][0]["status"], "FAILED", "{done:#}");
     let (_, infra) = api.get("/api/v1/infrastructure").await;
@@ -347,14 +345,8 @@ async fn a_server_killed_during_the_apply_finishes_the_suite_after_a_restart() {
     let env = sim_env(module.path(), &[("RATCHET_AGENT_LEASE", "3s")]);
     let server = Server::start_at(data.path(), port, &env).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let (status, submitted) = submit(&api, &suite("restarted", "2s")).await;
-    assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !all_logs(&api).await.contains("Creating...") {
-        assert!(Instant::now() < deadline, "the apply never started");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let id = submit_suite(&api, &suite("restarted", "2s")).await;
+    wait_log(&api, "Creating...").await;
     drop(server); // SIGKILL: no teardown, the Terraform it started is left running
     let server = Server::start_at(data.path(), port, &env).await;
     let done = wait_suite(&api, &id, 300, "the suite to end", ended).await;
@@ -442,9 +434,7 @@ async fn an_operator_destroys_a_running_deployment_and_its_run_is_cancelled() {
     let module = sim_module(&[]);
     let server = sim_server(data.path(), module.path(), &[]).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let (status, submitted) = submit(&api, &suite("destroyed-by-hand", "10m")).await;
-    assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_string();
+    let id = submit_suite(&api, &suite("destroyed-by-hand", "10m")).await;
     let suite = wait_step(&api, &id, 0, "run-stroppy-test").await;
     let run_id = suite["tests"][0]["run_id"].as_str().unwrap().to_string();
     let (_, infra) = api.get("/api/v1/infrastructure").await;
@@ -499,9 +489,7 @@ async fn after_a_server_is_killed_mid_test_the_leak_guard_destroys_the_expired_d
     let server = Server::start_at(data.path(), port, &env).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
     let yaml = suite("expiring", "50s").replace("target: yandex\n", "target: yandex\nttl: 1m\n");
-    let (status, submitted) = submit(&api, &yaml).await;
-    assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_string();
+    let id = submit_suite(&api, &yaml).await;
     let running = wait_step(&api, &id, 0, "run-stroppy-test").await;
     let test_run = running["tests"][0]["run_id"].as_str().unwrap().to_string();
     let (_, infra) = api.get("/api/v1/infrastructure").await;
@@ -542,9 +530,7 @@ async fn on_postgres_the_state_lives_in_the_database_and_outlives_a_restart_and_
     );
     let server = Server::start_at(data.path(), port, &env).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let (status, submitted) = submit(&api, &suite("pg-state", "15s")).await;
-    assert_eq!(status, 201, "{submitted}");
-    let id = submitted["id"].as_str().unwrap().to_string();
+    let id = submit_suite(&api, &suite("pg-state", "15s")).await;
     let running = wait_step(&api, &id, 0, "run-stroppy-test").await;
     let test_run = running["tests"][0]["run_id"].as_str().unwrap().to_string();
 
