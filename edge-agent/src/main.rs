@@ -9,6 +9,7 @@ mod backoff;
 mod client;
 mod config;
 mod fit;
+mod machine;
 mod outbox;
 
 use std::process::ExitCode;

@@ -127,6 +127,12 @@ pub struct PostgresInstance {
     pub data_dir: Option<String>,
     /// The container name (runtime `docker`).
     pub container: Option<String>,
+    /// Every setting in effect, those not at their built-in default first.
+    #[serde(default)]
+    pub settings: Vec<PgSetting>,
+    /// The database's machine.
+    #[serde(default)]
+    pub machine: Option<MachineInfo>,
 }
 
 /// `postgres.stop`: stop an instance started by `postgres.start` and remove its data.
@@ -176,6 +182,9 @@ pub struct PgbenchInput {
     #[serde(default = "default_threads")]
     pub threads: u32,
     pub duration_s: u64,
+    /// Seconds of load run first and discarded (after the initialisation).
+    #[serde(default)]
+    pub warmup_s: u64,
     /// Builtin script.
     #[serde(default)]
     pub builtin: Builtin,
@@ -269,6 +278,9 @@ pub struct StroppyRunInput {
     #[serde(default)]
     pub password: Option<String>,
     pub duration_s: u64,
+    /// Seconds of load run first and discarded.
+    #[serde(default)]
+    pub warmup_s: u64,
     #[serde(default = "default_clients")]
     pub vus: u32,
     /// Workload scale (warehouses for TPC-C), passed as `--scale-factor`.
@@ -298,6 +310,48 @@ pub struct LoadResult {
     pub series: Vec<SeriesPoint>,
     /// The tool's own end-of-run report, verbatim.
     pub summary: String,
+    /// The tool's version, as it reports it (`pgbench --version`).
+    #[serde(default)]
+    pub tool_version: Option<String>,
+    /// The exact command line of the measured run (secrets are in its environment, never
+    /// here).
+    #[serde(default)]
+    pub command: Option<String>,
+    /// TPS of the discarded warm-up, when there was one.
+    #[serde(default)]
+    pub warmup_tps: Option<f64>,
+    /// The machine the load ran from.
+    #[serde(default)]
+    pub machine: Option<MachineInfo>,
+}
+
+/// What a machine is, as its agent sees it (from `/proc` and `uname`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MachineInfo {
+    pub hostname: String,
+    pub cpu_model: String,
+    pub cores: u32,
+    pub memory_mb: u64,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// Size of the filesystem holding the agent's work dir, in GB.
+    pub disk_gb: f64,
+}
+
+/// One PostgreSQL setting in effect (a row of `pg_settings`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PgSetting {
+    pub name: String,
+    pub setting: String,
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Where the value comes from: `default`, `configuration file`, `override`...
+    pub source: String,
+    /// The built-in default.
+    #[serde(default)]
+    pub boot_val: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -58,21 +58,56 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         }
     }
 
+    // The same load for the warm-up and the measured window; only the latter is logged
+    // per transaction.
+    let load_for = |seconds: u64| {
+        let mut load = connection(Cmd::new("pgbench"))
+            .args(["-b", input.builtin.as_str()])
+            .args([
+                "-c",
+                &input.clients.to_string(),
+                "-j",
+                &input.threads.to_string(),
+            ])
+            .args(["-T", &seconds.to_string(), "-P", "1"]);
+        if let Some(p) = &input.protocol {
+            load = load.args(["-M", p]);
+        }
+        load
+    };
+
+    let warmup_tps = if input.warmup_s > 0 {
+        ctx.log.line(format!(
+            "ratchet-agent: warming up for {} s (not measured)",
+            input.warmup_s
+        ));
+        let mut report = String::new();
+        let warmup = load_for(input.warmup_s).arg(&input.database);
+        let finished = process::run(&warmup, ctx, |stream, line| {
+            if stream == Stream::Stdout {
+                report.push_str(line);
+                report.push('\n');
+            }
+        })
+        .await?;
+        if !finished.success() {
+            return Err(ActionError::retryable(finished.failure("pgbench (warm-up)")));
+        }
+        let tps = parse_summary(&report).ok().map(|s| s.tps);
+        if let Some(tps) = tps {
+            ctx.log
+                .line(format!("ratchet-agent: warm-up done at {tps:.1} tps (discarded)"));
+        }
+        tps
+    } else {
+        None
+    };
+
     let log_prefix = ctx.attempt_dir.join("pgbench_log");
-    let mut load = connection(Cmd::new("pgbench"))
-        .args(["-b", input.builtin.as_str()])
-        .args([
-            "-c",
-            &input.clients.to_string(),
-            "-j",
-            &input.threads.to_string(),
-        ])
-        .args(["-T", &input.duration_s.to_string(), "-P", "1", "-l"])
-        .arg(format!("--log-prefix={}", log_prefix.display()));
-    if let Some(p) = &input.protocol {
-        load = load.args(["-M", p]);
-    }
-    let load = load.arg(&input.database);
+    let load = load_for(input.duration_s)
+        .arg("-l")
+        .arg(format!("--log-prefix={}", log_prefix.display()))
+        .arg(&input.database);
 
     let mut stdout = String::new();
     let mut series = Vec::new();
@@ -120,12 +155,27 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         duration_s: summary.duration_s.unwrap_or(input.duration_s as f64),
         series,
         summary: stdout,
+        tool_version: tool_version(ctx).await,
+        command: Some(load.display()),
+        warmup_tps,
+        machine: Some(crate::machine::describe(&ctx.work_dir)),
     };
     ctx.log.line(format!(
         "ratchet-agent: {:.1} tps, latency p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, {} transactions, {} failed",
         result.tps, result.latency_ms.p50, result.latency_ms.p95, result.latency_ms.p99, result.transactions, result.errors
     ));
     output(&result)
+}
+
+/// `pgbench --version`'s answer, e.g. `pgbench (PostgreSQL) 15.14`.
+async fn tool_version(ctx: &ActionContext) -> Option<String> {
+    let out = process::clean_command("pgbench", &ctx.attempt_dir)
+        .arg("--version")
+        .output()
+        .await
+        .ok()?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !version.is_empty()).then_some(version)
 }
 
 /// pgbench writes one log per thread: `<prefix>.<pid>` and `<prefix>.<pid>.<thread>`.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use nix::unistd::{Uid, User, chown};
 use protocol::actions::{
-    PostgresInstance, PostgresRuntime, PostgresStartInput, PostgresStopInput, PostgresStopped,
+    PgSetting, PostgresInstance, PostgresRuntime, PostgresStartInput, PostgresStopInput, PostgresStopped,
 };
 use serde_json::Value;
 
@@ -313,6 +313,7 @@ async fn start_native(
         "ratchet-agent: PostgreSQL {server_version} accepts connections on {}:{}",
         input.listen_address, input.port
     ));
+    let settings = settings_in_effect(ctx, &bin, &input.listen_address, input.port, &input.password).await;
     output(&PostgresInstance {
         name: input.name.clone(),
         runtime: PostgresRuntime::Native,
@@ -323,6 +324,8 @@ async fn start_native(
         database: "postgres".into(),
         data_dir: Some(data.display().to_string()),
         container: None,
+        settings,
+        machine: Some(crate::machine::describe(&ctx.work_dir)),
     })
 }
 
@@ -411,6 +414,40 @@ async fn wait_ready(
     Err(ActionError::retryable(format!(
         "PostgreSQL on {host}:{port} did not accept connections within {READY_TIMEOUT:?}: {last}"
     )))
+}
+
+/// Every row of `pg_settings`, the ones changed from their built-in default first: what
+/// the test really ran with. Empty (and said in the log) if the query fails.
+async fn settings_in_effect(
+    ctx: &ActionContext,
+    bin: &Path,
+    host: &str,
+    port: u16,
+    password: &str,
+) -> Vec<PgSetting> {
+    const QUERY: &str = "SELECT coalesce(json_agg(json_build_object('name', name, 'setting', setting, \
+        'unit', unit, 'source', source, 'boot_val', boot_val) \
+        ORDER BY (setting IS DISTINCT FROM boot_val) DESC, name), '[]') FROM pg_settings";
+    let out = process::clean_command(bin.join("psql"), &ctx.attempt_dir)
+        .env("PGPASSWORD", password)
+        .args(["-X", "-A", "-t", "-h", host, "-p", &port.to_string()])
+        .args(["-U", "postgres", "-d", "postgres", "-c", QUERY])
+        .output()
+        .await;
+    let parsed = out
+        .map_err(|e| e.to_string())
+        .and_then(|o| {
+            if o.status.success() {
+                serde_json::from_slice::<Vec<PgSetting>>(&o.stdout).map_err(|e| e.to_string())
+            } else {
+                Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+            }
+        });
+    parsed.unwrap_or_else(|e| {
+        ctx.log
+            .line(format!("ratchet-agent: cannot read pg_settings: {e}"));
+        Vec::new()
+    })
 }
 
 /// Stop a native server: fast shutdown, then immediate, then SIGKILL of the postmaster.
@@ -573,6 +610,8 @@ async fn start_docker(ctx: &ActionContext, input: &PostgresStartInput) -> Action
                 database: "postgres".into(),
                 data_dir: None,
                 container: Some(container),
+                settings: Vec::new(),
+                machine: Some(crate::machine::describe(&ctx.work_dir)),
             });
         }
         if tokio::time::Instant::now() >= deadline {

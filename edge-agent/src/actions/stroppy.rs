@@ -259,6 +259,22 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
             )
         })?,
     };
+    if input.warmup_s > 0 {
+        ctx.log.line(format!(
+            "ratchet-agent: warming up for {} s (not measured)",
+            input.warmup_s
+        ));
+        let warmup = StroppyRunInput {
+            duration_s: input.warmup_s,
+            ..input.clone()
+        };
+        let report = ctx.attempt_dir.join("stroppy-warmup-report.json");
+        let cmd = command(&warmup, &binary, &report).cwd(&ctx.attempt_dir);
+        let finished = process::run(&cmd, ctx, |_, _| {}).await?;
+        if !finished.success() {
+            return Err(ActionError::retryable(finished.failure("stroppy (warm-up)")));
+        }
+    }
     let report = ctx.attempt_dir.join("stroppy-report.json");
     let cmd = command(&input, &binary, &report).cwd(&ctx.attempt_dir);
     let mut text = String::new();
@@ -295,8 +311,24 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
         duration_s: summary.duration_s.unwrap_or(input.duration_s as f64),
         series: Vec::new(),
         summary: text,
+        tool_version: tool_version(&binary, ctx).await,
+        command: Some(cmd.display()),
+        warmup_tps: None,
+        machine: Some(crate::machine::describe(&ctx.work_dir)),
     };
     output(&result)
+}
+
+/// `stroppy --version`'s first line, when it answers one.
+async fn tool_version(binary: &Path, ctx: &ActionContext) -> Option<String> {
+    let out = process::clean_command(binary, &ctx.attempt_dir)
+        .arg("--version")
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next()?.trim();
+    (out.status.success() && !first.is_empty()).then(|| first.to_string())
 }
 
 #[cfg(test)]

@@ -58,19 +58,20 @@ pub struct PlanTotals {
     pub cores: u32,
     pub memory_gb: u32,
     pub disk_gb: u32,
-    /// Planned machine-hours: each test's machines for its load's duration (provisioning
-    /// and data loading come on top).
+    /// Planned machine-hours: each test's machines for its warm-up and load, once per
+    /// repetition (each has its own machines; provisioning and data loading come on top).
+    /// The other totals are what one round of repetitions holds at once.
     pub machine_hours: f64,
 }
 
 impl PlanTotals {
-    fn of(machines: &[crate::infra::MachinePlan], load_s: u64) -> PlanTotals {
+    fn of(machines: &[crate::infra::MachinePlan], load_s: u64, repeat: u32) -> PlanTotals {
         PlanTotals {
             machines: machines.len() as u32,
             cores: machines.iter().map(|m| m.cores).sum(),
             memory_gb: machines.iter().map(|m| m.memory_gb).sum(),
             disk_gb: machines.iter().map(|m| m.disk_gb).sum(),
-            machine_hours: machines.len() as f64 * load_s as f64 / 3600.0,
+            machine_hours: machines.len() as f64 * load_s as f64 * f64::from(repeat) / 3600.0,
         }
     }
 
@@ -110,6 +111,10 @@ pub async fn submit(
     let loaded = spec::load(&body.text, body.format).map_err(invalid)?;
     let spec = serde_json::to_value(&loaded.spec).unwrap_or(Value::Null);
     let mut suite = loaded.suite;
+    if loaded.spec.seed.is_none() {
+        // Recorded in the suite's input: the same seed replays the order and the intervals.
+        suite.seed = spec::fresh_seed();
+    }
     state.stroppy_pins.apply(&mut suite).map_err(invalid)?;
     let provider = state
         .providers
@@ -151,7 +156,7 @@ async fn plan(
             .plan(&deployment)
             .await
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let test_totals = PlanTotals::of(&deployment.machines, test.workload.duration_s());
+        let test_totals = PlanTotals::of(&deployment.machines, test.load_s(), test.repeat);
         totals.add(&test_totals);
         tests.push(TestPlan {
             test: test.name.clone(),
@@ -306,9 +311,16 @@ pub async fn compare(
         ));
     }
     let mut outcomes = Vec::new();
+    let mut first_suite: Option<spec::Suite> = None;
     for id in ids {
-        let view = suite_view(&state, find_suite(&state, id).await?).await?;
-        outcomes.extend(view::outcomes(view));
+        let run = find_suite(&state, id).await?;
+        if first_suite.is_none() {
+            first_suite = serde_json::from_value::<SuiteInput>(run.input.clone())
+                .ok()
+                .map(|i| i.suite);
+        }
+        let view = suite_view(&state, run).await?;
+        outcomes.extend(view::outcomes(&view));
     }
     let baseline = match q.baseline {
         Some(b) if outcomes.iter().any(|o| o.name == b) => b,
@@ -319,5 +331,11 @@ pub async fn compare(
         }
         None => outcomes.first().map(|o| o.name.clone()).unwrap_or_default(),
     };
-    Ok(Json(results::aggregate(&baseline, &outcomes)))
+    // The first suite's threshold and seed.
+    let basis = results::Basis {
+        baseline: &baseline,
+        significance: first_suite.as_ref().map(|s| s.significance).unwrap_or_default(),
+        seed: first_suite.as_ref().map_or(0, |s| s.seed),
+    };
+    Ok(Json(results::aggregate(&basis, &outcomes)))
 }

@@ -6,6 +6,7 @@
 pub mod releases;
 pub mod results;
 pub mod spec;
+pub mod stats;
 pub mod steps;
 pub mod view;
 pub mod workflows;

@@ -10,12 +10,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::stroppy::results::{SuiteResult, TestOutcome};
-use crate::stroppy::spec::Target;
+use crate::stroppy::spec::{Target, parse_repetition_key};
 use crate::stroppy::steps::{self, TestStep};
 use crate::stroppy::workflows::SuiteInput;
 
 /// A suite's status: its run's, except that a suite whose tests are still tearing down
-/// stays RUNNING (or CANCELLING) until nothing of it is left.
+/// stays RUNNING (or CANCELLING) until nothing of it is left, and that a suite whose run
+/// completed says FAILED when a test failed and REGRESSED when a test regressed — what a
+/// CI job polling the API needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SuiteStatus {
@@ -25,6 +27,8 @@ pub enum SuiteStatus {
     Cancelling,
     Completed,
     Failed,
+    /// Every test ran, and at least one is a regression against the baseline.
+    Regressed,
     Cancelled,
 }
 
@@ -36,6 +40,7 @@ impl SuiteStatus {
             SuiteStatus::Cancelling => "CANCELLING",
             SuiteStatus::Completed => "COMPLETED",
             SuiteStatus::Failed => "FAILED",
+            SuiteStatus::Regressed => "REGRESSED",
             SuiteStatus::Cancelled => "CANCELLED",
         }
     }
@@ -43,8 +48,48 @@ impl SuiteStatus {
     pub fn has_ended(self) -> bool {
         matches!(
             self,
-            SuiteStatus::Completed | SuiteStatus::Failed | SuiteStatus::Cancelled
+            SuiteStatus::Completed
+                | SuiteStatus::Failed
+                | SuiteStatus::Regressed
+                | SuiteStatus::Cancelled
         )
+    }
+
+    /// The status of a suite whose run is `run` and whose comparison is `result`, once
+    /// nothing is tearing down; with the reason when it is not a plain success.
+    fn of_ended(run: RunStatus, result: Option<&SuiteResult>) -> (SuiteStatus, Option<String>) {
+        match (run, result) {
+            (RunStatus::Completed, Some(r)) if r.failed > 0 => {
+                let failed: Vec<&str> = r
+                    .tests
+                    .iter()
+                    .filter(|t| t.status != "COMPLETED")
+                    .map(|t| t.name.as_str())
+                    .collect();
+                (
+                    SuiteStatus::Failed,
+                    Some(format!(
+                        "{} of {} tests failed: {}",
+                        r.failed,
+                        r.tests.len(),
+                        failed.join(", ")
+                    )),
+                )
+            }
+            (RunStatus::Completed, Some(r)) if !r.regressed.is_empty() => (
+                SuiteStatus::Regressed,
+                Some(format!(
+                    "regressed against `{}`: {}",
+                    r.baseline,
+                    r.regressed.join(", ")
+                )),
+            ),
+            (RunStatus::Completed, _) => (SuiteStatus::Completed, None),
+            (RunStatus::Failed, _) => (SuiteStatus::Failed, None),
+            (RunStatus::Cancelled, _) => (SuiteStatus::Cancelled, None),
+            (RunStatus::Queued, _) => (SuiteStatus::Queued, None),
+            (RunStatus::Running, _) => (SuiteStatus::Running, None),
+        }
     }
 }
 
@@ -113,7 +158,21 @@ pub struct TestView {
     pub steps_done: usize,
     pub steps_total: usize,
     pub error: Option<String>,
-    /// The measured load (the `run-stroppy-test` step's output), once measured.
+    /// The last measured load (the `run-stroppy-test` step's output) of its repetitions.
+    pub result: Option<LoadResult>,
+    /// How many times the test is measured.
+    pub repeat: u32,
+    /// The repetitions started so far, in order.
+    pub repetitions: Vec<RepetitionView>,
+}
+
+/// One measured run of a test.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RepetitionView {
+    pub repetition: u32,
+    pub run_id: Uuid,
+    pub status: TestStatus,
+    pub error: Option<String>,
     pub result: Option<LoadResult>,
 }
 
@@ -122,7 +181,7 @@ pub struct TestView {
 pub struct SuiteSummary {
     pub id: Uuid,
     pub name: String,
-    pub status: RunStatus,
+    pub status: SuiteStatus,
     pub created_at: i64,
     pub finished_at: Option<i64>,
     pub tests: usize,
@@ -145,57 +204,93 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
     let children = reads.child_runs(run.id, None).await?;
     let mut tests = Vec::new();
     for test in &input.suite.tests {
-        let child = children
+        let mut runs: Vec<(u32, &RunState)> = children
             .iter()
-            .find(|c| c.parent.as_ref().is_some_and(|p| p.key == test.name));
-        let Some(child) = child else {
-            tests.push(TestView {
-                name: test.name.clone(),
-                run_id: None,
-                status: if run.status.is_terminal() {
-                    TestStatus::Cancelled
-                } else {
-                    TestStatus::Pending
-                },
-                steps: Vec::new(),
-                steps_done: 0,
-                steps_total: 0,
-                error: None,
-                result: None,
-            });
-            continue;
-        };
-        let tasks = reads.tasks(child.id).await?;
-        tests.push(TestView {
+            .filter_map(|c| {
+                let (name, repetition) = parse_repetition_key(&c.parent.as_ref()?.key);
+                (name == test.name).then_some((repetition, c))
+            })
+            .collect();
+        runs.sort_by_key(|(r, _)| *r);
+        let mut view = TestView {
             name: test.name.clone(),
-            run_id: Some(child.id),
-            status: child.status.into(),
-            steps: tasks
-                .iter()
-                .filter(|t| matches!(t.status, TaskStatus::Running | TaskStatus::Queued))
-                .filter_map(|t| TestStep::parse(&t.name))
-                .collect(),
-            steps_done: tasks.iter().filter(|t| t.status.is_terminal()).count(),
-            steps_total: tasks.len(),
-            error: child.error.clone(),
-            result: tasks
+            run_id: runs.first().map(|(_, c)| c.id),
+            status: TestStatus::Pending,
+            steps: Vec::new(),
+            steps_done: 0,
+            steps_total: 0,
+            error: None,
+            result: None,
+            repeat: test.repeat,
+            repetitions: Vec::new(),
+        };
+        let mut steps_per_run = 0;
+        for (repetition, child) in runs {
+            let tasks = reads.tasks(child.id).await?;
+            let result: Option<LoadResult> = tasks
                 .iter()
                 .find(|t| t.name == steps::LOAD.as_str())
                 .and_then(|t| t.output.clone())
-                .and_then(|o| serde_json::from_value(o).ok()),
-        });
+                .and_then(|o| serde_json::from_value(o).ok());
+            view.steps.extend(
+                tasks
+                    .iter()
+                    .filter(|t| matches!(t.status, TaskStatus::Running | TaskStatus::Queued))
+                    .filter_map(|t| TestStep::parse(&t.name)),
+            );
+            view.steps_done += tasks.iter().filter(|t| t.status.is_terminal()).count();
+            view.steps_total += tasks.len();
+            steps_per_run = steps_per_run.max(tasks.len());
+            if result.is_some() {
+                view.result = result.clone();
+            }
+            view.repetitions.push(RepetitionView {
+                repetition,
+                run_id: child.id,
+                status: child.status.into(),
+                error: child.error.clone(),
+                result,
+            });
+        }
+        let started = view.repetitions.len();
+        view.steps_total += steps_per_run * (test.repeat as usize).saturating_sub(started);
+        let statuses: Vec<TestStatus> = view.repetitions.iter().map(|r| r.status).collect();
+        let unfinished = |s: &TestStatus| matches!(s, TestStatus::Running | TestStatus::Queued);
+        view.status = if let Some(live) = statuses.iter().find(|s| unfinished(s)) {
+            *live
+        } else if let Some(bad) = view
+            .repetitions
+            .iter()
+            .find(|r| r.status != TestStatus::Completed)
+        {
+            view.error = bad.error.clone();
+            bad.status
+        } else if started > 0 && started >= test.repeat as usize {
+            TestStatus::Completed
+        } else if run.status.is_terminal() {
+            TestStatus::Cancelled
+        } else if started > 0 {
+            // Between repetitions.
+            TestStatus::Running
+        } else {
+            TestStatus::Pending
+        };
+        tests.push(view);
     }
-    let tearing_down = tests
-        .iter()
-        .any(|t| matches!(t.status, TestStatus::Running | TestStatus::Queued));
-    let status = match run.status {
-        RunStatus::Cancelled if tearing_down => SuiteStatus::Cancelling,
-        s if s.is_terminal() && tearing_down => SuiteStatus::Running,
-        RunStatus::Queued => SuiteStatus::Queued,
-        RunStatus::Running => SuiteStatus::Running,
-        RunStatus::Completed => SuiteStatus::Completed,
-        RunStatus::Failed => SuiteStatus::Failed,
-        RunStatus::Cancelled => SuiteStatus::Cancelled,
+    let tearing_down = tests.iter().any(|t| {
+        t.repetitions
+            .iter()
+            .any(|r| matches!(r.status, TestStatus::Running | TestStatus::Queued))
+    });
+    let result: Option<SuiteResult> = run
+        .output
+        .as_ref()
+        .and_then(|o| o.get(steps::suite::AGGREGATE))
+        .and_then(|r| serde_json::from_value(r.clone()).ok());
+    let (status, reason) = match run.status {
+        RunStatus::Cancelled if tearing_down => (SuiteStatus::Cancelling, None),
+        s if s.is_terminal() && tearing_down => (SuiteStatus::Running, None),
+        s => SuiteStatus::of_ended(s, result.as_ref()),
     };
     Ok(SuiteView {
         id: run.id,
@@ -205,13 +300,9 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
         created_at: run.created_at,
         // Ended means torn down too.
         finished_at: if tearing_down { None } else { run.finished_at },
-        error: run.error.clone(),
+        error: run.error.clone().or(reason),
         tests,
-        result: run
-            .output
-            .as_ref()
-            .and_then(|o| o.get(steps::suite::AGGREGATE))
-            .and_then(|r| serde_json::from_value(r.clone()).ok()),
+        result,
         spec: input.spec,
     })
 }
@@ -230,7 +321,7 @@ pub fn summary(run: &RunState) -> SuiteSummary {
             .as_ref()
             .map(|i| i.suite.name.clone())
             .unwrap_or_default(),
-        status: run.status,
+        status: SuiteStatus::of_ended(run.status, result.as_ref()).0,
         created_at: run.created_at,
         finished_at: run.finished_at,
         tests: input.as_ref().map_or(0, |i| i.suite.tests.len()),
@@ -242,16 +333,19 @@ pub fn summary(run: &RunState) -> SuiteSummary {
     }
 }
 
-/// The tests of `view` as rows of a comparison, named `<suite>/<test>`.
-pub fn outcomes(view: SuiteView) -> Vec<TestOutcome> {
+/// The repetitions of `view`'s tests as rows of a comparison, named `<suite>/<test>`.
+pub fn outcomes(view: &SuiteView) -> Vec<TestOutcome> {
     view.tests
-        .into_iter()
-        .map(|test| TestOutcome {
-            name: format!("{}/{}", view.name, test.name),
-            run_id: test.run_id.unwrap_or_default(),
-            status: test.status.as_str().to_string(),
-            error: test.error,
-            result: test.result,
+        .iter()
+        .flat_map(|test| {
+            test.repetitions.iter().map(|r| TestOutcome {
+                name: format!("{}/{}", view.name, test.name),
+                repetition: r.repetition,
+                run_id: r.run_id,
+                status: r.status.as_str().to_string(),
+                error: r.error.clone(),
+                result: r.result.clone(),
+            })
         })
         .collect()
 }

@@ -36,6 +36,85 @@ pub struct SuiteSpec {
     pub tests: Vec<TestEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<Matrix>,
+    /// In which order the repetitions run; `interleaved` unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
+    /// Seeds the `random` order and the bootstrap; chosen (and recorded) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// What counts as a real difference (default: 2 % at 95 % confidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub significance: Option<SignificancePatch>,
+}
+
+/// The order repetitions run in, when tests share a machine (the local target).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// A1 B1 C1 A2 B2 C2 ...: drift (a warming cache, a neighbour) hits every test alike.
+    #[default]
+    Interleaved,
+    /// A1 A2 A3 B1 B2 B3 ...
+    Sequential,
+    /// Every repetition shuffled by the suite's seed.
+    Random,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignificancePatch {
+    /// The smallest effect that matters: `2%` (or a number of percent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_effect: Option<Percent>,
+    /// Confidence level of the intervals, from 0.5 to 0.999.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+}
+
+/// A percentage written `2%` or `2.5 %`, or a bare number of percent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percent(pub f64);
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{}%", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PercentVisitor;
+
+        impl Visitor<'_> for PercentVisitor {
+            type Value = Percent;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a percentage such as \"2%\"")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Percent, E> {
+                let number = v.trim().strip_suffix('%').unwrap_or(v).trim();
+                number
+                    .parse::<f64>()
+                    .map(Percent)
+                    .map_err(|_| E::custom(format!("invalid percentage {v:?}: write e.g. \"2%\"")))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
+                Ok(Percent(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
+                Ok(Percent(v as f64))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Percent, E> {
+                Ok(Percent(v as f64))
+            }
+        }
+
+        deserializer.deserialize_any(PercentVisitor)
+    }
 }
 
 /// Where the suite's machines come from.
@@ -117,6 +196,13 @@ pub struct WorkloadPatch {
     /// `20s`, `10m`, `1h 30m` (or a number of seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<HumanDuration>,
+    /// Load run and discarded before each measured window (default none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<HumanDuration>,
+    /// How many times the test is measured, each on a fresh database (default 1); a
+    /// verdict needs 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
     /// pgbench: concurrent clients (`-c`).

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::checks::*;
 use super::*;
 use crate::document::DocPath;
+use crate::stroppy::stats::Significance;
 
 /// A test's machines may be given at least this long, and at most a week (the TTL must
 /// also outlast every test's load: checked below).
@@ -15,6 +16,9 @@ pub(super) const MAX_TTL: std::time::Duration = std::time::Duration::from_secs(7
 pub(super) const MAX_CORES: u32 = 256;
 pub(super) const MAX_MEMORY_GB: u32 = 2048;
 pub(super) const MAX_DISK_GB: u32 = 65536;
+/// Most repetitions of one test, and of all tests together.
+pub(super) const MAX_REPEAT: u32 = 50;
+pub(super) const MAX_RUNS: u64 = 1000;
 
 impl SuiteSpec {
     /// Merge every test over `defaults`, multiply out the matrix, fill in defaults and
@@ -129,8 +133,8 @@ impl SuiteSpec {
         };
 
         if let Some(ttl) = self.ttl
-            && let Some(longest) = tests.iter().max_by_key(|t| t.workload.duration_s())
-            && longest.workload.duration_s() >= ttl.0.as_secs()
+            && let Some(longest) = tests.iter().max_by_key(|t| t.load_s())
+            && longest.load_s() >= ttl.0.as_secs()
         {
             x.issues.push(
                 DocPath::root().key("ttl"),
@@ -138,10 +142,18 @@ impl SuiteSpec {
                     "ttl {} is shorter than the load of test `{}` ({}): its machines would be destroyed mid-test",
                     humantime::format_duration(ttl.0),
                     longest.name,
-                    humantime::format_duration(std::time::Duration::from_secs(longest.workload.duration_s()))
+                    humantime::format_duration(std::time::Duration::from_secs(longest.load_s()))
                 ),
             );
         }
+        let runs: u64 = tests.iter().map(|t| u64::from(t.repeat)).sum();
+        if runs > MAX_RUNS {
+            x.issues.push(
+                DocPath::root().key("tests"),
+                format!("the suite's tests repeat to {runs} runs; at most {MAX_RUNS} are allowed"),
+            );
+        }
+        let significance = x.significance(self.significance.as_ref());
         if !x.issues.is_empty() {
             return Err(x.issues.into_errors());
         }
@@ -152,6 +164,10 @@ impl SuiteSpec {
             baseline,
             ttl: self.ttl,
             tests,
+            order: self.order.unwrap_or_default(),
+            // Expansion is pure: a submission without a seed gets a fresh one (`fresh_seed`).
+            seed: self.seed.unwrap_or(0),
+            significance,
         })
     }
 }
@@ -413,7 +429,64 @@ impl Expander {
         }
     }
 
+    /// The suite's threshold, its values checked.
+    fn significance(&mut self, patch: Option<&SignificancePatch>) -> Significance {
+        let mut sig = Significance::default();
+        let at = DocPath::root().key("significance");
+        if let Some(Percent(pct)) = patch.and_then(|p| p.min_effect) {
+            if pct > 0.0 && pct <= 50.0 {
+                sig.min_effect = pct / 100.0;
+            } else {
+                self.issues.push(
+                    at.key("min_effect"),
+                    format!("min_effect {pct}% is out of range: use more than 0% and at most 50%"),
+                );
+            }
+        }
+        if let Some(c) = patch.and_then(|p| p.confidence) {
+            if (0.5..=0.999).contains(&c) {
+                sig.confidence = c;
+            } else {
+                self.issues.push(
+                    at.key("confidence"),
+                    format!("confidence {c} is out of range: use 0.5 to 0.999 (e.g. 0.95)"),
+                );
+            }
+        }
+        sig
+    }
+
     pub(super) fn check_workload(&mut self, o: &Origin, w: &WorkloadPatch) {
+        if let Some(d) = w.warmup {
+            let d = d.0;
+            let at = o.at(&["workload", "warmup"]);
+            if d > MAX_DURATION {
+                self.issues.push(
+                    at,
+                    format!(
+                        "warmup {} is out of range: use 0s to {}",
+                        humantime::format_duration(d),
+                        humantime::format_duration(MAX_DURATION)
+                    ),
+                );
+            } else if d.subsec_nanos() != 0 {
+                self.issues.push(
+                    at,
+                    format!(
+                        "warmup {} is not a whole number of seconds (the tools take seconds)",
+                        humantime::format_duration(d)
+                    ),
+                );
+            }
+        }
+        if let Some(r) = w.repeat
+            && !(1..=MAX_REPEAT).contains(&r)
+        {
+            self.issues.push(
+                o.at(&["workload", "repeat"]),
+                format!("repeat must be from 1 to {MAX_REPEAT}, not {r}"),
+            );
+        }
         if let Some(d) = w.duration {
             let d = d.0;
             let at = o.at(&["workload", "duration"]);
@@ -532,6 +605,14 @@ impl Expander {
         }
         let db_hardware = self.resolve_hardware(&all, HwSection::Database, missing);
         let workload = self.resolve_workload(&all, missing);
+        let repeat = pick(&all, &["workload", "repeat"], |l| {
+            l.workload.and_then(|w| w.repeat)
+        })
+        .map_or(1, |p| p.value);
+        let warmup = pick(&all, &["workload", "warmup"], |l| {
+            l.workload.and_then(|w| w.warmup)
+        })
+        .map_or(std::time::Duration::ZERO, |p| p.value.0);
         let loader_hardware = self.resolve_hardware(&all, HwSection::Loader, missing);
 
         if self.issues.list.len() > before {
@@ -548,6 +629,8 @@ impl Expander {
             loader: LoaderSpec {
                 hardware: loader_hardware,
             },
+            repeat,
+            warmup,
         })
     }
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::document::{Builtin, Driver, HumanDuration, Target, human_duration};
+use super::document::{Builtin, Driver, HumanDuration, Order, Target, human_duration};
+use crate::stroppy::stats::Significance;
 
 /// A suite after expansion: every test complete and checked, in run order (the `tests`
 /// entries, then the matrix combinations).
@@ -23,6 +24,83 @@ pub struct Suite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<HumanDuration>,
     pub tests: Vec<TestSpec>,
+    /// The order of the repetitions (suites stored before repetitions ran sequentially,
+    /// which with one repetition each is the same thing).
+    #[serde(default)]
+    pub order: Order,
+    /// Seeds the random order and the bootstrap: the same seed, the same report.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub significance: Significance,
+}
+
+/// One measured run of a test: its `repetition`-th (from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repetition {
+    /// Index into [`Suite::tests`].
+    pub test: usize,
+    pub repetition: u32,
+}
+
+impl Suite {
+    /// Every repetition of every test, in the order they run.
+    pub fn schedule(&self) -> Vec<Repetition> {
+        let rounds = self.tests.iter().map(|t| t.repeat).max().unwrap_or(0);
+        let of = |test: usize, repetition: u32| Repetition { test, repetition };
+        match self.order {
+            Order::Interleaved => (1..=rounds)
+                .flat_map(|r| {
+                    self.tests
+                        .iter()
+                        .enumerate()
+                        .filter(move |(_, t)| t.repeat >= r)
+                        .map(move |(i, _)| of(i, r))
+                })
+                .collect(),
+            Order::Sequential | Order::Random => {
+                let mut all: Vec<Repetition> = self
+                    .tests
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, t)| (1..=t.repeat).map(move |r| of(i, r)))
+                    .collect();
+                if self.order == Order::Random {
+                    use rand::SeedableRng;
+                    use rand::seq::SliceRandom;
+                    all.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(self.seed));
+                }
+                all
+            }
+        }
+    }
+}
+
+/// A seed for a suite that names none: random, and small enough to survive a JSON
+/// client's doubles (53 bits).
+pub fn fresh_seed() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0 >> 11
+}
+
+/// The key of a repetition's test run among the suite's children: the test's name for
+/// the first (as before repetitions existed), `<name>#<n>` for the others.
+pub fn repetition_key(test: &str, repetition: u32) -> String {
+    if repetition <= 1 {
+        test.to_string()
+    } else {
+        format!("{test}#{repetition}")
+    }
+}
+
+/// The test and repetition a child key stands for (see [`repetition_key`]).
+pub fn parse_repetition_key(key: &str) -> (&str, u32) {
+    match key.rsplit_once('#') {
+        Some((name, n)) => match n.parse() {
+            Ok(n) => (name, n),
+            Err(_) => (key, 1),
+        },
+        None => (key, 1),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +110,23 @@ pub struct TestSpec {
     pub database: DatabaseSpec,
     pub workload: Workload,
     pub loader: LoaderSpec,
+    /// Measured runs of this test.
+    #[serde(default = "one")]
+    pub repeat: u32,
+    /// Load run and discarded before each measured window.
+    #[serde(default, with = "human_duration")]
+    pub warmup: Duration,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl TestSpec {
+    /// Warm-up and measured load, in whole seconds.
+    pub fn load_s(&self) -> u64 {
+        self.workload.duration_s() + self.warmup.as_secs()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -40,6 +40,10 @@ fn error_at<'a>(errs: &'a [DocumentError], path: &str) -> &'a DocumentError {
     }
 }
 
+fn error_list(text: &str) -> Vec<(String, String)> {
+    errors(text).into_iter().map(|e| (e.path, e.message)).collect()
+}
+
 fn parse_error(text: &str, format: Format) -> DocumentError {
     match parse(text, format) {
         Ok(spec) => panic!("expected a parse error, got {spec:#?}"),
@@ -197,8 +201,82 @@ fn minimal_suite_fills_in_defaults() {
                 builtin: Builtin::TpcbLike,
             },
             loader: LoaderSpec { hardware: None },
+            repeat: 1,
+            warmup: Duration::ZERO,
         }]
     );
+    assert_eq!(s.order, Order::Interleaved);
+    assert_eq!(s.significance, crate::stroppy::stats::Significance::default());
+}
+
+// --- repetitions, order and significance ----------------------------------------
+
+fn design(extra: &str) -> Suite {
+    suite(&format!(
+        "name: s\ntarget: local\n{extra}\ndefaults:\n  database: {{version: 15}}\n  workload: {{driver: pgbench, duration: 5s, repeat: 3, warmup: 2s}}\ntests:\n  - name: a\n  - name: b\n  - name: c\n    workload: {{repeat: 2}}\n"
+    ))
+}
+
+fn order_of(s: &Suite) -> Vec<String> {
+    s.schedule()
+        .iter()
+        .map(|r| format!("{}{}", s.tests[r.test].name, r.repetition))
+        .collect()
+}
+
+#[test]
+fn repetitions_run_interleaved_by_default_and_sequentially_when_asked() {
+    let s = design("");
+    assert_eq!(s.tests[0].repeat, 3);
+    assert_eq!(s.tests[0].warmup, Duration::from_secs(2));
+    assert_eq!(s.tests[0].load_s(), 7);
+    assert_eq!(order_of(&s), ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3"]);
+    let s = design("order: sequential");
+    assert_eq!(order_of(&s), ["a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2"]);
+}
+
+#[test]
+fn the_random_order_is_the_seeds() {
+    let a = design("order: random\nseed: 42");
+    let b = design("order: random\nseed: 42");
+    assert_eq!(a.seed, 42);
+    assert_eq!(order_of(&a), order_of(&b));
+    let mut sorted = order_of(&a);
+    sorted.sort();
+    assert_eq!(sorted, ["a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2"]);
+    let others: Vec<Vec<String>> = (0..5)
+        .map(|seed| order_of(&design(&format!("order: random\nseed: {seed}"))))
+        .collect();
+    assert!(others.iter().any(|o| *o != order_of(&a)), "a shuffle that never changes");
+}
+
+#[test]
+fn significance_and_repetitions_are_checked() {
+    let s = design("significance: {min_effect: 5%, confidence: 0.9}");
+    assert_eq!(s.significance.min_effect, 0.05);
+    assert_eq!(s.significance.confidence, 0.9);
+    let errors = error_list(
+        "name: s\ntarget: local\nsignificance: {min_effect: 80%, confidence: 2}\ndefaults:\n  database: {version: 15}\n  workload: {driver: pgbench, duration: 5s, repeat: 0, warmup: 1.5s}\ntests:\n  - name: a\n",
+    );
+    for (path, needle) in [
+        ("significance.min_effect", "out of range"),
+        ("significance.confidence", "out of range"),
+        ("defaults.workload.repeat", "from 1 to 50"),
+        ("defaults.workload.warmup", "whole number of seconds"),
+    ] {
+        assert!(
+            errors.iter().any(|(p, m)| p == path && m.contains(needle)),
+            "no `{needle}` at {path}: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn a_ttl_must_outlast_warm_up_and_load() {
+    let errors = error_list(
+        "name: s\ntarget: local\nttl: 1m\ndefaults:\n  database: {version: 15}\n  workload: {driver: pgbench, duration: 40s, warmup: 30s}\ntests:\n  - name: a\n",
+    );
+    assert!(errors.iter().any(|(p, m)| p == "ttl" && m.contains("shorter than the load")), "{errors:?}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::test_run::TestRunInput;
 use super::{TEST_RUN, VERSION, fatal, output};
 use crate::stroppy::results::{self, TestOutcome};
-use crate::stroppy::spec::{Suite, Target, TestSpec};
+use crate::stroppy::spec::{Repetition, Suite, Target, parse_repetition_key, repetition_key};
 use crate::stroppy::steps;
 
 /// Input of a `stroppy-test-suite`.
@@ -49,42 +49,48 @@ pub(super) fn validate(ctx: &Context) -> HandlerResult {
     })
 }
 
-/// One `stroppy-test-run` per test. Local tests share this host, so they run one after
-/// the other (side by side they would skew each other's numbers); cloud tests run at once.
+/// One `stroppy-test-run` per repetition of each test. Local tests share this host, so
+/// they run one after the other, in the suite's order (side by side they would skew each
+/// other's numbers); cloud tests have machines of their own, so each round of
+/// repetitions (every test's first, then every test's second, ...) runs at once.
 pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
     let input: SuiteInput = ctx.input_as()?;
-    let child = |t: &TestSpec| -> Result<Child, TaskError> {
+    let suite = &input.suite;
+    let child = |r: Repetition| -> Result<Child, TaskError> {
+        let test = &suite.tests[r.test];
         let input = TestRunInput {
-            suite: input.suite.name.clone(),
-            target: input.suite.target,
-            test: t.clone(),
-            ttl_s: input.suite.ttl.map(|t| t.0.as_secs()),
+            suite: suite.name.clone(),
+            target: suite.target,
+            test: test.clone(),
+            ttl_s: suite.ttl.map(|t| t.0.as_secs()),
+            repetition: r.repetition,
         };
         Ok(Child::new(
-            t.name.clone(),
+            repetition_key(&test.name, r.repetition),
             serde_json::to_value(input).map_err(fatal)?,
         ))
     };
-    let mut results = Vec::new();
-    if input.suite.target == Target::Local {
-        for test in &input.suite.tests {
-            if ctx.is_cancelled() {
-                return Err(TaskError::retryable("cancelled"));
-            }
-            ctx.log(format!("test {}: starting", test.name));
-            let done = ctx
-                .run_children(TEST_RUN, VERSION, vec![child(test)?])
-                .await?;
-            results.extend(done);
-        }
+    let schedule = suite.schedule();
+    let batches: Vec<Vec<Repetition>> = if suite.target == Target::Local {
+        schedule.into_iter().map(|r| vec![r]).collect()
     } else {
-        let children = input
-            .suite
-            .tests
+        let rounds = schedule.iter().map(|r| r.repetition).max().unwrap_or(0);
+        (1..=rounds)
+            .map(|round| schedule.iter().copied().filter(|r| r.repetition == round).collect())
+            .collect()
+    };
+    let mut results = Vec::new();
+    for batch in batches {
+        if ctx.is_cancelled() {
+            return Err(TaskError::retryable("cancelled"));
+        }
+        let keys: Vec<String> = batch
             .iter()
-            .map(child)
-            .collect::<Result<_, _>>()?;
-        results = ctx.run_children(TEST_RUN, VERSION, children).await?;
+            .map(|r| repetition_key(&suite.tests[r.test].name, r.repetition))
+            .collect();
+        ctx.log(format!("starting {}", keys.join(", ")));
+        let children = batch.into_iter().map(child).collect::<Result<_, _>>()?;
+        results.extend(ctx.run_children(TEST_RUN, VERSION, children).await?);
     }
     let tests = results
         .into_iter()
@@ -95,8 +101,10 @@ pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
                 .and_then(|o| o.get(steps::LOAD.as_str()))
                 .and_then(|v| serde_json::from_value::<LoadResult>(v.clone()).ok());
             ctx.log(format!("test {}: {}", r.key, r.status));
+            let (name, repetition) = parse_repetition_key(&r.key);
             TestOutcome {
-                name: r.key,
+                name: name.to_string(),
+                repetition,
                 run_id: r.run_id,
                 status: r.status.to_string(),
                 error: r.error,
@@ -110,5 +118,14 @@ pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
 pub(super) fn aggregate(ctx: &Context) -> HandlerResult {
     let input: SuiteInput = ctx.input_as()?;
     let run: TestsRun = ctx.parent_as(steps::suite::RUN_TESTS)?;
-    output(&results::aggregate(&input.suite.baseline, &run.tests))
+    let suite = &input.suite;
+    // The suite's test order, whatever order the repetitions ran in.
+    let mut outcomes = run.tests;
+    outcomes.sort_by_key(|o| suite.tests.iter().position(|t| t.name == o.name));
+    let basis = results::Basis {
+        baseline: &suite.baseline,
+        significance: suite.significance,
+        seed: suite.seed,
+    };
+    output(&results::aggregate(&basis, &outcomes))
 }

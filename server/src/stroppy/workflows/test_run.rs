@@ -29,13 +29,20 @@ pub struct TestRunInput {
     /// The most the test's machines may live, in seconds (default: the load plus 3 hours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_s: Option<u64>,
+    /// Which of the test's measured runs this is, from 1.
+    #[serde(default = "first")]
+    pub repetition: u32,
+}
+
+fn first() -> u32 {
+    1
 }
 
 impl TestRunInput {
     fn ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(
             self.ttl_s
-                .unwrap_or(self.test.workload.duration_s() + DEFAULT_TTL_MARGIN_S),
+                .unwrap_or(self.test.load_s() + DEFAULT_TTL_MARGIN_S),
         )
     }
 }
@@ -190,6 +197,7 @@ pub fn planned_deployment(
         target: Target::Local,
         test: test.clone(),
         ttl_s,
+        repetition: 1,
     };
     let ttl_ms = i64::try_from(input.ttl().as_millis()).unwrap_or(i64::MAX);
     crate::infra::Deployment {
@@ -249,6 +257,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 clients: *clients,
                 threads: *threads,
                 duration_s,
+                warmup_s: input.test.warmup.as_secs(),
                 builtin: *builtin,
                 protocol: None,
             }),
@@ -270,6 +279,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 driver_url: format!("postgres://postgres@{db_host}:{DB_PORT}/postgres"),
                 password: Some(password),
                 duration_s,
+                warmup_s: input.test.warmup.as_secs(),
                 vus: *vus,
                 scale: *scale,
                 env: env.clone(),
