@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use procfs::{Current, CpuInfo, Meminfo};
+use procfs::{CpuInfo, Current, Meminfo};
 use protocol::actions::MachineInfo;
 
 /// This machine, with the disk measured where `work_dir` is. Whatever cannot be read is

@@ -22,7 +22,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // HTTPS clients (the CLI talking to a remote server) use rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    telemetry::init(cli.log_format);
+    // The demo's terminal is for its progress bars and results: its server logs to a file.
+    let log_file = match &cli.command {
+        Command::Demo(args) => Some(cli::demo::log_file(args)),
+        _ => None,
+    };
+    telemetry::init(cli.log_format, log_file.as_deref());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return fail(anyhow::Error::new(e).context("cannot start the async runtime")),

@@ -26,72 +26,197 @@ const STEPS: &[&str] = &[
     "destroy-plan",
 ];
 
-#[tokio::test]
-async fn the_example_local_suite_measures_every_test_and_leaves_nothing_behind() {
-    let data = open_dir();
-    let server = Server::start(data.path(), &[]).await;
-    let api = Api::new(&server.base, ADMIN_TOKEN);
-    let yaml = std::fs::read_to_string(concat!(
+/// The example suite as shipped (three tests, each measured three times, interleaved,
+/// after a warm-up), with shorter loads.
+fn quick_example() -> String {
+    std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/suite-local.yaml"
     ))
-    .unwrap();
-    let (status, suite) = submit(&api, &yaml).await;
+    .unwrap()
+    .replace("duration: 10s", "duration: 3s")
+    .replace("warmup: 3s", "warmup: 1s")
+}
+
+#[tokio::test]
+async fn the_example_local_suite_measures_every_repetition_compares_with_confidence_and_leaves_nothing_behind()
+ {
+    let data = open_dir();
+    let server = Server::start(data.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, suite) = submit(&api, &quick_example()).await;
     assert_eq!(status, 201, "{suite}");
     let id = suite["id"].as_str().unwrap().to_string();
-    let suite = wait_suite(&api, &id, 300, "the suite to end", ended).await;
-    assert_eq!(suite["status"], "COMPLETED", "{suite:#}");
+    let suite = wait_suite(&api, &id, 600, "the suite to end", ended).await;
+    // Real numbers: a regression of `tuned` or `wal-tuned` is possible, and then said.
+    let regressed = suite["result"]["regressed"].as_array().unwrap().clone();
+    let expected = if regressed.is_empty() {
+        "COMPLETED"
+    } else {
+        "REGRESSED"
+    };
+    assert_eq!(suite["status"], expected, "{suite:#}");
 
     let tests = suite["tests"].as_array().unwrap();
     assert_eq!(tests.len(), 3);
+    let mut started = Vec::new();
     for t in tests {
         assert_eq!(t["status"], "COMPLETED", "{t:#}");
-        let r = &t["result"];
-        assert!(r["tps"].as_f64().unwrap() > 0.0, "{r:#}");
-        let l = &r["latency_ms"];
-        let p = |k: &str| l[k].as_f64().unwrap();
-        assert!(
-            p("p50") > 0.0 && p("p50") <= p("p95") && p("p95") <= p("p99"),
-            "{l}"
-        );
-        assert!(!r["series"].as_array().unwrap().is_empty());
-
-        // Every step reached its final state, in DAG order.
-        let run = api.run(t["run_id"].as_str().unwrap()).await;
-        let mut previous_end = 0;
-        for name in STEPS {
-            let step = task(&run, name);
-            if *name == "install-stroppy" {
-                assert_eq!(
-                    step["status"], "SKIPPED",
-                    "pgbench needs no Stroppy: {step:#}"
-                );
-                continue;
-            }
-            assert_eq!(step["status"], "COMPLETED", "{step:#}");
-            let (start, end) = (
-                step["started_at"].as_i64().unwrap(),
-                step["finished_at"].as_i64().unwrap(),
-            );
+        let repetitions = t["repetitions"].as_array().unwrap();
+        assert_eq!(repetitions.len(), 3, "{t:#}");
+        for rep in repetitions {
+            let r = &rep["result"];
+            assert!(r["tps"].as_f64().unwrap() > 0.0, "{r:#}");
             assert!(
-                start >= previous_end,
-                "{name} started before its parent ended"
+                r["warmup_tps"].as_f64().unwrap() > 0.0,
+                "the warm-up ran: {r:#}"
             );
-            previous_end = end;
+            let l = &r["latency_ms"];
+            let p = |k: &str| l[k].as_f64().unwrap();
+            assert!(
+                p("p50") > 0.0 && p("p50") <= p("p95") && p("p95") <= p("p99"),
+                "{l}"
+            );
+            assert!(!r["series"].as_array().unwrap().is_empty());
+
+            // Every step reached its final state, in DAG order.
+            let run = api.run(rep["run_id"].as_str().unwrap()).await;
+            started.push((
+                run["created_at"].as_i64().unwrap(),
+                format!("{}{}", t["name"].as_str().unwrap(), rep["repetition"]),
+            ));
+            let mut previous_end = 0;
+            for name in STEPS {
+                let step = task(&run, name);
+                if *name == "install-stroppy" {
+                    assert_eq!(
+                        step["status"], "SKIPPED",
+                        "pgbench needs no install: {step:#}"
+                    );
+                    continue;
+                }
+                assert_eq!(step["status"], "COMPLETED", "{step:#}");
+                let (start, end) = (
+                    step["started_at"].as_i64().unwrap(),
+                    step["finished_at"].as_i64().unwrap(),
+                );
+                assert!(
+                    start >= previous_end,
+                    "{name} started before its parent ended"
+                );
+                previous_end = end;
+            }
+            assert_eq!(task(&run, "destroy-plan-on-failure")["status"], "SKIPPED");
         }
-        assert_eq!(task(&run, "destroy-plan-on-failure")["status"], "SKIPPED");
-        assert_eq!(
-            run["children"].as_array().unwrap().len(),
-            1,
-            "deploy-plan spawned one cloud-provision run"
-        );
     }
+    // Interleaved: every test's first run, then every test's second...
+    started.sort();
+    let order: Vec<&str> = started.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "default1",
+            "tuned1",
+            "wal-tuned1",
+            "default2",
+            "tuned2",
+            "wal-tuned2",
+            "default3",
+            "tuned3",
+            "wal-tuned3"
+        ]
+    );
+
     let result = &suite["result"];
     assert_eq!(result["baseline"], "default");
     assert_eq!(result["completed"], 3);
     assert_eq!(result["tests"][0]["tps_delta_pct"], 0.0);
     assert!(result["best"].is_string());
+    for row in &result["tests"].as_array().unwrap()[1..] {
+        let tps = &row["comparison"]["tps"];
+        let verdict = tps["verdict"].as_str().unwrap();
+        assert!(
+            ["improvement", "regression", "no_difference", "inconclusive"].contains(&verdict),
+            "{tps:#}"
+        );
+        let (low, ratio, high) = (
+            tps["low"].as_f64().unwrap(),
+            tps["ratio"].as_f64().unwrap(),
+            tps["high"].as_f64().unwrap(),
+        );
+        assert!(low <= ratio && ratio <= high, "{tps:#}");
+        assert!(
+            row["tps_summary"]["n"] == 3 && row["p95_summary"]["n"] == 3,
+            "{row:#}"
+        );
+        assert!(row["comparison"]["p99"]["verdict"].is_string(), "{row:#}");
+    }
     assert_nothing_left(&api, data.path()).await;
+
+    // The report: verdicts, and what was measured on what.
+    let (status, report) = api.get(&format!("/api/v1/suites/{id}/report")).await;
+    assert_eq!(status, 200, "{report}");
+    let envs = report["environments"].as_array().unwrap();
+    assert_eq!(envs.len(), 3);
+    for env in envs {
+        assert!(
+            env["postgres_version"].as_str().unwrap().starts_with("15"),
+            "{env:#}"
+        );
+        assert!(
+            env["tool_version"].as_str().unwrap().contains("pgbench"),
+            "{env:#}"
+        );
+        let command = env["command"].as_str().unwrap();
+        assert!(
+            command.contains("pgbench") && command.contains("-T 3"),
+            "{command}"
+        );
+        assert!(!command.contains(ADMIN_TOKEN));
+        for machine in ["database_machine", "loader_machine"] {
+            assert!(env[machine]["cores"].as_u64().unwrap() >= 1, "{env:#}");
+            assert!(env[machine]["memory_mb"].as_u64().unwrap() > 0, "{env:#}");
+        }
+    }
+    let tuned = &envs[1];
+    let changed: Vec<&str> = tuned["changed_settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(changed.contains(&"shared_buffers"), "{changed:?}");
+    let diff = tuned["vs_baseline"].as_array().unwrap();
+    let sync = diff
+        .iter()
+        .find(|d| d["name"] == "synchronous_commit")
+        .unwrap_or_else(|| panic!("{diff:#?}"));
+    assert_eq!(
+        (sync["baseline"].as_str(), sync["this"].as_str()),
+        (None, Some("off")),
+        "{sync}"
+    );
+    assert!(envs[0]["vs_baseline"].as_array().unwrap().is_empty());
+
+    let markdown = report_text(&api, &id, "markdown").await;
+    assert!(markdown.contains("| test | status | runs |"), "{markdown}");
+    assert!(
+        markdown.contains("| tuned | COMPLETED | 3/3 |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("synchronous_commit"), "{markdown}");
+    let junit = report_text(&api, &id, "junit").await;
+    let xml = roxmltree::Document::parse(&junit).unwrap_or_else(|e| panic!("{e}: {junit}"));
+    let cases: Vec<&str> = xml
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|n| n.attribute("name").unwrap())
+        .collect();
+    assert_eq!(cases, ["default", "tuned", "wal-tuned"]);
+    let (status, bad) = api
+        .get(&format!("/api/v1/suites/{id}/report?format=pdf"))
+        .await;
+    assert_eq!(status, 400, "{bad}");
 
     // Compared across suites (here: one), with the rows named suite/test.
     let (status, compared) = api
@@ -103,6 +228,13 @@ async fn the_example_local_suite_measures_every_test_and_leaves_nothing_behind()
     assert_eq!(compared["tests"].as_array().unwrap().len(), 3);
     assert_eq!(compared["tests"][1]["name"], "pg15-local-tuning/tuned");
     assert_eq!(compared["tests"][1]["tps_delta_pct"], 0.0);
+    assert_eq!(
+        compared["tests"][0]["repetitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     let (status, _) = api.get("/api/v1/results/compare?suites=nope").await;
     assert_eq!(status, 400);
 
@@ -110,6 +242,97 @@ async fn the_example_local_suite_measures_every_test_and_leaves_nothing_behind()
     let (_, page) = api.get("/api/v1/suites?status=COMPLETED").await;
     assert_eq!(page["suites"][0]["id"], id.as_str());
     assert_eq!(page["suites"][0]["tests"], 3);
+    assert_eq!(page["suites"][0]["status"], expected);
+}
+
+async fn report_text(api: &Api, id: &str, format: &str) -> String {
+    let r = common::http()
+        .get(format!(
+            "{}/api/v1/suites/{id}/report?format={format}",
+            api.base
+        ))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+/// A sure regression: `slow` runs TPC-B-like transactions from one client where the
+/// baseline runs read-only ones from four. Driven through the CLI as CI would: the suite
+/// says REGRESSED, `--fail-on regression` fails the command, and the JUnit file marks
+/// `slow` failed and the others passed.
+#[tokio::test]
+async fn a_regression_is_the_suites_status_a_failed_junit_case_and_the_exit_code() {
+    let data = open_dir();
+    let server = Server::start(data.path(), &[]).await;
+    let file = data.path().join("regression.yaml");
+    std::fs::write(
+        &file,
+        "name: sure-regression\ntarget: local\nbaseline: fast\ndefaults:\n  database: {version: 15}\n  workload: {driver: pgbench, duration: 2s, repeat: 3, clients: 4, threads: 2, builtin: select-only}\ntests:\n  - name: fast\n  - name: slow\n    workload: {clients: 1, threads: 1, builtin: tpcb-like}\n",
+    )
+    .unwrap();
+    let (junit, markdown) = (data.path().join("junit.xml"), data.path().join("report.md"));
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ratchet"))
+        .args(["run", "--json", "--fail-on", "regression", "-f"])
+        .arg(&file)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--report")
+        .arg(&markdown)
+        .env("RATCHET_SERVER_URL", &server.base)
+        .env("RATCHET_TOKEN", ADMIN_TOKEN)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let suite: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(
+        !out.status.success(),
+        "a regression fails the command: {suite:#}"
+    );
+    assert_eq!(suite["status"], "REGRESSED", "{suite:#}");
+    assert!(
+        suite["error"].as_str().unwrap().contains("slow"),
+        "{suite:#}"
+    );
+    let tps = &suite["result"]["tests"][1]["comparison"]["tps"];
+    assert_eq!(tps["verdict"], "regression", "{tps:#}");
+    assert!(tps["high"].as_f64().unwrap() < 0.98, "{tps:#}");
+
+    let text = std::fs::read_to_string(&junit).unwrap();
+    let xml = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let case = |name: &str| {
+        xml.descendants()
+            .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no test case {name}: {text}"))
+    };
+    let failure = case("slow")
+        .children()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap_or_else(|| panic!("slow is not failed: {text}"));
+    assert_eq!(failure.attribute("type"), Some("regression"));
+    assert!(
+        failure.attribute("message").unwrap().contains("TPS"),
+        "{text}"
+    );
+    assert!(
+        case("fast").children().all(|n| !n.has_tag_name("failure")),
+        "{text}"
+    );
+    let suite_node = xml
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite_node.attribute("failures"), Some("1"), "{text}");
+    let report = std::fs::read_to_string(&markdown).unwrap();
+    assert!(
+        report.contains("# Suite `sure-regression`: REGRESSED"),
+        "{report}"
+    );
+    assert!(report.contains("regression"), "{report}");
 }
 
 const FAILING: &str = "\
@@ -170,6 +393,9 @@ async fn a_test_whose_database_cannot_start_fails_alone_and_is_torn_down() {
         "{run:#}"
     );
     assert_eq!(suite["result"]["failed"], 1);
+    // The suite says so itself, for a CI job reading the API.
+    assert_eq!(suite["status"], "FAILED", "{suite:#}");
+    assert_eq!(suite["error"], "1 of 2 tests failed: bad", "{suite:#}");
     assert_nothing_left(&api, data.path()).await;
 }
 

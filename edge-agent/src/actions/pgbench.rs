@@ -91,12 +91,15 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         })
         .await?;
         if !finished.success() {
-            return Err(ActionError::retryable(finished.failure("pgbench (warm-up)")));
+            return Err(ActionError::retryable(
+                finished.failure("pgbench (warm-up)"),
+            ));
         }
         let tps = parse_summary(&report).ok().map(|s| s.tps);
         if let Some(tps) = tps {
-            ctx.log
-                .line(format!("ratchet-agent: warm-up done at {tps:.1} tps (discarded)"));
+            ctx.log.line(format!(
+                "ratchet-agent: warm-up done at {tps:.1} tps (discarded)"
+            ));
         }
         tps
     } else {

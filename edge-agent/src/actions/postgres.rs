@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use nix::unistd::{Uid, User, chown};
 use protocol::actions::{
-    PgSetting, PostgresInstance, PostgresRuntime, PostgresStartInput, PostgresStopInput, PostgresStopped,
+    PgSetting, PostgresInstance, PostgresRuntime, PostgresStartInput, PostgresStopInput,
+    PostgresStopped,
 };
 use serde_json::Value;
 
@@ -313,7 +314,14 @@ async fn start_native(
         "ratchet-agent: PostgreSQL {server_version} accepts connections on {}:{}",
         input.listen_address, input.port
     ));
-    let settings = settings_in_effect(ctx, &bin, &input.listen_address, input.port, &input.password).await;
+    let settings = settings_in_effect(
+        ctx,
+        &bin,
+        &input.listen_address,
+        input.port,
+        &input.password,
+    )
+    .await;
     output(&PostgresInstance {
         name: input.name.clone(),
         runtime: PostgresRuntime::Native,
@@ -434,15 +442,13 @@ async fn settings_in_effect(
         .args(["-U", "postgres", "-d", "postgres", "-c", QUERY])
         .output()
         .await;
-    let parsed = out
-        .map_err(|e| e.to_string())
-        .and_then(|o| {
-            if o.status.success() {
-                serde_json::from_slice::<Vec<PgSetting>>(&o.stdout).map_err(|e| e.to_string())
-            } else {
-                Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
-            }
-        });
+    let parsed = out.map_err(|e| e.to_string()).and_then(|o| {
+        if o.status.success() {
+            serde_json::from_slice::<Vec<PgSetting>>(&o.stdout).map_err(|e| e.to_string())
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+        }
+    });
     parsed.unwrap_or_else(|e| {
         ctx.log
             .line(format!("ratchet-agent: cannot read pg_settings: {e}"));

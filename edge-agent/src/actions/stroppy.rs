@@ -272,7 +272,9 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
         let cmd = command(&warmup, &binary, &report).cwd(&ctx.attempt_dir);
         let finished = process::run(&cmd, ctx, |_, _| {}).await?;
         if !finished.success() {
-            return Err(ActionError::retryable(finished.failure("stroppy (warm-up)")));
+            return Err(ActionError::retryable(
+                finished.failure("stroppy (warm-up)"),
+            ));
         }
     }
     let report = ctx.attempt_dir.join("stroppy-report.json");

@@ -44,6 +44,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::me))
         .routes(routes!(suites::list, suites::submit))
         .routes(routes!(suites::get))
+        .routes(routes!(suites::report))
         .routes(routes!(suites::cancel))
         .routes(routes!(suites::compare))
         .routes(routes!(runs::list_runs))

@@ -18,6 +18,7 @@ use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::api::runs::{next_before, page_limit};
 use crate::document::DocumentErrors;
 use crate::state::AppState;
+use crate::stroppy::report::{self, Report};
 use crate::stroppy::results::{self, SuiteResult};
 use crate::stroppy::spec::{self, Target};
 use crate::stroppy::view::{self, SuiteSummary, SuiteView};
@@ -205,6 +206,53 @@ pub async fn get(
     Ok(Json(suite_view(&state, run).await?))
 }
 
+/// How a report is written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    #[default]
+    Json,
+    Markdown,
+    Junit,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// `json` (default), `markdown` or `junit` (JUnit XML: a failed or regressed test is a
+    /// failed test case).
+    #[serde(default)]
+    pub format: ReportFormat,
+}
+
+/// A suite's report: verdicts with intervals, environments and settings diffs.
+#[utoipa::path(get, path = "/api/v1/suites/{id}/report", operation_id = "suite_report", tag = "suites", params(("id" = Uuid, Path), ReportQuery), responses((status = 200, body = Report, description = "JSON; `text/markdown` or `application/xml` as `format` asks"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> ApiResult<Response> {
+    caller.require(Scope::Read)?;
+    let run = find_suite(&state, id).await?;
+    let view = suite_view(&state, run).await?;
+    let built = report::build(state.reads.as_ref(), &view).await?;
+    // What the tasks recorded passes the same masking as every other answer.
+    let mut value = serde_json::to_value(&built).unwrap_or(Value::Null);
+    crate::api::redact::value(&mut value);
+    let built: Report = serde_json::from_value(value)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let text = |content_type: &'static str, body: String| {
+        ([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
+    };
+    Ok(match q.format {
+        ReportFormat::Json => Json(built).into_response(),
+        ReportFormat::Markdown => text("text/markdown; charset=utf-8", report::markdown(&built)),
+        ReportFormat::Junit => text("application/xml; charset=utf-8", report::junit(&built)),
+    })
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -334,7 +382,10 @@ pub async fn compare(
     // The first suite's threshold and seed.
     let basis = results::Basis {
         baseline: &baseline,
-        significance: first_suite.as_ref().map(|s| s.significance).unwrap_or_default(),
+        significance: first_suite
+            .as_ref()
+            .map(|s| s.significance)
+            .unwrap_or_default(),
         seed: first_suite.as_ref().map_or(0, |s| s.seed),
     };
     Ok(Json(results::aggregate(&basis, &outcomes)))

@@ -13,6 +13,11 @@ use crate::document::Format;
 /// The example every newcomer runs first (also in `examples/`).
 const EXAMPLE: &str = include_str!("../../../examples/suite-local.yaml");
 
+/// Where the demo's server logs.
+pub fn log_file(args: &ServeArgs) -> std::path::PathBuf {
+    args.store.data_dir.join("server.log")
+}
+
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     // The demo needs a token to drive its own server: keep one in the data dir (owner-only).
     std::fs::create_dir_all(&args.store.data_dir).with_context(|| {
@@ -26,13 +31,15 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         None => demo_token(&args.store.data_dir)?,
     };
     args.admin_token = Some(token.clone());
+    let log = log_file(&args);
     let url = args.agent_facing_url();
     let server = tokio::spawn(crate::serve::run(args));
     let client = Client::new(&url, &token);
     wait_ready(&url, &server).await?;
 
     eprintln!(
-        "\nRatchet is up: dashboard {url} (API token: {token})\nRunning the example suite (examples/suite-local.yaml)…\n"
+        "\nRatchet is up: dashboard {url} (API token: {token})\nServer log: {}\nRunning the example suite (examples/suite-local.yaml)…\n",
+        log.display()
     );
     let suite = client.submit(EXAMPLE.to_string(), Format::Yaml).await?;
     let id = suite.id;

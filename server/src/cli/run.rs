@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::document::Format;
+use crate::stroppy::report;
 use crate::stroppy::view::{SuiteStatus, SuiteView, TestStatus};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -34,6 +35,24 @@ pub struct RunArgs {
     /// Check the suite and print what it would provision (JSON), running nothing.
     #[arg(long)]
     pub plan: bool,
+    /// Write the suite's report as Markdown to this file once it ends.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write the suite's report as JUnit XML to this file once it ends (a failed or
+    /// regressed test is a failed test case).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// What makes the exit code non-zero: a failed test, or also a regression verdict.
+    #[arg(long, value_enum, default_value = "failure")]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// A test that failed (or a suite cancelled).
+    Failure,
+    /// That, or a test with a regression verdict against the baseline.
+    Regression,
 }
 
 /// A client of one server.
@@ -120,6 +139,22 @@ impl Client {
         self.send(self.get(&format!("/api/v1/suites/{id}"))).await
     }
 
+    /// The suite's report as `format` (`markdown`, `junit`) renders it.
+    async fn report(&self, id: uuid::Uuid, format: &str) -> anyhow::Result<String> {
+        let response = self
+            .get(&format!("/api/v1/suites/{id}/report?format={format}"))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Ratchet server at {}", self.base))?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("the server answered {status} for the {format} report: {text}");
+        }
+        Ok(text)
+    }
+
     async fn cancel(&self, id: &str) -> anyhow::Result<SuiteView> {
         self.send(self.post(&format!("/api/v1/suites/{id}/cancel")))
             .await
@@ -143,16 +178,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     } else {
         print_results(&done);
     }
-    Ok(succeeded(&done))
+    for (path, format) in [(&args.report, "markdown"), (&args.junit, "junit")] {
+        if let Some(path) = path {
+            let text = client.report(done.id, format).await?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("{format} report written to {}", path.display());
+        }
+    }
+    Ok(succeeded(&done, args.fail_on))
 }
 
-/// Every test completed.
-pub fn succeeded(suite: &SuiteView) -> bool {
-    suite.status == SuiteStatus::Completed
-        && suite
-            .tests
-            .iter()
-            .all(|t| t.status == TestStatus::Completed)
+/// Every test completed (and, with `--fail-on regression`, none regressed).
+pub fn succeeded(suite: &SuiteView, fail_on: FailOn) -> bool {
+    let ran = match suite.status {
+        SuiteStatus::Completed => true,
+        SuiteStatus::Regressed => fail_on == FailOn::Failure,
+        _ => false,
+    };
+    ran && suite
+        .tests
+        .iter()
+        .all(|t| t.status == TestStatus::Completed)
 }
 
 /// Follow a suite until it ends; answers its final state.
@@ -212,10 +259,6 @@ pub async fn follow(client: &Client, id: uuid::Uuid, progress: bool) -> anyhow::
     }
 }
 
-fn fmt_opt(v: Option<f64>, decimals: usize) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{x:.decimals$}"))
-}
-
 pub fn print_results(suite: &SuiteView) {
     println!();
     println!(
@@ -224,52 +267,51 @@ pub fn print_results(suite: &SuiteView) {
         suite.id,
         suite.status.as_str()
     );
-    println!(
-        "{:<20} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}",
-        "test",
-        "status",
-        "tps",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-        "Δtps %",
-        "errors",
-        "seconds"
-    );
-    let rows = suite
-        .result
-        .as_ref()
-        .map(|r| r.tests.as_slice())
-        .unwrap_or_default();
-    for t in rows {
-        let lat = t.latency_ms.as_ref();
-        println!(
-            "{:<20} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}",
-            t.name,
-            t.status,
-            fmt_opt(t.tps, 1),
-            fmt_opt(lat.map(|l| l.p50), 3),
-            fmt_opt(lat.map(|l| l.p95), 3),
-            fmt_opt(lat.map(|l| l.p99), 3),
-            fmt_opt(lat.map(|l| l.max), 3),
-            fmt_opt(t.tps_delta_pct, 1),
-            t.errors.map_or("-".into(), |e| e.to_string()),
-            fmt_opt(t.duration_s, 0),
-        );
-    }
-    if rows.is_empty() {
+    let Some(result) = &suite.result else {
         for t in &suite.tests {
             println!("{:<20} {:>10}", t.name, t.status.as_str());
         }
+        return;
+    };
+    let rows: Vec<[String; 8]> = result
+        .tests
+        .iter()
+        .map(|t| report::cells(t, &result.baseline))
+        .collect();
+    let widths: Vec<usize> = (0..report::COLUMNS.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([report::COLUMNS[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(report::COLUMNS.to_vec());
+    for row in &rows {
+        line(row.iter().map(String::as_str).collect());
     }
-    if let Some(result) = &suite.result {
-        println!(
-            "baseline: {}; best: {}; worst: {}",
-            result.baseline,
-            result.best.as_deref().unwrap_or("-"),
-            result.worst.as_deref().unwrap_or("-")
-        );
+    println!(
+        "baseline: {}; best: {}; worst: {}; significant: beyond ±{:.1} % at {:.0} % confidence",
+        result.baseline,
+        result.best.as_deref().unwrap_or("-"),
+        result.worst.as_deref().unwrap_or("-"),
+        result.significance.min_effect * 100.0,
+        result.significance.confidence * 100.0,
+    );
+    if !result.unsteady.is_empty() {
+        println!("not steady: {}", result.unsteady.join(", "));
+    }
+    if let Some(e) = &suite.error {
+        println!("{e}");
     }
     for t in &suite.tests {
         if let Some(e) = &t.error {

@@ -4,6 +4,7 @@
 //! view.rs is the suite as people follow it; releases.rs the Stroppy releases trusted.
 
 pub mod releases;
+pub mod report;
 pub mod results;
 pub mod spec;
 pub mod stats;

@@ -193,7 +193,10 @@ pub fn aggregate(suite: &Basis, outcomes: &[TestOutcome]) -> SuiteResult {
             p90: median(&m.metric(|r| r.latency_ms.p90)).unwrap_or_default(),
             p95: median(&p95).unwrap_or_default(),
             p99: median(&p99).unwrap_or_default(),
-            max: m.metric(|r| r.latency_ms.max).into_iter().fold(0.0, f64::max),
+            max: m
+                .metric(|r| r.latency_ms.max)
+                .into_iter()
+                .fold(0.0, f64::max),
         });
         let base_tps = median(&base.metric(|r| r.tps));
         let base_p95 = median(&base.metric(|r| r.latency_ms.p95));
@@ -205,7 +208,9 @@ pub fn aggregate(suite: &Basis, outcomes: &[TestOutcome]) -> SuiteResult {
         tests.push(TestRow {
             name: name.to_string(),
             run_id: first.run_id,
-            status: failed.map_or("COMPLETED", |o| o.status.as_str()).to_string(),
+            status: failed
+                .map_or("COMPLETED", |o| o.status.as_str())
+                .to_string(),
             error: failed.and_then(|o| o.error.clone()),
             tps: median(&tps),
             latency_ms,
@@ -326,7 +331,13 @@ mod tests {
             (Some("b"), Some("a"))
         );
         assert_eq!((r.completed, r.failed), (2, 1));
-        let tps = r.tests[1].comparison.as_ref().unwrap().tps.as_ref().unwrap();
+        let tps = r.tests[1]
+            .comparison
+            .as_ref()
+            .unwrap()
+            .tps
+            .as_ref()
+            .unwrap();
         assert_eq!(tps.verdict, Verdict::Inconclusive);
         assert!(tps.reason.starts_with("1 run"));
         assert!(r.tests[0].comparison.is_none());
@@ -335,9 +346,13 @@ mod tests {
     #[test]
     fn repetitions_give_medians_verdicts_and_the_regressed_tests() {
         let mut all = Vec::new();
-        for (i, (a, b, c)) in [(1000.0, 700.0, 1005.0), (1010.0, 690.0, 995.0), (990.0, 710.0, 1000.0)]
-            .into_iter()
-            .enumerate()
+        for (i, (a, b, c)) in [
+            (1000.0, 700.0, 1005.0),
+            (1010.0, 690.0, 995.0),
+            (990.0, 710.0, 1000.0),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let rep = i as u32 + 1;
             all.push(outcome("a", rep, Some(a), 2.0));

@@ -143,7 +143,8 @@ pub fn compare(
         return None;
     }
     let base = median(baseline);
-    if !(base > 0.0) || candidate.iter().chain(baseline).any(|v| !v.is_finite()) {
+    // (NaN is not positive either.)
+    if base.is_nan() || base <= 0.0 || candidate.iter().chain(baseline).any(|v| !v.is_finite()) {
         return None;
     }
     let ratio = median(candidate) / base;
@@ -184,7 +185,10 @@ pub fn compare(
             format!("{interval}: beyond {threshold}"),
         )
     } else if bad {
-        (Verdict::Regression, format!("{interval}: beyond {threshold}"))
+        (
+            Verdict::Regression,
+            format!("{interval}: beyond {threshold}"),
+        )
     } else if low >= lower && high <= upper {
         (
             Verdict::NoDifference,
@@ -193,7 +197,9 @@ pub fn compare(
     } else {
         (
             Verdict::Inconclusive,
-            format!("{interval} crosses {threshold}: too noisy to tell; more repetitions narrow it"),
+            format!(
+                "{interval} crosses {threshold}: too noisy to tell; more repetitions narrow it"
+            ),
         )
     };
     Some(Comparison {
@@ -208,7 +214,12 @@ pub fn compare(
 
 /// A percentile bootstrap of median(candidate) / median(baseline): both sides resampled
 /// with replacement, independently.
-fn bootstrap_interval(baseline: &[f64], candidate: &[f64], confidence: f64, seed: u64) -> (f64, f64) {
+fn bootstrap_interval(
+    baseline: &[f64],
+    candidate: &[f64],
+    confidence: f64,
+    seed: u64,
+) -> (f64, f64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut resample = |values: &[f64], buffer: &mut Vec<f64>| {
         buffer.clear();
@@ -254,16 +265,13 @@ pub fn steadiness(series: &[(f64, f64)]) -> Option<Steadiness> {
     let y: Vec<f64> = series.iter().map(|p| p.1).collect();
     let mean = y.as_slice().mean();
     let middle = median(&y);
-    if !(mean > 0.0) {
+    if mean.is_nan() || mean <= 0.0 {
         return None;
     }
     let slope = t.as_slice().covariance(y.as_slice()) / t.as_slice().variance();
     let span = t.last().copied().unwrap_or(0.0) - t.first().copied().unwrap_or(0.0);
     let drift_pct = slope * span / mean * 100.0;
-    let lowest = y
-        .windows(3)
-        .map(|w| w.mean())
-        .fold(f64::INFINITY, f64::min);
+    let lowest = y.windows(3).map(|w| w.mean()).fold(f64::INFINITY, f64::min);
     let lowest_pct = lowest / middle * 100.0;
     let mut notes = Vec::new();
     if drift_pct.abs() > MAX_DRIFT_PCT {
@@ -307,9 +315,15 @@ mod tests {
                 let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
                 let a = sample(&mut rng, n, 1000.0, noise);
                 let b = sample(&mut rng, n, 1000.0 * (1.0 + shift), noise);
-                compare(&a, &b, Direction::HigherIsBetter, Significance::default(), seed)
-                    .unwrap()
-                    .verdict
+                compare(
+                    &a,
+                    &b,
+                    Direction::HigherIsBetter,
+                    Significance::default(),
+                    seed,
+                )
+                .unwrap()
+                .verdict
             })
             .collect()
     }
@@ -324,16 +338,33 @@ mod tests {
 
     #[test]
     fn a_ten_percent_shift_with_low_noise_is_an_improvement_and_the_reverse_a_regression() {
-        assert!(verdicts(0.10, 0.01, 5, 50).iter().all(|v| *v == Verdict::Improvement));
-        assert!(verdicts(-0.10, 0.01, 5, 50).iter().all(|v| *v == Verdict::Regression));
+        assert!(
+            verdicts(0.10, 0.01, 5, 50)
+                .iter()
+                .all(|v| *v == Verdict::Improvement)
+        );
+        assert!(
+            verdicts(-0.10, 0.01, 5, 50)
+                .iter()
+                .all(|v| *v == Verdict::Regression)
+        );
     }
 
     #[test]
     fn noisy_runs_are_inconclusive_and_one_run_says_so() {
         let v = verdicts(0.03, 0.08, 3, 50);
-        assert!(v.iter().filter(|v| **v == Verdict::Inconclusive).count() > 40, "{v:?}");
-        let one = compare(&[1000.0], &[1200.0], Direction::HigherIsBetter, Significance::default(), 1)
-            .unwrap();
+        assert!(
+            v.iter().filter(|v| **v == Verdict::Inconclusive).count() > 40,
+            "{v:?}"
+        );
+        let one = compare(
+            &[1000.0],
+            &[1200.0],
+            Direction::HigherIsBetter,
+            Significance::default(),
+            1,
+        )
+        .unwrap();
         assert_eq!(one.verdict, Verdict::Inconclusive);
         assert!(one.reason.starts_with("1 run"), "{}", one.reason);
         assert!((one.delta_pct - 20.0).abs() < 1e-9);
@@ -363,14 +394,21 @@ mod tests {
     #[test]
     fn summaries_and_steadiness() {
         let s = summarize(&[10.0, 12.0, 14.0]).unwrap();
-        assert_eq!((s.n, s.median, s.mean, s.min, s.max), (3, 12.0, 12.0, 10.0, 14.0));
+        assert_eq!(
+            (s.n, s.median, s.mean, s.min, s.max),
+            (3, 12.0, 12.0, 10.0, 14.0)
+        );
         assert!((s.std_dev - 2.0).abs() < 1e-9 && (s.cv_pct - 100.0 / 6.0).abs() < 1e-9);
         assert_eq!(summarize(&[5.0]).unwrap().std_dev, 0.0);
         assert_eq!(summarize(&[]), None);
 
-        let flat: Vec<(f64, f64)> = (1..=20).map(|t| (t as f64, 1000.0 + (t % 3) as f64)).collect();
+        let flat: Vec<(f64, f64)> = (1..=20)
+            .map(|t| (t as f64, 1000.0 + (t % 3) as f64))
+            .collect();
         assert!(steadiness(&flat).unwrap().steady);
-        let falling: Vec<(f64, f64)> = (1..=20).map(|t| (t as f64, 1000.0 - 30.0 * t as f64)).collect();
+        let falling: Vec<(f64, f64)> = (1..=20)
+            .map(|t| (t as f64, 1000.0 - 30.0 * t as f64))
+            .collect();
         let f = steadiness(&falling).unwrap();
         assert!(!f.steady && f.drift_pct < -20.0, "{f:?}");
         let mut stall = flat.clone();

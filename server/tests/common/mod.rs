@@ -389,7 +389,7 @@ pub async fn wait_suite(
 pub fn ended(suite: &Value) -> bool {
     matches!(
         suite["status"].as_str(),
-        Some("COMPLETED" | "FAILED" | "CANCELLED")
+        Some("COMPLETED" | "FAILED" | "REGRESSED" | "CANCELLED")
     )
 }
 

@@ -48,7 +48,9 @@ pub struct SuiteSpec {
 }
 
 /// The order repetitions run in, when tests share a machine (the local target).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
     /// A1 B1 C1 A2 B2 C2 ...: drift (a warming cache, a neighbour) hits every test alike.
@@ -58,6 +60,16 @@ pub enum Order {
     Sequential,
     /// Every repetition shuffled by the suite's seed.
     Random,
+}
+
+impl Order {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Interleaved => "interleaved",
+            Order::Sequential => "sequential",
+            Order::Random => "random",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

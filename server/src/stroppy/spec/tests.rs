@@ -41,7 +41,10 @@ fn error_at<'a>(errs: &'a [DocumentError], path: &str) -> &'a DocumentError {
 }
 
 fn error_list(text: &str) -> Vec<(String, String)> {
-    errors(text).into_iter().map(|e| (e.path, e.message)).collect()
+    errors(text)
+        .into_iter()
+        .map(|e| (e.path, e.message))
+        .collect()
 }
 
 fn parse_error(text: &str, format: Format) -> DocumentError {
@@ -72,6 +75,11 @@ fn with_pgbench(rest: &str) -> String {
 fn local_example_expands_to_three_pgbench_tests() {
     let s = suite(LOCAL_EXAMPLE);
     assert_eq!(s.name, "pg15-local-tuning");
+    assert_eq!(
+        (s.order, s.significance.min_effect),
+        (Order::Interleaved, 0.02)
+    );
+    assert_eq!(s.schedule().len(), 9);
     assert_eq!(s.target, Target::Local);
     assert_eq!(s.baseline, "default");
     let names: Vec<&str> = s.tests.iter().map(|t| t.name.as_str()).collect();
@@ -82,13 +90,14 @@ fn local_example_expands_to_three_pgbench_tests() {
         assert_eq!(
             t.workload,
             Workload::Pgbench {
-                duration: Duration::from_secs(15),
+                duration: Duration::from_secs(10),
                 scale: 1,
                 clients: 4,
                 threads: 2,
                 builtin: Builtin::TpcbLike,
             }
         );
+        assert_eq!((t.repeat, t.warmup), (3, Duration::from_secs(3)));
         assert_eq!(t.database.settings["max_connections"], json!(100));
     }
     let tuned = &s.tests[1].database.settings;
@@ -206,7 +215,10 @@ fn minimal_suite_fills_in_defaults() {
         }]
     );
     assert_eq!(s.order, Order::Interleaved);
-    assert_eq!(s.significance, crate::stroppy::stats::Significance::default());
+    assert_eq!(
+        s.significance,
+        crate::stroppy::stats::Significance::default()
+    );
 }
 
 // --- repetitions, order and significance ----------------------------------------
@@ -230,9 +242,15 @@ fn repetitions_run_interleaved_by_default_and_sequentially_when_asked() {
     assert_eq!(s.tests[0].repeat, 3);
     assert_eq!(s.tests[0].warmup, Duration::from_secs(2));
     assert_eq!(s.tests[0].load_s(), 7);
-    assert_eq!(order_of(&s), ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3"]);
+    assert_eq!(
+        order_of(&s),
+        ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3"]
+    );
     let s = design("order: sequential");
-    assert_eq!(order_of(&s), ["a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2"]);
+    assert_eq!(
+        order_of(&s),
+        ["a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2"]
+    );
 }
 
 #[test]
@@ -247,7 +265,10 @@ fn the_random_order_is_the_seeds() {
     let others: Vec<Vec<String>> = (0..5)
         .map(|seed| order_of(&design(&format!("order: random\nseed: {seed}"))))
         .collect();
-    assert!(others.iter().any(|o| *o != order_of(&a)), "a shuffle that never changes");
+    assert!(
+        others.iter().any(|o| *o != order_of(&a)),
+        "a shuffle that never changes"
+    );
 }
 
 #[test]
@@ -276,7 +297,12 @@ fn a_ttl_must_outlast_warm_up_and_load() {
     let errors = error_list(
         "name: s\ntarget: local\nttl: 1m\ndefaults:\n  database: {version: 15}\n  workload: {driver: pgbench, duration: 40s, warmup: 30s}\ntests:\n  - name: a\n",
     );
-    assert!(errors.iter().any(|(p, m)| p == "ttl" && m.contains("shorter than the load")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|(p, m)| p == "ttl" && m.contains("shorter than the load")),
+        "{errors:?}"
+    );
 }
 
 #[test]

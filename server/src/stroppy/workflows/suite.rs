@@ -76,7 +76,13 @@ pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
     } else {
         let rounds = schedule.iter().map(|r| r.repetition).max().unwrap_or(0);
         (1..=rounds)
-            .map(|round| schedule.iter().copied().filter(|r| r.repetition == round).collect())
+            .map(|round| {
+                schedule
+                    .iter()
+                    .copied()
+                    .filter(|r| r.repetition == round)
+                    .collect()
+            })
             .collect()
     };
     let mut results = Vec::new();

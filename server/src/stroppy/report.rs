@@ -1,0 +1,394 @@
+//! A suite's report, for people and for CI: its verdicts with their intervals, what was
+//! measured on what (PostgreSQL version and settings, machines, the load tool and its
+//! command line), and how each test's settings differ from the baseline's. Rendered as
+//! JSON, Markdown, or JUnit XML (a failed or regressed test is a failed test case, so CI
+//! systems show it natively).
+
+use std::collections::BTreeMap;
+
+use engine::store::{ReadStore, StoreError};
+use protocol::actions::{LoadResult, MachineInfo, PgSetting, PostgresInstance};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::stroppy::results::{Comparisons, SuiteResult, TestRow};
+use crate::stroppy::spec::Order;
+use crate::stroppy::stats::{Comparison, Verdict};
+use crate::stroppy::steps::TestStep;
+use crate::stroppy::view::{SuiteStatus, SuiteView, TestStatus};
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Report {
+    pub id: Uuid,
+    pub name: String,
+    pub status: SuiteStatus,
+    /// Why the status is not COMPLETED.
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub order: Order,
+    /// The comparison (unset until every test has ended).
+    pub result: Option<SuiteResult>,
+    /// Per test, what it ran on (from its first completed repetition).
+    pub environments: Vec<Environment>,
+}
+
+/// What one test was measured on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Environment {
+    pub test: String,
+    pub postgres_version: Option<String>,
+    pub database_machine: Option<MachineInfo>,
+    pub loader_machine: Option<MachineInfo>,
+    pub tool: Option<String>,
+    pub tool_version: Option<String>,
+    /// The measured run's command line.
+    pub command: Option<String>,
+    /// The settings not at their built-in default.
+    pub changed_settings: Vec<PgSetting>,
+    /// Settings whose value differs from the baseline test's (unset for the baseline).
+    pub vs_baseline: Vec<SettingDiff>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SettingDiff {
+    pub name: String,
+    pub baseline: Option<String>,
+    pub this: Option<String>,
+}
+
+/// Settings that name the instance itself (its paths, its address): different for every
+/// test by construction, so never a finding.
+const PER_INSTANCE: &[&str] = &[
+    "config_file",
+    "data_directory",
+    "external_pid_file",
+    "hba_file",
+    "ident_file",
+    "listen_addresses",
+    "unix_socket_directories",
+];
+
+/// The report of `view`, reading each test's database step for its environment.
+pub async fn build(reads: &dyn ReadStore, view: &SuiteView) -> Result<Report, StoreError> {
+    let mut environments = Vec::new();
+    for test in &view.tests {
+        let Some(rep) = test
+            .repetitions
+            .iter()
+            .find(|r| r.status == TestStatus::Completed)
+        else {
+            environments.push(Environment {
+                test: test.name.clone(),
+                ..Default::default()
+            });
+            continue;
+        };
+        let tasks = reads.tasks(rep.run_id).await?;
+        let db: Option<PostgresInstance> = tasks
+            .iter()
+            .find(|t| t.name == TestStep::RunDatabaseContainers.as_str())
+            .and_then(|t| t.output.clone())
+            .and_then(|o| serde_json::from_value(o).ok());
+        environments.push(environment(&test.name, db.as_ref(), rep.result.as_ref()));
+    }
+    let baseline = view.result.as_ref().map(|r| r.baseline.clone());
+    let base_settings: Option<Vec<PgSetting>> = baseline
+        .as_ref()
+        .and_then(|b| environments.iter().find(|e| e.test == *b))
+        .map(|e| e.changed_settings.clone());
+    if let (Some(baseline), Some(base)) = (&baseline, base_settings) {
+        let base = settings_map(&base);
+        for env in environments.iter_mut().filter(|e| e.test != *baseline) {
+            env.vs_baseline = diff(&base, &settings_map(&env.changed_settings));
+        }
+    }
+    let order = serde_json::from_value(view.spec["order"].clone()).unwrap_or_default();
+    Ok(Report {
+        id: view.id,
+        name: view.name.clone(),
+        status: view.status,
+        error: view.error.clone(),
+        created_at: view.created_at,
+        finished_at: view.finished_at,
+        order,
+        result: view.result.clone(),
+        environments,
+    })
+}
+
+fn environment(
+    test: &str,
+    db: Option<&PostgresInstance>,
+    load: Option<&LoadResult>,
+) -> Environment {
+    Environment {
+        test: test.to_string(),
+        postgres_version: db.map(|d| d.server_version.clone()),
+        database_machine: db.and_then(|d| d.machine.clone()),
+        loader_machine: load.and_then(|l| l.machine.clone()),
+        tool: load.map(|l| l.tool.clone()),
+        tool_version: load.and_then(|l| l.tool_version.clone()),
+        command: load.and_then(|l| l.command.clone()),
+        changed_settings: db
+            .map(|d| {
+                d.settings
+                    .iter()
+                    .filter(|s| s.boot_val.as_ref() != Some(&s.setting))
+                    .filter(|s| !PER_INSTANCE.contains(&s.name.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
+        vs_baseline: Vec::new(),
+    }
+}
+
+fn settings_map(settings: &[PgSetting]) -> BTreeMap<&str, String> {
+    settings
+        .iter()
+        .map(|s| (s.name.as_str(), with_unit(s)))
+        .collect()
+}
+
+fn with_unit(s: &PgSetting) -> String {
+    match &s.unit {
+        Some(unit) => format!("{} {unit}", s.setting),
+        None => s.setting.clone(),
+    }
+}
+
+/// The settings changed from the defaults in only one of the two, or to other values.
+fn diff(base: &BTreeMap<&str, String>, this: &BTreeMap<&str, String>) -> Vec<SettingDiff> {
+    let mut names: Vec<&str> = base.keys().chain(this.keys()).copied().collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|n| base.get(n) != this.get(n))
+        .map(|n| SettingDiff {
+            name: n.to_string(),
+            baseline: base.get(n).cloned(),
+            this: this.get(n).cloned(),
+        })
+        .collect()
+}
+
+/// The columns of the results table (Markdown and the terminal alike).
+pub const COLUMNS: [&str; 8] = [
+    "test",
+    "status",
+    "runs",
+    "TPS (median)",
+    "CV",
+    "Δ TPS [interval]",
+    "p95 ms",
+    "verdict",
+];
+
+/// One test's row of the results table.
+pub fn cells(row: &TestRow, baseline: &str) -> [String; 8] {
+    let completed = row
+        .repetitions
+        .iter()
+        .filter(|r| r.status == "COMPLETED")
+        .count();
+    let tps = row.tps_summary.as_ref();
+    let compared = row.comparison.as_ref();
+    [
+        row.name.clone(),
+        row.status.clone(),
+        format!("{completed}/{}", row.repetitions.len()),
+        tps.map_or("-".into(), |s| format!("{:.1}", s.median)),
+        tps.filter(|s| s.n > 1)
+            .map_or("-".into(), |s| format!("{:.1} %", s.cv_pct)),
+        match compared.and_then(|c| c.tps.as_ref()) {
+            Some(c) => delta_with_interval(c),
+            None if row.name == baseline => "baseline".into(),
+            None => "-".into(),
+        },
+        match (
+            row.latency_ms.as_ref(),
+            compared.and_then(|c| c.p95.as_ref()),
+        ) {
+            (Some(l), Some(c)) => format!("{:.3} ({:+.1} %)", l.p95, c.delta_pct),
+            (Some(l), None) => format!("{:.3}", l.p95),
+            _ => "-".into(),
+        },
+        compared.map_or(String::new(), verdicts),
+    ]
+}
+
+fn delta_with_interval(c: &Comparison) -> String {
+    match (c.low, c.high) {
+        (Some(low), Some(high)) => format!(
+            "{:+.1} % [{:+.1}, {:+.1}]",
+            c.delta_pct,
+            (low - 1.0) * 100.0,
+            (high - 1.0) * 100.0
+        ),
+        _ => format!("{:+.1} %", c.delta_pct),
+    }
+}
+
+/// The verdicts in a few words: the TPS one, and latency ones that differ from it.
+pub fn verdicts(c: &Comparisons) -> String {
+    let tps = c.tps.as_ref().map(|c| c.verdict);
+    let mut words = vec![tps.map_or("-".to_string(), |v| v.as_str().to_string())];
+    for (metric, comparison) in [("p95", &c.p95), ("p99", &c.p99)] {
+        if let Some(x) = comparison
+            && Some(x.verdict) != tps
+            && matches!(x.verdict, Verdict::Regression | Verdict::Improvement)
+        {
+            words.push(format!("{metric} {}", x.verdict.as_str()));
+        }
+    }
+    words.join("; ")
+}
+
+fn escape_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn machine_line(m: &MachineInfo) -> String {
+    format!(
+        "{} — {} × {}, {} MB memory, {:.0} GB disk, kernel {}",
+        m.hostname, m.cores, m.cpu_model, m.memory_mb, m.disk_gb, m.kernel
+    )
+}
+
+pub fn markdown(report: &Report) -> String {
+    let mut out = format!("# Suite `{}`: {}\n\n", report.name, report.status.as_str());
+    if let Some(e) = &report.error {
+        out.push_str(&format!("> {}\n\n", escape_cell(e)));
+    }
+    let Some(result) = &report.result else {
+        out.push_str("The suite has not finished: no results yet.\n");
+        return out;
+    };
+    out.push_str(&format!(
+        "Baseline `{}`; a difference counts when the {:.0} % interval of the ratio of medians lies beyond ±{:.1} % (bootstrap, seed {}). Order: {}.\n\n",
+        result.baseline,
+        result.significance.confidence * 100.0,
+        result.significance.min_effect * 100.0,
+        result.seed,
+        report.order.as_str()
+    ));
+    out.push_str(&format!("| {} |\n", COLUMNS.join(" | ")));
+    out.push_str(&format!("|{}\n", "---|".repeat(COLUMNS.len())));
+    for row in &result.tests {
+        let cells = cells(row, &result.baseline).map(|c| escape_cell(&c));
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out.push('\n');
+    for row in &result.tests {
+        for c in row.comparison.iter().flat_map(|c| c.tps.iter()) {
+            out.push_str(&format!(
+                "- `{}` TPS: {} — {}\n",
+                row.name,
+                c.verdict.as_str(),
+                c.reason
+            ));
+        }
+        if let Some(e) = &row.error {
+            out.push_str(&format!("- `{}` failed: {}\n", row.name, escape_cell(e)));
+        }
+    }
+    if !result.unsteady.is_empty() {
+        out.push_str(&format!(
+            "- Not steady (a trend or a stall inside the measured window): {}\n",
+            result.unsteady.join(", ")
+        ));
+    }
+    out.push_str("\n## What was measured\n\n");
+    for env in &report.environments {
+        out.push_str(&format!("### `{}`\n\n", env.test));
+        if let Some(v) = &env.postgres_version {
+            out.push_str(&format!("- PostgreSQL {v}\n"));
+        }
+        if let Some(m) = &env.database_machine {
+            out.push_str(&format!("- database machine: {}\n", machine_line(m)));
+        }
+        if let Some(m) = &env.loader_machine {
+            out.push_str(&format!("- load machine: {}\n", machine_line(m)));
+        }
+        if let Some(tool) = &env.tool {
+            out.push_str(&format!(
+                "- load: {}{}\n",
+                env.tool_version.as_deref().unwrap_or(tool),
+                env.command
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(": `{c}`"))
+            ));
+        }
+        if !env.vs_baseline.is_empty() {
+            out.push_str("\n| setting | baseline | this test |\n|---|---|---|\n");
+            for d in &env.vs_baseline {
+                out.push_str(&format!(
+                    "| {} | {} | {} |\n",
+                    d.name,
+                    escape_cell(d.baseline.as_deref().unwrap_or("(default)")),
+                    escape_cell(d.this.as_deref().unwrap_or("(default)"))
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// JUnit XML: the suite a test suite, each test a test case, failed when the test failed
+/// or regressed on any metric.
+pub fn junit(report: &Report) -> String {
+    use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(report.name.clone());
+    for row in report.result.iter().flat_map(|r| r.tests.iter()) {
+        let regressed = row
+            .comparison
+            .as_ref()
+            .map(|c| c.with(Verdict::Regression))
+            .unwrap_or_default();
+        let status = if row.status != "COMPLETED" {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(format!(
+                "{}: {}",
+                row.status,
+                row.error.as_deref().unwrap_or("no error recorded")
+            ));
+            s
+        } else if !regressed.is_empty() {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let reasons: Vec<String> = row
+                .comparison
+                .iter()
+                .flat_map(|c| [("TPS", &c.tps), ("p95", &c.p95), ("p99", &c.p99)])
+                .filter_map(|(m, c)| c.as_ref().map(|c| (m, c)))
+                .filter(|(_, c)| c.verdict == Verdict::Regression)
+                .map(|(m, c)| format!("{m} {:+.1} % ({})", c.delta_pct, c.reason))
+                .collect();
+            s.set_message(format!("regression: {}", reasons.join("; ")));
+            s.set_type("regression");
+            s
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut case = TestCase::new(row.name.clone(), status);
+        case.set_classname(report.name.clone());
+        if let Some(d) = row.duration_s {
+            case.set_time(std::time::Duration::from_secs_f64(d.max(0.0)));
+        }
+        let baseline = report.result.as_ref().map_or("", |r| r.baseline.as_str());
+        let out: Vec<String> = COLUMNS
+            .iter()
+            .zip(cells(row, baseline))
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        case.set_system_out(out.join("\n"));
+        suite.add_test_case(case);
+    }
+    let mut junit = Junit::new(format!("ratchet {}", report.name));
+    junit.add_test_suite(suite);
+    junit
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot write the report: {e} -->"))
+}
