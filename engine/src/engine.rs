@@ -420,6 +420,11 @@ impl Engine {
         self.inner.store.clone()
     }
 
+    /// The server's named documents (named baselines).
+    pub fn records(&self) -> Arc<dyn crate::store::RecordStore> {
+        self.inner.store.clone()
+    }
+
     /// Crons and scheduled runs (listing and deleting; creating goes through the engine,
     /// which checks them).
     pub fn schedules(&self) -> Arc<dyn ScheduleStore> {

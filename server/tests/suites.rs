@@ -262,7 +262,8 @@ async fn report_text(api: &Api, id: &str, format: &str) -> String {
 /// A sure regression: `slow` runs TPC-B-like transactions from one client where the
 /// baseline runs read-only ones from four. Driven through the CLI as CI would: the suite
 /// says REGRESSED, `--fail-on regression` fails the command, and the JUnit file marks
-/// `slow` failed and the others passed.
+/// `slow` failed and the others passed. Then the suite is kept as the named baseline
+/// `nightly`, and a later suite is compared with its test `fast`.
 #[tokio::test]
 async fn a_regression_is_the_suites_status_a_failed_junit_case_and_the_exit_code() {
     let data = open_dir();
@@ -333,6 +334,65 @@ async fn a_regression_is_the_suites_status_a_failed_junit_case_and_the_exit_code
         "{report}"
     );
     assert!(report.contains("regression"), "{report}");
+
+    // Kept under a name, it is what a later suite compares with.
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let id = suite["id"].as_str().unwrap();
+    let put = |name: &str, body: Value| {
+        let url = format!("{}/api/v1/baselines/{name}", api.base);
+        async move {
+            let r = common::http()
+                .put(url)
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, kept) = put("nightly", json!({"suite": id})).await;
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["tests"], json!(["fast", "slow"]));
+    let (status, bad) = put("Nightly", json!({"suite": id})).await;
+    assert_eq!(status, 400, "{bad}");
+    let (status, bad) = put("x", json!({"suite": uuid::Uuid::nil()})).await;
+    assert_eq!(status, 404, "{bad}");
+    let (_, listed) = api.get("/api/v1/baselines").await;
+    assert_eq!(listed[0]["name"], "nightly", "{listed}");
+
+    let against = |suite: &str, test: &str| {
+        format!(
+            "name: tonight\ntarget: local\nbaseline: {{suite: {suite}, test: {test}}}\ntests:\n  - name: again\n    database: {{version: 15}}\n    workload: {{driver: pgbench, duration: 2s, repeat: 3, clients: 4, threads: 2, builtin: select-only}}\n"
+        )
+    };
+    for (doc, path) in [
+        (against("nope", "fast"), "baseline.suite"),
+        (against("nightly", "nope"), "baseline.test"),
+    ] {
+        let (status, problem) = submit(&api, &doc).await;
+        assert_eq!(status, 400, "{problem}");
+        assert_eq!(problem["errors"][0]["path"], path, "{problem:#}");
+        assert!(problem["errors"][0]["line"].is_number(), "{problem:#}");
+    }
+    let (status, tonight) = submit(&api, &against("nightly", "fast")).await;
+    assert_eq!(status, 201, "{tonight}");
+    let tonight_id = tonight["id"].as_str().unwrap().to_string();
+    // Only a suite that ran to its end can be kept.
+    let (status, busy) = put("nightly", json!({"suite": tonight_id})).await;
+    assert_eq!(status, 409, "{busy}");
+    let tonight = wait_suite(&api, &tonight_id, 300, "the second suite to end", ended).await;
+    let result = &tonight["result"];
+    assert_eq!(result["baseline"], "nightly/fast", "{result:#}");
+    assert_eq!(result["tests"][0]["name"], "nightly/fast");
+    assert_eq!(
+        result["tests"][0]["repetitions"].as_array().unwrap().len(),
+        3
+    );
+    assert_eq!(result["tests"][1]["name"], "again");
+    let tps = &result["tests"][1]["comparison"]["tps"];
+    assert!(tps["low"].is_number() && tps["high"].is_number(), "{tps:#}");
+    assert_nothing_left(&api, data.path()).await;
 }
 
 const FAILING: &str = "\

@@ -19,7 +19,7 @@ use crate::model::{
 };
 use crate::planner::Fence;
 
-use super::{Admission, Change, Lease, LeaseLimit, NewRun, Report, RunFilter, StoreError};
+use super::{Admission, Change, Lease, LeaseLimit, NewRun, Record, Report, RunFilter, StoreError};
 
 /// The runs' state machine: creating, reconciling, cancelling, reporting, replaying. Only the engine calls it: every change it makes is published and cascaded by the engine (child runs, stops, admission).
 #[async_trait]
@@ -329,4 +329,26 @@ pub trait ScheduleStore: Send + Sync {
 
     /// Take a due scheduled run for the run `run_id` (true for exactly one caller).
     async fn claim_scheduled_run(&self, id: Uuid, run_id: RunId) -> Result<bool, StoreError>;
+}
+
+/// Small named documents the server keeps for itself (e.g. named baselines), by namespace
+/// and key. Written whole; the last write wins.
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Create or replace the record `key` of `namespace`.
+    async fn put_record(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &Value,
+        now: Millis,
+    ) -> Result<(), StoreError>;
+
+    async fn record(&self, namespace: &str, key: &str) -> Result<Option<Record>, StoreError>;
+
+    /// Every record of `namespace`, by key.
+    async fn records(&self, namespace: &str) -> Result<Vec<Record>, StoreError>;
+
+    /// False when there was none.
+    async fn delete_record(&self, namespace: &str, key: &str) -> Result<bool, StoreError>;
 }

@@ -22,7 +22,8 @@ use crate::model::{
 };
 
 pub use self::facets::{
-    DispatchStore, LeaseStore, OutputStore, ReadStore, RunStore, ScheduleStore, TokenStore,
+    DispatchStore, LeaseStore, OutputStore, ReadStore, RecordStore, RunStore, ScheduleStore,
+    TokenStore,
 };
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
@@ -153,6 +154,7 @@ pub trait Store:
     + LeaseStore
     + TokenStore
     + ScheduleStore
+    + RecordStore
     + 'static
 {
     fn kind(&self) -> StoreKind;
@@ -194,6 +196,15 @@ pub struct Lease {
     pub amount: i64,
     /// What the holder needs to give it back (a process id, a work dir, ...).
     pub data: Option<Value>,
+}
+
+/// A named document of a [`RecordStore`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    pub namespace: String,
+    pub key: String,
+    pub value: Value,
+    pub updated_at: Millis,
 }
 
 /// The most leases of a kind, and the most `amount` they may add up to.

@@ -1163,6 +1163,31 @@ pub async fn input_from_hands_an_ancestors_output_to_a_task(b: Backend) {
     assert!(e.to_string().contains("input_from"), "{e}");
 }
 
+pub async fn records_are_replaced_whole_and_kept_per_namespace(b: Backend) {
+    let env = Env::manual(b).await;
+    let store = env.store().clone();
+    store
+        .put_record("baseline", "nightly", &json!({"suite": "a"}), T0)
+        .await
+        .unwrap();
+    store
+        .put_record("baseline", "nightly", &json!({"suite": "b"}), T0 + 5)
+        .await
+        .unwrap();
+    store
+        .put_record("other", "nightly", &json!(1), T0)
+        .await
+        .unwrap();
+    let got = store.record("baseline", "nightly").await.unwrap().unwrap();
+    assert_eq!((got.value, got.updated_at), (json!({"suite": "b"}), T0 + 5));
+    let all = store.records("baseline").await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(store.record("baseline", "none").await.unwrap().is_none());
+    assert!(store.delete_record("baseline", "nightly").await.unwrap());
+    assert!(!store.delete_record("baseline", "nightly").await.unwrap());
+    assert_eq!(store.records("other").await.unwrap().len(), 1);
+}
+
 pub async fn leases_are_exclusive_and_quotas_are_never_exceeded(b: Backend) {
     use engine::store::{Lease, LeaseLimit};
     let env = Env::manual(b).await;

@@ -59,6 +59,7 @@ conformance!(
     cases::cancelling_a_parent_cancels_its_children,
     cases::input_from_hands_an_ancestors_output_to_a_task,
     cases::leases_are_exclusive_and_quotas_are_never_exceeded,
+    cases::records_are_replaced_whole_and_kept_per_namespace,
     cases::event_conditions_hold_in_or_groups_and_ed_together,
     cases::on_events_start_the_matching_workflows,
     cases::a_cron_fires_once_per_tick_with_two_engines_on_one_store,

@@ -4,6 +4,7 @@
 mod agent;
 mod agents;
 pub mod auth;
+mod baselines;
 pub mod body;
 mod events;
 mod health;
@@ -47,6 +48,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(suites::report))
         .routes(routes!(suites::cancel))
         .routes(routes!(suites::compare))
+        .routes(routes!(baselines::list))
+        .routes(routes!(baselines::get, baselines::put, baselines::delete))
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::run_events))

@@ -18,6 +18,7 @@ use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::api::runs::{next_before, page_limit};
 use crate::document::DocumentErrors;
 use crate::state::AppState;
+use crate::stroppy::baselines;
 use crate::stroppy::report::{self, Report};
 use crate::stroppy::results::{self, SuiteResult};
 use crate::stroppy::spec::{self, Target};
@@ -112,6 +113,14 @@ pub async fn submit(
     let loaded = spec::load(&body.text, body.format).map_err(invalid)?;
     let spec = serde_json::to_value(&loaded.spec).unwrap_or(Value::Null);
     let mut suite = loaded.suite;
+    if let Some(named) = suite.named_baseline.as_mut() {
+        let resolved = baselines::resolve(state.engine.records().as_ref(), named)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+        if let Err(problem) = resolved {
+            return Err(invalid(DocumentErrors(vec![problem]).locate(&body.text)));
+        }
+    }
     if loaded.spec.seed.is_none() {
         // Recorded in the suite's input: the same seed replays the order and the intervals.
         suite.seed = spec::fresh_seed();
@@ -227,7 +236,7 @@ pub struct ReportQuery {
 }
 
 /// A suite's report: verdicts with intervals, environments and settings diffs.
-#[utoipa::path(get, path = "/api/v1/suites/{id}/report", operation_id = "suite_report", tag = "suites", params(("id" = Uuid, Path), ReportQuery), responses((status = 200, body = Report, description = "JSON; `text/markdown` or `application/xml` as `format` asks"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/suites/{id}/report", operation_id = "suite_report", tag = "suites", params(("id" = Uuid, Path), ReportQuery), responses((status = 200, description = "The report in the format asked for", content((Report = "application/json"), (String = "text/markdown"), (String = "application/xml"))), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn report(
     State(state): State<AppState>,
     caller: Caller,

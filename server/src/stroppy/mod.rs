@@ -1,8 +1,11 @@
 //! The product's domain: benchmark suites. A suite (spec/) expands into tests; the three
 //! workflows (workflows/) provision machines, start PostgreSQL, run the load, measure and
 //! always tear down, step by step (steps.rs names them); results.rs compares the tests;
-//! view.rs is the suite as people follow it; releases.rs the Stroppy releases trusted.
+//! stats.rs says whether a delta is real and report.rs writes it up; view.rs is the suite
+//! as people follow it; baselines.rs keeps suites under names for later suites to compare
+//! with; releases.rs the Stroppy releases trusted.
 
+pub mod baselines;
 pub mod releases;
 pub mod report;
 pub mod results;

@@ -4,7 +4,7 @@
 //! migrations. `sql_store!` stamps the one implementation out for each database, one
 //! file per facet: `runs.rs` (runs and changes), `reads.rs`, `dispatch.rs` (workers,
 //! heart-beats, claims and rate limits), `outputs.rs` (logs, progress, memos),
-//! `leases.rs`, `tokens.rs`, `schedules.rs`, with `flow.rs` for admission, durable waits
+//! `leases.rs`, `tokens.rs`, `schedules.rs`, `records.rs`, with `flow.rs` for admission, durable waits
 //! and replay.
 
 #[macro_use]
@@ -23,6 +23,8 @@ mod leases;
 mod tokens;
 #[macro_use]
 mod schedules;
+#[macro_use]
+mod records;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -140,8 +142,8 @@ macro_rules! sql_store {
         use crate::model::*;
         use crate::planner::{Fence, Planner, RunSnapshot};
         use crate::store::sql::{is_transient, task_input, ABANDONED_AFTER, MAX_CONFLICT_RETRIES, PREFERENCE_WAIT};
-        use crate::store::{Admission, Change, Installation, Lease, LeaseLimit, NewRun, Report, RunFilter, Store, StoreError, StoreKind};
-        use crate::store::{DispatchStore, LeaseStore, OutputStore, ReadStore, RunStore, ScheduleStore, TokenStore};
+        use crate::store::{Admission, Change, Installation, Lease, LeaseLimit, NewRun, Record, Report, RunFilter, Store, StoreError, StoreKind};
+        use crate::store::{DispatchStore, LeaseStore, OutputStore, ReadStore, RecordStore, RunStore, ScheduleStore, TokenStore};
         use crate::store::sql::Dialect;
 
         type Row_ = <$db as sqlx::Database>::Row;
@@ -613,6 +615,7 @@ macro_rules! sql_store {
         sql_leases!($store, $db);
         sql_tokens!($store, $db);
         sql_schedules!($store, $db);
+        sql_records!($store, $db);
     }
     };
 }

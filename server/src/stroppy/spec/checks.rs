@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::MAX_NAME_LEN;
 
-pub(super) fn name_problem(name: &str) -> Option<String> {
+pub(crate) fn name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("it is empty".into());
     }

@@ -22,9 +22,11 @@ pub struct SuiteSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub target: Target,
-    /// The test that deltas are computed against; the first test when unset.
+    /// The test that deltas are computed against: one of this suite's (the first when
+    /// unset), or `{suite: <name>, test: <test>}` for a test of the suite kept under a name
+    /// (`PUT /api/v1/baselines/{name}`), so tonight's suite is compared with last night's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<String>,
+    pub baseline: Option<BaselineRef>,
     /// How long a test's machines may live at most (`6h`); after that the leak guard
     /// destroys them whatever the test is doing. Default: the load's duration plus 3 hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +129,25 @@ impl<'de> Deserialize<'de> for Percent {
 
         deserializer.deserialize_any(PercentVisitor)
     }
+}
+
+/// What a suite is compared against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BaselineRef {
+    /// One of the suite's own tests.
+    Test(String),
+    /// A test of a named baseline's suite.
+    Named(NamedBaselineRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedBaselineRef {
+    /// The baseline's name (`PUT /api/v1/baselines/{name}`).
+    pub suite: String,
+    /// A test of the suite it names.
+    pub test: String,
 }
 
 /// Where the suite's machines come from.

@@ -118,9 +118,10 @@ impl SuiteSpec {
             );
         }
 
+        let mut named_baseline = None;
         let baseline = match &self.baseline {
-            Some(b) if names.contains_key(b) => b.clone(),
-            Some(b) => {
+            Some(BaselineRef::Test(b)) if names.contains_key(b) => b.clone(),
+            Some(BaselineRef::Test(b)) => {
                 let mut known: Vec<&str> = names.keys().map(String::as_str).collect();
                 known.sort_unstable();
                 x.issues.push(
@@ -128,6 +129,17 @@ impl SuiteSpec {
                     format!("no test is named `{b}`; tests: {}", list_names(&known)),
                 );
                 String::new()
+            }
+            Some(BaselineRef::Named(n)) => {
+                let at = DocPath::root().key("baseline");
+                x.check_name(&at.key("suite"), &n.suite, "baseline");
+                x.check_name(&at.key("test"), &n.test, "test");
+                named_baseline = Some(NamedBaseline {
+                    name: n.suite.clone(),
+                    test: n.test.clone(),
+                    suite_id: None,
+                });
+                format!("{}/{}", n.suite, n.test)
             }
             None => tests.first().map(|t| t.name.clone()).unwrap_or_default(),
         };
@@ -162,6 +174,7 @@ impl SuiteSpec {
             description: self.description.clone(),
             target: self.target,
             baseline,
+            named_baseline,
             ttl: self.ttl,
             tests,
             order: self.order.unwrap_or_default(),

@@ -20,6 +20,7 @@ mod tests;
 
 use std::time::Duration;
 
+pub(crate) use self::checks::name_problem;
 pub use self::document::*;
 pub use self::suite::*;
 pub use crate::document::{DocumentError, DocumentErrors, Format};

@@ -18,8 +18,12 @@ pub struct Suite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub target: Target,
-    /// Name of the test deltas are computed against.
+    /// Name of the test deltas are computed against: one of `tests`, or
+    /// `<baseline name>/<test>` for a named baseline.
     pub baseline: String,
+    /// The named baseline, when the suite is compared with another suite's test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub named_baseline: Option<NamedBaseline>,
     /// The most a test's machines may live (see [`SuiteSpec::ttl`](super::SuiteSpec)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<HumanDuration>,
@@ -33,6 +37,17 @@ pub struct Suite {
     pub seed: u64,
     #[serde(default)]
     pub significance: Significance,
+}
+
+/// A test of a named baseline's suite, as a suite is compared with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedBaseline {
+    pub name: String,
+    pub test: String,
+    /// The suite the name stood for when this suite was submitted (set by the API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite_id: Option<uuid::Uuid>,
 }
 
 /// One measured run of a test: its `repetition`-th (from 1).

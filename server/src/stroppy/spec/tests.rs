@@ -293,6 +293,27 @@ fn significance_and_repetitions_are_checked() {
 }
 
 #[test]
+fn a_named_baseline_is_a_test_of_another_suite() {
+    let s = design("baseline: {suite: nightly-main, test: default}");
+    assert_eq!(s.baseline, "nightly-main/default");
+    let named = s.named_baseline.unwrap();
+    assert_eq!(
+        (named.name.as_str(), named.test.as_str(), named.suite_id),
+        ("nightly-main", "default", None)
+    );
+    let errors = error_list(&with_pgbench(
+        "baseline: {suite: Nightly, test: a}\ntests:\n  - name: a\n",
+    ));
+    assert!(
+        errors
+            .iter()
+            .any(|(p, m)| p == "baseline.suite" && m.contains("invalid baseline name")),
+        "{errors:?}"
+    );
+    assert_eq!(design("").named_baseline, None);
+}
+
+#[test]
 fn a_ttl_must_outlast_warm_up_and_load() {
     let errors = error_list(
         "name: s\ntarget: local\nttl: 1m\ndefaults:\n  database: {version: 15}\n  workload: {driver: pgbench, duration: 40s, warmup: 30s}\ntests:\n  - name: a\n",
@@ -1156,8 +1177,9 @@ fn the_suite_serializes_with_a_driver_tag_and_readable_durations() {
     let v = serde_json::to_value(&s.tests[0]).unwrap();
     assert_eq!(
         v["workload"],
-        json!({"driver": "pgbench", "duration": "15s", "scale": 1, "clients": 4, "threads": 2, "builtin": "tpcb-like"})
+        json!({"driver": "pgbench", "duration": "10s", "scale": 1, "clients": 4, "threads": 2, "builtin": "tpcb-like"})
     );
+    assert_eq!((&v["warmup"], &v["repeat"]), (&json!("3s"), &json!(3)));
     assert!(v["database"].get("hardware").is_none());
     let back: Suite = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
     assert_eq!(back, s);

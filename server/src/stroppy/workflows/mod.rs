@@ -228,9 +228,10 @@ pub fn worker(domain: Arc<Domain>) -> Worker {
         .handle("stroppy.suite.run-tests", |ctx| async move {
             suite::run_tests(&ctx).await
         })
-        .handle("stroppy.suite.aggregate", |ctx| async move {
-            suite::aggregate(&ctx)
-        })
+        .handle(
+            "stroppy.suite.aggregate",
+            with(d, |ctx, d| async move { suite::aggregate(&ctx, &d).await }),
+        )
         .handle("stroppy.test.validate-input", |ctx| async move {
             test_run::validate(&ctx)
         })

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::test_run::TestRunInput;
-use super::{TEST_RUN, VERSION, fatal, output};
+use super::{Domain, TEST_RUN, VERSION, fatal, output, retryable};
+use crate::stroppy::baselines;
 use crate::stroppy::results::{self, TestOutcome};
 use crate::stroppy::spec::{Repetition, Suite, Target, parse_repetition_key, repetition_key};
 use crate::stroppy::steps;
@@ -121,13 +122,26 @@ pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
     output(&TestsRun { tests })
 }
 
-pub(super) fn aggregate(ctx: &Context) -> HandlerResult {
+pub(super) async fn aggregate(ctx: &Context, d: &Domain) -> HandlerResult {
     let input: SuiteInput = ctx.input_as()?;
     let run: TestsRun = ctx.parent_as(steps::suite::RUN_TESTS)?;
     let suite = &input.suite;
-    // The suite's test order, whatever order the repetitions ran in.
+    // The suite's test order, whatever order the repetitions ran in; a named baseline's
+    // test first.
     let mut outcomes = run.tests;
     outcomes.sort_by_key(|o| suite.tests.iter().position(|t| t.name == o.name));
+    if let Some(named) = &suite.named_baseline {
+        let mut theirs = baselines::outcomes(d.reads.as_ref(), named)
+            .await
+            .map_err(retryable)?;
+        ctx.log(format!(
+            "compared with {} runs of baseline `{}`",
+            theirs.len(),
+            suite.baseline
+        ));
+        theirs.append(&mut outcomes);
+        outcomes = theirs;
+    }
     let basis = results::Basis {
         baseline: &suite.baseline,
         significance: suite.significance,

@@ -1,0 +1,8 @@
+-- Small named documents the server keeps for itself (named baselines), replaced whole.
+CREATE TABLE records (
+    namespace  TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
