@@ -323,6 +323,60 @@ pub struct LoadResult {
     /// The machine the load ran from.
     #[serde(default)]
     pub machine: Option<MachineInfo>,
+    /// The load machine's CPU, memory, disks and network over the measured window.
+    #[serde(default)]
+    pub system: Vec<SystemPoint>,
+    /// The database's activity over the measured window (its statistics views).
+    #[serde(default)]
+    pub database: Vec<DatabasePoint>,
+}
+
+/// One sample of a machine, rates over the second before it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SystemPoint {
+    /// Seconds since the measured load started.
+    pub t_s: f64,
+    /// Shares of all CPUs' time, in percent.
+    pub cpu_user_pct: f64,
+    pub cpu_system_pct: f64,
+    pub cpu_iowait_pct: f64,
+    pub cpu_steal_pct: f64,
+    pub mem_used_mb: f64,
+    /// Summed over the whole disks (not partitions).
+    pub disk_read_bytes_ps: f64,
+    pub disk_write_bytes_ps: f64,
+    pub disk_read_iops: f64,
+    pub disk_write_iops: f64,
+    /// The busiest disk's utilisation, in percent.
+    pub disk_util_pct: f64,
+    /// Summed over the interfaces but loopback.
+    pub net_rx_bytes_ps: f64,
+    pub net_tx_bytes_ps: f64,
+}
+
+/// One sample of the database's statistics: rates over the interval before it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DatabasePoint {
+    pub t_s: f64,
+    /// `pg_stat_database`, summed over the databases.
+    pub commits_ps: f64,
+    pub rollbacks_ps: f64,
+    pub blocks_read_ps: f64,
+    pub blocks_hit_ps: f64,
+    pub temp_bytes_ps: f64,
+    /// New deadlocks and checkpoints in the interval.
+    pub deadlocks: f64,
+    pub checkpoints: f64,
+    /// Buffers written by checkpoints, per second.
+    pub buffers_checkpoint_ps: f64,
+    /// `pg_stat_wal` (PostgreSQL 14 and later).
+    #[serde(default)]
+    pub wal_bytes_ps: Option<f64>,
+    /// Active sessions by wait event (`type:event`), at the sample.
+    #[serde(default)]
+    pub waits: BTreeMap<String, u32>,
 }
 
 /// What a machine is, as its agent sees it (from `/proc` and `uname`).

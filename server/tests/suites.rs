@@ -78,6 +78,22 @@ async fn the_example_local_suite_measures_every_repetition_compares_with_confide
                 "{l}"
             );
             assert!(!r["series"].as_array().unwrap().is_empty());
+            // The machine and the database, sampled over the measured window.
+            let system = r["system"].as_array().unwrap();
+            assert!(system.len() >= 2, "{r:#}");
+            assert!(
+                system
+                    .iter()
+                    .any(|p| p["cpu_user_pct"].as_f64().unwrap() > 0.0),
+                "{system:?}"
+            );
+            let database = r["database"].as_array().unwrap();
+            assert!(
+                database
+                    .iter()
+                    .any(|p| p["commits_ps"].as_f64().unwrap() > 100.0),
+                "{database:?}"
+            );
 
             // Every step reached its final state, in DAG order.
             let run = api.run(rep["run_id"].as_str().unwrap()).await;
@@ -178,6 +194,11 @@ async fn the_example_local_suite_measures_every_repetition_compares_with_confide
             assert!(env[machine]["memory_mb"].as_u64().unwrap() > 0, "{env:#}");
         }
     }
+    let profile = &envs[0]["during_load"];
+    assert!(
+        profile["commits_ps"].as_f64().unwrap() > 100.0,
+        "{profile:#}"
+    );
     let tuned = &envs[1];
     let changed: Vec<&str> = tuned["changed_settings"]
         .as_array()
@@ -205,6 +226,7 @@ async fn the_example_local_suite_measures_every_repetition_compares_with_confide
         "{markdown}"
     );
     assert!(markdown.contains("synchronous_commit"), "{markdown}");
+    assert!(markdown.contains("- during the load: CPU"), "{markdown}");
     let junit = report_text(&api, &id, "junit").await;
     let xml = roxmltree::Document::parse(&junit).unwrap_or_else(|e| panic!("{e}: {junit}"));
     let cases: Vec<&str> = xml

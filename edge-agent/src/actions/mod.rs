@@ -6,6 +6,7 @@ pub mod pgbench;
 pub mod pgbench_parse;
 pub mod postgres;
 pub mod process;
+pub mod sampler;
 pub mod shell;
 pub mod stroppy;
 pub mod stroppy_parse;

@@ -9,6 +9,7 @@ use protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint};
 
 use crate::actions::pgbench_parse::{self, parse_progress_line, parse_summary};
 use crate::actions::process::{self, Cmd, Stream};
+use crate::actions::sampler::{self, Sampler};
 use crate::actions::{ActionContext, ActionError, ActionResult, output};
 
 const PROTOCOLS: &[&str] = &["simple", "extended", "prepared"];
@@ -114,6 +115,17 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
 
     let mut stdout = String::new();
     let mut series = Vec::new();
+    let sampler = Sampler::start(
+        sampler::interval_for(input.duration_s),
+        Some(sampler::Database {
+            host: input.host.clone(),
+            port: input.port,
+            user: input.user.clone(),
+            database: input.database.clone(),
+            password: input.password.clone(),
+        }),
+        &ctx.attempt_dir,
+    );
     let finished = process::run(&load, ctx, |stream, line| match stream {
         Stream::Stdout => {
             stdout.push_str(line);
@@ -132,7 +144,9 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
             }
         }
     })
-    .await?;
+    .await;
+    let (system, database) = sampler.finish().await;
+    let finished = finished?;
     if !finished.success() {
         return Err(ActionError::retryable(finished.failure("pgbench")));
     }
@@ -162,6 +176,8 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         command: Some(load.display()),
         warmup_tps,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
+        system,
+        database,
     };
     ctx.log.line(format!(
         "ratchet-agent: {:.1} tps, latency p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, {} transactions, {} failed",

@@ -11,6 +11,7 @@ use protocol::actions::{
 use sha2::{Digest, Sha256};
 
 use crate::actions::process::{self, Cmd};
+use crate::actions::sampler::{self, Sampler};
 use crate::actions::stroppy_parse;
 use crate::actions::{ActionContext, ActionError, ActionResult, output};
 
@@ -280,11 +281,18 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
     let report = ctx.attempt_dir.join("stroppy-report.json");
     let cmd = command(&input, &binary, &report).cwd(&ctx.attempt_dir);
     let mut text = String::new();
+    let sampler = Sampler::start(
+        sampler::interval_for(input.duration_s),
+        database_of(&input),
+        &ctx.attempt_dir,
+    );
     let finished = process::run(&cmd, ctx, |_, line| {
         text.push_str(line);
         text.push('\n');
     })
-    .await?;
+    .await;
+    let (system, database) = sampler.finish().await;
+    let finished = finished?;
     if !finished.success() {
         return Err(ActionError::retryable(finished.failure("stroppy")));
     }
@@ -317,8 +325,28 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
         command: Some(cmd.display()),
         warmup_tps: None,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
+        system,
+        database,
     };
     output(&result)
+}
+
+/// The database the driver URL names (`postgres://user@host:port/db`), for the sampler.
+fn database_of(input: &StroppyRunInput) -> Option<sampler::Database> {
+    let url = reqwest::Url::parse(&input.driver_url).ok()?;
+    Some(sampler::Database {
+        host: url.host_str()?.to_string(),
+        port: url.port().unwrap_or(5432),
+        user: Some(url.username())
+            .filter(|u| !u.is_empty())
+            .unwrap_or("postgres")
+            .to_string(),
+        database: Some(url.path().trim_start_matches('/'))
+            .filter(|d| !d.is_empty())
+            .unwrap_or("postgres")
+            .to_string(),
+        password: input.password.clone(),
+    })
 }
 
 /// `stroppy --version`'s first line, when it answers one.

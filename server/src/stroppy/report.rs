@@ -48,6 +48,65 @@ pub struct Environment {
     pub changed_settings: Vec<PgSetting>,
     /// Settings whose value differs from the baseline test's (unset for the baseline).
     pub vs_baseline: Vec<SettingDiff>,
+    /// The measured window on average (from the per-second samples).
+    pub during_load: Option<LoadProfile>,
+}
+
+/// A run's machine and database activity, averaged over its measured window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoadProfile {
+    pub cpu_user_pct: f64,
+    pub cpu_system_pct: f64,
+    pub cpu_iowait_pct: f64,
+    pub disk_write_bytes_ps: f64,
+    pub disk_util_pct: f64,
+    pub commits_ps: f64,
+    /// Hit ratio of shared buffers, in percent.
+    pub cache_hit_pct: Option<f64>,
+    pub checkpoints: f64,
+    /// Wait events seen over the samples, most frequent first (at most 5).
+    pub top_waits: Vec<(String, u32)>,
+}
+
+fn profile(load: &LoadResult) -> Option<LoadProfile> {
+    use statrs::statistics::Statistics;
+    if load.system.is_empty() && load.database.is_empty() {
+        return None;
+    }
+    let mean = |values: Vec<f64>| {
+        if values.is_empty() {
+            0.0
+        } else {
+            values.mean()
+        }
+    };
+    let sys =
+        |f: fn(&protocol::actions::SystemPoint) -> f64| mean(load.system.iter().map(f).collect());
+    let db = |f: fn(&protocol::actions::DatabasePoint) -> f64| {
+        mean(load.database.iter().map(f).collect())
+    };
+    let (hit, read) = (db(|p| p.blocks_hit_ps), db(|p| p.blocks_read_ps));
+    let mut waits: BTreeMap<&str, u32> = BTreeMap::new();
+    for p in &load.database {
+        for (w, n) in &p.waits {
+            *waits.entry(w).or_default() += n;
+        }
+    }
+    let mut top_waits: Vec<(String, u32)> =
+        waits.into_iter().map(|(w, n)| (w.to_string(), n)).collect();
+    top_waits.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top_waits.truncate(5);
+    Some(LoadProfile {
+        cpu_user_pct: sys(|p| p.cpu_user_pct),
+        cpu_system_pct: sys(|p| p.cpu_system_pct),
+        cpu_iowait_pct: sys(|p| p.cpu_iowait_pct),
+        disk_write_bytes_ps: sys(|p| p.disk_write_bytes_ps),
+        disk_util_pct: sys(|p| p.disk_util_pct),
+        commits_ps: db(|p| p.commits_ps),
+        cache_hit_pct: (hit + read > 0.0).then(|| hit / (hit + read) * 100.0),
+        checkpoints: load.database.iter().map(|p| p.checkpoints).sum(),
+        top_waits,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -141,6 +200,7 @@ fn environment(
             })
             .unwrap_or_default(),
         vs_baseline: Vec::new(),
+        during_load: load.and_then(profile),
     }
 }
 
@@ -319,6 +379,25 @@ pub fn markdown(report: &Report) -> String {
                 env.command
                     .as_ref()
                     .map_or(String::new(), |c| format!(": `{c}`"))
+            ));
+        }
+        if let Some(p) = &env.during_load {
+            let waits: Vec<String> = p
+                .top_waits
+                .iter()
+                .map(|(w, n)| format!("{w} ({n})"))
+                .collect();
+            out.push_str(&format!(
+                "- during the load: CPU {:.0} % user, {:.0} % system, {:.0} % iowait; disk writes {:.1} MB/s (busiest disk {:.0} % busy); {:.0} commits/s{}; {} checkpoints{}\n",
+                p.cpu_user_pct,
+                p.cpu_system_pct,
+                p.cpu_iowait_pct,
+                p.disk_write_bytes_ps / 1e6,
+                p.disk_util_pct,
+                p.commits_ps,
+                p.cache_hit_pct.map_or(String::new(), |h| format!(", {h:.1} % buffer hits")),
+                p.checkpoints,
+                if waits.is_empty() { String::new() } else { format!("; waits: {}", waits.join(", ")) },
             ));
         }
         if !env.vs_baseline.is_empty() {

@@ -1,0 +1,329 @@
+//! What the machine and the database did while a load ran: a sample every interval of
+//! this machine's CPU, memory, disks and network (from `/proc`, through procfs) and, when
+//! `psql` reaches the database, the deltas of its statistics views and its sessions' wait
+//! events. Started just before the measured window, stopped right after it, so `t_s`
+//! lines up with the load's own per-second series.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use procfs::{Current, CurrentSI, KernelStats, Meminfo};
+use protocol::actions::{DatabasePoint, SystemPoint};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::actions::process;
+
+/// How to reach the database from here.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub database: String,
+    pub password: Option<String>,
+}
+
+/// At most this many samples per run: a day-long load is sampled less often.
+const MAX_SAMPLES: u64 = 3600;
+
+/// The interval for a load of `duration_s`: every second, or less often for loads longer
+/// than an hour.
+pub fn interval_for(duration_s: u64) -> Duration {
+    Duration::from_secs(duration_s.div_ceil(MAX_SAMPLES).max(1))
+}
+
+pub struct Sampler {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<(Vec<SystemPoint>, Vec<DatabasePoint>)>,
+}
+
+impl Sampler {
+    pub fn start(interval: Duration, db: Option<Database>, home: &Path) -> Sampler {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(sample(interval, db, home.to_path_buf(), stop.clone()));
+        Sampler { stop, task }
+    }
+
+    /// Stop and hand back what was sampled.
+    pub async fn finish(self) -> (Vec<SystemPoint>, Vec<DatabasePoint>) {
+        self.stop.cancel();
+        self.task.await.unwrap_or_default()
+    }
+}
+
+async fn sample(
+    interval: Duration,
+    db: Option<Database>,
+    home: PathBuf,
+    stop: CancellationToken,
+) -> (Vec<SystemPoint>, Vec<DatabasePoint>) {
+    let started = Instant::now();
+    let (mut system, mut database) = (Vec::new(), Vec::new());
+    let mut last_system = SystemCounters::read();
+    let query = match &db {
+        Some(db) => stats_query(db, &home).await,
+        None => None,
+    };
+    let mut last_db = match (&db, &query) {
+        (Some(db), Some(q)) => DbCounters::read(db, q, &home).await,
+        _ => None,
+    };
+    let mut last_at = Instant::now();
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = stop.cancelled() => break,
+        }
+        let now = Instant::now();
+        let seconds = now.duration_since(last_at).as_secs_f64().max(1e-3);
+        let t_s = now.duration_since(started).as_secs_f64();
+        last_at = now;
+        let current = SystemCounters::read();
+        if let (Some(a), Some(b)) = (&last_system, &current) {
+            system.push(b.since(a, seconds, t_s));
+        }
+        last_system = current;
+        if let (Some(db), Some(q)) = (&db, &query) {
+            let current = DbCounters::read(db, q, &home).await;
+            if let (Some(a), Some(b)) = (&last_db, &current) {
+                database.push(b.since(a, seconds, t_s));
+            }
+            if current.is_some() {
+                last_db = current;
+            }
+        }
+    }
+    (system, database)
+}
+
+/// The cumulative counters a sample is the difference of.
+struct SystemCounters {
+    cpu: [u64; 5],
+    mem_used_mb: f64,
+    disk: [u64; 4],
+    disk_busy_ms: BTreeMap<String, u64>,
+    net: [u64; 2],
+}
+
+impl SystemCounters {
+    fn read() -> Option<SystemCounters> {
+        let cpu = KernelStats::current().ok()?.total;
+        let total = cpu.user
+            + cpu.nice
+            + cpu.system
+            + cpu.idle
+            + cpu.iowait.unwrap_or(0)
+            + cpu.irq.unwrap_or(0)
+            + cpu.softirq.unwrap_or(0)
+            + cpu.steal.unwrap_or(0);
+        let mem = Meminfo::current().ok()?;
+        let available = mem.mem_available.unwrap_or(mem.mem_free + mem.cached);
+        let mut disk = [0u64; 4];
+        let mut disk_busy_ms = BTreeMap::new();
+        for d in procfs::diskstats().unwrap_or_default() {
+            if !is_whole_disk(&d.name) {
+                continue;
+            }
+            disk[0] += d.sectors_read * 512;
+            disk[1] += d.sectors_written * 512;
+            disk[2] += d.reads;
+            disk[3] += d.writes;
+            disk_busy_ms.insert(d.name.clone(), d.time_in_progress);
+        }
+        let mut net = [0u64; 2];
+        for (name, dev) in procfs::net::dev_status().unwrap_or_default() {
+            if name != "lo" {
+                net[0] += dev.recv_bytes;
+                net[1] += dev.sent_bytes;
+            }
+        }
+        Some(SystemCounters {
+            cpu: [
+                cpu.user + cpu.nice,
+                cpu.system + cpu.irq.unwrap_or(0) + cpu.softirq.unwrap_or(0),
+                cpu.iowait.unwrap_or(0),
+                cpu.steal.unwrap_or(0),
+                total,
+            ],
+            mem_used_mb: mem.mem_total.saturating_sub(available) as f64 / 1048576.0,
+            disk,
+            disk_busy_ms,
+            net,
+        })
+    }
+
+    fn since(&self, before: &SystemCounters, seconds: f64, t_s: f64) -> SystemPoint {
+        let cpu_total = self.cpu[4].saturating_sub(before.cpu[4]).max(1) as f64;
+        let cpu = |i: usize| self.cpu[i].saturating_sub(before.cpu[i]) as f64 / cpu_total * 100.0;
+        let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / seconds;
+        let busiest_ms = self
+            .disk_busy_ms
+            .iter()
+            .map(|(name, ms)| ms.saturating_sub(*before.disk_busy_ms.get(name).unwrap_or(ms)))
+            .max()
+            .unwrap_or(0);
+        SystemPoint {
+            t_s,
+            cpu_user_pct: cpu(0),
+            cpu_system_pct: cpu(1),
+            cpu_iowait_pct: cpu(2),
+            cpu_steal_pct: cpu(3),
+            mem_used_mb: self.mem_used_mb,
+            disk_read_bytes_ps: rate(self.disk[0], before.disk[0]),
+            disk_write_bytes_ps: rate(self.disk[1], before.disk[1]),
+            disk_read_iops: rate(self.disk[2], before.disk[2]),
+            disk_write_iops: rate(self.disk[3], before.disk[3]),
+            disk_util_pct: (busiest_ms as f64 / (seconds * 1000.0) * 100.0).min(100.0),
+            net_rx_bytes_ps: rate(self.net[0], before.net[0]),
+            net_tx_bytes_ps: rate(self.net[1], before.net[1]),
+        }
+    }
+}
+
+/// A disk, not a partition or a virtual device: the kernel lists whole block devices in
+/// `/sys/block`.
+fn is_whole_disk(name: &str) -> bool {
+    !(name.starts_with("loop") || name.starts_with("ram") || name.starts_with("zram"))
+        && Path::new("/sys/block").join(name).exists()
+}
+
+/// The statistics query for this server's version (the views moved over the releases).
+async fn stats_query(db: &Database, home: &Path) -> Option<String> {
+    let version: u32 = psql(db, "SHOW server_version_num", home)
+        .await?
+        .trim()
+        .parse()
+        .ok()?;
+    let checkpoints = if version >= 170000 {
+        "(SELECT json_build_object('n', num_timed + num_requested, 'buffers', buffers_written) FROM pg_stat_checkpointer)"
+    } else {
+        "(SELECT json_build_object('n', checkpoints_timed + checkpoints_req, 'buffers', buffers_checkpoint) FROM pg_stat_bgwriter)"
+    };
+    let wal = if version >= 140000 {
+        "(SELECT wal_bytes FROM pg_stat_wal)"
+    } else {
+        "NULL"
+    };
+    Some(format!(
+        "SELECT json_build_object(\
+         'commits', sum(xact_commit), 'rollbacks', sum(xact_rollback), \
+         'blks_read', sum(blks_read), 'blks_hit', sum(blks_hit), \
+         'temp_bytes', sum(temp_bytes), 'deadlocks', sum(deadlocks), \
+         'checkpoints', {checkpoints}, 'wal_bytes', {wal}, \
+         'waits', (SELECT coalesce(json_object_agg(w, n), '{{}}') FROM (\
+           SELECT wait_event_type || ':' || wait_event AS w, count(*) AS n FROM pg_stat_activity \
+           WHERE state = 'active' AND wait_event IS NOT NULL AND pid <> pg_backend_pid() GROUP BY 1) x)\
+         ) FROM pg_stat_database"
+    ))
+}
+
+async fn psql(db: &Database, query: &str, home: &Path) -> Option<String> {
+    let mut cmd = process::clean_command("psql", home);
+    cmd.args(["-X", "-A", "-t", "-h", &db.host, "-p", &db.port.to_string()])
+        .args(["-U", &db.user, "-d", &db.database, "-c", query]);
+    if let Some(p) = &db.password {
+        cmd.env("PGPASSWORD", p);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(5), cmd.output())
+        .await
+        .ok()?
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[derive(Deserialize)]
+struct DbCounters {
+    commits: Option<f64>,
+    rollbacks: Option<f64>,
+    blks_read: Option<f64>,
+    blks_hit: Option<f64>,
+    temp_bytes: Option<f64>,
+    deadlocks: Option<f64>,
+    checkpoints: Checkpoints,
+    wal_bytes: Option<f64>,
+    #[serde(default)]
+    waits: BTreeMap<String, u32>,
+}
+
+#[derive(Deserialize)]
+struct Checkpoints {
+    n: Option<f64>,
+    buffers: Option<f64>,
+}
+
+impl DbCounters {
+    async fn read(db: &Database, query: &str, home: &Path) -> Option<DbCounters> {
+        serde_json::from_str(psql(db, query, home).await?.trim()).ok()
+    }
+
+    fn since(&self, before: &DbCounters, seconds: f64, t_s: f64) -> DatabasePoint {
+        let delta = |now: Option<f64>, then: Option<f64>| {
+            (now.unwrap_or(0.0) - then.unwrap_or(0.0)).max(0.0)
+        };
+        let rate = |now, then| delta(now, then) / seconds;
+        DatabasePoint {
+            t_s,
+            commits_ps: rate(self.commits, before.commits),
+            rollbacks_ps: rate(self.rollbacks, before.rollbacks),
+            blocks_read_ps: rate(self.blks_read, before.blks_read),
+            blocks_hit_ps: rate(self.blks_hit, before.blks_hit),
+            temp_bytes_ps: rate(self.temp_bytes, before.temp_bytes),
+            deadlocks: delta(self.deadlocks, before.deadlocks),
+            checkpoints: delta(self.checkpoints.n, before.checkpoints.n),
+            buffers_checkpoint_ps: rate(self.checkpoints.buffers, before.checkpoints.buffers),
+            wal_bytes_ps: self
+                .wal_bytes
+                .zip(before.wal_bytes)
+                .map(|(now, then)| (now - then).max(0.0) / seconds),
+            waits: self.waits.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_long_loads_are_sampled_less_often() {
+        assert_eq!(interval_for(10), Duration::from_secs(1));
+        assert_eq!(interval_for(3600), Duration::from_secs(1));
+        assert_eq!(interval_for(24 * 3600), Duration::from_secs(24));
+    }
+
+    #[tokio::test]
+    async fn this_machine_is_sampled_every_interval() {
+        let home = tempfile::tempdir().unwrap();
+        let sampler = Sampler::start(Duration::from_millis(200), None, home.path());
+        // Some CPU work to see.
+        let spin = std::thread::spawn(|| {
+            let end = Instant::now() + Duration::from_millis(900);
+            let mut x = 0u64;
+            while Instant::now() < end {
+                x = x.wrapping_mul(31).wrapping_add(7);
+            }
+            x
+        });
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let _ = spin.join();
+        let (system, database) = sampler.finish().await;
+        assert!(system.len() >= 4, "{system:?}");
+        assert!(database.is_empty());
+        assert!(system.windows(2).all(|w| w[0].t_s < w[1].t_s));
+        let busy = system
+            .iter()
+            .map(|p| p.cpu_user_pct + p.cpu_system_pct)
+            .fold(0.0, f64::max);
+        assert!(busy > 10.0, "a spinning thread shows: {system:?}");
+        assert!(
+            system
+                .iter()
+                .all(|p| p.mem_used_mb > 0.0 && p.cpu_user_pct <= 100.0)
+        );
+    }
+}
