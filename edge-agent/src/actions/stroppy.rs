@@ -260,6 +260,7 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
             )
         })?,
     };
+    let tool_version = tool_version(&binary, ctx).await;
     if input.warmup_s > 0 {
         ctx.log.line(format!(
             "ratchet-agent: warming up for {} s (not measured)",
@@ -321,7 +322,7 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
         duration_s: summary.duration_s.unwrap_or(input.duration_s as f64),
         series: Vec::new(),
         summary: text,
-        tool_version: tool_version(&binary, ctx).await,
+        tool_version,
         command: Some(cmd.display()),
         warmup_tps: None,
         machine: Some(crate::machine::describe(&ctx.work_dir)),

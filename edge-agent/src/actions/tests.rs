@@ -260,3 +260,84 @@ const STROPPY_V6_SUMMARY: &str = "\
   tps                                      3025.161
   measurement_seconds                      10.000
   successful_transactions_total            30250.000";
+
+/// The latency percentiles `pgbench.run` reports (an HDR histogram over pgbench's
+/// per-transaction log) agree with an exact computation over the same log: every latency
+/// sorted, nearest rank.
+#[tokio::test]
+async fn latency_percentiles_match_an_exact_computation_over_a_real_transaction_log() {
+    let server = ratchet_test_support::PgServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = server.port().to_string();
+    let pgbench = |args: &[&str]| {
+        let out = std::process::Command::new("pgbench")
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("pgbench runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    pgbench(&["-i", "-q", "-s", "1", "postgres"]);
+    let prefix = dir.path().join("log");
+    let prefix_arg = format!("--log-prefix={}", prefix.display());
+    pgbench(&[
+        "-c",
+        "4",
+        "-j",
+        "2",
+        "-T",
+        "3",
+        "-l",
+        &prefix_arg,
+        "postgres",
+    ]);
+    let mut logs: Vec<std::path::PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("log."))
+        .collect();
+    logs.sort();
+    assert!(!logs.is_empty());
+
+    // Field 3 of each line is the latency in µs (pgbench's documented log format).
+    let mut exact: Vec<f64> = logs
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|l| l.split_whitespace().nth(2)?.parse::<f64>().ok())
+        .map(|us| us / 1000.0)
+        .collect();
+    exact.sort_by(f64::total_cmp);
+    let rank = |q: f64| exact[((q * exact.len() as f64).ceil() as usize).clamp(1, exact.len()) - 1];
+
+    let got = crate::actions::pgbench_parse::read_transaction_logs(&logs).unwrap();
+    assert_eq!(got.count, exact.len() as u64);
+    let mean = exact.iter().sum::<f64>() / exact.len() as f64;
+    assert!((got.avg_ms - mean).abs() < 1e-6, "{} vs {mean}", got.avg_ms);
+    assert_eq!(got.max_ms, *exact.last().unwrap());
+    for (q, reported) in [
+        (0.5, got.p50_ms),
+        (0.9, got.p90_ms),
+        (0.95, got.p95_ms),
+        (0.99, got.p99_ms),
+    ] {
+        let want = rank(q);
+        // Three significant digits: within 0.1 % (and a microsecond).
+        assert!(
+            (reported - want).abs() <= want * 0.001 + 0.001,
+            "p{}: reported {reported} ms, exact {want} ms",
+            q * 100.0
+        );
+    }
+}
