@@ -401,8 +401,12 @@ pub struct PgSetting {
     pub setting: String,
     #[serde(default)]
     pub unit: Option<String>,
-    /// Where the value comes from: `default`, `configuration file`, `override`...
+    /// Where the value comes from: `default`, `configuration file`, `client`...
     pub source: String,
+    /// When it can change: `internal` for values PostgreSQL derives itself
+    /// (`shared_memory_size`), `postmaster`, `sighup`, `user`...
+    #[serde(default)]
+    pub context: Option<String>,
     /// The built-in default.
     #[serde(default)]
     pub boot_val: Option<String>,

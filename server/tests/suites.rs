@@ -261,7 +261,7 @@ async fn the_example_local_suite_measures_every_repetition_compares_with_confide
     assert_eq!(status, 400);
 
     // Listed, newest first.
-    let (_, page) = api.get("/api/v1/suites?status=COMPLETED").await;
+    let (_, page) = api.get(&format!("/api/v1/suites?status={expected}")).await;
     assert_eq!(page["suites"][0]["id"], id.as_str());
     assert_eq!(page["suites"][0]["tests"], 3);
     assert_eq!(page["suites"][0]["status"], expected);
@@ -380,6 +380,11 @@ async fn a_regression_is_the_suites_status_a_failed_junit_case_and_the_exit_code
     assert_eq!(status, 400, "{bad}");
     let (status, bad) = put("x", json!({"suite": uuid::Uuid::nil()})).await;
     assert_eq!(status, 404, "{bad}");
+    // Listed by the status it has.
+    let (_, page) = api.get("/api/v1/suites?status=REGRESSED").await;
+    assert_eq!(page["suites"][0]["id"], id, "{page:#}");
+    let (_, page) = api.get("/api/v1/suites?status=COMPLETED").await;
+    assert!(page["suites"].as_array().unwrap().is_empty(), "{page:#}");
     let (_, listed) = api.get("/api/v1/baselines").await;
     assert_eq!(listed[0]["name"], "nightly", "{listed}");
 
@@ -478,6 +483,8 @@ async fn a_test_whose_database_cannot_start_fails_alone_and_is_torn_down() {
     // The suite says so itself, for a CI job reading the API.
     assert_eq!(suite["status"], "FAILED", "{suite:#}");
     assert_eq!(suite["error"], "1 of 2 tests failed: bad", "{suite:#}");
+    let (_, page) = api.get("/api/v1/suites?status=FAILED").await;
+    assert_eq!(page["suites"][0]["id"], suite["id"], "{page:#}");
     assert_nothing_left(&api, data.path()).await;
 }
 

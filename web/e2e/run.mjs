@@ -5,9 +5,11 @@
 //   RATCHET_BIN=/path/to/ratchet CHROMIUM=/usr/bin/chromium node e2e/run.mjs
 //
 // It starts its own server (temp data dir, admin token, free port), then as a person would:
-// logs in, submits a broken suite (errors at their lines), submits the example suite, watches a
-// test run's DAG turn green, opens a task's logs, opens the comparison, replays the last task of
-// the ended test run, cancels a second suite, and checks that nothing is left provisioned. It
+// logs in, submits a broken suite (errors at their lines), submits the example suite (3 tests × 3
+// runs, about four minutes), watches a test run's DAG turn green, opens a task's logs, opens the
+// comparison (medians, runs, intervals, verdicts) and what was measured, downloads the Markdown
+// report, replays the last task of the ended test run, cancels a second suite, and checks that
+// nothing is left provisioned. It
 // also loads 100k log lines into the log view (served by a mocked route), measures the run
 // page's first meaningful paint, and opens the API reference (api-docs.html), which must reach
 // no host but the server.
@@ -164,6 +166,7 @@ page.on('dialog', (d) => void d.accept());
 
 let suiteId = '';
 let runId = '';
+let cancelId = '';
 
 try {
   await step('login: a wrong token is refused, the right one lets in', async () => {
@@ -204,7 +207,8 @@ try {
   });
 
   await step("a test's run: the DAG turns green", async () => {
-    const link = page.locator('table[aria-label="Tests"] tbody tr').first().locator('td').last().locator('a');
+    // The first test's first run (the Runs cell links each repetition's run).
+    const link = page.locator('table[aria-label="Tests"] tbody tr').first().locator('td').last().locator('a').first();
     await link.waitFor({ timeout: 30_000 });
     await link.click();
     await page.waitForURL(/\/runs\/[0-9a-f-]{36}/);
@@ -260,16 +264,51 @@ try {
 
   await step('the comparison once the suite has ended', async () => {
     await page.goto(`${BASE}/suites/${suiteId}`);
+    // 3 tests × 3 runs of 10 s after a 3 s warm-up, each on a fresh database: about 4 minutes.
+    // Real numbers: a test may regress against the baseline.
     await waitFor(
-      'the suite to complete',
-      async () => (await page.locator('.page-head h1 .badge').innerText()).includes('Completed'),
-      180_000,
+      'the suite to end (completed or regressed)',
+      async () => /Completed|Regressed/.test(await page.locator('.page-head h1 .badge').innerText()),
+      480_000,
       1000,
     );
-    const bars = await page.locator('.bars').first().locator('.bar').count();
+    const tps = page.locator('.bars').first();
+    const bars = await tps.locator('.bar').count();
     if (bars !== 3) fail(`expected 3 TPS bars, found ${bars}`);
+    const dots = await tps.locator('.rep-dot').count();
+    if (dots !== 9) fail(`expected 9 run dots (3 tests × 3 runs), found ${dots}`);
+    // The two tests other than the baseline: a verdict each, and its interval's whisker.
+    const verdicts = await tps.locator('.verdict').allInnerTexts();
+    if (verdicts.length !== 2) fail(`expected 2 TPS verdicts, found ${JSON.stringify(verdicts)}`);
+    const whiskers = await tps.locator('.whisker').count();
+    if (whiskers !== 2) fail(`expected 2 whiskers, found ${whiskers}`);
+    const runs = await page.locator('table[aria-label="Tests"] .rep-count').allInnerTexts();
+    if (runs.join(' ') !== '3/3 3/3 3/3') fail(`expected every test at 3/3 runs, found ${runs.join(' ')}`);
     await page.locator('.tag', { hasText: 'best' }).first().waitFor();
+    await page.getByText(/a difference counts beyond ±\d/).waitFor();
+    console.log(`     verdicts on TPS: ${verdicts.join(', ')}`);
     await shot('suite-comparison');
+  });
+
+  await step('what was measured, and the Markdown report', async () => {
+    const measured = page.locator('section.panel', { has: page.getByRole('heading', { name: 'What was measured' }) });
+    await measured.getByText(/PostgreSQL 15/).first().waitFor({ timeout: 15_000 });
+    await measured.locator('.command').first().waitFor();
+    // tuned's settings against the baseline's: shared_buffers at 256 MB.
+    const diff = measured.getByRole('table', { name: 'Settings of tuned against the baseline' });
+    await diff.getByRole('row', { name: /shared_buffers/ }).getByText('256 MB').waitFor();
+    await measured.locator('.changed-settings summary').first().click();
+    await measured.getByRole('table', { name: 'Settings not at their built-in default' }).first().waitFor();
+    await shot('suite-measured');
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 15_000 }),
+      page.getByRole('button', { name: 'Markdown report' }).click(),
+    ]);
+    if (download.suggestedFilename() !== 'pg15-local-tuning-report.md') fail(`downloaded ${download.suggestedFilename()}`);
+    // Fetched with the token in a header and saved from a Blob: no token in any URL.
+    if (!download.url().startsWith('blob:')) fail(`the download came from ${download.url()}`);
+    const text = readFileSync(await download.path(), 'utf8');
+    if (!text.startsWith('# Suite `pg15-local-tuning`') || !text.includes('| tuned |')) fail(`unexpected report:\n${text.slice(0, 400)}`);
   });
 
   await step('replay the last task of an ended test run: live again, then completed again', async () => {
@@ -302,6 +341,7 @@ try {
 
   await step('cancel a running suite; nothing is left provisioned', async () => {
     const view = await api('POST', '/suites', EXAMPLE.replace('name: pg15-local-tuning', 'name: e2e-cancel'), 'application/yaml');
+    cancelId = view.id;
     await page.goto(`${BASE}/suites/${view.id}`);
     await page.getByRole('button', { name: 'Cancel suite' }).waitFor();
     // Let the first test get as far as holding machines.
@@ -334,7 +374,11 @@ try {
     await page.getByRole('button', { name: 'Compare (2)' }).click();
     await page.waitForURL(/\/compare\?suites=/);
     const table = page.getByRole('table', { name: 'Comparison' });
-    await waitFor('six rows', async () => (await table.locator('tbody tr').count()) === 6, 15_000);
+    // Every test of the first suite; of the cancelled one, the tests that started a run (the
+    // server leaves out those that never ran).
+    const started = (await api('GET', `/suites/${cancelId}`)).tests.filter((t) => t.repetitions.length > 0).length;
+    const expected = 3 + started;
+    await waitFor(`${expected} rows`, async () => (await table.locator('tbody tr').count()) === expected, 15_000);
     await table.locator('.tag', { hasText: 'baseline' }).waitFor();
     await shot('compare');
   });

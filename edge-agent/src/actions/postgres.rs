@@ -434,7 +434,7 @@ async fn settings_in_effect(
     password: &str,
 ) -> Vec<PgSetting> {
     const QUERY: &str = "SELECT coalesce(json_agg(json_build_object('name', name, 'setting', setting, \
-        'unit', unit, 'source', source, 'boot_val', boot_val) \
+        'unit', unit, 'source', source, 'context', context, 'boot_val', boot_val) \
         ORDER BY (setting IS DISTINCT FROM boot_val) DESC, name), '[]') FROM pg_settings";
     let out = process::clean_command(bin.join("psql"), &ctx.attempt_dir)
         .env("PGPASSWORD", password)

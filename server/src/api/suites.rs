@@ -22,7 +22,7 @@ use crate::stroppy::baselines;
 use crate::stroppy::report::{self, Report};
 use crate::stroppy::results::{self, SuiteResult};
 use crate::stroppy::spec::{self, Target};
-use crate::stroppy::view::{self, SuiteSummary, SuiteView};
+use crate::stroppy::view::{self, SuiteStatus, SuiteSummary, SuiteView};
 use crate::stroppy::workflows::{SUITE, SuiteInput, VERSION, planned_deployment};
 use crate::tokens::Scope;
 
@@ -232,6 +232,7 @@ pub struct ReportQuery {
     /// `json` (default), `markdown` or `junit` (JUnit XML: a failed or regressed test is a
     /// failed test case).
     #[serde(default)]
+    #[param(inline)]
     pub format: ReportFormat,
 }
 
@@ -266,7 +267,10 @@ pub async fn report(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    pub status: Option<RunStatus>,
+    /// A suite status as the list shows it (a suite whose run completed may be FAILED or
+    /// REGRESSED; CANCELLING is not told apart from CANCELLED here).
+    #[param(inline)]
+    pub status: Option<SuiteStatus>,
     /// Created at or after, epoch ms.
     pub since: Option<i64>,
     pub until: Option<i64>,
@@ -291,11 +295,20 @@ pub async fn list(
 ) -> ApiResult<Json<SuitePage>> {
     caller.require(Scope::Read)?;
     let limit = page_limit(q.limit);
+    // The runs that may have the status; the summaries say for sure. (A page may then
+    // hold fewer than `limit` suites; its cursor still continues where it stopped.)
+    let run_status = match q.status {
+        None | Some(SuiteStatus::Failed) => None,
+        Some(SuiteStatus::Completed | SuiteStatus::Regressed) => Some(RunStatus::Completed),
+        Some(SuiteStatus::Cancelled | SuiteStatus::Cancelling) => Some(RunStatus::Cancelled),
+        Some(SuiteStatus::Queued) => Some(RunStatus::Queued),
+        Some(SuiteStatus::Running) => Some(RunStatus::Running),
+    };
     let runs = state
         .reads
         .list_runs(&RunFilter {
             workflow: Some(SUITE.into()),
-            status: q.status,
+            status: run_status,
             since: q.since,
             until: q.until,
             before: q.before,
@@ -304,7 +317,15 @@ pub async fn list(
         })
         .await?;
     let next_before = next_before(&runs, limit);
-    let suites = runs.iter().map(view::summary).collect();
+    let wanted = q.status.map(|s| match s {
+        SuiteStatus::Cancelling => SuiteStatus::Cancelled,
+        s => s,
+    });
+    let suites = runs
+        .iter()
+        .map(view::summary)
+        .filter(|s| wanted.is_none_or(|w| s.status == w))
+        .collect();
     Ok(Json(SuitePage {
         suites,
         next_before,

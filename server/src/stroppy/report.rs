@@ -44,7 +44,8 @@ pub struct Environment {
     pub tool_version: Option<String>,
     /// The measured run's command line.
     pub command: Option<String>,
-    /// The settings not at their built-in default.
+    /// The settings not at their built-in default (but for those PostgreSQL derives
+    /// itself and those a client session set).
     pub changed_settings: Vec<PgSetting>,
     /// Settings whose value differs from the baseline test's (unset for the baseline).
     pub vs_baseline: Vec<SettingDiff>,
@@ -195,6 +196,9 @@ fn environment(
                     .iter()
                     .filter(|s| s.boot_val.as_ref() != Some(&s.setting))
                     .filter(|s| !PER_INSTANCE.contains(&s.name.as_str()))
+                    // The reading session's own values, and values derived from others.
+                    .filter(|s| !matches!(s.source.as_str(), "client" | "session"))
+                    .filter(|s| s.context.as_deref() != Some("internal"))
                     .cloned()
                     .collect()
             })
@@ -440,8 +444,7 @@ pub fn junit(report: &Report) -> String {
             let reasons: Vec<String> = row
                 .comparison
                 .iter()
-                .flat_map(|c| [("TPS", &c.tps), ("p95", &c.p95), ("p99", &c.p99)])
-                .filter_map(|(m, c)| c.as_ref().map(|c| (m, c)))
+                .flat_map(|c| c.all())
                 .filter(|(_, c)| c.verdict == Verdict::Regression)
                 .map(|(m, c)| format!("{m} {:+.1} % ({})", c.delta_pct, c.reason))
                 .collect();
@@ -453,9 +456,6 @@ pub fn junit(report: &Report) -> String {
         };
         let mut case = TestCase::new(row.name.clone(), status);
         case.set_classname(report.name.clone());
-        if let Some(d) = row.duration_s {
-            case.set_time(std::time::Duration::from_secs_f64(d.max(0.0)));
-        }
         let baseline = report.result.as_ref().map_or("", |r| r.baseline.as_str());
         let out: Vec<String> = COLUMNS
             .iter()

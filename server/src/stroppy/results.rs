@@ -51,7 +51,8 @@ pub struct Comparisons {
 }
 
 impl Comparisons {
-    fn all(&self) -> impl Iterator<Item = (&'static str, &Comparison)> {
+    /// The metrics compared, by name.
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, &Comparison)> {
         [("TPS", &self.tps), ("p95", &self.p95), ("p99", &self.p99)]
             .into_iter()
             .filter_map(|(m, c)| c.as_ref().map(|c| (m, c)))

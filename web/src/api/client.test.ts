@@ -23,6 +23,26 @@ describe('ApiClient', () => {
     expect((f.calls[0]!.init!.headers as Record<string, string>)['Authorization']).toBe('Bearer rat_x');
   });
 
+  it('fetches a report as text with the token in the header, never in the URL', async () => {
+    const f = fake(200, '# Suite `x`: COMPLETED\n', 'text/markdown; charset=utf-8');
+    const api = new ApiClient({ token: () => 'rat_x', fetchFn: f.fetchFn });
+    expect(await api.suiteReportText('s1', 'markdown')).toBe('# Suite `x`: COMPLETED\n');
+    expect(f.calls[0]!.url).toBe('/api/v1/suites/s1/report?format=markdown');
+    const headers = f.calls[0]!.init!.headers as Record<string, string>;
+    expect(headers['Authorization']).toBe('Bearer rat_x');
+    expect(headers['Accept']).toBe('text/markdown');
+    await api.suiteReportText('s1', 'junit');
+    expect(f.calls[1]!.url).toBe('/api/v1/suites/s1/report?format=junit');
+    expect((f.calls[1]!.init!.headers as Record<string, string>)['Accept']).toBe('application/xml');
+  });
+
+  it('reads the JSON report', async () => {
+    const f = fake(200, { id: 's1', environments: [] });
+    const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });
+    expect((await api.suiteReport('s1')).environments).toEqual([]);
+    expect(f.calls[0]!.url).toBe('/api/v1/suites/s1/report');
+  });
+
   it('posts a suite as YAML', async () => {
     const f = fake(201, { id: 's1' });
     const api = new ApiClient({ token: () => 't', fetchFn: f.fetchFn });

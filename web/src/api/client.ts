@@ -13,6 +13,8 @@ import type {
   ProgressPage,
   RateLimit,
   ReplayRequest,
+  Report,
+  ReportFormat,
   RunDetail,
   RunPage,
   RunState,
@@ -68,12 +70,13 @@ export class ApiClient {
     return `${this.baseUrl}/api/v1${path}${buildQuery({ ...query, access_token: this.token })}`;
   }
 
-  async request<T>(
+  /** Send a request; errors thrown as ApiError (a 401 reported first). */
+  private async send(
     method: string,
     path: string,
-    opts: { query?: Query; body?: string; contentType?: string; signal?: AbortSignal } = {},
-  ): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    opts: { query?: Query; body?: string; contentType?: string; accept?: string; signal?: AbortSignal },
+  ): Promise<{ status: number; text: string }> {
+    const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
     const token = this.token;
     if (token) headers['Authorization'] = `Bearer ${token}`;
     if (opts.contentType) headers['Content-Type'] = opts.contentType;
@@ -87,6 +90,20 @@ export class ApiClient {
       if (res.status === 401) this.opts.onUnauthorized?.(problem.detail);
       throw new ApiError(problem);
     }
+    return { status: res.status, text };
+  }
+
+  /** The answer's body as text: for the formats that are not JSON (`accept` says which). */
+  async requestText(method: string, path: string, opts: { query?: Query; accept?: string; signal?: AbortSignal } = {}): Promise<string> {
+    return (await this.send(method, path, opts)).text;
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    opts: { query?: Query; body?: string; contentType?: string; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const { status, text } = await this.send(method, path, opts);
     if (!text) return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -94,7 +111,7 @@ export class ApiClient {
       throw new ApiError({
         type: 'about:blank',
         title: 'Bad response',
-        status: res.status,
+        status,
         detail: `${method} ${path} returned something that is not JSON (is this a Ratchet server?)`,
         errors: [],
       });
@@ -126,6 +143,17 @@ export class ApiClient {
   }
   cancelSuite(id: string) {
     return this.request<SuiteView>('POST', `/suites/${enc(id)}/cancel`);
+  }
+  /** Verdicts with intervals, and what each test was measured on (machines, tool, settings). */
+  suiteReport(id: string, signal?: AbortSignal) {
+    return this.request<Report>('GET', `/suites/${enc(id)}/report`, signal ? { signal } : {});
+  }
+  /** The report as Markdown or JUnit XML, as text (to save as a file). */
+  suiteReportText(id: string, format: ReportFormat) {
+    return this.requestText('GET', `/suites/${enc(id)}/report`, {
+      query: { format },
+      accept: format === 'junit' ? 'application/xml' : 'text/markdown',
+    });
   }
 
   // ---- runs ----

@@ -9,6 +9,8 @@ import document from '../../../openapi/openapi.json';
 import { KNOWN_STATUSES } from '../lib/status.ts';
 import { WAITING_KINDS } from '../lib/waiting.ts';
 import { LOAD_TASK } from '../lib/series.ts';
+import { KNOWN_VERDICTS } from '../lib/verdict.ts';
+import { REPORT_FILES } from '../lib/download.ts';
 
 type Schema = {
   $ref?: string;
@@ -46,7 +48,10 @@ const USED: Record<string, string[]> = {
   SuitePage: ['suites', 'next_before'],
   SuiteSummary: ['id', 'name', 'status', 'created_at', 'finished_at', 'tests', 'best'],
   SuiteView: ['id', 'name', 'target', 'status', 'created_at', 'finished_at', 'error', 'tests', 'result', 'spec'],
-  TestView: ['name', 'run_id', 'status', 'steps', 'steps_done', 'steps_total', 'error', 'result'],
+  TestView: ['name', 'run_id', 'status', 'steps', 'steps_done', 'steps_total', 'error', 'result', 'repeat', 'repetitions'],
+  RepetitionView: ['repetition', 'run_id', 'status', 'error', 'result'],
+  LoadResult: ['tool', 'tps', 'latency_ms', 'transactions', 'errors', 'duration_s', 'series', 'summary', 'tool_version', 'command', 'warmup_tps', 'machine'],
+  MachineInfo: ['hostname', 'cpu_model', 'cores', 'memory_mb', 'kernel', 'disk_gb'],
   RunState: [
     'id',
     'workflow',
@@ -67,8 +72,35 @@ const USED: Record<string, string[]> = {
   Me: ['id', 'name', 'scopes', 'can_write', 'expires_at'],
   ReplayRequest: ['tasks'],
   RateLimit: ['key', 'limit', 'duration'],
-  SuiteResult: ['baseline', 'tests', 'best', 'worst', 'completed', 'failed'],
-  TestRow: ['name', 'run_id', 'status', 'error', 'tps', 'latency_ms', 'transactions', 'errors', 'duration_s', 'tps_delta_pct', 'p95_delta_pct'],
+  SuiteResult: ['baseline', 'significance', 'seed', 'tests', 'best', 'worst', 'completed', 'failed', 'regressed', 'unsteady'],
+  TestRow: [
+    'name',
+    'run_id',
+    'status',
+    'error',
+    'tps',
+    'latency_ms',
+    'transactions',
+    'errors',
+    'duration_s',
+    'tps_delta_pct',
+    'p95_delta_pct',
+    'tps_summary',
+    'p95_summary',
+    'p99_summary',
+    'comparison',
+    'repetitions',
+  ],
+  RepetitionRow: ['repetition', 'run_id', 'status', 'error', 'tps', 'p95_ms', 'p99_ms', 'steadiness'],
+  Comparisons: ['tps', 'p95', 'p99'],
+  Comparison: ['ratio', 'delta_pct', 'low', 'high', 'verdict', 'reason'],
+  Summary: ['n', 'median', 'mean', 'std_dev', 'cv_pct', 'min', 'max'],
+  Steadiness: ['steady', 'drift_pct', 'lowest_pct', 'note'],
+  Significance: ['min_effect', 'confidence'],
+  Report: ['id', 'name', 'status', 'error', 'created_at', 'finished_at', 'order', 'result', 'environments'],
+  Environment: ['test', 'postgres_version', 'database_machine', 'loader_machine', 'tool', 'tool_version', 'command', 'changed_settings', 'vs_baseline'],
+  SettingDiff: ['name', 'baseline', 'this'],
+  PgSetting: ['name', 'setting', 'unit', 'source', 'boot_val'],
   ChildOf: ['run_id', 'task_id', 'key', 'index'],
   RunPage: ['runs', 'next_before'],
   TaskState: [
@@ -122,6 +154,7 @@ describe('the API types match the server OpenAPI document', () => {
       ['post', '/api/v1/suites'],
       ['get', '/api/v1/suites/{id}'],
       ['post', '/api/v1/suites/{id}/cancel'],
+      ['get', '/api/v1/suites/{id}/report'],
       ['get', '/api/v1/runs'],
       ['get', '/api/v1/runs/{id}'],
       ['get', '/api/v1/runs/{id}/events'],
@@ -147,6 +180,15 @@ describe('the API types match the server OpenAPI document', () => {
 
   it('knows every kind of wait the server sends', () => {
     expect([...(resolve(schemas['WaitingKind']!).enum ?? [])].sort()).toEqual([...WAITING_KINDS].sort());
+  });
+
+  it('knows every verdict and report format the server has', () => {
+    expect([...(resolve(schemas['Verdict']!).enum ?? [])].sort()).toEqual([...KNOWN_VERDICTS].sort());
+    // The `format` parameter's schema is a $ref the document does not define (ReportFormat):
+    // its description names the formats.
+    const get = paths['/api/v1/suites/{id}/report']?.['get'] as { parameters?: { name: string; description?: string }[] } | undefined;
+    const format = get?.parameters?.find((p) => p.name === 'format');
+    for (const f of Object.keys(REPORT_FILES)) expect(format?.description ?? '').toContain(`\`${f}\``);
   });
 
   it('names the load step as the server does', () => {

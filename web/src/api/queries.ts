@@ -72,6 +72,22 @@ export function useSuite(id: string) {
   });
 }
 
+/**
+ * A suite's report (verdicts, environments, settings against the baseline), once the suite has
+ * ended: it does not change after that, so it is fetched once.
+ */
+export function useSuiteReport(id: string, ended: boolean) {
+  const api = useApi();
+  return useQuery({
+    // Not under ['suite']: the status stream invalidates that on every event.
+    queryKey: ['suite-report', id],
+    queryFn: ({ signal }) => api.suiteReport(id, signal),
+    enabled: Boolean(id) && ended,
+    staleTime: Infinity,
+    refetchOnWindowFocus: false,
+  });
+}
+
 /** Suite views of several suites (the list shows progress of the running ones). */
 export function useSuiteViews(ids: string[]) {
   const api = useApi();

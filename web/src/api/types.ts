@@ -10,7 +10,8 @@ export type Millis = number;
 // ---- statuses ---------------------------------------------------------------------------
 
 export type RunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
-export type SuiteStatus = RunStatus | 'CANCELLING';
+/** REGRESSED: every test ran and at least one regressed against the baseline (`error` says which). */
+export type SuiteStatus = RunStatus | 'CANCELLING' | 'REGRESSED';
 export type TestStatus = RunStatus | 'PENDING';
 export type TaskStatus = 'PENDING' | 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'SKIPPED';
 export type AgentStatus = 'ACTIVE' | 'LOST' | 'STOPPED';
@@ -35,6 +36,18 @@ export interface SeriesPoint {
   failed: number;
 }
 
+/** What a machine is, as its agent sees it (from `/proc` and `uname`). */
+export interface MachineInfo {
+  hostname: string;
+  cpu_model: string;
+  cores: number;
+  memory_mb: number;
+  /** Kernel release (`uname -r`). */
+  kernel: string;
+  /** Size of the filesystem holding the agent's work dir. */
+  disk_gb: number;
+}
+
 /** `run-stroppy-test`'s output: the measured load. */
 export interface LoadResult {
   tool: string;
@@ -45,6 +58,14 @@ export interface LoadResult {
   duration_s: number;
   series: SeriesPoint[];
   summary: string;
+  /** As the tool reports it (`pgbench --version`); absent from older results. */
+  tool_version?: string | null;
+  /** The measured run's command line. */
+  command?: string | null;
+  /** TPS of the discarded warm-up, when there was one. */
+  warmup_tps?: number | null;
+  /** The machine the load ran from. */
+  machine?: MachineInfo | null;
 }
 
 export interface SuiteSummary {
@@ -63,8 +84,19 @@ export interface SuitePage {
   next_before: string | null;
 }
 
+/** One measured run of a test. */
+export interface RepetitionView {
+  /** From 1. */
+  repetition: number;
+  run_id: string;
+  status: TestStatus | (string & {});
+  error?: string | null;
+  result?: LoadResult | null;
+}
+
 export interface TestView {
   name: string;
+  /** The first repetition's run. */
   run_id: string | null;
   status: TestStatus | (string & {});
   /** Names of the steps running (or queued) now. */
@@ -72,31 +104,163 @@ export interface TestView {
   steps_done: number;
   steps_total: number;
   error: string | null;
+  /** The last measured repetition's load. */
   result: LoadResult | null;
+  /** How many times the test is measured. */
+  repeat: number;
+  /** The repetitions started so far, in order. */
+  repetitions: RepetitionView[];
+}
+
+/** A set of measurements, one per repetition. */
+export interface Summary {
+  n: number;
+  median: number;
+  mean: number;
+  /** Sample standard deviation (0 for a single run). */
+  std_dev: number;
+  /** Coefficient of variation: std_dev / mean, in percent. */
+  cv_pct: number;
+  min: number;
+  max: number;
+}
+
+export type Verdict = 'improvement' | 'regression' | 'no_difference' | 'inconclusive';
+
+/** A test against the baseline on one metric. */
+export interface Comparison {
+  /** Candidate median / baseline median. */
+  ratio: number;
+  delta_pct: number;
+  /** The confidence interval of the ratio; null with fewer than 3 runs. */
+  low?: number | null;
+  high?: number | null;
+  verdict: Verdict | (string & {});
+  /** Why, in a sentence. */
+  reason: string;
+}
+
+export interface Comparisons {
+  tps?: Comparison | null;
+  p95?: Comparison | null;
+  p99?: Comparison | null;
+}
+
+/** Whether a run's per-second throughput held steady over its measured window. */
+export interface Steadiness {
+  steady: boolean;
+  /** The least-squares trend over the window, as a change of the mean, in percent. */
+  drift_pct: number;
+  /** The lowest 3-second mean, as a fraction of the run's median. */
+  lowest_pct: number;
+  note?: string | null;
+}
+
+/** One measured run, in the aggregate. */
+export interface RepetitionRow {
+  repetition: number;
+  run_id: string;
+  status: string;
+  error?: string | null;
+  tps?: number | null;
+  p95_ms?: number | null;
+  p99_ms?: number | null;
+  steadiness?: Steadiness | null;
 }
 
 export interface TestRow {
   name: string;
+  /** The first repetition's run. */
   run_id: string;
   status: string;
   error: string | null;
+  /** TPS and latencies are medians over the completed repetitions. */
   tps: number | null;
   latency_ms: LatencySummary | null;
+  /** Sums over the completed repetitions. */
   transactions: number | null;
   errors: number | null;
   duration_s: number | null;
   tps_delta_pct: number | null;
   p95_delta_pct: number | null;
+  tps_summary?: Summary | null;
+  p95_summary?: Summary | null;
+  p99_summary?: Summary | null;
+  /** Against the baseline; null for the baseline itself. */
+  comparison?: Comparisons | null;
+  repetitions: RepetitionRow[];
+}
+
+/** What "significant" means: an effect below `min_effect` (a fraction) is no difference; intervals at `confidence`. */
+export interface Significance {
+  min_effect: number;
+  confidence: number;
 }
 
 export interface SuiteResult {
   baseline: string;
+  significance: Significance;
+  /** The bootstrap's seed. */
+  seed: number;
   tests: TestRow[];
   best: string | null;
   worst: string | null;
   completed: number;
   failed: number;
+  /** Tests with a regression verdict on any metric. */
+  regressed?: string[];
+  /** Runs whose throughput was not steady, as `<test>#<repetition>`. */
+  unsteady?: string[];
 }
+
+/** One PostgreSQL setting in effect (a row of `pg_settings`). */
+export interface PgSetting {
+  name: string;
+  setting: string;
+  unit?: string | null;
+  /** `default`, `configuration file`, `override`... */
+  source: string;
+  /** The built-in default. */
+  boot_val?: string | null;
+}
+
+/** A setting whose value differs from the baseline's; null is the built-in default. */
+export interface SettingDiff {
+  name: string;
+  baseline?: string | null;
+  this?: string | null;
+}
+
+/** What one test was measured on (from its first completed repetition). */
+export interface Environment {
+  test: string;
+  postgres_version?: string | null;
+  database_machine?: MachineInfo | null;
+  loader_machine?: MachineInfo | null;
+  tool?: string | null;
+  tool_version?: string | null;
+  command?: string | null;
+  /** Settings not at their built-in default. */
+  changed_settings: PgSetting[];
+  /** Settings that differ from the baseline test's (empty for the baseline). */
+  vs_baseline: SettingDiff[];
+}
+
+/** `GET /suites/{id}/report` as JSON. */
+export interface Report {
+  id: string;
+  name: string;
+  status: SuiteStatus | (string & {});
+  error?: string | null;
+  created_at: Millis;
+  finished_at?: Millis | null;
+  order: 'interleaved' | 'sequential' | 'random' | (string & {});
+  result?: SuiteResult | null;
+  environments: Environment[];
+}
+
+/** The report's other formats: `markdown` (text/markdown), `junit` (JUnit XML). */
+export type ReportFormat = 'markdown' | 'junit';
 
 export interface SuiteView {
   id: string;

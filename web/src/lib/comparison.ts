@@ -1,19 +1,36 @@
 /**
  * A suite's comparison table: one row per test with TPS, latency percentiles, errors and
- * the deltas against the baseline. Uses the server's aggregate once the suite has ended;
- * while it runs, builds the same rows from the tests measured so far (deltas computed here
- * the way the server does: (value - baseline) / baseline * 100).
+ * the deltas against the baseline, and each of its repetitions. Uses the server's aggregate
+ * once the suite has ended (medians over the repetitions, intervals and verdicts); while it
+ * runs, builds the same rows from the repetitions measured so far (medians and deltas
+ * computed here the way the server does: (value - baseline) / baseline * 100; no verdicts).
  */
-import type { LatencySummary, SuiteResult, SuiteView } from '../api/types.ts';
+import type { Comparisons, LatencySummary, LoadResult, RepetitionRow, Steadiness, SuiteResult, SuiteView, Summary, TestView } from '../api/types.ts';
+import { summarize } from './verdict.ts';
+
+/** One measured run of a test: a link in the table, a dot in the chart. */
+export interface RepPoint {
+  /** From 1. */
+  repetition: number;
+  runId: string;
+  status: string;
+  error: string | null;
+  tps: number | null;
+  p95: number | null;
+  /** The server's steadiness check (final numbers only). */
+  steadiness: Steadiness | null;
+}
 
 export interface ComparisonRow {
   name: string;
+  /** The first repetition's run. */
   runId: string | null;
   status: string;
   steps: string[];
   stepsDone: number;
   stepsTotal: number;
   error: string | null;
+  /** Medians over the measured repetitions. */
   tps: number | null;
   latency: LatencySummary | null;
   transactions: number | null;
@@ -24,6 +41,13 @@ export interface ComparisonRow {
   isBaseline: boolean;
   isBest: boolean;
   isWorst: boolean;
+  /** Runs planned (0 when unknown). */
+  repeat: number;
+  repetitions: RepPoint[];
+  tpsSummary: Summary | null;
+  p95Summary: Summary | null;
+  /** The server's intervals and verdicts against the baseline; null for the baseline and while the suite runs. */
+  comparison: Comparisons | null;
 }
 
 export interface Comparison {
@@ -48,17 +72,55 @@ export function suiteBaseline(suite: SuiteView): string | null {
   return suite.tests[0]?.name ?? null;
 }
 
+/** The loads a test has measured so far (a failed or cancelled repetition counts for nothing). */
+function measuredLoads(t: TestView): LoadResult[] {
+  return (t.repetitions ?? [])
+    .filter((r) => r.status !== 'FAILED' && r.status !== 'CANCELLED')
+    .map((r) => r.result)
+    .filter((r): r is LoadResult => Boolean(r));
+}
+
+const median = (values: number[]) => summarize(values)?.median ?? null;
+
+/** Per-percentile medians (max: the largest), as the server aggregates them. */
+function medianLatency(loads: LoadResult[]): LatencySummary | null {
+  if (!loads.length) return null;
+  const of = (k: keyof LatencySummary) => median(loads.map((l) => l.latency_ms[k]))!;
+  return { avg: of('avg'), p50: of('p50'), p90: of('p90'), p95: of('p95'), p99: of('p99'), max: Math.max(...loads.map((l) => l.latency_ms.max)) };
+}
+
+function repPoints(t: TestView, agg: RepetitionRow[] | undefined): RepPoint[] {
+  const final = new Map((agg ?? []).map((r) => [r.repetition, r]));
+  return (t.repetitions ?? []).map((r) => {
+    const a = final.get(r.repetition);
+    const counts = r.status !== 'FAILED' && r.status !== 'CANCELLED';
+    return {
+      repetition: r.repetition,
+      runId: r.run_id,
+      status: r.status,
+      error: r.error ?? a?.error ?? null,
+      tps: a ? (a.tps ?? null) : counts ? (r.result?.tps ?? null) : null,
+      p95: a ? (a.p95_ms ?? null) : counts ? (r.result?.latency_ms.p95 ?? null) : null,
+      steadiness: a?.steadiness ?? null,
+    };
+  });
+}
+
 export function buildComparison(suite: SuiteView): Comparison {
   const baseline = suiteBaseline(suite);
   const agg = suite.result;
   const aggByName = new Map((agg?.tests ?? []).map((t) => [t.name, t]));
-  const baseResult = suite.tests.find((t) => t.name === baseline)?.result ?? null;
+  const baseTest = suite.tests.find((t) => t.name === baseline);
+  const baseLoads = baseTest ? measuredLoads(baseTest) : [];
+  const baseTps = median(baseLoads.map((l) => l.tps));
+  const baseP95 = median(baseLoads.map((l) => l.latency_ms.p95));
 
   const rows: ComparisonRow[] = suite.tests.map((t) => {
     const a = aggByName.get(t.name);
-    const r = t.result;
-    const tps = a?.tps ?? r?.tps ?? null;
-    const latency = a?.latency_ms ?? r?.latency_ms ?? null;
+    const loads = measuredLoads(t);
+    const tps = a ? a.tps : median(loads.map((l) => l.tps));
+    const latency = a ? a.latency_ms : medianLatency(loads);
+    const sum = (f: (l: LoadResult) => number) => (loads.length ? loads.reduce((s, l) => s + f(l), 0) : null);
     return {
       name: t.name,
       runId: t.run_id ?? a?.run_id ?? null,
@@ -69,14 +131,19 @@ export function buildComparison(suite: SuiteView): Comparison {
       error: t.error ?? a?.error ?? null,
       tps,
       latency,
-      transactions: a?.transactions ?? r?.transactions ?? null,
-      errors: a?.errors ?? r?.errors ?? null,
-      durationS: a?.duration_s ?? r?.duration_s ?? null,
-      tpsDeltaPct: a ? a.tps_delta_pct : delta(tps, baseResult?.tps),
-      p95DeltaPct: a ? a.p95_delta_pct : delta(latency?.p95, baseResult?.latency_ms.p95),
+      transactions: a ? a.transactions : sum((l) => l.transactions),
+      errors: a ? a.errors : sum((l) => l.errors),
+      durationS: a ? a.duration_s : median(loads.map((l) => l.duration_s)),
+      tpsDeltaPct: a ? a.tps_delta_pct : delta(tps, baseTps),
+      p95DeltaPct: a ? a.p95_delta_pct : delta(latency?.p95, baseP95),
       isBaseline: t.name === baseline,
       isBest: false,
       isWorst: false,
+      repeat: t.repeat ?? 0,
+      repetitions: repPoints(t, a?.repetitions),
+      tpsSummary: a ? (a.tps_summary ?? null) : summarize(loads.map((l) => l.tps)),
+      p95Summary: a ? (a.p95_summary ?? null) : summarize(loads.map((l) => l.latency_ms.p95)),
+      comparison: a?.comparison ?? null,
     };
   });
 
@@ -96,16 +163,36 @@ export function buildComparison(suite: SuiteView): Comparison {
   return { baseline, rows, best, worst, final: Boolean(agg) };
 }
 
-/** Progress of a suite: tests that have ended / all. */
-export function suiteProgress(suite: Pick<SuiteView, 'tests'>): { done: number; total: number } {
-  const ended = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
-  return { done: suite.tests.filter((t) => ended.has(t.status)).length, total: suite.tests.length };
+const ENDED = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+/**
+ * Progress of a suite: tests that have ended / all, and measured runs that have ended / all
+ * planned (interleaved tests end together in the last round: the runs tell how far it is).
+ */
+export function suiteProgress(suite: Pick<SuiteView, 'tests'>): { done: number; total: number; runsDone: number; runsTotal: number } {
+  let runsDone = 0;
+  let runsTotal = 0;
+  for (const t of suite.tests) {
+    const reps = t.repetitions ?? [];
+    runsDone += reps.filter((r) => ENDED.has(r.status)).length;
+    runsTotal += Math.max(t.repeat ?? 1, reps.length);
+  }
+  return { done: suite.tests.filter((t) => ENDED.has(t.status)).length, total: suite.tests.length, runsDone, runsTotal };
+}
+
+/** "2/3": a test's completed runs of those planned. */
+export function repetitionsText(row: Pick<ComparisonRow, 'repeat' | 'repetitions'>): string {
+  const done = row.repetitions.filter((r) => r.status === 'COMPLETED').length;
+  return `${done}/${Math.max(row.repeat, row.repetitions.length)}`;
 }
 
 export interface CompareSuite {
   id: string;
   name: string;
-  /** Number of tests: the server emits each suite's tests in order, suite after suite. */
+  /**
+   * Number of its tests that started: the server emits them in order, suite after suite, and
+   * leaves out a test that never ran (a cancelled suite's).
+   */
   tests: number;
 }
 
@@ -147,6 +234,19 @@ export function rowsFromResult(result: SuiteResult, suites: CompareSuite[] = [])
       isBaseline: false,
       isBest: false,
       isWorst: false,
+      repeat: (t.repetitions ?? []).length,
+      repetitions: (t.repetitions ?? []).map((r) => ({
+        repetition: r.repetition,
+        runId: r.run_id,
+        status: r.status,
+        error: r.error ?? null,
+        tps: r.tps ?? null,
+        p95: r.p95_ms ?? null,
+        steadiness: r.steadiness ?? null,
+      })),
+      tpsSummary: t.tps_summary ?? null,
+      p95Summary: t.p95_summary ?? null,
+      comparison: t.comparison ?? null,
     };
   });
   const baseline = rows.find((r) => r.name === result.baseline);

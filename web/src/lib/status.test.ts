@@ -8,6 +8,7 @@ describe('statusStyle', () => {
     ['RUNNING', 'running', 'Running'],
     ['COMPLETED', 'success', 'Completed'],
     ['FAILED', 'failure', 'Failed'],
+    ['REGRESSED', 'warning', 'Regressed'],
     ['CANCELLED', 'cancelled', 'Cancelled'],
     ['CANCELLING', 'warning', 'Cancelling'],
     ['SKIPPED', 'skipped', 'Skipped'],
@@ -41,10 +42,16 @@ describe('statusStyle', () => {
     expect(statusStyle('QUEUED').live).toBe(true);
     expect(statusStyle('COMPLETED').live).toBe(false);
     expect(statusStyle('FAILED').live).toBe(false);
+    expect(statusStyle('REGRESSED').live).toBe(false);
+  });
+
+  it('tells a regressed suite from a failed one', () => {
+    expect(statusStyle('REGRESSED').tone).not.toBe(statusStyle('FAILED').tone);
+    expect(statusStyle('regressed').label).toBe('Regressed');
   });
 
   it('has a colour for every tone', () => {
-    for (const s of ['PENDING', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED', 'CANCELLING']) {
+    for (const s of ['PENDING', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'REGRESSED', 'CANCELLED', 'SKIPPED', 'CANCELLING']) {
       expect(TONE_COLOR[statusStyle(s).tone]).toMatch(/^#[0-9a-f]{6}$/);
     }
   });
@@ -52,7 +59,8 @@ describe('statusStyle', () => {
 
 describe('isTerminal', () => {
   it('knows the end states', () => {
-    expect(['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED'].every((s) => isTerminal(s))).toBe(true);
+    expect(['COMPLETED', 'FAILED', 'REGRESSED', 'CANCELLED', 'SKIPPED'].every((s) => isTerminal(s))).toBe(true);
+    expect(isTerminal('regressed')).toBe(true);
     expect(['PENDING', 'QUEUED', 'RUNNING', 'CANCELLING', '', undefined].some((s) => isTerminal(s))).toBe(false);
   });
 });

@@ -35,6 +35,8 @@ const STYLES: Record<string, StatusStyle> = {
   COMPLETED: { tone: 'success', label: 'Completed', live: false },
   RUN_COMPLETED: { tone: 'success', label: 'Run completed', live: false },
   FAILED: { tone: 'failure', label: 'Failed', live: false },
+  // A suite whose tests all ran, one of them worse than the baseline: orange, not the red of a failure.
+  REGRESSED: { tone: 'warning', label: 'Regressed', live: false },
   RUN_FAILED: { tone: 'failure', label: 'Run failed', live: false },
   CANCELLED: { tone: 'cancelled', label: 'Cancelled', live: false },
   RUN_CANCELLED: { tone: 'cancelled', label: 'Run cancelled', live: false },
@@ -68,7 +70,7 @@ export function statusStyle(status: string | null | undefined): StatusStyle {
   return { tone, label: humanize(key), live: tone === 'running' || tone === 'queued' || tone === 'pending' };
 }
 
-const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED']);
+const TERMINAL = new Set(['COMPLETED', 'FAILED', 'REGRESSED', 'CANCELLED', 'SKIPPED']);
 
 /** The run/suite/task/test has ended and will not change again. */
 export function isTerminal(status: string | null | undefined): boolean {

@@ -3,8 +3,10 @@ import { Link, useSearchParams } from 'react-router';
 import { useCompare, useSuiteViews } from '../api/queries.ts';
 import { ComparisonChart } from '../components/ComparisonChart.tsx';
 import { Empty, ErrorBox, Loading, Panel, StatusBadge } from '../components/common.tsx';
-import { rowsFromResult } from '../lib/comparison.ts';
-import { DASH, formatDelta, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
+import { VerdictDelta } from '../components/Verdict.tsx';
+import { repetitionsText, rowsFromResult } from '../lib/comparison.ts';
+import { DASH, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
+import { significanceText } from '../lib/verdict.ts';
 
 /** Tests of several suites side by side (`/compare?suites=a,b&baseline=suite/test`). */
 export default function ComparePage() {
@@ -13,7 +15,9 @@ export default function ComparePage() {
   const baseline = params.get('baseline');
   const q = useCompare(ids, baseline);
   const views = useSuiteViews(ids);
-  const suites = views.every((v) => v.data) ? views.map((v) => ({ id: v.data!.id, name: v.data!.name, tests: v.data!.tests.length })) : [];
+  const suites = views.every((v) => v.data)
+    ? views.map((v) => ({ id: v.data!.id, name: v.data!.name, tests: v.data!.tests.filter((t) => (t.repetitions ?? []).length > 0).length }))
+    : [];
   const suitesKey = JSON.stringify(suites);
   // eslint-disable-next-line react-hooks/exhaustive-deps -- suitesKey stands for suites
   const rows = useMemo(() => (q.data ? rowsFromResult(q.data, suites) : []), [q.data, suitesKey]);
@@ -33,7 +37,7 @@ export default function ComparePage() {
       <header className="page-head row">
         <div>
           <h1>Compare {ids.length} suites</h1>
-          <p className="muted">Every test of each suite, with deltas against the baseline test (green better, red worse).</p>
+          <p className="muted">Every test of each suite: medians of its runs, with deltas against the baseline test (green or red: a significant change).</p>
         </div>
         <div className="actions">
           <label className="inline-label">
@@ -81,8 +85,6 @@ export default function ComparePage() {
                 </thead>
                 <tbody>
                   {rows.map((r) => {
-                    const dt = formatDelta(r.tpsDeltaPct, true);
-                    const dp = formatDelta(r.p95DeltaPct, false);
                     return (
                       <tr key={r.key}>
                         <td>{r.suiteId ? <Link to={`/suites/${r.suiteId}`}>{r.suite}</Link> : r.suite}</td>
@@ -97,24 +99,35 @@ export default function ComparePage() {
                         </td>
                         <td className="num strong">{formatTps(r.tps)}</td>
                         <td className="num">
-                          {r.isBaseline ? <span className="muted small">base</span> : <span className={`delta delta-${dt.tone}`}>{dt.text}</span>}
+                          {r.isBaseline ? (
+                            <span className="muted small">base</span>
+                          ) : (
+                            <VerdictDelta pct={r.tpsDeltaPct} comparison={r.comparison?.tps} higherIsBetter />
+                          )}
                         </td>
                         <td className="num">{formatLatency(r.latency?.p50)}</td>
                         <td className="num">{formatLatency(r.latency?.p95)}</td>
                         <td className="num">
-                          {r.isBaseline ? <span className="muted small">base</span> : <span className={`delta delta-${dp.tone}`}>{dp.text}</span>}
+                          {r.isBaseline ? (
+                            <span className="muted small">base</span>
+                          ) : (
+                            <VerdictDelta pct={r.p95DeltaPct} comparison={r.comparison?.p95} higherIsBetter={false} />
+                          )}
                         </td>
                         <td className="num">{formatLatency(r.latency?.p99)}</td>
                         <td className="num">{formatNumber(r.errors, 0)}</td>
-                        <td className="mono small">{r.runId ? <Link to={`/runs/${r.runId}`}>{shortId(r.runId)}</Link> : DASH}</td>
+                        <td className="mono small" style={{ whiteSpace: 'nowrap' }}>
+                          {r.runId ? <Link to={`/runs/${r.runId}`}>{shortId(r.runId)}</Link> : DASH}
+                          {r.repetitions.length > 1 && <span className="muted"> · {repetitionsText(r)} runs</span>}
+                        </td>
                       </tr>
                     );
                   })}
                 </tbody>
               </table>
             </Panel>
-            <Panel title="Comparison">
-              <ComparisonChart rows={rows} />
+            <Panel title="Comparison" actions={q.data?.significance ? <span className="muted small">{significanceText(q.data.significance)}</span> : undefined}>
+              <ComparisonChart rows={rows} confidence={q.data?.significance?.confidence} />
             </Panel>
           </>
         )

@@ -2,23 +2,51 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import { Link, useParams } from 'react-router';
 import { useApi } from '../auth.tsx';
-import { useCanWrite, useProgressPoints, useRun, useSuite } from '../api/queries.ts';
-import type { SuiteView } from '../api/types.ts';
-import { ComparisonChart } from '../components/ComparisonChart.tsx';
+import { errorMessage } from '../api/problem.ts';
+import { useCanWrite, useProgressPoints, useRun, useSuite, useSuiteReport } from '../api/queries.ts';
+import type { ReportFormat, SuiteView } from '../api/types.ts';
+import { ComparisonChart, UnsteadyRuns } from '../components/ComparisonChart.tsx';
+import { Measured } from '../components/Measured.tsx';
+import { VerdictDelta } from '../components/Verdict.tsx';
 import { READ_ONLY_WHY } from '../lib/access.ts';
 import { Ago, ErrorBox, JsonView, Loading, Panel, ProgressBar, StatusBadge, useNow } from '../components/common.tsx';
 import { LineChart } from '../components/LineChart.tsx';
-import { buildComparison, suiteProgress, type ComparisonRow } from '../lib/comparison.ts';
-import { DASH, elapsed, formatDelta, formatDuration, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
+import { buildComparison, repetitionsText, suiteProgress, type ComparisonRow } from '../lib/comparison.ts';
+import { REPORT_FILES, reportFilename, saveText } from '../lib/download.ts';
+import { DASH, elapsed, formatDuration, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
 import { alignSeries, LOAD_TASK, seriesFromProgress, seriesFromResult } from '../lib/series.ts';
 import { isTerminal, statusStyle } from '../lib/status.ts';
+import { parseUnsteady, significanceText } from '../lib/verdict.ts';
 
 /** Distinct, colour-blind-friendly line colours (Okabe-Ito). */
 export const PALETTE = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#000000'];
 
-function Delta({ pct, higherIsBetter }: { pct: number | null; higherIsBetter: boolean }) {
-  const d = formatDelta(pct, higherIsBetter);
-  return <span className={`delta delta-${d.tone}`}>{d.text}</span>;
+/** A test's runs: how many completed of those planned, and a link to each (its status as a dot). */
+function RunLinks({ row }: { row: ComparisonRow }) {
+  if (!row.repetitions.length) return <span className="muted small">{row.repeat > 1 ? `0/${row.repeat}` : DASH}</span>;
+  // A single-run test keeps its run's id as the link, as before repetitions.
+  const single = row.repeat <= 1 && row.repetitions.length === 1;
+  return (
+    <span className="rep-links">
+      {!single && <span className="small rep-count">{repetitionsText(row)}</span>}
+      {row.repetitions.map((p) => {
+        const s = statusStyle(p.status);
+        const shaky = p.steadiness !== null && !p.steadiness.steady;
+        return (
+          <Link
+            key={p.repetition}
+            to={`/runs/${p.runId}`}
+            className="rep-link mono small"
+            title={`Run ${p.repetition} of ${row.name}: ${s.label} · ${shortId(p.runId)}${shaky ? ` · not steady: ${p.steadiness?.note ?? ''}` : ''}`}
+          >
+            <span className={`dot tone-dot-${s.tone}${s.tone === 'running' ? ' pulse' : ''}`} aria-hidden="true" />
+            {single ? shortId(p.runId) : `#${p.repetition}`}
+            {shaky && <span className="warn" aria-label="not steady">!</span>}
+          </Link>
+        );
+      })}
+    </span>
+  );
 }
 
 function TestsTable({ rows }: { rows: ComparisonRow[] }) {
@@ -36,7 +64,7 @@ function TestsTable({ rows }: { rows: ComparisonRow[] }) {
           <th className="num">Δ p95</th>
           <th className="num">p99</th>
           <th className="num">Errors</th>
-          <th>Run</th>
+          <th>Runs</th>
         </tr>
       </thead>
       <tbody>
@@ -72,15 +100,23 @@ function TestsTable({ rows }: { rows: ComparisonRow[] }) {
               )}
             </td>
             <td className="num strong">{formatTps(r.tps)}</td>
-            <td className="num">{r.isBaseline ? <span className="muted small">base</span> : <Delta pct={r.tpsDeltaPct} higherIsBetter />}</td>
+            <td className="num">
+              {r.isBaseline ? <span className="muted small">base</span> : <VerdictDelta pct={r.tpsDeltaPct} comparison={r.comparison?.tps} higherIsBetter />}
+            </td>
             <td className="num">{formatLatency(r.latency?.p50)}</td>
             <td className="num">{formatLatency(r.latency?.p95)}</td>
             <td className="num">
-              {r.isBaseline ? <span className="muted small">base</span> : <Delta pct={r.p95DeltaPct} higherIsBetter={false} />}
+              {r.isBaseline ? (
+                <span className="muted small">base</span>
+              ) : (
+                <VerdictDelta pct={r.p95DeltaPct} comparison={r.comparison?.p95} higherIsBetter={false} />
+              )}
             </td>
             <td className="num">{formatLatency(r.latency?.p99)}</td>
             <td className={`num${r.errors ? ' error-text' : ''}`}>{formatNumber(r.errors, 0)}</td>
-            <td className="mono small">{r.runId ? <Link to={`/runs/${r.runId}`}>{shortId(r.runId)}</Link> : DASH}</td>
+            <td>
+              <RunLinks row={r} />
+            </td>
           </tr>
         ))}
       </tbody>
@@ -88,13 +124,20 @@ function TestsTable({ rows }: { rows: ComparisonRow[] }) {
   );
 }
 
-/** The load of the test running now, from its live progress points (tests run one at a time). */
+/**
+ * The load running now, from its live progress points (runs go one at a time): the repetition
+ * of a test that is running and has measured nothing yet.
+ */
 function useLiveTest(suite: SuiteView) {
-  const running = suite.tests.find((t) => t.status === 'RUNNING' && t.run_id && !t.result && t.steps.includes(LOAD_TASK));
-  const run = useRun(running?.run_id ?? undefined);
+  const test = suite.tests.find((t) => t.status === 'RUNNING' && t.steps.includes(LOAD_TASK));
+  const rep = test?.repetitions.find((r) => (r.status === 'RUNNING' || r.status === 'QUEUED') && !r.result);
+  const run = useRun(rep?.run_id);
   const task = run.data?.tasks.find((t) => t.name === LOAD_TASK);
-  const { points } = useProgressPoints(running?.run_id ?? '', task?.status === 'RUNNING' ? task.id : undefined, true);
-  return useMemo(() => (running && task ? { name: running.name, series: seriesFromProgress(points, task.id) } : null), [running, task, points]);
+  const { points } = useProgressPoints(rep?.run_id ?? '', task?.status === 'RUNNING' ? task.id : undefined, true);
+  return useMemo(
+    () => (test && rep && task ? { name: test.repeat > 1 ? `${test.name} #${rep.repetition}` : test.name, series: seriesFromProgress(points, task.id) } : null),
+    [test, rep, task, points],
+  );
 }
 
 function TpsOverTime({ suite }: { suite: SuiteView }) {
@@ -118,8 +161,51 @@ function TpsOverTime({ suite }: { suite: SuiteView }) {
   }, [suite, live]);
   if (!chart.series.length) return null;
   return (
-    <Panel title="TPS over time, per test">
+    <Panel title="TPS over time, per test" actions={<span className="muted small">each test's last run</span>}>
       <LineChart x={chart.x} series={chart.series} height={240} yLabel="TPS" />
+    </Panel>
+  );
+}
+
+/** The report as a file: fetched with the token (never put in a URL), saved as a Blob. */
+function ReportDownloads({ suite }: { suite: SuiteView }) {
+  const api = useApi();
+  const ended = isTerminal(suite.status);
+  const download = useMutation({
+    mutationFn: async (format: ReportFormat) => {
+      const text = await api.suiteReportText(suite.id, format);
+      saveText(text, reportFilename(suite.name, format), REPORT_FILES[format].type);
+    },
+    onError: (err) => window.alert(`Cannot download the report: ${errorMessage(err)}`),
+  });
+  return (
+    <>
+      {(['markdown', 'junit'] as const).map((f) => (
+        <button
+          key={f}
+          type="button"
+          className="button"
+          disabled={!ended || download.isPending}
+          title={ended ? `Save ${reportFilename(suite.name, f)}` : 'Once the suite has ended'}
+          onClick={() => download.mutate(f)}
+        >
+          {REPORT_FILES[f].label}
+        </button>
+      ))}
+    </>
+  );
+}
+
+/** What each test ran on, from the report (fetched once the suite has ended). */
+function MeasuredPanel({ suite, baseline }: { suite: SuiteView; baseline: string | null }) {
+  const ended = isTerminal(suite.status);
+  const report = useSuiteReport(suite.id, ended);
+  if (!ended) return null;
+  const order = report.data?.order;
+  return (
+    <Panel title="What was measured" actions={order ? <span className="muted small">order: {order}</span> : undefined}>
+      {report.isPending ? <Loading what="the report" /> : report.data ? <Measured report={report.data} baseline={baseline} /> : null}
+      <ErrorBox error={report.error} title="Cannot load the report" />
     </Panel>
   );
 }
@@ -141,8 +227,10 @@ export default function SuitePage() {
   if (q.isPending) return <Loading what="suite" />;
   if (!suite || !comparison) return <ErrorBox error={q.error} title="Cannot load the suite" />;
   const progress = suiteProgress(suite);
-  const spec = suite.spec as { description?: string } | null;
+  const spec = suite.spec as { description?: string; order?: string } | null;
   const canCancel = !isTerminal(suite.status) && suite.status !== 'CANCELLING';
+  const significance = suite.result?.significance;
+  const unsteady = parseUnsteady(suite.result?.unsteady);
 
   return (
     <div className="page">
@@ -178,6 +266,12 @@ export default function SuitePage() {
               </dd>
             </div>
             <div>
+              <dt>Runs</dt>
+              <dd>
+                {progress.runsDone}/{progress.runsTotal} ended · {spec?.order ?? 'interleaved'}
+              </dd>
+            </div>
+            <div>
               <dt>Baseline</dt>
               <dd>{comparison.baseline ?? DASH}</dd>
             </div>
@@ -190,6 +284,7 @@ export default function SuitePage() {
           </dl>
         </div>
         <div className="actions">
+          <ReportDownloads suite={suite} />
           {canCancel && (
             <button
               type="button"
@@ -207,15 +302,42 @@ export default function SuitePage() {
       </header>
       <ErrorBox error={cancel.error} title="Cancel failed" />
       <ErrorBox error={q.error} title="Refresh failed" />
-      {suite.error && <div className="error-box">Suite error: {suite.error}</div>}
+      {suite.error &&
+        (suite.status === 'REGRESSED' ? (
+          <div className="warn-box" role="status">
+            <strong>Regressed</strong>: {suite.error}
+          </div>
+        ) : (
+          <div className="error-box">Suite error: {suite.error}</div>
+        ))}
 
-      <Panel title="Tests" actions={!comparison.final && !isTerminal(suite.status) ? <span className="muted small">deltas so far; final numbers when every test has ended</span> : undefined} className="flush">
+      <Panel
+        title="Tests"
+        actions={
+          <span className="muted small">
+            {!comparison.final && !isTerminal(suite.status)
+              ? 'medians of the runs so far; verdicts when every test has ended'
+              : 'TPS and latencies: medians of the runs'}
+          </span>
+        }
+        className="flush"
+      >
         <TestsTable rows={comparison.rows} />
       </Panel>
 
-      <Panel title="Comparison">
-        <ComparisonChart rows={comparison.rows} />
+      <Panel
+        title="Comparison"
+        actions={
+          <span className="muted small">
+            {significance ? `Against ${comparison.baseline}: ${significanceText(significance)}` : 'verdicts when every test has ended'}
+          </span>
+        }
+      >
+        <ComparisonChart rows={comparison.rows} confidence={significance?.confidence} />
+        <UnsteadyRuns rows={comparison.rows} unsteady={unsteady} />
       </Panel>
+
+      <MeasuredPanel suite={suite} baseline={comparison.baseline} />
 
       <TpsOverTime suite={suite} />
 

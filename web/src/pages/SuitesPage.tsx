@@ -61,8 +61,14 @@ function SuiteRow({
   selected: boolean;
   onSelect: (on: boolean) => void;
 }) {
-  // The list knows only the number of tests; the live view (fetched for running suites) knows how far they are.
-  const progress = view ? suiteProgress(view) : isTerminal(s.status) ? { done: s.tests, total: s.tests } : null;
+  // The list knows only the number of tests; the live view (fetched for running suites) knows how
+  // far their runs are (interleaved tests all end in the last round: runs tell more than tests).
+  const live = view ? suiteProgress(view) : null;
+  const progress = live
+    ? { done: live.runsDone, total: live.runsTotal, unit: ' runs' }
+    : isTerminal(s.status)
+      ? { done: s.tests, total: s.tests, unit: '' }
+      : null;
   const status = view?.status ?? s.status;
   const running = view?.tests.filter((t) => t.status === 'RUNNING').map((t) => t.name) ?? [];
   return (
@@ -85,6 +91,7 @@ function SuiteRow({
             <ProgressBar done={progress.done} total={progress.total} tone={statusStyle(status).tone} />
             <span className="small">
               {progress.done}/{progress.total}
+              {progress.unit}
             </span>
           </span>
         ) : (
