@@ -145,12 +145,17 @@ pub async fn build(reads: &dyn ReadStore, view: &SuiteView) -> Result<Report, St
             continue;
         };
         let tasks = reads.tasks(rep.run_id).await?;
-        let db: Option<PostgresInstance> = tasks
-            .iter()
-            .find(|t| t.name == TestStep::RunDatabaseContainers.as_str())
-            .and_then(|t| t.output.clone())
-            .and_then(|o| serde_json::from_value(o).ok());
-        environments.push(environment(&test.name, db.as_ref(), rep.result.as_ref()));
+        let output_of = |step: TestStep| {
+            tasks
+                .iter()
+                .find(|t| t.name == step.as_str())
+                .and_then(|t| t.output.clone())
+        };
+        let db: Option<PostgresInstance> =
+            output_of(TestStep::RunDatabaseContainers).and_then(|o| serde_json::from_value(o).ok());
+        let load: Option<LoadResult> =
+            output_of(crate::stroppy::steps::LOAD).and_then(|o| serde_json::from_value(o).ok());
+        environments.push(environment(&test.name, db.as_ref(), load.as_ref()));
     }
     let baseline = view.result.as_ref().map(|r| r.baseline.clone());
     let base_settings: Option<Vec<PgSetting>> = baseline

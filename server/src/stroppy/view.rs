@@ -173,7 +173,18 @@ pub struct RepetitionView {
     pub run_id: Uuid,
     pub status: TestStatus,
     pub error: Option<String>,
+    /// Its measured load, without the machine and database samples and the tool's report
+    /// (they are in the run's `run-stroppy-test` output): a suite is read often.
     pub result: Option<LoadResult>,
+}
+
+fn without_samples(result: LoadResult) -> LoadResult {
+    LoadResult {
+        system: Vec::new(),
+        database: Vec::new(),
+        summary: String::new(),
+        ..result
+    }
 }
 
 /// A suite in a list.
@@ -249,7 +260,7 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
                 run_id: child.id,
                 status: child.status.into(),
                 error: child.error.clone(),
-                result,
+                result: result.map(without_samples),
             });
         }
         let started = view.repetitions.len();
