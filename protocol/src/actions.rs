@@ -99,6 +99,10 @@ pub struct PostgresStartInput {
     /// The `postgres` role's password: every connection over TCP needs it (scram-sha-256,
     /// never `trust`). At least 16 characters.
     pub password: String,
+    /// Load `pg_stat_statements` (the agent sets `shared_preload_libraries` for it and
+    /// creates the extension), so loads can report their top statements.
+    #[serde(default)]
+    pub stat_statements: bool,
 }
 
 fn default_instance() -> String {
@@ -191,6 +195,9 @@ pub struct PgbenchInput {
     /// Query protocol: `simple`, `extended` or `prepared`.
     #[serde(default)]
     pub protocol: Option<String>,
+    /// Report the top statements of the measured window (`pg_stat_statements` loaded).
+    #[serde(default)]
+    pub stat_statements: bool,
 }
 
 fn default_user() -> String {
@@ -292,6 +299,9 @@ pub struct StroppyRunInput {
     /// Extra command-line arguments, appended.
     #[serde(default)]
     pub args: Vec<String>,
+    /// Report the top statements of the measured window (`pg_stat_statements` loaded).
+    #[serde(default)]
+    pub stat_statements: bool,
 }
 
 /// What a load run measured: the shape shared by pgbench and Stroppy results.
@@ -329,6 +339,22 @@ pub struct LoadResult {
     /// The database's activity over the measured window (its statistics views).
     #[serde(default)]
     pub database: Vec<DatabasePoint>,
+    /// The statements that took the most time in the measured window
+    /// (`pg_stat_statements`, when the test asked for it).
+    #[serde(default)]
+    pub top_statements: Vec<StatementStat>,
+}
+
+/// A statement's share of the measured window, from `pg_stat_statements`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatementStat {
+    /// Normalised text (constants as `$1`), cut at 500 characters.
+    pub query: String,
+    pub calls: f64,
+    pub total_ms: f64,
+    pub mean_ms: f64,
+    pub rows: f64,
 }
 
 /// One sample of a machine, rates over the second before it.

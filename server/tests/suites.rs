@@ -296,7 +296,7 @@ async fn a_regression_is_the_suites_status_a_failed_junit_case_and_the_exit_code
     let file = data.path().join("regression.yaml");
     std::fs::write(
         &file,
-        "name: sure-regression\ntarget: local\nbaseline: fast\ndefaults:\n  database: {version: 15}\n  workload: {driver: pgbench, duration: 2s, repeat: 3, clients: 4, threads: 2, builtin: select-only}\ntests:\n  - name: fast\n  - name: slow\n    workload: {clients: 1, threads: 1, builtin: tpcb-like}\n",
+        "name: sure-regression\ntarget: local\nbaseline: fast\ndefaults:\n  database: {version: 15, stat_statements: true}\n  workload: {driver: pgbench, duration: 2s, repeat: 3, clients: 4, threads: 2, builtin: select-only}\ntests:\n  - name: fast\n  - name: slow\n    workload: {clients: 1, threads: 1, builtin: tpcb-like}\n",
     )
     .unwrap();
     let (junit, markdown) = (data.path().join("junit.xml"), data.path().join("report.md"));
@@ -327,6 +327,18 @@ async fn a_regression_is_the_suites_status_a_failed_junit_case_and_the_exit_code
     let tps = &suite["result"]["tests"][1]["comparison"]["tps"];
     assert_eq!(tps["verdict"], "regression", "{tps:#}");
     assert!(tps["high"].as_f64().unwrap() < 0.98, "{tps:#}");
+
+    // pg_stat_statements, asked for: the measured window's top statements.
+    let top = &suite["tests"][0]["result"]["top_statements"];
+    let first = &top[0];
+    assert!(first["calls"].as_f64().unwrap() > 100.0, "{top:#}");
+    assert!(
+        first["query"]
+            .as_str()
+            .unwrap()
+            .contains("pgbench_accounts"),
+        "{top:#}"
+    );
 
     let text = std::fs::read_to_string(&junit).unwrap();
     let xml = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
@@ -359,6 +371,7 @@ async fn a_regression_is_the_suites_status_a_failed_junit_case_and_the_exit_code
         "{report}"
     );
     assert!(report.contains("regression"), "{report}");
+    assert!(report.contains("| top statements |"), "{report}");
 
     // Kept under a name, it is what a later suite compares with.
     let api = Api::new(&server.base, ADMIN_TOKEN);

@@ -115,15 +115,20 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
 
     let mut stdout = String::new();
     let mut series = Vec::new();
+    let database = sampler::Database {
+        host: input.host.clone(),
+        port: input.port,
+        user: input.user.clone(),
+        database: input.database.clone(),
+        password: input.password.clone(),
+    };
+    if input.stat_statements && !sampler::reset_statements(&database, &ctx.attempt_dir).await {
+        ctx.log
+            .line("ratchet-agent: pg_stat_statements is not loaded: no top statements");
+    }
     let sampler = Sampler::start(
         sampler::interval_for(input.duration_s),
-        Some(sampler::Database {
-            host: input.host.clone(),
-            port: input.port,
-            user: input.user.clone(),
-            database: input.database.clone(),
-            password: input.password.clone(),
-        }),
+        Some(database.clone()),
         &ctx.attempt_dir,
     );
     let finished = process::run(&load, ctx, |stream, line| match stream {
@@ -145,11 +150,16 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         }
     })
     .await;
-    let (system, database) = sampler.finish().await;
+    let (system, samples) = sampler.finish().await;
     let finished = finished?;
     if !finished.success() {
         return Err(ActionError::retryable(finished.failure("pgbench")));
     }
+    let top_statements = if input.stat_statements {
+        sampler::top_statements(&database, &ctx.attempt_dir).await
+    } else {
+        Vec::new()
+    };
 
     let summary = parse_summary(&stdout)
         .map_err(|e| ActionError::fatal(format!("cannot read pgbench's report: {e}\n{stdout}")))?;
@@ -177,7 +187,8 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         warmup_tps,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
         system,
-        database,
+        database: samples,
+        top_statements,
     };
     ctx.log.line(format!(
         "ratchet-agent: {:.1} tps, latency p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, {} transactions, {} failed",

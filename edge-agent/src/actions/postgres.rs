@@ -263,6 +263,10 @@ async fn start_native(
     for (key, value) in settings {
         conf.push_str(&format!("{key} = {}\n", quote(value)));
     }
+    if input.stat_statements {
+        // The agent's own line, not a suite's setting (those may not load libraries).
+        conf.push_str("shared_preload_libraries = 'pg_stat_statements'\n");
+    }
     append(&data.join("postgresql.conf"), &conf)?;
     // Load generators connect over TCP from the benchmark's network (loopback for local
     // machines; a private subnet for cloud ones).
@@ -314,6 +318,16 @@ async fn start_native(
         "ratchet-agent: PostgreSQL {server_version} accepts connections on {}:{}",
         input.listen_address, input.port
     ));
+    if input.stat_statements {
+        create_stat_statements(
+            ctx,
+            &bin,
+            &input.listen_address,
+            input.port,
+            &input.password,
+        )
+        .await?;
+    }
     let settings = settings_in_effect(
         ctx,
         &bin,
@@ -422,6 +436,43 @@ async fn wait_ready(
     Err(ActionError::retryable(format!(
         "PostgreSQL on {host}:{port} did not accept connections within {READY_TIMEOUT:?}: {last}"
     )))
+}
+
+async fn create_stat_statements(
+    ctx: &ActionContext,
+    bin: &Path,
+    host: &str,
+    port: u16,
+    password: &str,
+) -> Result<(), ActionError> {
+    let out = process::clean_command(bin.join("psql"), &ctx.attempt_dir)
+        .env("PGPASSWORD", password)
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            host,
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+        ])
+        .args([
+            "-d",
+            "postgres",
+            "-c",
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+        ])
+        .output()
+        .await
+        .map_err(|e| ActionError::fatal(format!("cannot run psql from {}: {e}", bin.display())))?;
+    if !out.status.success() {
+        return Err(ActionError::fatal(format!(
+            "cannot create the pg_stat_statements extension (is PostgreSQL's contrib installed?): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 /// Every row of `pg_settings`, the ones changed from their built-in default first: what
@@ -557,6 +608,10 @@ pub fn docker_run_args(input: &PostgresStartInput) -> Result<Vec<String>, Action
         args.push("-c".into());
         args.push(format!("{key}={value}"));
     }
+    if input.stat_statements {
+        args.push("-c".into());
+        args.push("shared_preload_libraries=pg_stat_statements".into());
+    }
     Ok(args)
 }
 
@@ -606,6 +661,32 @@ async fn start_docker(ctx: &ActionContext, input: &PostgresStartInput) -> Action
         })
         .await?;
         if answer.success() && !version.is_empty() {
+            if input.stat_statements {
+                let create = Cmd::new("docker")
+                    .args([
+                        "exec",
+                        "--env",
+                        "PGPASSWORD",
+                        &container,
+                        "psql",
+                        "-X",
+                        "-q",
+                    ])
+                    .args(["-h", &input.listen_address, "-p", &input.port.to_string()])
+                    .args([
+                        "-U",
+                        "postgres",
+                        "-c",
+                        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+                    ])
+                    .env("PGPASSWORD", &input.password);
+                let created = process::run(&create, ctx, |_, _| {}).await?;
+                if !created.success() {
+                    return Err(ActionError::fatal(
+                        created.failure("CREATE EXTENSION pg_stat_statements"),
+                    ));
+                }
+            }
             return output(&PostgresInstance {
                 name: input.name.clone(),
                 runtime: PostgresRuntime::Docker,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use procfs::{Current, CurrentSI, KernelStats, Meminfo};
-use protocol::actions::{DatabasePoint, SystemPoint};
+use protocol::actions::{DatabasePoint, StatementStat, SystemPoint};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -218,6 +218,37 @@ async fn stats_query(db: &Database, home: &Path) -> Option<String> {
            WHERE state = 'active' AND wait_event IS NOT NULL AND pid <> pg_backend_pid() GROUP BY 1) x)\
          ) FROM pg_stat_database"
     ))
+}
+
+/// Forget what `pg_stat_statements` counted so far (the initialisation, the warm-up), so
+/// the top statements are the measured window's. False when it is not loaded.
+pub async fn reset_statements(db: &Database, home: &Path) -> bool {
+    psql(db, "SELECT pg_stat_statements_reset()", home)
+        .await
+        .is_some()
+}
+
+/// The statements that took the most time since the reset, most first.
+pub async fn top_statements(db: &Database, home: &Path) -> Vec<StatementStat> {
+    // `total_exec_time` since PostgreSQL 13 (`total_time` before).
+    let version: u32 = psql(db, "SHOW server_version_num", home)
+        .await
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let (total, mean) = if version >= 130000 {
+        ("total_exec_time", "mean_exec_time")
+    } else {
+        ("total_time", "mean_time")
+    };
+    let query = format!(
+        "SELECT coalesce(json_agg(s), '[]') FROM (SELECT left(query, 500) AS query, calls::float8 AS calls, \
+         {total} AS total_ms, {mean} AS mean_ms, rows::float8 AS rows FROM pg_stat_statements \
+         WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY {total} DESC LIMIT 10) s"
+    );
+    psql(db, &query, home)
+        .await
+        .and_then(|out| serde_json::from_str(out.trim()).ok())
+        .unwrap_or_default()
 }
 
 async fn psql(db: &Database, query: &str, home: &Path) -> Option<String> {

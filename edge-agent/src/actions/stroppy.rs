@@ -282,9 +282,17 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
     let report = ctx.attempt_dir.join("stroppy-report.json");
     let cmd = command(&input, &binary, &report).cwd(&ctx.attempt_dir);
     let mut text = String::new();
+    let target = database_of(&input);
+    if input.stat_statements
+        && let Some(db) = &target
+        && !sampler::reset_statements(db, &ctx.attempt_dir).await
+    {
+        ctx.log
+            .line("ratchet-agent: pg_stat_statements is not loaded: no top statements");
+    }
     let sampler = Sampler::start(
         sampler::interval_for(input.duration_s),
-        database_of(&input),
+        target.clone(),
         &ctx.attempt_dir,
     );
     let finished = process::run(&cmd, ctx, |_, line| {
@@ -294,6 +302,10 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
     .await;
     let (system, database) = sampler.finish().await;
     let finished = finished?;
+    let top_statements = match (&target, input.stat_statements) {
+        (Some(db), true) => sampler::top_statements(db, &ctx.attempt_dir).await,
+        _ => Vec::new(),
+    };
     if !finished.success() {
         return Err(ActionError::retryable(finished.failure("stroppy")));
     }
@@ -328,6 +340,7 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
         machine: Some(crate::machine::describe(&ctx.work_dir)),
         system,
         database,
+        top_statements,
     };
     output(&result)
 }

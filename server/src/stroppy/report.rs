@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use engine::store::{ReadStore, StoreError};
-use protocol::actions::{LoadResult, MachineInfo, PgSetting, PostgresInstance};
+use protocol::actions::{LoadResult, MachineInfo, PgSetting, PostgresInstance, StatementStat};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -51,6 +51,8 @@ pub struct Environment {
     pub vs_baseline: Vec<SettingDiff>,
     /// The measured window on average (from the per-second samples).
     pub during_load: Option<LoadProfile>,
+    /// The statements that took the most time (`database.stat_statements: true`).
+    pub top_statements: Vec<StatementStat>,
 }
 
 /// A run's machine and database activity, averaged over its measured window.
@@ -210,6 +212,7 @@ fn environment(
             .unwrap_or_default(),
         vs_baseline: Vec::new(),
         during_load: load.and_then(profile),
+        top_statements: load.map(|l| l.top_statements.clone()).unwrap_or_default(),
     }
 }
 
@@ -408,6 +411,18 @@ pub fn markdown(report: &Report) -> String {
                 p.checkpoints,
                 if waits.is_empty() { String::new() } else { format!("; waits: {}", waits.join(", ")) },
             ));
+        }
+        if !env.top_statements.is_empty() {
+            out.push_str("\n| top statements | calls | total ms | mean ms |\n|---|---|---|---|\n");
+            for st in env.top_statements.iter().take(5) {
+                out.push_str(&format!(
+                    "| `{}` | {:.0} | {:.1} | {:.3} |\n",
+                    escape_cell(&st.query).replace('`', "'"),
+                    st.calls,
+                    st.total_ms,
+                    st.mean_ms
+                ));
+            }
         }
         if !env.vs_baseline.is_empty() {
             out.push_str("\n| setting | baseline | this test |\n|---|---|---|\n");

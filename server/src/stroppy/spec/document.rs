@@ -198,6 +198,9 @@ pub struct DatabasePatch {
     pub settings: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware: Option<HardwarePatch>,
+    /// Load `pg_stat_statements` and report the load's top statements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat_statements: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -617,6 +617,10 @@ impl Expander {
             }
         }
         let db_hardware = self.resolve_hardware(&all, HwSection::Database, missing);
+        let stat_statements = pick(&all, &["database", "stat_statements"], |l| {
+            l.database.and_then(|d| d.stat_statements)
+        })
+        .is_some_and(|p| p.value);
         let workload = self.resolve_workload(&all, missing);
         let repeat = pick(&all, &["workload", "repeat"], |l| {
             l.workload.and_then(|w| w.repeat)
@@ -637,6 +641,7 @@ impl Expander {
                 version: version?.value,
                 settings,
                 hardware: db_hardware,
+                stat_statements,
             },
             workload: workload?,
             loader: LoaderSpec {

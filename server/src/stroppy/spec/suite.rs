@@ -154,6 +154,9 @@ pub struct DatabaseSpec {
     /// Always set when the target is `yandex`; the local provider may ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware: Option<Hardware>,
+    /// `pg_stat_statements` loaded, the top statements reported.
+    #[serde(default)]
+    pub stat_statements: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

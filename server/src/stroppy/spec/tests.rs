@@ -200,7 +200,8 @@ fn minimal_suite_fills_in_defaults() {
             database: DatabaseSpec {
                 version: 15,
                 settings: BTreeMap::new(),
-                hardware: None
+                hardware: None,
+                stat_statements: false,
             },
             workload: Workload::Pgbench {
                 duration: Duration::from_secs(20),

@@ -235,6 +235,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         settings: input.test.database.settings.clone(),
         image: None,
         password: password.clone(),
+        stat_statements: input.test.database.stat_statements,
     };
     let duration_s = input.test.workload.duration_s().max(1);
     let driver = input.test.workload.driver().as_str();
@@ -260,6 +261,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 warmup_s: input.test.warmup.as_secs(),
                 builtin: *builtin,
                 protocol: None,
+                stat_statements: input.test.database.stat_statements,
             }),
             None,
         ),
@@ -284,6 +286,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 scale: *scale,
                 env: env.clone(),
                 args: Vec::new(),
+                stat_statements: input.test.database.stat_statements,
             }),
             Some(StroppyInstallInput {
                 version: version.clone(),
