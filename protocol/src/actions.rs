@@ -198,6 +198,13 @@ pub struct PgbenchInput {
     /// Report the top statements of the measured window (`pg_stat_statements` loaded).
     #[serde(default)]
     pub stat_statements: bool,
+    /// Measured runs on this database, one after the other (each after its warm-up).
+    #[serde(default = "default_repeat")]
+    pub repeat: u32,
+}
+
+fn default_repeat() -> u32 {
+    1
 }
 
 fn default_user() -> String {
@@ -302,6 +309,9 @@ pub struct StroppyRunInput {
     /// Report the top statements of the measured window (`pg_stat_statements` loaded).
     #[serde(default)]
     pub stat_statements: bool,
+    /// Measured runs on this database, one after the other (each after its warm-up).
+    #[serde(default = "default_repeat")]
+    pub repeat: u32,
 }
 
 /// What a load run measured: the shape shared by pgbench and Stroppy results.
@@ -343,6 +353,32 @@ pub struct LoadResult {
     /// (`pg_stat_statements`, when the test asked for it).
     #[serde(default)]
     pub top_statements: Vec<StatementStat>,
+    /// With `repeat` > 1: every measured run, in order (the fields above are the first's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
+    pub repetitions: Vec<LoadResult>,
+}
+
+impl LoadResult {
+    /// One result for the measured runs of a load: the first, carrying all of them.
+    pub fn of_runs(mut runs: Vec<LoadResult>) -> LoadResult {
+        if runs.len() <= 1 {
+            return runs.pop().unwrap_or_default();
+        }
+        LoadResult {
+            repetitions: runs.clone(),
+            ..runs.swap_remove(0)
+        }
+    }
+
+    /// The measured runs this result stands for (itself, for a single run).
+    pub fn runs(self) -> Vec<LoadResult> {
+        if self.repetitions.is_empty() {
+            vec![self]
+        } else {
+            self.repetitions
+        }
+    }
 }
 
 /// A statement's share of the measured window, from `pg_stat_statements`.

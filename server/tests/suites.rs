@@ -285,7 +285,8 @@ async fn report_text(api: &Api, id: &str, format: &str) -> String {
 }
 
 /// A sure regression: `slow` runs TPC-B-like transactions from one client where the
-/// baseline runs read-only ones from four. Driven through the CLI as CI would: the suite
+/// baseline runs read-only ones from four; sequential, so each test's three runs share
+/// one database. Driven through the CLI as CI would: the suite
 /// says REGRESSED, `--fail-on regression` fails the command, and the JUnit file marks
 /// `slow` failed and the others passed. Then the suite is kept as the named baseline
 /// `nightly`, and a later suite is compared with its test `fast`.
@@ -296,7 +297,7 @@ async fn a_regression_is_the_suites_status_a_failed_junit_case_and_the_exit_code
     let file = data.path().join("regression.yaml");
     std::fs::write(
         &file,
-        "name: sure-regression\ntarget: local\nbaseline: fast\ndefaults:\n  database: {version: 15, stat_statements: true}\n  workload: {driver: pgbench, duration: 2s, repeat: 3, clients: 4, threads: 2, builtin: select-only}\ntests:\n  - name: fast\n  - name: slow\n    workload: {clients: 1, threads: 1, builtin: tpcb-like}\n",
+        "name: sure-regression\ntarget: local\nbaseline: fast\norder: sequential\ndefaults:\n  database: {version: 15, stat_statements: true}\n  workload: {driver: pgbench, duration: 2s, repeat: 3, clients: 4, threads: 2, builtin: select-only}\ntests:\n  - name: fast\n  - name: slow\n    workload: {clients: 1, threads: 1, builtin: tpcb-like}\n",
     )
     .unwrap();
     let (junit, markdown) = (data.path().join("junit.xml"), data.path().join("report.md"));
@@ -327,6 +328,25 @@ async fn a_regression_is_the_suites_status_a_failed_junit_case_and_the_exit_code
     let tps = &suite["result"]["tests"][1]["comparison"]["tps"];
     assert_eq!(tps["verdict"], "regression", "{tps:#}");
     assert!(tps["high"].as_f64().unwrap() < 0.98, "{tps:#}");
+
+    // In sequential order each test's repetitions reuse one database: one test run each.
+    for test in suite["tests"].as_array().unwrap() {
+        let reps = test["repetitions"].as_array().unwrap();
+        assert_eq!(reps.len(), 3, "{test:#}");
+        assert!(
+            reps.iter()
+                .all(|r| r["run_id"] == test["run_id"] && r["result"]["tps"].is_number()),
+            "{test:#}"
+        );
+    }
+    let run = Api::new(&server.base, ADMIN_TOKEN)
+        .run(suite["tests"][0]["run_id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        run["children"].as_array().unwrap().len(),
+        1,
+        "one provisioning for three runs"
+    );
 
     // pg_stat_statements, asked for: the measured window's top statements.
     let top = &suite["tests"][0]["result"]["top_statements"];

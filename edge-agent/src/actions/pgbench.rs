@@ -32,58 +32,79 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
             "invalid input: `duration_s`, `clients`, `threads` and `scale` must be at least 1",
         ));
     }
-    let connection = |cmd: Cmd| {
-        let cmd = cmd
-            .args([
-                "-h",
-                &input.host,
-                "-p",
-                &input.port.to_string(),
-                "-U",
-                &input.user,
-            ])
-            .cwd(&ctx.attempt_dir);
-        match &input.password {
-            Some(p) => cmd.env("PGPASSWORD", p),
-            None => cmd,
-        }
-    };
-
     if input.init {
-        let init =
-            connection(Cmd::new("pgbench").args(["-i", "-q", "-s", &input.scale.to_string()]))
-                .arg(&input.database);
+        let init = connect(
+            Cmd::new("pgbench").args(["-i", "-q", "-s", &input.scale.to_string()]),
+            &input,
+            ctx,
+        )
+        .arg(&input.database);
         let finished = process::run(&init, ctx, |_, _| {}).await?;
         if !finished.success() {
             return Err(ActionError::retryable(finished.failure("pgbench -i")));
         }
     }
-
-    // The same load for the warm-up and the measured window; only the latter is logged
-    // per transaction.
-    let load_for = |seconds: u64| {
-        let mut load = connection(Cmd::new("pgbench"))
-            .args(["-b", input.builtin.as_str()])
-            .args([
-                "-c",
-                &input.clients.to_string(),
-                "-j",
-                &input.threads.to_string(),
-            ])
-            .args(["-T", &seconds.to_string(), "-P", "1"]);
-        if let Some(p) = &input.protocol {
-            load = load.args(["-M", p]);
+    // Repetitions on one database, initialised once: each has its own warm-up.
+    let repeat = input.repeat.max(1);
+    let mut runs = Vec::new();
+    for r in 1..=repeat {
+        if repeat > 1 {
+            ctx.log
+                .line(format!("ratchet-agent: measured run {r} of {repeat}"));
         }
-        load
-    };
+        runs.push(measure(ctx, &input, r).await?);
+    }
+    output(&LoadResult::of_runs(runs))
+}
 
+/// A pgbench command line to the database (its password in the environment).
+fn connect(cmd: Cmd, input: &PgbenchInput, ctx: &ActionContext) -> Cmd {
+    let cmd = cmd
+        .args([
+            "-h",
+            &input.host,
+            "-p",
+            &input.port.to_string(),
+            "-U",
+            &input.user,
+        ])
+        .cwd(&ctx.attempt_dir);
+    match &input.password {
+        Some(p) => cmd.env("PGPASSWORD", p),
+        None => cmd,
+    }
+}
+
+/// The load for `seconds`: the same for the warm-up and the measured window.
+fn load_for(input: &PgbenchInput, ctx: &ActionContext, seconds: u64) -> Cmd {
+    let mut load = connect(Cmd::new("pgbench"), input, ctx)
+        .args(["-b", input.builtin.as_str()])
+        .args([
+            "-c",
+            &input.clients.to_string(),
+            "-j",
+            &input.threads.to_string(),
+        ])
+        .args(["-T", &seconds.to_string(), "-P", "1"]);
+    if let Some(p) = &input.protocol {
+        load = load.args(["-M", p]);
+    }
+    load
+}
+
+/// One warm-up (discarded) and one measured window, logged per transaction.
+async fn measure(
+    ctx: &ActionContext,
+    input: &PgbenchInput,
+    run: u32,
+) -> Result<LoadResult, ActionError> {
     let warmup_tps = if input.warmup_s > 0 {
         ctx.log.line(format!(
             "ratchet-agent: warming up for {} s (not measured)",
             input.warmup_s
         ));
         let mut report = String::new();
-        let warmup = load_for(input.warmup_s).arg(&input.database);
+        let warmup = load_for(input, ctx, input.warmup_s).arg(&input.database);
         let finished = process::run(&warmup, ctx, |stream, line| {
             if stream == Stream::Stdout {
                 report.push_str(line);
@@ -107,8 +128,8 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         None
     };
 
-    let log_prefix = ctx.attempt_dir.join("pgbench_log");
-    let load = load_for(input.duration_s)
+    let log_prefix = ctx.attempt_dir.join(format!("pgbench_log_{run}"));
+    let load = load_for(input, ctx, input.duration_s)
         .arg("-l")
         .arg(format!("--log-prefix={}", log_prefix.display()))
         .arg(&input.database);
@@ -166,6 +187,10 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
     let logs = transaction_logs(&log_prefix)?;
     let latencies = pgbench_parse::read_transaction_logs(&logs)
         .map_err(|e| ActionError::fatal(format!("cannot read pgbench's transaction log: {e}")))?;
+    // The logs are read: a day of repetitions should not fill the disk.
+    for log in &logs {
+        let _ = std::fs::remove_file(log);
+    }
     let result = LoadResult {
         tool: "pgbench".into(),
         tps: summary.tps,
@@ -189,12 +214,13 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         system,
         database: samples,
         top_statements,
+        repetitions: Vec::new(),
     };
     ctx.log.line(format!(
         "ratchet-agent: {:.1} tps, latency p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, {} transactions, {} failed",
         result.tps, result.latency_ms.p50, result.latency_ms.p95, result.latency_ms.p99, result.transactions, result.errors
     ));
-    output(&result)
+    Ok(result)
 }
 
 /// `pgbench --version`'s answer, e.g. `pgbench (PostgreSQL) 15.14`.

@@ -261,6 +261,27 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
         })?,
     };
     let tool_version = tool_version(&binary, ctx).await;
+    // Repetitions on one database: each has its own warm-up.
+    let repeat = input.repeat.max(1);
+    let mut runs = Vec::new();
+    for r in 1..=repeat {
+        if repeat > 1 {
+            ctx.log
+                .line(format!("ratchet-agent: measured run {r} of {repeat}"));
+        }
+        runs.push(measure(ctx, &input, &binary, tool_version.as_deref(), r).await?);
+    }
+    output(&LoadResult::of_runs(runs))
+}
+
+/// One warm-up (discarded) and one measured run.
+async fn measure(
+    ctx: &ActionContext,
+    input: &StroppyRunInput,
+    binary: &Path,
+    tool_version: Option<&str>,
+    run: u32,
+) -> Result<LoadResult, ActionError> {
     if input.warmup_s > 0 {
         ctx.log.line(format!(
             "ratchet-agent: warming up for {} s (not measured)",
@@ -271,7 +292,7 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
             ..input.clone()
         };
         let report = ctx.attempt_dir.join("stroppy-warmup-report.json");
-        let cmd = command(&warmup, &binary, &report).cwd(&ctx.attempt_dir);
+        let cmd = command(&warmup, binary, &report).cwd(&ctx.attempt_dir);
         let finished = process::run(&cmd, ctx, |_, _| {}).await?;
         if !finished.success() {
             return Err(ActionError::retryable(
@@ -279,10 +300,10 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
             ));
         }
     }
-    let report = ctx.attempt_dir.join("stroppy-report.json");
-    let cmd = command(&input, &binary, &report).cwd(&ctx.attempt_dir);
+    let report = ctx.attempt_dir.join(format!("stroppy-report-{run}.json"));
+    let cmd = command(input, binary, &report).cwd(&ctx.attempt_dir);
     let mut text = String::new();
-    let target = database_of(&input);
+    let target = database_of(input);
     if input.stat_statements
         && let Some(db) = &target
         && !sampler::reset_statements(db, &ctx.attempt_dir).await
@@ -334,15 +355,16 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
         duration_s: summary.duration_s.unwrap_or(input.duration_s as f64),
         series: Vec::new(),
         summary: text,
-        tool_version,
+        tool_version: tool_version.map(str::to_string),
         command: Some(cmd.display()),
         warmup_tps: None,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
         system,
         database,
         top_statements,
+        repetitions: Vec::new(),
     };
-    output(&result)
+    Ok(result)
 }
 
 /// The database the driver URL names (`postgres://user@host:port/db`), for the sampler.

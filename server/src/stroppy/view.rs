@@ -252,19 +252,28 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
             view.steps_done += tasks.iter().filter(|t| t.status.is_terminal()).count();
             view.steps_total += tasks.len();
             steps_per_run = steps_per_run.max(tasks.len());
-            if result.is_some() {
-                view.result = result.clone();
+            // A test run on a reused database measures several times.
+            let measured = result.map(LoadResult::runs).unwrap_or_default();
+            if let Some(last) = measured.last() {
+                view.result = Some(last.clone());
             }
-            view.repetitions.push(RepetitionView {
-                repetition,
-                run_id: child.id,
-                status: child.status.into(),
-                error: child.error.clone(),
-                result: result.map(without_samples),
-            });
+            let count = (test.runs_per_test_run() as usize).max(measured.len());
+            let mut measured = measured.into_iter();
+            for i in 0..count {
+                view.repetitions.push(RepetitionView {
+                    repetition: repetition + i as u32,
+                    run_id: child.id,
+                    status: child.status.into(),
+                    error: child.error.clone(),
+                    result: measured.next().map(without_samples),
+                });
+            }
         }
         let started = view.repetitions.len();
-        view.steps_total += steps_per_run * (test.repeat as usize).saturating_sub(started);
+        let runs_left = (test.repeat as usize)
+            .saturating_sub(started)
+            .div_ceil(test.runs_per_test_run() as usize);
+        view.steps_total += steps_per_run * runs_left;
         let statuses: Vec<TestStatus> = view.repetitions.iter().map(|r| r.status).collect();
         let unfinished = |s: &TestStatus| matches!(s, TestStatus::Running | TestStatus::Queued);
         view.status = if let Some(live) = statuses.iter().find(|s| unfinished(s)) {

@@ -239,6 +239,11 @@ pub struct WorkloadPatch {
     /// verdict needs 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat: Option<u32>,
+    /// Whether the repetitions run back to back on one database, initialised once (the
+    /// default where they can: on a cloud target, or with `order: sequential`), or each on
+    /// a fresh database (the only way interleaved repetitions run on the local target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_database: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
     /// pgbench: concurrent clients (`-c`).

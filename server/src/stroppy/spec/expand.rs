@@ -27,6 +27,7 @@ impl SuiteSpec {
     pub fn expand(&self) -> Result<Suite, DocumentErrors> {
         let mut x = Expander {
             target: self.target,
+            order: self.order.unwrap_or_default(),
             issues: Issues::default(),
         };
         x.check_name(&DocPath::root().key("name"), &self.name, "suite");
@@ -145,8 +146,8 @@ impl SuiteSpec {
         };
 
         if let Some(ttl) = self.ttl
-            && let Some(longest) = tests.iter().max_by_key(|t| t.load_s())
-            && longest.load_s() >= ttl.0.as_secs()
+            && let Some(longest) = tests.iter().max_by_key(|t| t.machine_load_s())
+            && longest.machine_load_s() >= ttl.0.as_secs()
         {
             x.issues.push(
                 DocPath::root().key("ttl"),
@@ -154,7 +155,7 @@ impl SuiteSpec {
                     "ttl {} is shorter than the load of test `{}` ({}): its machines would be destroyed mid-test",
                     humantime::format_duration(ttl.0),
                     longest.name,
-                    humantime::format_duration(std::time::Duration::from_secs(longest.load_s()))
+                    humantime::format_duration(std::time::Duration::from_secs(longest.machine_load_s()))
                 ),
             );
         }
@@ -355,6 +356,7 @@ pub(super) fn other(driver: Driver) -> Driver {
 
 pub(super) struct Expander {
     pub(super) target: Target,
+    pub(super) order: Order,
     pub(super) issues: Issues,
 }
 
@@ -630,6 +632,25 @@ impl Expander {
             l.workload.and_then(|w| w.warmup)
         })
         .map_or(std::time::Duration::ZERO, |p| p.value.0);
+        // Back to back is possible on machines of the test's own, or in sequential order.
+        let back_to_back = self.target != Target::Local || self.order == Order::Sequential;
+        let reuse = pick(&all, &["workload", "reuse_database"], |l| {
+            l.workload.and_then(|w| w.reuse_database)
+        });
+        if let Some(p) = &reuse
+            && p.value
+            && !back_to_back
+            && repeat > 1
+        {
+            self.issues.push(
+                p.path.clone(),
+                format!(
+                    "the {} repetitions of a local suite share this host's turn by turn, each on a fresh database: reusing one needs `order: sequential` (or set reuse_database: false)",
+                    self.order.as_str()
+                ),
+            );
+        }
+        let reuse_database = reuse.map_or(back_to_back, |p| p.value);
         let loader_hardware = self.resolve_hardware(&all, HwSection::Loader, missing);
 
         if self.issues.list.len() > before {
@@ -649,6 +670,7 @@ impl Expander {
             },
             repeat,
             warmup,
+            reuse_database,
         })
     }
 

@@ -50,26 +50,38 @@ pub struct NamedBaseline {
     pub suite_id: Option<uuid::Uuid>,
 }
 
-/// One measured run of a test: its `repetition`-th (from 1).
+/// A test run of the suite: the `repetition`-th run of a test (from 1), measuring `runs`
+/// times (more than once on a reused database).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repetition {
     /// Index into [`Suite::tests`].
     pub test: usize,
     pub repetition: u32,
+    pub runs: u32,
 }
 
 impl Suite {
-    /// Every repetition of every test, in the order they run.
+    /// Every test run of the suite, in the order they run: one per repetition, or one per
+    /// test whose repetitions reuse its database.
     pub fn schedule(&self) -> Vec<Repetition> {
-        let rounds = self.tests.iter().map(|t| t.repeat).max().unwrap_or(0);
-        let of = |test: usize, repetition: u32| Repetition { test, repetition };
+        // A test's test runs: repetition numbers 1, 1+n, 1+2n... measuring n each.
+        let test_runs = |t: &TestSpec| t.repeat.max(1).div_ceil(t.runs_per_test_run());
+        let rounds = self.tests.iter().map(test_runs).max().unwrap_or(0);
+        let of = |test: usize, round: u32| {
+            let runs = self.tests[test].runs_per_test_run();
+            Repetition {
+                test,
+                repetition: 1 + (round - 1) * runs,
+                runs,
+            }
+        };
         match self.order {
             Order::Interleaved => (1..=rounds)
                 .flat_map(|r| {
                     self.tests
                         .iter()
                         .enumerate()
-                        .filter(move |(_, t)| t.repeat >= r)
+                        .filter(move |(_, t)| test_runs(t) >= r)
                         .map(move |(i, _)| of(i, r))
                 })
                 .collect(),
@@ -78,7 +90,7 @@ impl Suite {
                     .tests
                     .iter()
                     .enumerate()
-                    .flat_map(|(i, t)| (1..=t.repeat).map(move |r| of(i, r)))
+                    .flat_map(|(i, t)| (1..=test_runs(t)).map(move |r| of(i, r)))
                     .collect();
                 if self.order == Order::Random {
                     use rand::SeedableRng;
@@ -131,6 +143,10 @@ pub struct TestSpec {
     /// Load run and discarded before each measured window.
     #[serde(default, with = "human_duration")]
     pub warmup: Duration,
+    /// The repetitions run back to back on one database (one test run, initialised once)
+    /// rather than each on a fresh one.
+    #[serde(default)]
+    pub reuse_database: bool,
 }
 
 fn one() -> u32 {
@@ -141,6 +157,20 @@ impl TestSpec {
     /// Warm-up and measured load, in whole seconds.
     pub fn load_s(&self) -> u64 {
         self.workload.duration_s() + self.warmup.as_secs()
+    }
+
+    /// Measured runs per test run: all of them on a reused database, else one.
+    pub fn runs_per_test_run(&self) -> u32 {
+        if self.reuse_database {
+            self.repeat.max(1)
+        } else {
+            1
+        }
+    }
+
+    /// How long one test run loads its machines: warm-up and load, once per run it makes.
+    pub fn machine_load_s(&self) -> u64 {
+        self.load_s() * u64::from(self.runs_per_test_run())
     }
 }
 

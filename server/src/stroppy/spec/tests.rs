@@ -213,6 +213,7 @@ fn minimal_suite_fills_in_defaults() {
             loader: LoaderSpec { hardware: None },
             repeat: 1,
             warmup: Duration::ZERO,
+            reuse_database: false,
         }]
     );
     assert_eq!(s.order, Order::Interleaved);
@@ -225,9 +226,13 @@ fn minimal_suite_fills_in_defaults() {
 // --- repetitions, order and significance ----------------------------------------
 
 fn design(extra: &str) -> Suite {
-    suite(&format!(
+    suite(&design_text(extra))
+}
+
+fn design_text(extra: &str) -> String {
+    format!(
         "name: s\ntarget: local\n{extra}\ndefaults:\n  database: {{version: 15}}\n  workload: {{driver: pgbench, duration: 5s, repeat: 3, warmup: 2s}}\ntests:\n  - name: a\n  - name: b\n  - name: c\n    workload: {{repeat: 2}}\n"
-    ))
+    )
 }
 
 fn order_of(s: &Suite) -> Vec<String> {
@@ -247,10 +252,52 @@ fn repetitions_run_interleaved_by_default_and_sequentially_when_asked() {
         order_of(&s),
         ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3"]
     );
+    // Interleaved on one host: each repetition on a fresh database.
+    assert!(
+        s.tests
+            .iter()
+            .all(|t| !t.reuse_database && t.runs_per_test_run() == 1)
+    );
     let s = design("order: sequential");
+    // Back to back: one test run per test, measuring all its repetitions on one database.
+    assert!(s.tests.iter().all(|t| t.reuse_database));
+    assert_eq!(order_of(&s), ["a1", "b1", "c1"]);
+    let runs: Vec<u32> = s.schedule().iter().map(|r| r.runs).collect();
+    assert_eq!(runs, [3, 3, 2]);
+    let s = suite(
+        &design_text("order: sequential")
+            .replace("warmup: 2s", "warmup: 2s, reuse_database: false"),
+    );
     assert_eq!(
         order_of(&s),
         ["a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2"]
+    );
+}
+
+#[test]
+fn a_database_is_reused_only_where_repetitions_run_back_to_back() {
+    let errors =
+        error_list(&design_text("").replace("warmup: 2s", "warmup: 2s, reuse_database: true"));
+    assert!(
+        errors.iter().any(
+            |(p, m)| p == "defaults.workload.reuse_database" && m.contains("order: sequential")
+        ),
+        "{errors:?}"
+    );
+    let cloud =
+        suite(&YANDEX_EXAMPLE.replace("    duration: 10m ", "    repeat: 3\n    duration: 10m "));
+    assert!(
+        cloud
+            .tests
+            .iter()
+            .all(|t| t.reuse_database && t.repeat == 3),
+        "cloud tests have machines of their own"
+    );
+    assert!(
+        cloud
+            .schedule()
+            .iter()
+            .all(|r| r.runs == 3 && r.repetition == 1)
     );
 }
 

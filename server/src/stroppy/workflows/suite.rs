@@ -9,7 +9,9 @@ use super::test_run::TestRunInput;
 use super::{Domain, TEST_RUN, VERSION, fatal, output, retryable};
 use crate::stroppy::baselines;
 use crate::stroppy::results::{self, TestOutcome};
-use crate::stroppy::spec::{Repetition, Suite, Target, parse_repetition_key, repetition_key};
+use crate::stroppy::spec::{
+    Repetition, Suite, Target, TestSpec, parse_repetition_key, repetition_key,
+};
 use crate::stroppy::steps;
 
 /// Input of a `stroppy-test-suite`.
@@ -65,6 +67,7 @@ pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
             test: test.clone(),
             ttl_s: suite.ttl.map(|t| t.0.as_secs()),
             repetition: r.repetition,
+            runs: r.runs,
         };
         Ok(Child::new(
             repetition_key(&test.name, r.repetition),
@@ -99,26 +102,34 @@ pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
         let children = batch.into_iter().map(child).collect::<Result<_, _>>()?;
         results.extend(ctx.run_children(TEST_RUN, VERSION, children).await?);
     }
-    let tests = results
-        .into_iter()
-        .map(|r| {
-            let result = r
-                .output
-                .as_ref()
-                .and_then(|o| o.get(steps::LOAD.as_str()))
-                .and_then(|v| serde_json::from_value::<LoadResult>(v.clone()).ok());
-            ctx.log(format!("test {}: {}", r.key, r.status));
-            let (name, repetition) = parse_repetition_key(&r.key);
-            TestOutcome {
+    let mut tests = Vec::new();
+    for r in results {
+        ctx.log(format!("test {}: {}", r.key, r.status));
+        let (name, first) = parse_repetition_key(&r.key);
+        let runs = suite
+            .tests
+            .iter()
+            .find(|t| t.name == name)
+            .map_or(1, TestSpec::runs_per_test_run);
+        let measured = r
+            .output
+            .as_ref()
+            .and_then(|o| o.get(steps::LOAD.as_str()))
+            .and_then(|v| serde_json::from_value::<LoadResult>(v.clone()).ok())
+            .map(LoadResult::runs)
+            .unwrap_or_default();
+        // One outcome per measured run; a run that never measured stands for all of its.
+        for i in 0..runs.max(measured.len() as u32) {
+            tests.push(TestOutcome {
                 name: name.to_string(),
-                repetition,
+                repetition: first + i,
                 run_id: r.run_id,
                 status: r.status.to_string(),
-                error: r.error,
-                result,
-            }
-        })
-        .collect();
+                error: r.error.clone(),
+                result: measured.get(i as usize).cloned(),
+            });
+        }
+    }
     output(&TestsRun { tests })
 }
 

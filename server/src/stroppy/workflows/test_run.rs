@@ -29,9 +29,12 @@ pub struct TestRunInput {
     /// The most the test's machines may live, in seconds (default: the load plus 3 hours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_s: Option<u64>,
-    /// Which of the test's measured runs this is, from 1.
+    /// Which of the test's measured runs this is (the first, if it measures several).
     #[serde(default = "first")]
     pub repetition: u32,
+    /// How many measured runs it makes, back to back on its database.
+    #[serde(default = "first")]
+    pub runs: u32,
 }
 
 fn first() -> u32 {
@@ -42,7 +45,7 @@ impl TestRunInput {
     fn ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(
             self.ttl_s
-                .unwrap_or(self.test.load_s() + DEFAULT_TTL_MARGIN_S),
+                .unwrap_or(self.test.load_s() * u64::from(self.runs.max(1)) + DEFAULT_TTL_MARGIN_S),
         )
     }
 }
@@ -198,6 +201,7 @@ pub fn planned_deployment(
         test: test.clone(),
         ttl_s,
         repetition: 1,
+        runs: test.runs_per_test_run(),
     };
     let ttl_ms = i64::try_from(input.ttl().as_millis()).unwrap_or(i64::MAX);
     crate::infra::Deployment {
@@ -262,6 +266,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 builtin: *builtin,
                 protocol: None,
                 stat_statements: input.test.database.stat_statements,
+                repeat: input.runs.max(1),
             }),
             None,
         ),
@@ -287,6 +292,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 env: env.clone(),
                 args: Vec::new(),
                 stat_statements: input.test.database.stat_statements,
+                repeat: input.runs.max(1),
             }),
             Some(StroppyInstallInput {
                 version: version.clone(),
