@@ -6,8 +6,9 @@
 //
 // It starts its own server (temp data dir, admin token, free port), then as a person would:
 // logs in, submits a broken suite (errors at their lines), submits the example suite (3 tests × 3
-// runs, about four minutes), watches a test run's DAG turn green, opens a task's logs, opens the
-// comparison (medians, runs, intervals, verdicts) and what was measured, downloads the Markdown
+// runs, about four minutes), watches a test run's DAG turn green, opens a task's logs, checks
+// its CPU and database panels, opens the comparison (medians, runs, intervals, verdicts) and
+// what was measured, downloads the Markdown
 // report, replays the last task of the ended test run, cancels a second suite, and checks that
 // nothing is left provisioned. It
 // also loads 100k log lines into the log view (served by a mocked route), measures the run
@@ -260,6 +261,19 @@ try {
     const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null);
     timings.firstContentfulPaintMs = fcp === null ? null : Math.round(fcp);
     console.log(`     run page: DAG and timings drawn ${timings.runPagePaintMs} ms after navigation (FCP ${timings.firstContentfulPaintMs} ms)`);
+  });
+
+  await step('run page: the machine and the database under the load chart', async () => {
+    // The finished run's load result carries per-second samples of the load machine and the
+    // database, drawn as panels on the TPS chart's time axis.
+    for (const name of ['CPU', 'Database']) {
+      const panel = page.locator(`section.metric[aria-label="${name}"]`);
+      await panel.locator('canvas').first().waitFor({ timeout: 15_000 });
+      const heading = await panel.locator('h3').innerText();
+      if (!heading.startsWith(name)) fail(`the ${name} panel is headed "${heading}"`);
+    }
+    await page.locator('section.metric[aria-label="CPU"]').scrollIntoViewIfNeeded();
+    await shot('run-machine-and-database');
   });
 
   await step('the comparison once the suite has ended', async () => {

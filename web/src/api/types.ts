@@ -48,6 +48,51 @@ export interface MachineInfo {
   disk_gb: number;
 }
 
+/**
+ * The load machine, sampled every second over the measured window: rates over the second
+ * before the sample. CPU shares are percent of all CPUs; rates are bytes (or I/Os) per second.
+ */
+export interface SystemPoint {
+  /** Seconds since the measured load started: the same clock as `SeriesPoint.t_s`. */
+  t_s: number;
+  cpu_user_pct: number;
+  cpu_system_pct: number;
+  cpu_iowait_pct: number;
+  cpu_steal_pct: number;
+  mem_used_mb: number;
+  /** Summed over the whole disks (not partitions). */
+  disk_read_bytes_ps: number;
+  disk_write_bytes_ps: number;
+  disk_read_iops: number;
+  disk_write_iops: number;
+  /** The busiest disk's utilisation, in percent. */
+  disk_util_pct: number;
+  /** Summed over the interfaces but loopback. */
+  net_rx_bytes_ps: number;
+  net_tx_bytes_ps: number;
+}
+
+/** The database's statistics views, sampled every second: rates over the interval before the sample. */
+export interface DatabasePoint {
+  /** Seconds since the measured load started. */
+  t_s: number;
+  /** `pg_stat_database`, summed over the databases. */
+  commits_ps: number;
+  rollbacks_ps: number;
+  blocks_read_ps: number;
+  blocks_hit_ps: number;
+  temp_bytes_ps: number;
+  /** New deadlocks and checkpoints in the interval. */
+  deadlocks: number;
+  checkpoints: number;
+  /** Buffers written by checkpoints, per second. */
+  buffers_checkpoint_ps: number;
+  /** `pg_stat_wal`: null before PostgreSQL 14. */
+  wal_bytes_ps?: number | null;
+  /** Active sessions by wait event (`Type:Event`), at the sample. */
+  waits?: Record<string, number>;
+}
+
 /** `run-stroppy-test`'s output: the measured load. */
 export interface LoadResult {
   tool: string;
@@ -66,6 +111,10 @@ export interface LoadResult {
   warmup_tps?: number | null;
   /** The machine the load ran from. */
   machine?: MachineInfo | null;
+  /** The load machine over the measured window; absent from older results. */
+  system?: SystemPoint[] | null;
+  /** The database's activity over the measured window; absent from older results. */
+  database?: DatabasePoint[] | null;
 }
 
 export interface SuiteSummary {

@@ -11,6 +11,8 @@ export interface LineSeries {
   scale?: 'y' | 'y2';
   unit?: string;
   dash?: boolean;
+  /** Decimals in the legend (by magnitude when unset): a hit ratio needs 99.97, not 100. */
+  digits?: number;
 }
 
 export interface LineChartProps {
@@ -20,19 +22,65 @@ export interface LineChartProps {
   xUnit?: string;
   yLabel?: string;
   y2Label?: string;
+  /** Fixed y limits (a null end stays automatic): 0–100 for percentages, one maximum for small multiples. */
+  yRange?: [number | null, number | null];
+  y2Range?: [number | null, number | null];
+  /**
+   * Charts with the same key move one cursor and zoom together (uPlot's cursor sync): a
+   * Grafana-like stack on one time axis.
+   */
+  sync?: string;
+  /** Keep room for a right axis when there is none, so the plot areas of stacked charts line up. */
+  gutter?: boolean;
+  /** x values to mark with a dashed vertical line (checkpoints). */
+  markers?: readonly number[];
 }
 
-function fmt(v: number | null | undefined, unit = ''): string {
+/** Fixed widths of the axes, so charts stacked on one time axis have the same plot area. */
+const AXIS_SIZE = 60;
+const MARKER_COLOR = '#9a6700';
+
+function fmt(v: number | null | undefined, unit = '', digits?: number): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
-  const d = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
+  const d = digits ?? (Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2);
   return `${v.toLocaleString('en-US', { maximumFractionDigits: d })}${unit ? ` ${unit}` : ''}`;
 }
 
-export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Label }: LineChartProps) {
+/** Dashed verticals at the marker times, inside the plot area. */
+function drawMarkers(u: uPlot, xs: readonly number[] | undefined) {
+  if (!xs?.length) return;
+  const { left, top, width, height } = u.bbox;
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.strokeStyle = MARKER_COLOR;
+  ctx.lineWidth = Math.max(1, devicePixelRatio);
+  ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+  for (const v of xs) {
+    const px = Math.round(u.valToPos(v, 'x', true));
+    if (px < left || px > left + width) continue;
+    ctx.beginPath();
+    ctx.moveTo(px, top);
+    ctx.lineTo(px, top + height);
+    ctx.stroke();
+  }
+  ctx.restore();
+}
+
+/** An axis tick: as many decimals as the tick spacing needs (99.94, 99.96 — not 99.9 twice). */
+function tick(v: number, incr: number): string {
+  const d = Number.isFinite(incr) && incr > 0 ? Math.min(6, String(+incr.toPrecision(6)).split('.')[1]?.length ?? 0) : 0;
+  return v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+}
+
+export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Label, yRange, y2Range, sync, gutter, markers }: LineChartProps) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  // Rebuild only when the set of series changes; data updates go through setData.
-  const shape = series.map((s) => `${s.label}|${s.color}|${s.scale ?? 'y'}|${s.dash ? 1 : 0}`).join(',') + `|${height}`;
+  const markerRef = useRef(markers);
+  markerRef.current = markers;
+  // Rebuild only when the set of series (or the axes) changes; data updates go through setData.
+  const shape =
+    series.map((s) => `${s.label}|${s.color}|${s.scale ?? 'y'}|${s.dash ? 1 : 0}`).join(',') +
+    `|${height}|${String(yRange)}|${String(y2Range)}|${sync ?? ''}|${gutter ? 1 : 0}|${yLabel ?? ''}|${y2Label ?? ''}`;
 
   useEffect(() => {
     const host = el.current;
@@ -41,9 +89,15 @@ export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Labe
     const opts: uPlot.Options = {
       width: Math.max(200, host.clientWidth),
       height,
-      cursor: { drag: { x: true, y: false } },
+      // Synced charts share the time only: a horizontal crosshair would mean nothing on the others.
+      cursor: { drag: { x: true, y: false }, ...(sync ? { y: false, sync: { key: sync, scales: ['x', null] as [string, null] } } : {}) },
       legend: { live: true },
-      scales: { x: { time: false } },
+      scales: {
+        x: { time: false },
+        ...(yRange ? { y: { range: yRange } } : {}),
+        ...(y2Range ? { y2: { range: y2Range } } : {}),
+      },
+      hooks: { draw: [(u) => drawMarkers(u, markerRef.current)] },
       series: [
         { label: xUnit === 's' ? 't' : 'x', value: (_u, v) => fmt(v, xUnit) },
         ...series.map((s) => ({
@@ -54,7 +108,7 @@ export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Labe
           spanGaps: false,
           points: { show: false },
           ...(s.dash ? { dash: [6, 4] } : {}),
-          value: (_u: uPlot, v: number | null) => fmt(v, s.unit),
+          value: (_u: uPlot, v: number | null) => fmt(v, s.unit, s.digits),
         })),
       ],
       axes: [
@@ -62,9 +116,9 @@ export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Labe
         {
           stroke: '#52606d',
           grid: { stroke: '#eef1f4' },
-          size: 60,
+          size: AXIS_SIZE,
           ...(yLabel ? { label: yLabel } : {}),
-          values: (_u, vals) => vals.map((v) => fmt(v)),
+          values: (_u, vals, _axis, _space, incr) => vals.map((v) => tick(v, incr)),
         },
         ...(hasY2
           ? [
@@ -73,12 +127,25 @@ export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Labe
                 side: 1 as const,
                 stroke: '#52606d',
                 grid: { show: false },
-                size: 60,
+                size: AXIS_SIZE,
                 ...(y2Label ? { label: y2Label } : {}),
-                values: (_u: uPlot, vals: number[]) => vals.map((v) => fmt(v)),
+                values: (_u: uPlot, vals: number[], _axis: number, _space: number, incr: number) => vals.map((v) => tick(v, incr)),
               },
             ]
-          : []),
+          : gutter
+            ? [
+                {
+                  scale: 'y',
+                  side: 1 as const,
+                  stroke: 'transparent',
+                  grid: { show: false },
+                  ticks: { show: false },
+                  size: AXIS_SIZE,
+                  label: '',
+                  values: (_u: uPlot, vals: number[]) => vals.map(() => ''),
+                },
+              ]
+            : []),
       ],
     };
     const data = [x, ...series.map((s) => s.values)] as uPlot.AlignedData;
@@ -100,6 +167,10 @@ export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Labe
   useEffect(() => {
     plot.current?.setData([x, ...series.map((s) => s.values)] as uPlot.AlignedData);
   }, [x, series]);
+
+  useEffect(() => {
+    plot.current?.redraw(false);
+  }, [markers]);
 
   return <div className="chart" ref={el} />;
 }

@@ -13,6 +13,7 @@ import type { RunDetail, TaskState, WorkflowDef } from '../api/types.ts';
 import { DagView } from '../components/DagView.tsx';
 import { EventsTimeline } from '../components/EventsTimeline.tsx';
 import { LineChart } from '../components/LineChart.tsx';
+import { LoadMetricsStack } from '../components/LoadMetrics.tsx';
 import { LogView } from '../components/LogView.tsx';
 import { ReplayControl } from '../components/ReplayControl.tsx';
 import { StuckBanner, WaitingReason } from '../components/Waiting.tsx';
@@ -24,6 +25,7 @@ import { DASH, elapsed, formatDateTime, formatDuration, formatLatency, formatNum
 import { LogBuffer } from '../lib/logBuffer.ts';
 import { LogFeed, type FeedState } from '../lib/logFeed.ts';
 import { replayQuestion, replayRequest, runReplay, taskReplay } from '../lib/replay.ts';
+import { loadMetrics, padToRange, xExtent } from '../lib/metrics.ts';
 import { asLoadResult, loadSeries, LOAD_TASK } from '../lib/series.ts';
 import { isTerminal, TONE_COLOR } from '../lib/status.ts';
 import { deriveTaskInput } from '../lib/taskInput.ts';
@@ -295,19 +297,32 @@ function TaskDetail({
   );
 }
 
+const NO_MARKERS: readonly number[] = [];
+
 function LoadPanel({ run, task }: { run: RunDetail; task: TaskState }) {
   const live = task.status === 'RUNNING';
   const result = asLoadResult(task.output);
   const wantProgress = !(result && result.series.length) && task.started_at !== null;
   const { points } = useProgressPoints(run.id, wantProgress ? task.id : undefined, live);
   const series = useMemo(() => loadSeries(task, points), [task, points]);
-  const lines = useMemo(
-    () => [
-      { label: 'TPS', values: series.tps, color: TONE_COLOR.running, unit: 'tps' },
-      { label: 'latency', values: series.latency, color: '#dd6b20', scale: 'y2' as const, unit: 'ms' },
-    ],
-    [series],
+  // The machine and the database over the same seconds (results only: live progress has none).
+  const metrics = useMemo(() => loadMetrics(series.source === 'result' ? asLoadResult(task.output) : null), [series.source, task.output]);
+  const range = useMemo(
+    () => xExtent(series.t, metrics.system?.t ?? [], metrics.database?.t ?? []),
+    [series.t, metrics],
   );
+  const tps = useMemo(() => {
+    const padded = padToRange(series.t, [series.tps, series.latency], range);
+    return {
+      x: padded.x,
+      lines: [
+        { label: 'TPS', values: padded.ys[0]!, color: TONE_COLOR.running, unit: 'tps' },
+        { label: 'latency', values: padded.ys[1]!, color: '#dd6b20', scale: 'y2' as const, unit: 'ms' },
+      ],
+    };
+  }, [series, range]);
+  const sync = `load-${run.id}`;
+  const hasMetrics = series.source === 'result';
   if (!series.t.length && !result) {
     return (
       <Panel title="Load">
@@ -355,7 +370,19 @@ function LoadPanel({ run, task }: { run: RunDetail; task: TaskState }) {
           </div>
         </dl>
       )}
-      {series.t.length > 0 && <LineChart x={series.t} series={lines} height={220} yLabel="TPS" y2Label="latency ms" />}
+      {series.t.length > 0 && (
+        <LineChart
+          x={tps.x}
+          series={tps.lines}
+          height={220}
+          yLabel="TPS"
+          y2Label="latency ms"
+          sync={sync}
+          gutter
+          markers={metrics.database?.checkpointsAt ?? NO_MARKERS}
+        />
+      )}
+      {hasMetrics && <LoadMetricsStack metrics={metrics} range={range} sync={sync} markers={metrics.database?.checkpointsAt ?? NO_MARKERS} />}
       {result?.summary && (
         <details>
           <summary>Raw {result.tool} summary</summary>

@@ -14,6 +14,7 @@ import { LineChart } from '../components/LineChart.tsx';
 import { buildComparison, repetitionsText, suiteProgress, type ComparisonRow } from '../lib/comparison.ts';
 import { REPORT_FILES, reportFilename, saveText } from '../lib/download.ts';
 import { DASH, elapsed, formatDuration, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
+import { niceCeil, padToRange, smallMultiples, type MultiplesRow } from '../lib/metrics.ts';
 import { alignSeries, LOAD_TASK, seriesFromProgress, seriesFromResult } from '../lib/series.ts';
 import { isTerminal, statusStyle } from '../lib/status.ts';
 import { parseUnsteady, significanceText } from '../lib/verdict.ts';
@@ -164,6 +165,95 @@ function TpsOverTime({ suite }: { suite: SuiteView }) {
     <Panel title="TPS over time, per test" actions={<span className="muted small">each test's last run</span>}>
       <LineChart x={chart.x} series={chart.series} height={240} yLabel="TPS" />
     </Panel>
+  );
+}
+
+const MULTIPLE_HEIGHT = 130;
+const NO_MARKERS: readonly number[] = [];
+/** iowait in every test's CPU chart: a neutral grey under the test's own colour. */
+const IOWAIT_COLOR = '#9aa5b1';
+
+/**
+ * The load machine and the database during each test's last run, as small multiples: one row
+ * per test, the same time range, cursor and y maximum in every column, so tests compare by eye.
+ */
+function MachineDuringLoad({ suite }: { suite: SuiteView }) {
+  const m = useMemo(() => smallMultiples(suite.tests), [suite.tests]);
+  if (!m.rows.some((r) => r.measured)) return null;
+  const sync = `suite-${suite.id}-machine`;
+  // Round maxima: the top of each column's axis gets a tick, so its scale reads at a glance.
+  const writeRange: [number, number | null] = [0, m.writeMax === null ? null : niceCeil(m.writeMax)];
+  const commitsRange: [number, number | null] = [0, m.commitsMax === null ? null : niceCeil(m.commitsMax)];
+  return (
+    <Panel title="Machine and database during the load" actions={<span className="muted small">each test's last run · same scales in each column</span>}>
+      {!m.anySamples ? (
+        <p className="muted">No system samples in these results.</p>
+      ) : (
+        <div className="multiples">
+          <div className="multiples-head">Test</div>
+          <div className="multiples-head">
+            CPU % <span className="muted">(user, system dashed, iowait grey)</span>
+          </div>
+          <div className="multiples-head">Disk write MB/s</div>
+          <div className="multiples-head">Commits/s</div>
+          {m.rows.map((r, i) => (
+            <MultiplesRowView key={r.name} row={r} color={PALETTE[i % PALETTE.length]!} range={m.range} sync={sync} writeRange={writeRange} commitsRange={commitsRange} />
+          ))}
+        </div>
+      )}
+    </Panel>
+  );
+}
+
+function MultiplesRowView({
+  row,
+  color,
+  range,
+  sync,
+  writeRange,
+  commitsRange,
+}: {
+  row: MultiplesRow;
+  color: string;
+  range: [number, number] | null;
+  sync: string;
+  writeRange: [number, number | null];
+  commitsRange: [number, number | null];
+}) {
+  const charts = useMemo(() => {
+    const sys = row.system;
+    const db = row.database;
+    const cpu = sys && padToRange(sys.t, [sys.user, sys.system, sys.iowait], range);
+    const write = sys && padToRange(sys.t, [sys.writeMb], range);
+    const commits = db && padToRange(db.t, [db.commits], range);
+    return {
+      cpu: cpu && {
+        x: cpu.x,
+        series: [
+          { label: 'user', values: cpu.ys[0]!, color, unit: '%' },
+          { label: 'system', values: cpu.ys[1]!, color, unit: '%', dash: true },
+          { label: 'iowait', values: cpu.ys[2]!, color: IOWAIT_COLOR, unit: '%' },
+        ],
+      },
+      write: write && { x: write.x, series: [{ label: 'write', values: write.ys[0]!, color, unit: 'MB/s' }] },
+      commits: commits && { x: commits.x, series: [{ label: 'commits', values: commits.ys[0]!, color, unit: '/s' }] },
+    };
+  }, [row, color, range]);
+  const common = { height: MULTIPLE_HEIGHT, sync, markers: row.database?.checkpointsAt ?? NO_MARKERS };
+  // The columns' headings carry the units: no axis labels, more room for the lines.
+  return (
+    <div className="multiples-row" role="group" aria-label={`Machine and database of ${row.name}`}>
+      <div className="multiples-name">{row.name}</div>
+      {!row.measured || (!row.system && !row.database) ? (
+        <div className="multiples-none muted small">{row.measured ? 'No system samples in this result.' : 'Not measured yet.'}</div>
+      ) : (
+        <>
+          <div>{charts.cpu ? <LineChart {...charts.cpu} {...common} yRange={[0, 100]} /> : <p className="muted small">No system samples.</p>}</div>
+          <div>{charts.write ? <LineChart {...charts.write} {...common} yRange={writeRange} /> : <p className="muted small">No system samples.</p>}</div>
+          <div>{charts.commits ? <LineChart {...charts.commits} {...common} yRange={commitsRange} /> : <p className="muted small">No database samples.</p>}</div>
+        </>
+      )}
+    </div>
   );
 }
 
@@ -340,6 +430,8 @@ export default function SuitePage() {
       <MeasuredPanel suite={suite} baseline={comparison.baseline} />
 
       <TpsOverTime suite={suite} />
+
+      <MachineDuringLoad suite={suite} />
 
       <details className="panel">
         <summary>Specification (as submitted)</summary>
