@@ -52,10 +52,11 @@ pub(super) fn validate(ctx: &Context) -> HandlerResult {
     })
 }
 
-/// One `stroppy-test-run` per repetition of each test. Local tests share this host, so
-/// they run one after the other, in the suite's order (side by side they would skew each
-/// other's numbers); cloud tests have machines of their own, so each round of
-/// repetitions (every test's first, then every test's second, ...) runs at once.
+/// One `stroppy-test-run` per repetition of each test (or per test, when its repetitions
+/// reuse one database). Local tests share this host, so they run one after the other, in
+/// the suite's order (side by side they would skew each other's numbers); cloud tests
+/// have machines of their own, so each round of repetitions (every test's first, then
+/// every test's second, ...) runs at once.
 pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
     let input: SuiteInput = ctx.input_as()?;
     let suite = &input.suite;
