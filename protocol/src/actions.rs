@@ -14,6 +14,8 @@ pub const PGBENCH_RUN: &str = "pgbench.run";
 pub const STROPPY_INSTALL: &str = "stroppy.install";
 pub const STROPPY_RUN: &str = "stroppy.run";
 pub const LOAD_RUN: &str = "load.run";
+/// What the agent's machine did in given windows of time (it samples itself all along).
+pub const MACHINE_SAMPLES: &str = "machine.samples";
 
 /// Every action an agent built from this source can run.
 pub const ALL: &[&str] = &[
@@ -24,7 +26,26 @@ pub const ALL: &[&str] = &[
     STROPPY_INSTALL,
     STROPPY_RUN,
     LOAD_RUN,
+    MACHINE_SAMPLES,
 ];
+
+/// A span of wall-clock time, epoch milliseconds: a measured window of a load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+/// `machine.samples`' answer: the machine, and its samples in each window asked for
+/// (`t_s` from the window's start).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MachineSamples {
+    pub machine: MachineInfo,
+    pub windows: Vec<Vec<SystemPoint>>,
+}
 
 /// `load.run`: the load of a benchmark, by either tool (one step of a suite's test runs
 /// whichever the test's workload names).
@@ -353,6 +374,13 @@ pub struct LoadResult {
     /// (`pg_stat_statements`, when the test asked for it).
     #[serde(default)]
     pub top_statements: Vec<StatementStat>,
+    /// When the measured window began and ended; with `repeat` > 1, every run's.
+    #[serde(default)]
+    pub windows: Vec<Window>,
+    /// The database machine over the measured window, when it is another machine (set by
+    /// the server from that machine's agent).
+    #[serde(default)]
+    pub database_machine: Vec<SystemPoint>,
     /// With `repeat` > 1: every measured run, in order (the fields above are the first's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "openapi", schema(no_recursion))]
@@ -366,6 +394,7 @@ impl LoadResult {
             return runs.pop().unwrap_or_default();
         }
         LoadResult {
+            windows: runs.iter().flat_map(|r| r.windows.clone()).collect(),
             repetitions: runs.clone(),
             ..runs.swap_remove(0)
         }

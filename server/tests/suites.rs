@@ -23,6 +23,7 @@ const STEPS: &[&str] = &[
     "run-stroppy-containers",
     "install-stroppy",
     "run-stroppy-test",
+    "collect-database-machine",
     "destroy-plan",
 ];
 
@@ -146,6 +147,15 @@ async fn the_example_local_suite_measures_every_repetition_compares_with_confide
         ]
     );
 
+    // The database machine's agent, asked for the load's windows.
+    for t in tests {
+        let db = t["result"]["database_machine"].as_array().unwrap();
+        assert!(db.len() >= 2, "{t:#}");
+        assert!(
+            db.iter().all(|p| p["t_s"].as_f64().unwrap() <= 4.0),
+            "{db:?}"
+        );
+    }
     let result = &suite["result"];
     assert_eq!(result["baseline"], "default");
     assert_eq!(result["completed"], 3);

@@ -223,7 +223,7 @@ try {
       'every task to complete or be skipped',
       async () => {
         const tones = await page.locator('.dag-task:not(.on-failure)').evaluateAll((els) => els.map((e) => e.className));
-        return tones.length >= 11 && tones.every((c) => /tone-(success|skipped)/.test(c));
+        return tones.length >= 12 && tones.every((c) => /tone-(success|skipped)/.test(c));
       },
       120_000,
       500,

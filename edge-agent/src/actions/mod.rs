@@ -86,6 +86,7 @@ pub async fn run(action: &str, ctx: &ActionContext) -> ActionResult {
         names::PGBENCH_RUN => pgbench::run(ctx).await,
         names::STROPPY_INSTALL => stroppy::install(ctx).await,
         names::STROPPY_RUN => stroppy::run(ctx).await,
+        names::MACHINE_SAMPLES => sampler::machine_samples(ctx).await,
         names::LOAD_RUN => match ctx.input_as::<names::LoadInput>()? {
             names::LoadInput::Pgbench(input) => pgbench::run_with(ctx, input).await,
             names::LoadInput::Stroppy(input) => stroppy::run_with(ctx, input).await,

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint};
+use protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint, Window};
 
 use crate::actions::pgbench_parse::{self, parse_progress_line, parse_summary};
 use crate::actions::process::{self, Cmd, Stream};
@@ -152,6 +152,7 @@ async fn measure(
         Some(database.clone()),
         &ctx.attempt_dir,
     );
+    let start_ms = sampler::wall_clock_ms();
     let finished = process::run(&load, ctx, |stream, line| match stream {
         Stream::Stdout => {
             stdout.push_str(line);
@@ -171,6 +172,10 @@ async fn measure(
         }
     })
     .await;
+    let window = Window {
+        start_ms,
+        end_ms: sampler::wall_clock_ms(),
+    };
     let (system, samples) = sampler.finish().await;
     let finished = finished?;
     if !finished.success() {
@@ -214,6 +219,8 @@ async fn measure(
         system,
         database: samples,
         top_statements,
+        windows: vec![window],
+        database_machine: Vec::new(),
         repetitions: Vec::new(),
     };
     ctx.log.line(format!(

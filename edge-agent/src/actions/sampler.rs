@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::collections::VecDeque;
+use std::sync::{Mutex, OnceLock};
+
 use procfs::{Current, CurrentSI, KernelStats, Meminfo};
-use protocol::actions::{DatabasePoint, StatementStat, SystemPoint};
+use protocol::actions::{DatabasePoint, MachineSamples, StatementStat, SystemPoint, Window};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -97,6 +100,73 @@ async fn sample(
         }
     }
     (system, database)
+}
+
+/// The machine's own history, for a load that runs on another machine: sampled every
+/// second from the agent's start, the last six hours kept, by wall-clock time.
+static HISTORY: OnceLock<Mutex<VecDeque<(i64, SystemPoint)>>> = OnceLock::new();
+const HISTORY_LEN: usize = 6 * 3600;
+
+/// The wall clock, epoch milliseconds (a load's windows are told in it).
+pub fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Start sampling this machine in the background (once per process).
+pub fn keep_history() {
+    if HISTORY.set(Mutex::new(VecDeque::new())).is_err() {
+        return;
+    }
+    tokio::spawn(async {
+        let mut last = SystemCounters::read();
+        let mut last_at = Instant::now();
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            ticks.tick().await;
+            let current = SystemCounters::read();
+            let seconds = last_at.elapsed().as_secs_f64().max(1e-3);
+            last_at = Instant::now();
+            if let (Some(a), Some(b), Some(history)) = (&last, &current, HISTORY.get()) {
+                let mut h = history.lock().unwrap_or_else(|e| e.into_inner());
+                if h.len() == HISTORY_LEN {
+                    h.pop_front();
+                }
+                h.push_back((wall_clock_ms(), b.since(a, seconds, 0.0)));
+            }
+            last = current;
+        }
+    });
+}
+
+/// `machine.samples`: this machine in each window (a load's measured windows).
+pub async fn machine_samples(ctx: &crate::actions::ActionContext) -> crate::actions::ActionResult {
+    let windows: Vec<Window> = ctx.input_as()?;
+    let history = HISTORY
+        .get()
+        .map(|h| h.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        .unwrap_or_default();
+    crate::actions::output(&MachineSamples {
+        machine: crate::machine::describe(&ctx.work_dir),
+        windows: in_windows(&history, &windows),
+    })
+}
+
+fn in_windows(history: &VecDeque<(i64, SystemPoint)>, windows: &[Window]) -> Vec<Vec<SystemPoint>> {
+    windows
+        .iter()
+        .map(|w| {
+            history
+                .iter()
+                .filter(|(at, _)| (w.start_ms..=w.end_ms).contains(at))
+                .map(|(at, p)| SystemPoint {
+                    t_s: (at - w.start_ms) as f64 / 1000.0,
+                    ..p.clone()
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The cumulative counters a sample is the difference of.
@@ -319,6 +389,42 @@ impl DbCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_history_is_cut_into_the_windows_asked_for() {
+        let history: VecDeque<(i64, SystemPoint)> = (0..10)
+            .map(|i| {
+                (
+                    1000 * i,
+                    SystemPoint {
+                        cpu_user_pct: i as f64,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        let got = in_windows(
+            &history,
+            &[
+                Window {
+                    start_ms: 2000,
+                    end_ms: 4000,
+                },
+                Window {
+                    start_ms: 20_000,
+                    end_ms: 30_000,
+                },
+            ],
+        );
+        assert_eq!(
+            got[0]
+                .iter()
+                .map(|p| (p.t_s, p.cpu_user_pct))
+                .collect::<Vec<_>>(),
+            [(0.0, 2.0), (1.0, 3.0), (2.0, 4.0)]
+        );
+        assert!(got[1].is_empty());
+    }
 
     #[test]
     fn day_long_loads_are_sampled_less_often() {

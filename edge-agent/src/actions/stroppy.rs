@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use protocol::actions::{
-    LatencySummary, LoadResult, StroppyInstallInput, StroppyInstalled, StroppyRunInput,
+    LatencySummary, LoadResult, StroppyInstallInput, StroppyInstalled, StroppyRunInput, Window,
 };
 use sha2::{Digest, Sha256};
 
@@ -316,11 +316,16 @@ async fn measure(
         target.clone(),
         &ctx.attempt_dir,
     );
+    let start_ms = sampler::wall_clock_ms();
     let finished = process::run(&cmd, ctx, |_, line| {
         text.push_str(line);
         text.push('\n');
     })
     .await;
+    let window = Window {
+        start_ms,
+        end_ms: sampler::wall_clock_ms(),
+    };
     let (system, database) = sampler.finish().await;
     let finished = finished?;
     let top_statements = match (&target, input.stat_statements) {
@@ -362,6 +367,8 @@ async fn measure(
         system,
         database,
         top_statements,
+        windows: vec![window],
+        database_machine: Vec::new(),
         repetitions: Vec::new(),
     };
     Ok(result)

@@ -61,6 +61,8 @@ pub struct LoadProfile {
     pub cpu_user_pct: f64,
     pub cpu_system_pct: f64,
     pub cpu_iowait_pct: f64,
+    /// The database machine's CPU (user + system), when it is another machine.
+    pub database_cpu_pct: Option<f64>,
     pub disk_write_bytes_ps: f64,
     pub disk_util_pct: f64,
     pub commits_ps: f64,
@@ -103,6 +105,14 @@ fn profile(load: &LoadResult) -> Option<LoadProfile> {
         cpu_user_pct: sys(|p| p.cpu_user_pct),
         cpu_system_pct: sys(|p| p.cpu_system_pct),
         cpu_iowait_pct: sys(|p| p.cpu_iowait_pct),
+        database_cpu_pct: (!load.database_machine.is_empty()).then(|| {
+            mean(
+                load.database_machine
+                    .iter()
+                    .map(|p| p.cpu_user_pct + p.cpu_system_pct)
+                    .collect(),
+            )
+        }),
         disk_write_bytes_ps: sys(|p| p.disk_write_bytes_ps),
         disk_util_pct: sys(|p| p.disk_util_pct),
         commits_ps: db(|p| p.commits_ps),
@@ -155,8 +165,12 @@ pub async fn build(reads: &dyn ReadStore, view: &SuiteView) -> Result<Report, St
         };
         let db: Option<PostgresInstance> =
             output_of(TestStep::RunDatabaseContainers).and_then(|o| serde_json::from_value(o).ok());
-        let load: Option<LoadResult> =
-            output_of(crate::stroppy::steps::LOAD).and_then(|o| serde_json::from_value(o).ok());
+        let load = crate::stroppy::results::measured_runs(
+            output_of(crate::stroppy::steps::LOAD).as_ref(),
+            output_of(crate::stroppy::steps::DATABASE_MACHINE).as_ref(),
+        )
+        .into_iter()
+        .next();
         environments.push(environment(&test.name, db.as_ref(), load.as_ref()));
     }
     let baseline = view.result.as_ref().map(|r| r.baseline.clone());
@@ -400,10 +414,11 @@ pub fn markdown(report: &Report) -> String {
                 .map(|(w, n)| format!("{w} ({n})"))
                 .collect();
             out.push_str(&format!(
-                "- during the load: CPU {:.0} % user, {:.0} % system, {:.0} % iowait; disk writes {:.1} MB/s (busiest disk {:.0} % busy); {:.0} commits/s{}; {} checkpoints{}\n",
+                "- during the load: CPU {:.0} % user, {:.0} % system, {:.0} % iowait{}; disk writes {:.1} MB/s (busiest disk {:.0} % busy); {:.0} commits/s{}; {} checkpoints{}\n",
                 p.cpu_user_pct,
                 p.cpu_system_pct,
                 p.cpu_iowait_pct,
+                p.database_cpu_pct.map_or(String::new(), |c| format!(" (database machine {c:.0} %)")),
                 p.disk_write_bytes_ps / 1e6,
                 p.disk_util_pct,
                 p.commits_ps,

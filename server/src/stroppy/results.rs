@@ -2,8 +2,9 @@
 //! steadiness check of each run; per test against the baseline a confidence interval and
 //! a verdict for TPS, p95 and p99 latency (stats.rs); and which tests failed or regressed.
 
-use protocol::actions::{LatencySummary, LoadResult};
+use protocol::actions::{LatencySummary, LoadResult, MachineSamples};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::stroppy::stats::{
@@ -113,6 +114,24 @@ pub struct SuiteResult {
     /// Runs whose throughput was not steady, as `<test>#<repetition>`.
     #[serde(default)]
     pub unsteady: Vec<String>,
+}
+
+/// The measured runs of a test run, from its outputs: the load step's (one run, or each
+/// on a reused database) with the database machine's samples of each run's window.
+pub fn measured_runs(load: Option<&Value>, database_machine: Option<&Value>) -> Vec<LoadResult> {
+    let Some(load) = load.and_then(|v| serde_json::from_value::<LoadResult>(v.clone()).ok()) else {
+        return Vec::new();
+    };
+    let machine: Option<MachineSamples> =
+        database_machine.and_then(|v| serde_json::from_value(v.clone()).ok());
+    let mut windows = machine.map(|m| m.windows).unwrap_or_default().into_iter();
+    load.runs()
+        .into_iter()
+        .map(|run| LoadResult {
+            database_machine: windows.next().unwrap_or_default(),
+            ..run
+        })
+        .collect()
 }
 
 fn delta(value: f64, base: f64) -> Option<f64> {

@@ -22,6 +22,8 @@ pub enum TestStep {
     InstallStroppy,
     /// `load.run` on the loader: its output is the test's measured result.
     RunStroppyTest,
+    /// `machine.samples` on the database machine: what it did in the load's windows.
+    CollectDatabaseMachine,
     DestroyPlan,
     /// The teardown again, as the on-failure task: a failed or cancelled test still
     /// destroys its machines.
@@ -29,7 +31,7 @@ pub enum TestStep {
 }
 
 impl TestStep {
-    pub const ALL: [TestStep; 12] = [
+    pub const ALL: [TestStep; 13] = [
         TestStep::ValidateInput,
         TestStep::AcquireNetwork,
         TestStep::PlanPlacementIntent,
@@ -40,6 +42,7 @@ impl TestStep {
         TestStep::RunStroppyContainers,
         TestStep::InstallStroppy,
         TestStep::RunStroppyTest,
+        TestStep::CollectDatabaseMachine,
         TestStep::DestroyPlan,
         TestStep::DestroyPlanOnFailure,
     ];
@@ -56,6 +59,7 @@ impl TestStep {
             TestStep::RunStroppyContainers => "run-stroppy-containers",
             TestStep::InstallStroppy => "install-stroppy",
             TestStep::RunStroppyTest => "run-stroppy-test",
+            TestStep::CollectDatabaseMachine => "collect-database-machine",
             TestStep::DestroyPlan => "destroy-plan",
             TestStep::DestroyPlanOnFailure => "destroy-plan-on-failure",
         }
@@ -68,6 +72,10 @@ impl TestStep {
 
 /// The step whose output is a test's measured load ([`protocol::actions::LoadResult`]).
 pub const LOAD: TestStep = TestStep::RunStroppyTest;
+
+/// The step whose output is the database machine in the load's windows
+/// ([`protocol::actions::MachineSamples`]).
+pub const DATABASE_MACHINE: TestStep = TestStep::CollectDatabaseMachine;
 
 /// The steps of a `stroppy-test-suite`.
 pub mod suite {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::stroppy::results::{SuiteResult, TestOutcome};
+use crate::stroppy::results::{self, SuiteResult, TestOutcome};
 use crate::stroppy::spec::{Target, parse_repetition_key};
 use crate::stroppy::steps::{self, TestStep};
 use crate::stroppy::workflows::SuiteInput;
@@ -182,6 +182,7 @@ fn without_samples(result: LoadResult) -> LoadResult {
     LoadResult {
         system: Vec::new(),
         database: Vec::new(),
+        database_machine: Vec::new(),
         summary: String::new(),
         ..result
     }
@@ -238,11 +239,14 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
         let mut steps_per_run = 0;
         for (repetition, child) in runs {
             let tasks = reads.tasks(child.id).await?;
-            let result: Option<LoadResult> = tasks
-                .iter()
-                .find(|t| t.name == steps::LOAD.as_str())
-                .and_then(|t| t.output.clone())
-                .and_then(|o| serde_json::from_value(o).ok());
+            let output = |step: TestStep| {
+                tasks
+                    .iter()
+                    .find(|t| t.name == step.as_str())
+                    .and_then(|t| t.output.as_ref())
+            };
+            let measured =
+                results::measured_runs(output(steps::LOAD), output(steps::DATABASE_MACHINE));
             view.steps.extend(
                 tasks
                     .iter()
@@ -253,7 +257,6 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
             view.steps_total += tasks.len();
             steps_per_run = steps_per_run.max(tasks.len());
             // A test run on a reused database measures several times.
-            let measured = result.map(LoadResult::runs).unwrap_or_default();
             if let Some(last) = measured.last() {
                 view.result = Some(last.clone());
             }

@@ -37,7 +37,7 @@ pub fn is_built_in(name: &str) -> bool {
 
 /// Registered at every start; versions are immutable, so any change to these definitions
 /// must bump this (runs of the old version carry on with the old definition).
-pub const VERSION: &str = "2";
+pub const VERSION: &str = "3";
 
 /// What the in-process steps reach: reads, leases and tokens (never the run mutations:
 /// those are the engine's).
@@ -160,8 +160,18 @@ pub fn definitions() -> Vec<WorkflowDef> {
                 .input_from("run-stroppy-containers.load")
                 .execution_timeout(minutes(25 * 60))
         })
+        .task(
+            on_machine(
+                test_step(CollectDatabaseMachine, agent::MACHINE_SAMPLES),
+                "db",
+            )
+            .parents([RunStroppyTest.as_str()])
+            .input_from("run-stroppy-test.windows")
+            .execution_timeout(minutes(5)),
+        )
         .task(teardown(
-            test_step(DestroyPlan, "stroppy.test.destroy-plan").parents([RunStroppyTest.as_str()]),
+            test_step(DestroyPlan, "stroppy.test.destroy-plan")
+                .parents([CollectDatabaseMachine.as_str()]),
         ))
         .on_failure(teardown(test_step(
             DestroyPlanOnFailure,

@@ -1,7 +1,6 @@
 //! `stroppy-test-suite`: check the suite, run one `stroppy-test-run` per test, compare.
 
 use engine::{Child, Context, HandlerResult, TaskError};
-use protocol::actions::LoadResult;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -112,13 +111,8 @@ pub(super) async fn run_tests(ctx: &Context) -> HandlerResult {
             .iter()
             .find(|t| t.name == name)
             .map_or(1, TestSpec::runs_per_test_run);
-        let measured = r
-            .output
-            .as_ref()
-            .and_then(|o| o.get(steps::LOAD.as_str()))
-            .and_then(|v| serde_json::from_value::<LoadResult>(v.clone()).ok())
-            .map(LoadResult::runs)
-            .unwrap_or_default();
+        let output = |step: steps::TestStep| r.output.as_ref().and_then(|o| o.get(step.as_str()));
+        let measured = results::measured_runs(output(steps::LOAD), output(steps::DATABASE_MACHINE));
         // One outcome per measured run; a run that never measured stands for all of its.
         for i in 0..runs.max(measured.len() as u32) {
             tests.push(TestOutcome {
