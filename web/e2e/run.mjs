@@ -266,7 +266,7 @@ try {
   await step('run page: the machine and the database under the load chart', async () => {
     // The finished run's load result carries per-second samples of the load machine and the
     // database, drawn as panels on the TPS chart's time axis.
-    for (const name of ['CPU', 'Database']) {
+    for (const name of ['CPU', 'Database machine', 'Database']) {
       const panel = page.locator(`section.metric[aria-label="${name}"]`);
       await panel.locator('canvas').first().waitFor({ timeout: 15_000 });
       const heading = await panel.locator('h3').innerText();

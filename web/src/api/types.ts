@@ -113,6 +113,8 @@ export interface LoadResult {
   machine?: MachineInfo | null;
   /** The load machine over the measured window; absent from older results. */
   system?: SystemPoint[] | null;
+  /** The database machine over the measured window (from its own agent). */
+  database_machine?: SystemPoint[] | null;
   /** The database's activity over the measured window; absent from older results. */
   database?: DatabasePoint[] | null;
 }

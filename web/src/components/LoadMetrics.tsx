@@ -58,8 +58,20 @@ function stretched(t: number[], lines: Lines, range: [number, number] | null): {
  * reset a chart's zoom (uPlot refits x on setData).
  */
 function stackData(m: Metrics, range: [number, number] | null) {
-  const { system: sys, database: db, waits } = m;
+  const { system: sys, database: db, waits, databaseMachine: dbm } = m;
   return {
+    dbCpu: dbm
+      ? stretched(
+          dbm.t,
+          [
+            { label: 'user', values: dbm.user, color: C.blue, unit: '%' },
+            { label: 'system', values: dbm.system, color: C.orange, unit: '%' },
+            { label: 'iowait', values: dbm.iowait, color: C.red, unit: '%' },
+            { label: 'disk write', values: dbm.writeMb, color: C.green, unit: 'MB/s', scale: 'y2', dash: true },
+          ],
+          range,
+        )
+      : null,
     cpu: sys
       ? stretched(
           sys.t,
@@ -163,6 +175,19 @@ export function LoadMetricsStack({ metrics, range, sync, markers }: StackProps &
           meta={`avg user ${pct(mean(sys.user))} · system ${pct(mean(sys.system))} · iowait ${pct(mean(sys.iowait))} · steal ${pct(mean(sys.steal))}`}
         >
           <LineChart {...data.cpu} {...common} yLabel="CPU %" yRange={PCT} />
+        </MetricPanel>
+      )}
+      {metrics.databaseMachine && data.dbCpu && (
+        <MetricPanel
+          label="Database machine"
+          title={
+            <>
+              Database machine <span className="muted">CPU % of all cores, disk write MB/s</span>
+            </>
+          }
+          meta={`avg user ${pct(mean(metrics.databaseMachine.user))} · system ${pct(mean(metrics.databaseMachine.system))} · iowait ${pct(mean(metrics.databaseMachine.iowait))} · write ${formatNumber(mean(metrics.databaseMachine.writeMb))} MB/s`}
+        >
+          <LineChart {...data.dbCpu} {...common} yLabel="CPU %" y2Label="MB/s" yRange={PCT} y2Range={[0, null]} />
         </MetricPanel>
       )}
       {sys && data.disk && (

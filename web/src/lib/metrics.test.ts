@@ -177,7 +177,8 @@ describe('summaries', () => {
     expect(m.database?.t).toHaveLength(7);
     expect(m.waits?.top[0]?.name).toBe('Lock:transactionid');
     expect(m.hitPct).toBeCloseTo(99.96, 1);
-    expect(loadMetrics({})).toEqual({ system: null, database: null, waits: null, hitPct: null });
+    expect(loadMetrics({})).toEqual({ system: null, databaseMachine: null, database: null, waits: null, hitPct: null });
+    expect(loadMetrics(RESULT, RESULT.system).databaseMachine?.t.length).toBe(RESULT.system!.length);
     expect(loadMetrics(null).system).toBeNull();
   });
 });

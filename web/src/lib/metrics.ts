@@ -241,14 +241,20 @@ export function overallHitPct(points: readonly DatabasePoint[] | null | undefine
 /** Everything drawn under a load's TPS chart; each part null when the result lacks its samples. */
 export interface LoadMetrics {
   system: SystemSeries | null;
+  /** The database machine over the same window, when it is another machine. */
+  databaseMachine: SystemSeries | null;
   database: DatabaseSeries | null;
   waits: WaitSeries | null;
   hitPct: number | null;
 }
 
-export function loadMetrics(result: { system?: SystemPoint[] | null; database?: DatabasePoint[] | null } | null | undefined): LoadMetrics {
+export function loadMetrics(
+  result: { system?: SystemPoint[] | null; database?: DatabasePoint[] | null } | null | undefined,
+  databaseMachine?: SystemPoint[] | null,
+): LoadMetrics {
   return {
     system: systemSeries(result?.system),
+    databaseMachine: systemSeries(databaseMachine),
     database: databaseSeries(result?.database),
     waits: waitSeries(result?.database),
     hitPct: overallHitPct(result?.database),

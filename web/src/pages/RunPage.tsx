@@ -9,7 +9,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { useApi } from '../auth.tsx';
 import { runEnded, useCanWrite, useChildRuns, useProgressPoints, useRun, useRunEvents, useWorkflowDef } from '../api/queries.ts';
-import type { RunDetail, TaskState, WorkflowDef } from '../api/types.ts';
+import type { RunDetail, SystemPoint, TaskState, WorkflowDef } from '../api/types.ts';
 import { DagView } from '../components/DagView.tsx';
 import { EventsTimeline } from '../components/EventsTimeline.tsx';
 import { LineChart } from '../components/LineChart.tsx';
@@ -306,9 +306,14 @@ function LoadPanel({ run, task }: { run: RunDetail; task: TaskState }) {
   const { points } = useProgressPoints(run.id, wantProgress ? task.id : undefined, live);
   const series = useMemo(() => loadSeries(task, points), [task, points]);
   // The machine and the database over the same seconds (results only: live progress has none).
-  const metrics = useMemo(() => loadMetrics(series.source === 'result' ? asLoadResult(task.output) : null), [series.source, task.output]);
+  // The database machine's agent answers for the load's windows in a later step.
+  const dbMachine = run.tasks.find((t) => t.name === 'collect-database-machine')?.output as { windows?: SystemPoint[][] } | null | undefined;
+  const metrics = useMemo(
+    () => loadMetrics(series.source === 'result' ? asLoadResult(task.output) : null, dbMachine?.windows?.[0]),
+    [series.source, task.output, dbMachine],
+  );
   const range = useMemo(
-    () => xExtent(series.t, metrics.system?.t ?? [], metrics.database?.t ?? []),
+    () => xExtent(series.t, metrics.system?.t ?? [], metrics.database?.t ?? [], metrics.databaseMachine?.t ?? []),
     [series.t, metrics],
   );
   const tps = useMemo(() => {
