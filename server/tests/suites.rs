@@ -281,17 +281,11 @@ async fn the_example_local_suite_measures_every_repetition_compares_with_confide
 }
 
 async fn report_text(api: &Api, id: &str, format: &str) -> String {
-    let r = common::http()
-        .get(format!(
-            "{}/api/v1/suites/{id}/report?format={format}",
-            api.base
-        ))
-        .bearer_auth(&api.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
+    let (status, text) = api
+        .get_text(&format!("/api/v1/suites/{id}/report?format={format}"))
+        .await;
+    assert_eq!(status, 200, "{text}");
+    text
 }
 
 /// A sure regression: `slow` runs TPC-B-like transactions from one client where the

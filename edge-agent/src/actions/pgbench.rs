@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint, Window};
+use protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint};
 
 use crate::actions::pgbench_parse::{self, parse_progress_line, parse_summary};
 use crate::actions::process::{self, Cmd, Stream};
@@ -143,16 +143,8 @@ async fn measure(
         database: input.database.clone(),
         password: input.password.clone(),
     };
-    if input.stat_statements && !sampler::reset_statements(&database, &ctx.attempt_dir).await {
-        ctx.log
-            .line("ratchet-agent: pg_stat_statements is not loaded: no top statements");
-    }
-    let sampler = Sampler::start(
-        sampler::interval_for(input.duration_s),
-        Some(database.clone()),
-        &ctx.attempt_dir,
-    );
-    let start_ms = sampler::wall_clock_ms();
+    let sampler =
+        Sampler::for_window(ctx, input.duration_s, Some(database), input.stat_statements).await;
     let finished = process::run(&load, ctx, |stream, line| match stream {
         Stream::Stdout => {
             stdout.push_str(line);
@@ -172,20 +164,11 @@ async fn measure(
         }
     })
     .await;
-    let window = Window {
-        start_ms,
-        end_ms: sampler::wall_clock_ms(),
-    };
-    let (system, samples) = sampler.finish().await;
+    let sampled = sampler.finish().await;
     let finished = finished?;
     if !finished.success() {
         return Err(ActionError::retryable(finished.failure("pgbench")));
     }
-    let top_statements = if input.stat_statements {
-        sampler::top_statements(&database, &ctx.attempt_dir).await
-    } else {
-        Vec::new()
-    };
 
     let summary = parse_summary(&stdout)
         .map_err(|e| ActionError::fatal(format!("cannot read pgbench's report: {e}\n{stdout}")))?;
@@ -216,10 +199,10 @@ async fn measure(
         command: Some(load.display()),
         warmup_tps,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
-        system,
-        database: samples,
-        top_statements,
-        windows: vec![window],
+        system: sampled.system,
+        database: sampled.database,
+        top_statements: sampled.top_statements,
+        windows: vec![sampled.window],
         database_machine: Vec::new(),
         repetitions: Vec::new(),
     };

@@ -301,15 +301,13 @@ async fn start_native(
         )));
     }
 
-    let server_version = wait_ready(
-        ctx,
-        &bin,
-        &input.listen_address,
-        input.port,
-        &input.password,
-    )
-    .await
-    .inspect_err(|_| {
+    let psql = Psql {
+        bin: &bin,
+        host: &input.listen_address,
+        port: input.port,
+        password: &input.password,
+    };
+    let server_version = wait_ready(ctx, &psql).await.inspect_err(|_| {
         for line in tail_of(&log, 15) {
             ctx.log.line(format!("postgres: {line}"));
         }
@@ -319,23 +317,9 @@ async fn start_native(
         input.listen_address, input.port
     ));
     if input.stat_statements {
-        create_stat_statements(
-            ctx,
-            &bin,
-            &input.listen_address,
-            input.port,
-            &input.password,
-        )
-        .await?;
+        create_stat_statements(ctx, &psql).await?;
     }
-    let settings = settings_in_effect(
-        ctx,
-        &bin,
-        &input.listen_address,
-        input.port,
-        &input.password,
-    )
-    .await;
+    let settings = settings_in_effect(ctx, &psql).await;
     output(&PostgresInstance {
         name: input.name.clone(),
         runtime: PostgresRuntime::Native,
@@ -391,39 +375,48 @@ fn tail_of(path: &Path, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Readiness is a real connection over TCP, the way the load will connect.
-async fn wait_ready(
-    ctx: &ActionContext,
-    bin: &Path,
-    host: &str,
+/// `psql` from the server's own bin dir, to the instance over TCP as `postgres`, the way
+/// the load connects.
+struct Psql<'a> {
+    bin: &'a Path,
+    host: &'a str,
     port: u16,
-    password: &str,
-) -> Result<String, ActionError> {
-    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-    let mut last = String::new();
-    while tokio::time::Instant::now() < deadline {
-        let out = process::clean_command(bin.join("psql"), &ctx.attempt_dir)
-            .env("PGPASSWORD", password)
+    password: &'a str,
+}
+
+impl Psql<'_> {
+    /// Run one query, its rows unaligned and without headers.
+    async fn query(
+        &self,
+        ctx: &ActionContext,
+        sql: &str,
+    ) -> Result<std::process::Output, ActionError> {
+        process::clean_command(self.bin.join("psql"), &ctx.attempt_dir)
+            .env("PGPASSWORD", self.password)
             .args([
                 "-X",
                 "-A",
                 "-t",
                 "-h",
-                host,
+                self.host,
                 "-p",
-                &port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                "SHOW server_version",
+                &self.port.to_string(),
             ])
+            .args(["-U", "postgres", "-d", "postgres", "-c", sql])
             .output()
             .await
             .map_err(|e| {
-                ActionError::fatal(format!("cannot run psql from {}: {e}", bin.display()))
-            })?;
+                ActionError::fatal(format!("cannot run psql from {}: {e}", self.bin.display()))
+            })
+    }
+}
+
+/// Readiness is a real connection over TCP, the way the load will connect.
+async fn wait_ready(ctx: &ActionContext, psql: &Psql<'_>) -> Result<String, ActionError> {
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        let out = psql.query(ctx, "SHOW server_version").await?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
         }
@@ -434,38 +427,15 @@ async fn wait_ready(
         }
     }
     Err(ActionError::retryable(format!(
-        "PostgreSQL on {host}:{port} did not accept connections within {READY_TIMEOUT:?}: {last}"
+        "PostgreSQL on {}:{} did not accept connections within {READY_TIMEOUT:?}: {last}",
+        psql.host, psql.port
     )))
 }
 
-async fn create_stat_statements(
-    ctx: &ActionContext,
-    bin: &Path,
-    host: &str,
-    port: u16,
-    password: &str,
-) -> Result<(), ActionError> {
-    let out = process::clean_command(bin.join("psql"), &ctx.attempt_dir)
-        .env("PGPASSWORD", password)
-        .args([
-            "-X",
-            "-q",
-            "-h",
-            host,
-            "-p",
-            &port.to_string(),
-            "-U",
-            "postgres",
-        ])
-        .args([
-            "-d",
-            "postgres",
-            "-c",
-            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
-        ])
-        .output()
-        .await
-        .map_err(|e| ActionError::fatal(format!("cannot run psql from {}: {e}", bin.display())))?;
+async fn create_stat_statements(ctx: &ActionContext, psql: &Psql<'_>) -> Result<(), ActionError> {
+    let out = psql
+        .query(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await?;
     if !out.status.success() {
         return Err(ActionError::fatal(format!(
             "cannot create the pg_stat_statements extension (is PostgreSQL's contrib installed?): {}",
@@ -477,29 +447,21 @@ async fn create_stat_statements(
 
 /// Every row of `pg_settings`, the ones changed from their built-in default first: what
 /// the test really ran with. Empty (and said in the log) if the query fails.
-async fn settings_in_effect(
-    ctx: &ActionContext,
-    bin: &Path,
-    host: &str,
-    port: u16,
-    password: &str,
-) -> Vec<PgSetting> {
+async fn settings_in_effect(ctx: &ActionContext, psql: &Psql<'_>) -> Vec<PgSetting> {
     const QUERY: &str = "SELECT coalesce(json_agg(json_build_object('name', name, 'setting', setting, \
         'unit', unit, 'source', source, 'context', context, 'boot_val', boot_val) \
         ORDER BY (setting IS DISTINCT FROM boot_val) DESC, name), '[]') FROM pg_settings";
-    let out = process::clean_command(bin.join("psql"), &ctx.attempt_dir)
-        .env("PGPASSWORD", password)
-        .args(["-X", "-A", "-t", "-h", host, "-p", &port.to_string()])
-        .args(["-U", "postgres", "-d", "postgres", "-c", QUERY])
-        .output()
-        .await;
-    let parsed = out.map_err(|e| e.to_string()).and_then(|o| {
-        if o.status.success() {
-            serde_json::from_slice::<Vec<PgSetting>>(&o.stdout).map_err(|e| e.to_string())
-        } else {
-            Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
-        }
-    });
+    let parsed = psql
+        .query(ctx, QUERY)
+        .await
+        .map_err(|e| e.message)
+        .and_then(|o| {
+            if o.status.success() {
+                serde_json::from_slice::<Vec<PgSetting>>(&o.stdout).map_err(|e| e.to_string())
+            } else {
+                Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+            }
+        });
     parsed.unwrap_or_else(|e| {
         ctx.log
             .line(format!("ratchet-agent: cannot read pg_settings: {e}"));
@@ -632,26 +594,24 @@ async fn start_docker(ctx: &ActionContext, input: &PostgresStartInput) -> Action
         return Err(ActionError::fatal(finished.failure("docker run")));
     }
     let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-    let query = Cmd::new("docker")
-        .args([
-            "exec",
-            "--env",
-            "PGPASSWORD",
-            &container,
-            "psql",
-            "-X",
-            "-A",
-            "-t",
-            "-h",
-            &input.listen_address,
-            "-p",
-            &input.port.to_string(),
-            "-U",
-            "postgres",
-            "-c",
-            "SHOW server_version",
-        ])
-        .env("PGPASSWORD", &input.password);
+    // psql inside the container, over TCP as the load connects.
+    let psql = |sql: &str| {
+        Cmd::new("docker")
+            .args([
+                "exec",
+                "--env",
+                "PGPASSWORD",
+                &container,
+                "psql",
+                "-X",
+                "-A",
+                "-t",
+            ])
+            .args(["-h", &input.listen_address, "-p", &input.port.to_string()])
+            .args(["-U", "postgres", "-c", sql])
+            .env("PGPASSWORD", &input.password)
+    };
+    let query = psql("SHOW server_version");
     loop {
         let mut version = String::new();
         let answer = process::run(&query, ctx, |s, l| {
@@ -662,24 +622,7 @@ async fn start_docker(ctx: &ActionContext, input: &PostgresStartInput) -> Action
         .await?;
         if answer.success() && !version.is_empty() {
             if input.stat_statements {
-                let create = Cmd::new("docker")
-                    .args([
-                        "exec",
-                        "--env",
-                        "PGPASSWORD",
-                        &container,
-                        "psql",
-                        "-X",
-                        "-q",
-                    ])
-                    .args(["-h", &input.listen_address, "-p", &input.port.to_string()])
-                    .args([
-                        "-U",
-                        "postgres",
-                        "-c",
-                        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
-                    ])
-                    .env("PGPASSWORD", &input.password);
+                let create = psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
                 let created = process::run(&create, ctx, |_, _| {}).await?;
                 if !created.success() {
                     return Err(ActionError::fatal(

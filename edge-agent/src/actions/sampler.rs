@@ -40,19 +40,72 @@ pub fn interval_for(duration_s: u64) -> Duration {
 pub struct Sampler {
     stop: CancellationToken,
     task: tokio::task::JoinHandle<(Vec<SystemPoint>, Vec<DatabasePoint>)>,
+    start_ms: i64,
+    /// Where to read the top statements from at the end (`pg_stat_statements` loaded).
+    statements: Option<(Database, PathBuf)>,
+}
+
+/// What was recorded over one measured window.
+pub struct Sampled {
+    pub window: Window,
+    pub system: Vec<SystemPoint>,
+    pub database: Vec<DatabasePoint>,
+    pub top_statements: Vec<StatementStat>,
 }
 
 impl Sampler {
     pub fn start(interval: Duration, db: Option<Database>, home: &Path) -> Sampler {
         let stop = CancellationToken::new();
         let task = tokio::spawn(sample(interval, db, home.to_path_buf(), stop.clone()));
-        Sampler { stop, task }
+        Sampler {
+            stop,
+            task,
+            start_ms: wall_clock_ms(),
+            statements: None,
+        }
     }
 
-    /// Stop and hand back what was sampled.
-    pub async fn finish(self) -> (Vec<SystemPoint>, Vec<DatabasePoint>) {
+    /// Start right before a load's measured window of `duration_s`; with `statements`,
+    /// `pg_stat_statements` is reset first, so its top statements are the window's.
+    pub async fn for_window(
+        ctx: &crate::actions::ActionContext,
+        duration_s: u64,
+        db: Option<Database>,
+        statements: bool,
+    ) -> Sampler {
+        let mut top = None;
+        if statements && let Some(db) = &db {
+            if reset_statements(db, &ctx.attempt_dir).await {
+                top = Some((db.clone(), ctx.attempt_dir.clone()));
+            } else {
+                ctx.log
+                    .line("ratchet-agent: pg_stat_statements is not loaded: no top statements");
+            }
+        }
+        Sampler {
+            statements: top,
+            ..Sampler::start(interval_for(duration_s), db, &ctx.attempt_dir)
+        }
+    }
+
+    /// Stop and hand back what was sampled, with the window it covers.
+    pub async fn finish(self) -> Sampled {
+        let window = Window {
+            start_ms: self.start_ms,
+            end_ms: wall_clock_ms(),
+        };
         self.stop.cancel();
-        self.task.await.unwrap_or_default()
+        let (system, database) = self.task.await.unwrap_or_default();
+        let top_statements = match &self.statements {
+            Some((db, home)) => top_statements(db, home).await,
+            None => Vec::new(),
+        };
+        Sampled {
+            window,
+            system,
+            database,
+            top_statements,
+        }
     }
 }
 
@@ -108,7 +161,7 @@ static HISTORY: OnceLock<Mutex<VecDeque<(i64, SystemPoint)>>> = OnceLock::new();
 const HISTORY_LEN: usize = 6 * 3600;
 
 /// The wall clock, epoch milliseconds (a load's windows are told in it).
-pub fn wall_clock_ms() -> i64 {
+fn wall_clock_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -292,14 +345,14 @@ async fn stats_query(db: &Database, home: &Path) -> Option<String> {
 
 /// Forget what `pg_stat_statements` counted so far (the initialisation, the warm-up), so
 /// the top statements are the measured window's. False when it is not loaded.
-pub async fn reset_statements(db: &Database, home: &Path) -> bool {
+async fn reset_statements(db: &Database, home: &Path) -> bool {
     psql(db, "SELECT pg_stat_statements_reset()", home)
         .await
         .is_some()
 }
 
 /// The statements that took the most time since the reset, most first.
-pub async fn top_statements(db: &Database, home: &Path) -> Vec<StatementStat> {
+async fn top_statements(db: &Database, home: &Path) -> Vec<StatementStat> {
     // `total_exec_time` since PostgreSQL 13 (`total_time` before).
     let version: u32 = psql(db, "SHOW server_version_num", home)
         .await
@@ -448,7 +501,9 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let _ = spin.join();
-        let (system, database) = sampler.finish().await;
+        let Sampled {
+            system, database, ..
+        } = sampler.finish().await;
         assert!(system.len() >= 4, "{system:?}");
         assert!(database.is_empty());
         assert!(system.windows(2).all(|w| w[0].t_s < w[1].t_s));

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use protocol::actions::{
-    LatencySummary, LoadResult, StroppyInstallInput, StroppyInstalled, StroppyRunInput, Window,
+    LatencySummary, LoadResult, StroppyInstallInput, StroppyInstalled, StroppyRunInput,
 };
 use sha2::{Digest, Sha256};
 
@@ -303,35 +303,20 @@ async fn measure(
     let report = ctx.attempt_dir.join(format!("stroppy-report-{run}.json"));
     let cmd = command(input, binary, &report).cwd(&ctx.attempt_dir);
     let mut text = String::new();
-    let target = database_of(input);
-    if input.stat_statements
-        && let Some(db) = &target
-        && !sampler::reset_statements(db, &ctx.attempt_dir).await
-    {
-        ctx.log
-            .line("ratchet-agent: pg_stat_statements is not loaded: no top statements");
-    }
-    let sampler = Sampler::start(
-        sampler::interval_for(input.duration_s),
-        target.clone(),
-        &ctx.attempt_dir,
-    );
-    let start_ms = sampler::wall_clock_ms();
+    let sampler = Sampler::for_window(
+        ctx,
+        input.duration_s,
+        database_of(input),
+        input.stat_statements,
+    )
+    .await;
     let finished = process::run(&cmd, ctx, |_, line| {
         text.push_str(line);
         text.push('\n');
     })
     .await;
-    let window = Window {
-        start_ms,
-        end_ms: sampler::wall_clock_ms(),
-    };
-    let (system, database) = sampler.finish().await;
+    let sampled = sampler.finish().await;
     let finished = finished?;
-    let top_statements = match (&target, input.stat_statements) {
-        (Some(db), true) => sampler::top_statements(db, &ctx.attempt_dir).await,
-        _ => Vec::new(),
-    };
     if !finished.success() {
         return Err(ActionError::retryable(finished.failure("stroppy")));
     }
@@ -364,10 +349,10 @@ async fn measure(
         command: Some(cmd.display()),
         warmup_tps: None,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
-        system,
-        database,
-        top_statements,
-        windows: vec![window],
+        system: sampled.system,
+        database: sampled.database,
+        top_statements: sampled.top_statements,
+        windows: vec![sampled.window],
         database_machine: Vec::new(),
         repetitions: Vec::new(),
     };

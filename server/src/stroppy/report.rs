@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::stroppy::results::{Comparisons, SuiteResult, TestRow};
 use crate::stroppy::spec::Order;
 use crate::stroppy::stats::{Comparison, Verdict};
-use crate::stroppy::steps::TestStep;
+use crate::stroppy::steps::{self, TestStep};
 use crate::stroppy::view::{SuiteStatus, SuiteView, TestStatus};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -157,17 +157,12 @@ pub async fn build(reads: &dyn ReadStore, view: &SuiteView) -> Result<Report, St
             continue;
         };
         let tasks = reads.tasks(rep.run_id).await?;
-        let output_of = |step: TestStep| {
-            tasks
-                .iter()
-                .find(|t| t.name == step.as_str())
-                .and_then(|t| t.output.clone())
-        };
-        let db: Option<PostgresInstance> =
-            output_of(TestStep::RunDatabaseContainers).and_then(|o| serde_json::from_value(o).ok());
+        let db: Option<PostgresInstance> = TestStep::RunDatabaseContainers
+            .output_in(&tasks)
+            .and_then(|o| serde_json::from_value(o.clone()).ok());
         let load = crate::stroppy::results::measured_runs(
-            output_of(crate::stroppy::steps::LOAD).as_ref(),
-            output_of(crate::stroppy::steps::DATABASE_MACHINE).as_ref(),
+            steps::LOAD.output_in(&tasks),
+            steps::DATABASE_MACHINE.output_in(&tasks),
         )
         .into_iter()
         .next();

@@ -68,6 +68,14 @@ impl TestStep {
     pub fn parse(name: &str) -> Option<TestStep> {
         TestStep::ALL.into_iter().find(|s| s.as_str() == name)
     }
+
+    /// This step's output among a test run's tasks (unset until it completed).
+    pub fn output_in(self, tasks: &[engine::model::TaskState]) -> Option<&serde_json::Value> {
+        tasks
+            .iter()
+            .find(|t| t.name == self.as_str())
+            .and_then(|t| t.output.as_ref())
+    }
 }
 
 /// The step whose output is a test's measured load ([`protocol::actions::LoadResult`]).

@@ -239,14 +239,10 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
         let mut steps_per_run = 0;
         for (repetition, child) in runs {
             let tasks = reads.tasks(child.id).await?;
-            let output = |step: TestStep| {
-                tasks
-                    .iter()
-                    .find(|t| t.name == step.as_str())
-                    .and_then(|t| t.output.as_ref())
-            };
-            let measured =
-                results::measured_runs(output(steps::LOAD), output(steps::DATABASE_MACHINE));
+            let measured = results::measured_runs(
+                steps::LOAD.output_in(&tasks),
+                steps::DATABASE_MACHINE.output_in(&tasks),
+            );
             view.steps.extend(
                 tasks
                     .iter()

@@ -202,6 +202,19 @@ impl Api {
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// A GET answered in text (a report as Markdown or XML).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    }
+
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         let r = self
             .http

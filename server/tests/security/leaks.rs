@@ -187,15 +187,10 @@ async fn a_whole_suite_leaves_no_secret_in_logs_answers_streams_or_work_dirs() {
     }
     let mut reports = String::new();
     for format in ["markdown", "junit"] {
-        let text = common::http()
-            .get(format!("{base}/api/v1/suites/{id}/report?format={format}"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (status, text) = api
+            .get_text(&format!("/api/v1/suites/{id}/report?format={format}"))
+            .await;
+        assert_eq!(status, 200, "{text}");
         reports.push_str(&text);
     }
     let workflows = get("/api/v1/workflows".into()).await;

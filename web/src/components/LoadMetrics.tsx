@@ -57,33 +57,22 @@ function stretched(t: number[], lines: Lines, range: [number, number] | null): {
  * The data of every chart of the stack, built once per result: new arrays on each render would
  * reset a chart's zoom (uPlot refits x on setData).
  */
+/** A machine's CPU lines: the same on the load machine's panel and the database machine's. */
+function cpuLines(m: NonNullable<Metrics['system']>): Lines {
+  return [
+    { label: 'user', values: m.user, color: C.blue, unit: '%' },
+    { label: 'system', values: m.system, color: C.orange, unit: '%' },
+    { label: 'iowait', values: m.iowait, color: C.red, unit: '%' },
+  ];
+}
+
 function stackData(m: Metrics, range: [number, number] | null) {
   const { system: sys, database: db, waits, databaseMachine: dbm } = m;
   return {
     dbCpu: dbm
-      ? stretched(
-          dbm.t,
-          [
-            { label: 'user', values: dbm.user, color: C.blue, unit: '%' },
-            { label: 'system', values: dbm.system, color: C.orange, unit: '%' },
-            { label: 'iowait', values: dbm.iowait, color: C.red, unit: '%' },
-            { label: 'disk write', values: dbm.writeMb, color: C.green, unit: 'MB/s', scale: 'y2', dash: true },
-          ],
-          range,
-        )
+      ? stretched(dbm.t, [...cpuLines(dbm), { label: 'disk write', values: dbm.writeMb, color: C.green, unit: 'MB/s', scale: 'y2', dash: true }], range)
       : null,
-    cpu: sys
-      ? stretched(
-          sys.t,
-          [
-            { label: 'user', values: sys.user, color: C.blue, unit: '%' },
-            { label: 'system', values: sys.system, color: C.orange, unit: '%' },
-            { label: 'iowait', values: sys.iowait, color: C.red, unit: '%' },
-            { label: 'steal', values: sys.steal, color: C.grey, unit: '%', dash: true },
-          ],
-          range,
-        )
-      : null,
+    cpu: sys ? stretched(sys.t, [...cpuLines(sys), { label: 'steal', values: sys.steal, color: C.grey, unit: '%', dash: true }], range) : null,
     disk: sys
       ? stretched(
           sys.t,
