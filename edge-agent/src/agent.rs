@@ -71,7 +71,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let mut running: HashMap<AttemptRef, Running> = HashMap::new();
     let mut attempts = JoinSet::new();
     let (finished_tx, mut finished) = mpsc::unbounded_channel::<AttemptRef>();
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    // Retries well within the lease: a server that restarts gives its agents one lease to
+    // come back before their attempts count as lost.
+    let retry_cap = |lease: Duration| (lease / 3).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    let mut backoff = Backoff::new(Duration::from_millis(500), retry_cap(lease));
     let mut last_contact = tokio::time::Instant::now();
 
     while !shutdown.is_cancelled() {
@@ -150,6 +153,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                     break;
                 };
                 lease = Duration::from_secs(u64::from(again.lease_s.max(2)));
+                backoff = Backoff::new(Duration::from_millis(500), retry_cap(lease));
                 let _ = session_tx.send(again.session_token);
             }
             Err(e) => {

@@ -47,9 +47,10 @@ pub fn pg_major_version() -> u32 {
 /// A PostgreSQL server of our own. Fields drop in order: the process stops before its
 /// directory is removed.
 pub struct PgServer {
-    _process: Guard,
-    _dir: TempDir,
+    process: Option<Guard>,
+    dir: TempDir,
     port: u16,
+    settings: Vec<(String, String)>,
 }
 
 impl PgServer {
@@ -61,17 +62,13 @@ impl PgServer {
     /// A server with extra `postgresql.conf` settings, which win over the test defaults
     /// (benchmarks turn durability back on).
     pub fn start_with(settings: &[(&str, &str)]) -> PgServer {
-        let bindir = pg_bindir();
         let run_as = RunAs::unprivileged();
         let dir = tempfile::Builder::new()
             .prefix("ratchet-pg-")
             .tempdir()
             .expect("create a temp dir for PostgreSQL");
         run_as.own(dir.path());
-        let data = dir.path().join("data");
-        let log = dir.path().join("postgres.log");
-
-        let mut initdb = Command::new(bindir.join("initdb"));
+        let mut initdb = Command::new(pg_bindir().join("initdb"));
         initdb
             .args([
                 "--no-sync",
@@ -80,7 +77,7 @@ impl PgServer {
                 "--encoding=UTF8",
             ])
             .arg("--pgdata")
-            .arg(&data)
+            .arg(dir.path().join("data"))
             .current_dir(dir.path())
             .stdout(Stdio::null());
         run_as.apply(&mut initdb);
@@ -92,17 +89,44 @@ impl PgServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut server = PgServer {
+            process: None,
+            dir,
+            port: crate::free_port(),
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        server.start_again();
+        server
+    }
 
-        let port = crate::free_port();
-        let log_file = std::fs::File::create(&log).expect("create the PostgreSQL log file");
+    /// Fast shutdown (SIGINT: sessions are ended), as an operator's restart begins.
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    /// Start the stopped server again, on its port and data; waits until it answers.
+    pub fn start_again(&mut self) {
+        assert!(self.process.is_none(), "the server is running");
+        let bindir = pg_bindir();
+        let run_as = RunAs::unprivileged();
+        let log = self.dir.path().join("postgres.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("open the PostgreSQL log file");
         run_as.own(&log);
+        let port = self.port.to_string();
         let mut postgres = Command::new(bindir.join("postgres"));
         postgres
             .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .arg(self.dir.path().join("data"))
+            .args(["-p", &port, "-c", "listen_addresses=127.0.0.1"])
             .arg("-k")
-            .arg(dir.path())
+            .arg(self.dir.path())
             // Durability is pointless for a throw-away server and costs seconds per test.
             .args([
                 "-c",
@@ -114,43 +138,30 @@ impl PgServer {
             ])
             .args(["-c", "max_connections=200"])
             .args(
-                settings
+                self.settings
                     .iter()
                     .flat_map(|(k, v)| ["-c".to_string(), format!("{k}={v}")]),
             )
-            .current_dir(dir.path())
+            .current_dir(self.dir.path())
             .stdout(log_file.try_clone().expect("dup log file"))
             .stderr(log_file);
         run_as.apply(&mut postgres);
         let mut child = postgres
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start postgres ({e}): {INSTALL_HINT}"));
-
         let pg_isready = bindir.join("pg_isready");
         wait_until("postgres", &log, &mut child, || {
             Command::new(&pg_isready)
-                .args([
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                    "-U",
-                    "postgres",
-                ])
+                .args(["-q", "-h", "127.0.0.1", "-p", &port, "-U", "postgres"])
                 .status()
                 .map(|s| s.success())
                 .unwrap_or(false)
         });
-        PgServer {
-            // SIGINT is PostgreSQL's "fast" shutdown: it ends sessions and exits cleanly.
-            _process: Guard {
-                child,
-                signal: Signal::SIGINT,
-            },
-            _dir: dir,
-            port,
-        }
+        // SIGINT is PostgreSQL's "fast" shutdown: it ends sessions and exits cleanly.
+        self.process = Some(Guard {
+            child,
+            signal: Signal::SIGINT,
+        });
     }
 
     pub fn port(&self) -> u16 {

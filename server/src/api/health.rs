@@ -34,6 +34,9 @@ pub enum Readiness {
     },
 }
 
+/// How long each readiness check may take.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Ready: the store and the bus both answer a round trip.
 #[utoipa::path(get, path = "/readyz", security(()), tag = "health", responses((status = 200, description = "Store and bus answer", body = Readiness), (status = 503, description = "Not ready, with the reason", body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
@@ -46,12 +49,17 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             }),
         )
     };
-    let installation = match state.engine.installation().await {
-        Ok(i) => i,
-        Err(e) => return not_ready(format!("store: {e}")),
+    // A database that went away makes a query wait for the pool's acquire timeout; a
+    // probe answers well before a load balancer's own timeout.
+    let installation = match tokio::time::timeout(READY_WITHIN, state.engine.installation()).await {
+        Ok(Ok(i)) => i,
+        Ok(Err(e)) => return not_ready(format!("store: {e}")),
+        Err(_) => return not_ready(format!("store: no answer within {READY_WITHIN:?}")),
     };
-    if let Err(e) = state.engine.bus().ping().await {
-        return not_ready(format!("bus: {e}"));
+    match tokio::time::timeout(READY_WITHIN, state.engine.bus().ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return not_ready(format!("bus: {e}")),
+        Err(_) => return not_ready(format!("bus: no answer within {READY_WITHIN:?}")),
     }
     (
         StatusCode::OK,
