@@ -191,8 +191,9 @@ async fn start_domain(
     LeakGuard {
         engine: engine.clone(),
         providers,
+        interval: args.leak_guard_interval,
     }
-    .spawn(args.leak_guard_interval);
+    .spawn();
     Ok(domain)
 }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::api::auth::Caller;
 use crate::api::body::{ApiPath, ApiQuery};
 use crate::api::problem::{ApiError, ApiResult, Problem};
-use crate::infra::{Progress, destroy_all, machine_kind, network};
+use crate::infra::{DestroyFailure, Progress, destroy_all, machine_kind, network};
 use crate::state::AppState;
 use crate::stroppy::workflows::machines_expire_at;
 use crate::tokens::Scope;
@@ -44,6 +44,13 @@ pub struct DeploymentView {
     pub expires_at: Option<Millis>,
     pub network: Option<String>,
     pub machines: Vec<DeployedMachine>,
+    /// Set while destroying fails: `destroy failed: <reason>`. The machines, their network
+    /// block and leases stay; the leak guard tries again, waiting longer each time.
+    pub destroy_error: Option<String>,
+    /// How many destroys have failed so far.
+    pub destroy_attempts: Option<u32>,
+    /// When the last one failed.
+    pub destroy_failed_at: Option<Millis>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -84,6 +91,10 @@ pub async fn infrastructure(
             };
             let run = state.reads.run(run_id).await?;
             let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+            let failure = leases
+                .iter()
+                .filter(|l| l.holder == holder && l.key.starts_with(&format!("{}/", provider.name())))
+                .find_map(DestroyFailure::of);
             deployments.push(DeploymentView {
                 run_id,
                 provider: provider.name().into(),
@@ -112,6 +123,9 @@ pub async fn infrastructure(
                         }
                     })
                     .collect(),
+                destroy_error: failure.as_ref().map(|f| format!("destroy failed: {}", f.error)),
+                destroy_attempts: failure.as_ref().map(|f| f.attempts),
+                destroy_failed_at: failure.map(|f| f.at),
             });
         }
     }

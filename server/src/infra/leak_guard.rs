@@ -19,7 +19,10 @@ use engine::store::{Lease, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::infra::{Progress, Provider, Providers, destroy_all, machine_kind, network};
+use crate::infra::{
+    DESTROY_FAILED, DestroyFailure, Progress, Provider, Providers, destroy_all, machine_kind,
+    network,
+};
 use crate::stroppy::workflows::machines_expire_at;
 
 /// What one sweep did.
@@ -40,11 +43,14 @@ const LEADER_KEY: &str = "leak-guard";
 pub struct LeakGuard {
     pub engine: Arc<Engine>,
     pub providers: Providers,
+    /// How often it sweeps (a failed destroy waits a few sweeps more each time).
+    pub interval: Duration,
 }
 
 impl LeakGuard {
     /// Sweep every `interval` while this replica leads, until the engine shuts down.
-    pub fn spawn(self, interval: Duration) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        let interval = self.interval;
         let me = format!("replica-{}", Uuid::new_v4());
         // Unrenewed for this long, the leadership is free to take.
         let term = (interval * 3).max(Duration::from_secs(3));
@@ -148,6 +154,16 @@ impl LeakGuard {
                 .await?
                 .is_empty();
             if !ended && !holds_machines {
+                continue;
+            }
+            // A destroy that failed is tried again once its back-off is over.
+            let failure = leases
+                .leases(Some(DESTROY_FAILED), Some(&holder))
+                .await?
+                .iter()
+                .filter(|l| l.key.starts_with(&format!("{}/", provider.name())))
+                .find_map(DestroyFailure::of);
+            if failure.is_some_and(|f| f.retry_at(self.interval) > now) {
                 continue;
             }
             if expired && !ended {

@@ -2,6 +2,11 @@
 //! own work dir and its own loopback address, enrolled for one test run. Destroying it
 //! stops the databases it started, stops the agent (process group and all) and removes its
 //! work dir.
+//!
+//! Orphans are impossible by construction: the machine's lease records the intent (its
+//! work dir) before the agent is spawned, and the agent is found again by its work dir in
+//! its environment, never by a stored PID (which a restart may have seen reused). A server
+//! killed between spawn and record leaves a lease whose destroy still finds the agent.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -23,6 +28,10 @@ use crate::infra::{
 
 /// Lease kind of a local machine.
 pub const MACHINE: &str = "machine";
+
+/// The variable naming a local agent's work dir: also how its processes are told apart
+/// from every other process on the host.
+const MARKER: &str = "RATCHET_AGENT_WORK_DIR";
 
 pub struct LocalProvider {
     pub tokens: Arc<dyn TokenStore>,
@@ -137,6 +146,11 @@ impl LocalProvider {
         let log_err = log
             .try_clone()
             .map_err(|e| failed("cannot create its log", &e))?;
+        // Intent first: from here on, a destroy of this lease finds whatever gets started.
+        let intent = json!({ "state": "starting", "work_dir": work_dir, "address": plan.address });
+        self.leases
+            .update_lease_data(MACHINE, &plan.name, &intent)
+            .await?;
         let mut command = tokio::process::Command::new(&self.agent_binary);
         command.env_clear();
         for var in INHERITED {
@@ -149,7 +163,8 @@ impl LocalProvider {
             .env("RATCHET_SERVER_URL", &self.server_url)
             .env("RATCHET_ENROLLMENT_TOKEN_FILE", &token_file)
             .env("RATCHET_AGENT_NAME", &plan.name)
-            .env("RATCHET_AGENT_WORK_DIR", &work_dir)
+            // Also the marker its destroy finds it by (its children inherit it).
+            .env(MARKER, &work_dir)
             .env("RATCHET_AGENT_SLOTS", "2")
             // A local machine must not outlive its server for good (a server that comes
             // back within this finds it still running the suite).
@@ -170,7 +185,7 @@ impl LocalProvider {
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
-        let handle = json!({ "pid": pid, "work_dir": work_dir, "address": plan.address });
+        let handle = json!({ "state": "started", "pid": pid, "work_dir": work_dir, "address": plan.address });
         self.leases
             .update_lease_data(MACHINE, &plan.name, &handle)
             .await?;
@@ -259,38 +274,57 @@ impl Provider for LocalProvider {
 }
 
 impl LocalProvider {
+    /// Whatever an earlier start of this machine left, gone: its databases, every process
+    /// marked with its work dir, the dir itself. Also for a lease without data (a server
+    /// that died before it recorded the intent had created at most the dir).
     async fn destroy_one(&self, lease: &Lease) -> Result<(), ProviderError> {
-        let Some(data) = &lease.data else {
-            return Ok(()); // reserved, never created
-        };
         // The work dir follows from the (checked) machine name, never from stored data.
         let dir = self.work_dir(&lease.key)?;
-        let work_dir = dir.exists().then_some(dir);
-        if let Some(dir) = &work_dir {
-            stop_databases(dir).await;
+        if !dir.exists() && lease.data.is_none() {
+            return Ok(()); // reserved, never created
         }
-        if let Some(pid) = data["pid"]
-            .as_i64()
-            .and_then(|p| i32::try_from(p).ok())
-            .filter(|p| *p > 1)
-        {
-            stop_group(pid).await;
+        stop_databases(&dir).await;
+        for group in marked_groups(&dir) {
+            stop_group(group).await;
         }
-        if let Some(dir) = &work_dir {
-            // Gone already is fine: the test's teardown and its provision's may run at once.
-            match std::fs::remove_dir_all(dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(ProviderError::Failed(format!(
-                        "cannot remove {}: {e}",
-                        dir.display()
-                    )));
-                }
-                _ => {}
+        // Gone already is fine: the test's teardown and its provision's may run at once.
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ProviderError::Failed(format!(
+                    "cannot remove {}: {e}",
+                    dir.display()
+                )));
             }
+            _ => {}
         }
         tracing::info!(machine = %lease.key, "local machine destroyed");
         Ok(())
     }
+}
+
+/// The process groups of processes whose environment marks them as `work_dir`'s agent
+/// (or a child of it): read from /proc, so a PID reused by a stranger is never touched.
+fn marked_groups(work_dir: &Path) -> std::collections::BTreeSet<i32> {
+    let mut groups = std::collections::BTreeSet::new();
+    let Ok(all) = procfs::process::all_processes() else {
+        return groups;
+    };
+    for process in all.flatten() {
+        let marked = process
+            .environ()
+            .ok()
+            .and_then(|env| env.get(std::ffi::OsStr::new(MARKER)).cloned())
+            .is_some_and(|dir| Path::new(&dir) == work_dir);
+        // Never our own group (the server is no machine's process).
+        if let Ok(stat) = process.stat()
+            && marked
+            && stat.pgrp > 1
+            && stat.pgrp != nix::unistd::getpgrp().as_raw()
+        {
+            groups.insert(stat.pgrp);
+        }
+    }
+    groups
 }
 
 /// Immediate shutdown (SIGQUIT) of every PostgreSQL the machine started, then SIGKILL.

@@ -222,8 +222,9 @@ impl Providers {
 /// Destroy every machine test run `run_id` holds on `provider` and give up its leases
 /// (machines and quota shares, then the network once no machine is left on it). The run's
 /// agents can do nothing more: their enrollment and session tokens are revoked.
-/// Idempotent; answers the machines destroyed. A failure keeps the leases, so a later
-/// destroy (the leak guard's) finds them.
+/// Idempotent; answers the machines destroyed. A failure keeps every lease, network block
+/// included, and records itself (a [`DESTROY_FAILED`] lease), so the leak guard tries
+/// again after a back-off and the infrastructure API shows why.
 pub async fn destroy_all(
     leases: &dyn LeaseStore,
     tokens: &dyn TokenStore,
@@ -244,7 +245,13 @@ pub async fn destroy_all(
     // Whatever of the machines' agents is left (an agent of a VM that went away with it)
     // can do nothing more.
     tokens.revoke_run_tokens(run_id, now).await?;
-    outcome?;
+    if let Err(e) = outcome {
+        record_destroy_failure(leases, provider, run_id, &e.to_string(), now).await?;
+        return Err(e);
+    }
+    leases
+        .release_lease(DESTROY_FAILED, &failure_key(provider, run_id))
+        .await?;
     for quota in provider.quotas() {
         for lease in leases.leases(Some(quota.kind), Some(&holder)).await? {
             leases.release_lease(&lease.kind, &lease.key).await?;
@@ -254,6 +261,77 @@ pub async fn destroy_all(
         leases.release_lease(&lease.kind, &lease.key).await?;
     }
     Ok(machines.into_iter().map(|m| m.key).collect())
+}
+
+/// Lease kind of a destroy that failed, one per run and provider (key `<provider>/<run>`),
+/// held by the run until a destroy succeeds. Its data is a [`DestroyFailure`].
+pub const DESTROY_FAILED: &str = "destroy-failed";
+
+/// Why the last destroy failed, how often one has, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestroyFailure {
+    pub error: String,
+    pub attempts: u32,
+    pub at: Millis,
+}
+
+impl DestroyFailure {
+    /// The failure a lease records, if it is one.
+    pub fn of(lease: &Lease) -> Option<DestroyFailure> {
+        (lease.kind == DESTROY_FAILED)
+            .then(|| serde_json::from_value(lease.data.clone()?).ok())
+            .flatten()
+    }
+
+    /// When the leak guard, sweeping every `interval`, tries again: one interval after the
+    /// first failure, doubling with each, at most ten intervals apart.
+    pub fn retry_at(&self, interval: Duration) -> Millis {
+        let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        let doublings = self.attempts.saturating_sub(1).min(16);
+        let wait = interval
+            .saturating_mul(1 << doublings)
+            .min(interval.saturating_mul(10));
+        self.at.saturating_add(wait)
+    }
+}
+
+fn failure_key(provider: &dyn Provider, run_id: Uuid) -> String {
+    format!("{}/{run_id}", provider.name())
+}
+
+/// The failure stays until a destroy succeeds.
+async fn record_destroy_failure(
+    leases: &dyn LeaseStore,
+    provider: &dyn Provider,
+    run_id: Uuid,
+    error: &str,
+    now: Millis,
+) -> Result<(), engine::store::StoreError> {
+    let key = failure_key(provider, run_id);
+    let earlier = leases
+        .leases(Some(DESTROY_FAILED), Some(&run_id.to_string()))
+        .await?
+        .iter()
+        .filter(|l| l.key == key)
+        .find_map(DestroyFailure::of);
+    let attempts = earlier.map_or(1, |f| f.attempts + 1);
+    let failure = DestroyFailure {
+        error: error.to_string(),
+        attempts,
+        at: now,
+    };
+    tracing::warn!(run = %run_id, provider = provider.name(), attempts, error, "destroy failed; the leases stay and the leak guard tries again");
+    let data = serde_json::to_value(&failure).expect("a failure serializes");
+    let lease = Lease {
+        kind: DESTROY_FAILED.into(),
+        key: key.clone(),
+        holder: run_id.to_string(),
+        amount: 0,
+        data: Some(data.clone()),
+    };
+    // Taken the first time (the run holds it already after that), then updated.
+    leases.acquire_lease(&lease, None, now).await?;
+    leases.update_lease_data(DESTROY_FAILED, &key, &data).await
 }
 
 /// An enrollment token of a machine stops working after this (its run's teardown revokes it
@@ -302,4 +380,29 @@ pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?
         .write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DestroyFailure;
+    use std::time::Duration;
+
+    #[test]
+    fn a_failed_destroy_is_retried_after_a_doubling_back_off_of_at_most_ten_sweeps() {
+        let after = |attempts| {
+            let f = DestroyFailure {
+                error: "x".into(),
+                attempts,
+                at: 1_000,
+            };
+            f.retry_at(Duration::from_secs(60)) - 1_000
+        };
+        let minute = 60_000;
+        assert_eq!(
+            [after(1), after(2), after(3), after(4)],
+            [minute, 2 * minute, 4 * minute, 8 * minute]
+        );
+        assert_eq!(after(5), 10 * minute);
+        assert_eq!(after(u32::MAX), 10 * minute);
+    }
 }

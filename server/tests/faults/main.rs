@@ -8,11 +8,13 @@
 //! - `agent_faults`: an agent frozen past its lease, cut off shorter and longer than the
 //!   lease (through `proxy`), killed mid-load.
 //! - `store_faults`: the store's PostgreSQL restarted mid-suite.
+//! - `destroy_faults`: a destroy that fails, kept, shown and retried until it works.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod agent_faults;
+mod destroy_faults;
 mod proxy;
 mod server_crash;
 mod store_faults;
