@@ -9,12 +9,14 @@
 //!   lease (through `proxy`), killed mid-load.
 //! - `store_faults`: the store's PostgreSQL restarted mid-suite.
 //! - `destroy_faults`: a destroy that fails, kept, shown and retried until it works.
+//! - `orphans`: an agent spawned but never recorded, and a recorded PID reused.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod agent_faults;
 mod destroy_faults;
+mod orphans;
 mod proxy;
 mod server_crash;
 mod store_faults;
