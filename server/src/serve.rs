@@ -156,6 +156,10 @@ async fn start_domain(
     let mut url_args = args.clone();
     url_args.listen = bound;
     let data_dir = std::fs::canonicalize(&args.store.data_dir)?;
+    let unreachable = crate::infra::local::prepare_machines_dir(&data_dir);
+    if let Some(problem) = &unreachable {
+        tracing::error!("{problem}");
+    }
     let local = LocalProvider {
         tokens: engine.tokens(),
         leases: engine.leases(),
@@ -164,6 +168,7 @@ async fn start_domain(
         agent_binary: agent_path.to_path_buf(),
         quota: LocalProvider::quota(args.local_max_machines, args.local_max_cores),
         network: NetworkPool::loopback(),
+        unreachable,
     };
     let yandex = if args.yandex.enabled() {
         let agent = agent_binary.map_err(|e| {

@@ -44,6 +44,9 @@ pub struct LocalProvider {
     /// Machines at once over all suites, and the cores they may claim.
     pub quota: [Quota; 1],
     pub network: NetworkPool,
+    /// Why PostgreSQL could not run in machine dirs here, found at start; every machine is
+    /// refused with it.
+    pub unreachable: Option<String>,
 }
 
 impl LocalProvider {
@@ -58,6 +61,53 @@ impl LocalProvider {
             counts: Counts::Cores,
         }]
     }
+}
+
+/// As root the agents run PostgreSQL as an unprivileged user (`RATCHET_AGENT_PG_USER`,
+/// default `postgres`), who must be able to reach `<data dir>/machines`. The data dir is
+/// ours: it is made traversable (o+x, not listable). A directory above it that the user
+/// cannot pass is the answer, naming the directory, its mode and owner, and the user.
+pub fn prepare_machines_dir(data_dir: &Path) -> Option<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !nix::unistd::Uid::effective().is_root() {
+        return None; // PostgreSQL runs as the server's own user, who owns the data dir
+    }
+    let name = std::env::var("RATCHET_AGENT_PG_USER").unwrap_or_else(|_| "postgres".into());
+    let Ok(Some(user)) = nix::unistd::User::from_name(&name) else {
+        return None; // the agent says so when it needs the user
+    };
+    if let Ok(meta) = std::fs::metadata(data_dir)
+        && meta.mode() & 0o001 == 0
+    {
+        let mode = (meta.mode() & 0o7777) | 0o001;
+        if std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(mode)).is_ok() {
+            tracing::info!(dir = %data_dir.display(), user = %name, "made the data dir traversable (o+x) for PostgreSQL's user");
+        }
+    }
+    for dir in data_dir.ancestors() {
+        let Ok(meta) = std::fs::metadata(dir) else {
+            continue;
+        };
+        let mode = meta.mode();
+        let passes = if meta.uid() == user.uid.as_raw() {
+            mode & 0o100 != 0
+        } else if meta.gid() == user.gid.as_raw() {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        };
+        if !passes {
+            return Some(format!(
+                "the local target cannot run PostgreSQL under {}: it runs as user `{name}` (the server is root), who cannot enter {} (mode {:04o}, owner uid {}); allow it (`chmod o+x {}`), set RATCHET_DATA_DIR to a directory it can reach, or RATCHET_AGENT_PG_USER to another user",
+                data_dir.join("machines").display(),
+                dir.display(),
+                mode & 0o7777,
+                meta.uid(),
+                dir.display(),
+            ));
+        }
+    }
+    None
 }
 
 /// `ratchet-agent` next to the running `ratchet` (as installed and as built by cargo).
@@ -120,6 +170,9 @@ impl LocalProvider {
         let failed = |what: &str, e: &dyn std::fmt::Display| {
             ProviderError::Failed(format!("machine {}: {what}: {e}", plan.name))
         };
+        if let Some(problem) = &self.unreachable {
+            return Err(ProviderError::Failed(problem.clone()));
+        }
         if !self.agent_binary.exists() {
             return Err(ProviderError::Failed(format!(
                 "the agent binary {} is missing (build it with `cargo build -p ratchet-agent`, or set RATCHET_AGENT_BIN)",

@@ -10,12 +10,14 @@
 //! - `store_faults`: the store's PostgreSQL restarted mid-suite.
 //! - `destroy_faults`: a destroy that fails, kept, shown and retried until it works.
 //! - `orphans`: an agent spawned but never recorded, and a recorded PID reused.
+//! - `host_faults`: a data dir PostgreSQL's user cannot reach.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod agent_faults;
 mod destroy_faults;
+mod host_faults;
 mod orphans;
 mod proxy;
 mod server_crash;
