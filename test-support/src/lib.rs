@@ -1,11 +1,13 @@
 //! Throw-away services for tests: a PostgreSQL server and a Valkey/Redis server, each on a
 //! free port in a temporary directory, stopped and removed when dropped; and the Terraform
-//! CLI the yandex target's tests run.
+//! CLI the yandex target's tests run; and `fuzz`, hostile variations of a valid document for
+//! the property tests of every parser.
 //!
 //! `RATCHET_TEST_DATABASE_URL` / `RATCHET_TEST_VALKEY_URL` point the tests at existing servers
 //! instead (each test still gets its own fresh database). A missing binary fails the test
 //! with the command that installs it: tests never skip.
 
+pub mod fuzz;
 mod postgres;
 mod process;
 mod redis;

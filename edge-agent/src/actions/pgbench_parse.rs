@@ -264,13 +264,15 @@ pub fn parse_progress_line(line: &str) -> Option<ProgressPoint> {
         .strip_suffix(" s")?
         .trim()
         .parse::<f64>()
-        .ok()?;
+        .ok()
+        .filter(|v| v.is_finite())?;
     let tps = parts
         .next()?
         .strip_suffix(" tps")?
         .trim()
         .parse::<f64>()
-        .ok()?;
+        .ok()
+        .filter(|v| v.is_finite())?;
 
     // "lat 4.508 ms stddev 3.155" (stddev is missing in very old versions).
     let lat_part = parts.next()?.strip_prefix("lat ")?;
@@ -321,6 +323,10 @@ fn parse_float_or_nan(word: &str) -> Option<Option<f64>> {
             .eq_ignore_ascii_case("nan")
             .then_some(f64::NAN)
     })?;
+    // An infinity is no figure pgbench prints: garbage, not an empty interval.
+    if value.is_infinite() {
+        return None;
+    }
     Some(value.is_finite().then_some(value))
 }
 
@@ -1140,5 +1146,38 @@ tps = 900.200000 (excluding connections establishing)
             parse_progress_line("progress: 1.0 s, 870.9 tps, lat 4.508 ms stddev 3.155, 0 failed")
                 .unwrap();
         assert_eq!(serde_json::to_value(&p).unwrap()["failed"], 0);
+    }
+
+    // pgbench's output is tool output: hostile as far as parsing goes. Variations of real
+    // output parse to finite figures or are refused; nothing panics.
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(ratchet_test_support::fuzz::cases()))]
+
+        #[test]
+        fn any_variation_of_a_summary_parses_to_finite_figures_or_is_refused(
+            text in ratchet_test_support::fuzz::mutations_of(SUMMARY_PG15_RETRIES),
+        ) {
+            if let Ok(summary) = parse_summary(&text) {
+                proptest::prop_assert!(summary.tps.is_finite() && summary.tps >= 0.0, "{summary:?}");
+            }
+        }
+
+        #[test]
+        fn any_variation_of_progress_and_log_lines_is_taken_or_refused(
+            progress in ratchet_test_support::fuzz::mutations_of(PROGRESS_PG15),
+            log in ratchet_test_support::fuzz::mutations_of(LOG_RETRIES),
+        ) {
+            for line in progress.lines().chain(["progress: inf s, inf tps, lat inf ms stddev inf, 0 failed"]) {
+                if let Some(p) = parse_progress_line(line) {
+                    let figures = [Some(p.t_s), Some(p.tps), Some(p.latency_avg_ms), p.latency_stddev_ms, p.lag_ms];
+                    proptest::prop_assert!(figures.iter().flatten().all(|f| f.is_finite()), "{line}: {p:?}");
+                }
+            }
+            let mut acc = TransactionLog::new();
+            for line in log.lines() {
+                let _ = acc.add_line(line);
+            }
+            let _ = acc.latencies();
+        }
     }
 }

@@ -791,7 +791,8 @@ fn quantity(text: &str) -> Option<(f64, bool)> {
     }
     if let Some((n, unit)) = text.split_once(' ') {
         let factor = byte_factor(unit)?;
-        return Some((n.parse::<f64>().ok()? * factor, false));
+        let bytes = n.parse::<f64>().ok()? * factor;
+        return bytes.is_finite().then_some((bytes, false));
     }
     parse_duration_ms(text).map(|ms| (ms, true))
 }
@@ -832,7 +833,7 @@ fn parse_duration_ms(text: &str) -> Option<f64> {
         total += number * factor;
         rest = &rest[unit_end..];
     }
-    Some(total)
+    total.is_finite().then_some(total)
 }
 
 /// Uses `med` for the median whatever the source calls it (`p(50)`, `p50`).
@@ -1664,5 +1665,24 @@ Error: invalid config: failed to run go workload: step \"load_data\": dial tcp 1
         assert_eq!(v["metrics"]["tx_commit_rate"]["type"], "rate");
         assert_eq!(v["metrics"]["iteration_duration"]["values"]["p(95)"], 15.34);
         assert_eq!(v["latency"]["p99_ms"], Value::Null);
+    }
+
+    // Stroppy's and k6's output, varied: parsed to finite figures or refused, never a panic.
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(ratchet_test_support::fuzz::cases()))]
+
+        #[test]
+        fn any_variation_of_a_summary_parses_to_finite_figures_or_is_refused(
+            text in proptest::prop_oneof![
+                ratchet_test_support::fuzz::mutations_of(K6_V1_FULL),
+                ratchet_test_support::fuzz::mutations_of(STROPPY_V6_TEXT),
+                ratchet_test_support::fuzz::mutations_of(STROPPY_V6_REPORT),
+                ratchet_test_support::fuzz::mutations_of(K6_HANDLE_SUMMARY_JSON),
+            ],
+        ) {
+            if let Ok(summary) = parse_summary(&text) {
+                proptest::prop_assert!(summary.tps.is_none_or(f64::is_finite), "{summary:?}");
+            }
+        }
     }
 }

@@ -1306,3 +1306,51 @@ fn json_documents_are_located_too() {
     let e = error_at(&errs, "tests[0].database.version");
     assert_eq!((e.line, e.column), (Some(5), Some(32)));
 }
+
+// Suite documents come from anyone with a write token: any variation of the examples
+// loads or is refused with located errors (at most MAX_ERRORS and one more), never a panic.
+// The same for workflow definitions, parsed and validated as the API does.
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(ratchet_test_support::fuzz::cases()))]
+
+    #[test]
+    fn any_variation_of_an_example_suite_loads_or_gets_named_errors(
+        text in proptest::prop_oneof![
+            ratchet_test_support::fuzz::mutations_of(LOCAL_EXAMPLE),
+            ratchet_test_support::fuzz::mutations_of(YANDEX_EXAMPLE),
+        ],
+    ) {
+        if let Err(errors) = load_yaml(&text) {
+            proptest::prop_assert!(!errors.0.is_empty());
+            proptest::prop_assert!(errors.0.len() <= crate::document::MAX_ERRORS + 1);
+            for e in &errors.0 {
+                proptest::prop_assert!(!e.message.trim().is_empty(), "{e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn any_variation_of_a_workflow_definition_parses_and_validates_or_is_refused(
+        text in ratchet_test_support::fuzz::mutations_of(WORKFLOW),
+    ) {
+        if let Ok(def) = crate::document::parse::<engine::definition::WorkflowDef>(&text, Format::Json) {
+            let _ = def.validate();
+        }
+    }
+}
+
+/// A workflow definition that uses most of what one can say.
+const WORKFLOW: &str = r#"{"name":"w","version":"1","tasks":[
+ {"name":"a","action":"shell","retries":2,"backoff_factor":2.0,"backoff_max_seconds":30,"execution_timeout":"5m",
+  "desired_labels":{"zone":{"value":"a","required":true}},"with":{"command":"echo a"}},
+ {"name":"b","action":"shell","parents":["a"],"skip_if":[[{"parent":{"parent":"a","expression":"output.code == 0"}}]],"wait_for":[[{"sleep":"1s"},{"event":{"key":"go"}}]],"with":{"command":"echo b"}}],
+ "concurrency":{"expression":"input.key","max_runs":2,"limit_strategy":"GROUP_ROUND_ROBIN"},
+ "on_events":["push",{"key":"pr","filter":"payload.n > 1"}],"on_crons":["*/5 * * * *"],
+ "on_failure":{"name":"cleanup","action":"shell","with":{"command":"echo c"}}}"#;
+
+#[test]
+fn the_fuzzed_workflow_definition_is_valid_to_begin_with() {
+    let def: engine::definition::WorkflowDef =
+        crate::document::parse(WORKFLOW, Format::Json).unwrap();
+    def.validate().unwrap();
+}
