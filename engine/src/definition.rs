@@ -486,6 +486,12 @@ pub enum DefinitionError {
     NoTasks(String),
     #[error("task #{index} has an empty name")]
     EmptyTaskName { index: usize },
+    #[error("{what} name {name:?} {problem}")]
+    BadName {
+        what: &'static str,
+        name: String,
+        problem: String,
+    },
     #[error("task '{task}' has an empty action")]
     EmptyAction { task: String },
     #[error("two tasks are named '{0}'")]
@@ -571,6 +577,7 @@ impl WorkflowDef {
         if self.name.trim().is_empty() {
             return Err(DefinitionError::EmptyWorkflowName);
         }
+        name_problem("workflow", &self.name)?;
         if self.tasks.is_empty() {
             return Err(DefinitionError::NoTasks(self.name.clone()));
         }
@@ -590,6 +597,7 @@ impl WorkflowDef {
             if task.name.trim().is_empty() {
                 return Err(DefinitionError::EmptyTaskName { index });
             }
+            name_problem("task", &task.name)?;
             if task.action.trim().is_empty() {
                 return Err(DefinitionError::EmptyAction {
                     task: task.name.clone(),
@@ -725,6 +733,32 @@ fn validate_concurrency(owner: &str, rule: &ConcurrencyDef) -> Result<(), Defini
             error,
         }
     })?;
+    Ok(())
+}
+
+/// The longest workflow or task name.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Names show up in logs, URLs and the dashboard: any letters, but no control characters
+/// and none that reorder or hide text (bidirectional overrides, zero-width characters).
+fn name_problem(what: &'static str, name: &str) -> Result<(), DefinitionError> {
+    let bad = |problem: String| DefinitionError::BadName {
+        what,
+        name: name.to_string(),
+        problem,
+    };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(bad(format!("is longer than {MAX_NAME_CHARS} characters")));
+    }
+    let hidden = |c: char| {
+        matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    if let Some(c) = name.chars().find(|c| c.is_control() || hidden(*c)) {
+        return Err(bad(format!(
+            "holds U+{:04X}, a control character or one that reorders or hides text",
+            u32::from(c)
+        )));
+    }
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::api::problem::ApiError;
@@ -117,5 +117,11 @@ fn unsupported(detail: String) -> ApiError {
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state)
         .await
-        .map_err(|e| ApiError::new(e.status(), format!("cannot read the request body: {e}")))
+        .map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                e.status(),
+                format!("the request body is too large: at most {MAX_BODY_BYTES} bytes (agent results: {} bytes)", protocol::MAX_RESULT_BYTES),
+            ),
+            status => ApiError::new(status, format!("cannot read the request body: {e}")),
+        })
 }

@@ -191,6 +191,12 @@ fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<T, DocumentError> {
         if let Some(plain) = plain {
             message = plain.to_owned();
         }
+        // The parser's budget (nodes, depth, alias expansions) stops YAML bombs.
+        if let Some(what) = message.strip_prefix("budget breached: ") {
+            message = format!(
+                "the document is too large or too deep once its anchors and aliases are expanded ({what}); write it out plainly"
+            );
+        }
         // "invalid u32" says little; show the offending text and what was expected.
         if let Some(kind) = message.strip_prefix("invalid ")
             && is_int_type(kind)
