@@ -82,3 +82,49 @@ async fn postgres_server_killed_at_seeded_moments_of_a_suite_loses_nothing_and_l
         crash_once(seed, Some(db.url())).await;
     }
 }
+
+/// A server away for five leases: its agent keeps running the task (a silent one: no log
+/// line keeps the agent in touch meanwhile), comes back within a third of a lease of the
+/// restart (its retries never wait longer), and delivers; the attempt is not declared lost.
+#[tokio::test]
+async fn a_server_away_for_five_leases_is_no_failure_for_the_task_its_agent_runs() {
+    use crate::common::{AgentProcess, task};
+    let data = tempfile::tempdir().unwrap();
+    let port = ratchet_test_support::free_port();
+    let env = [("RATCHET_AGENT_LEASE", "4s")];
+    let server = Server::start_at(data.path(), port, &env).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let token = api
+        .enrollment("pool", serde_json::json!({"zone": "r"}), None)
+        .await;
+    let dir = open_dir();
+    let _agent = AgentProcess::start(&server.base, &token, "patient", dir.path(), &[]);
+    let run_id = api
+        .start(serde_json::json!({"name": "away", "version": "1", "tasks": [{
+            "name": "tick", "action": "shell", "desired_labels": {"zone": {"value": "r"}},
+            "with": {"command": "echo begin; sleep 40; echo end"},
+        }]}))
+        .await;
+    api.wait_run(&run_id, 30, "the task to start", |r| task(r, "tick")["status"] == "RUNNING")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(server); // SIGKILL
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let _server = Server::start_at(data.path(), port, &env).await;
+    let run = api
+        .wait_run(&run_id, 60, "the run to end", |r| r["status"] != "RUNNING")
+        .await;
+    assert_eq!(run["status"], "COMPLETED", "{run:#}");
+    let tick = task(&run, "tick");
+    assert_eq!(tick["attempt"], 1, "the attempt survived the outage: {run:#}");
+    let (_, page) = api
+        .get(&format!("/api/v1/runs/{run_id}/logs?task={}&limit=1000", tick["id"].as_str().unwrap()))
+        .await;
+    let lines: Vec<&str> = page["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, ["begin", "end"]);
+}
