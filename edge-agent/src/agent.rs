@@ -73,7 +73,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let (finished_tx, mut finished) = mpsc::unbounded_channel::<AttemptRef>();
     // Retries well within the lease: a server that restarts gives its agents one lease to
     // come back before their attempts count as lost.
-    let retry_cap = |lease: Duration| (lease / 3).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    let retry_cap =
+        |lease: Duration| (lease / 3).clamp(Duration::from_secs(1), Duration::from_secs(30));
     let mut backoff = Backoff::new(Duration::from_millis(500), retry_cap(lease));
     let mut last_contact = tokio::time::Instant::now();
 

@@ -750,9 +750,7 @@ fn name_problem(what: &'static str, name: &str) -> Result<(), DefinitionError> {
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(bad(format!("is longer than {MAX_NAME_CHARS} characters")));
     }
-    let hidden = |c: char| {
-        matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-    };
+    let hidden = |c: char| matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
     if let Some(c) = name.chars().find(|c| c.is_control() || hidden(*c)) {
         return Err(bad(format!(
             "holds U+{:04X}, a control character or one that reorders or hides text",

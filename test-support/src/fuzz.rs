@@ -17,10 +17,46 @@ enum Edit {
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "{", "}", "[", "]", ":", ",", "\"", "'", "\n", "\t", "- ", "&a ", "*a", "!!binary ",
-            "---\n", "#", "\\", "%", "=", "-1", "0", "1e308", "-9223372036854775809",
-            "18446744073709551616", "NaN", "inf", "-inf", "1e999", "null", "true", "~", "1.5.5", "99999999999999999999s",
-            "-5s", "0s", "ñ", "\u{202e}", "\u{0}", "💥", "\u{feff}",
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            "\"",
+            "'",
+            "\n",
+            "\t",
+            "- ",
+            "&a ",
+            "*a",
+            "!!binary ",
+            "---\n",
+            "#",
+            "\\",
+            "%",
+            "=",
+            "-1",
+            "0",
+            "1e308",
+            "-9223372036854775809",
+            "18446744073709551616",
+            "NaN",
+            "inf",
+            "-inf",
+            "1e999",
+            "null",
+            "true",
+            "~",
+            "1.5.5",
+            "99999999999999999999s",
+            "-5s",
+            "0s",
+            "ñ",
+            "\u{202e}",
+            "\u{0}",
+            "💥",
+            "\u{feff}",
         ])
         .prop_map(str::to_string),
         "[a-z0-9 .:-]{1,12}",
@@ -52,7 +88,10 @@ fn apply(text: &mut String, edit: &Edit) {
     match edit {
         Edit::Delete { at, len } => {
             let from = boundary(text, *at);
-            let to = boundary(text, ((from + len) as f64 / text.len().max(1) as f64).min(1.0));
+            let to = boundary(
+                text,
+                ((from + len) as f64 / text.len().max(1) as f64).min(1.0),
+            );
             if to > from {
                 text.replace_range(from..to, "");
             }
@@ -67,7 +106,10 @@ fn apply(text: &mut String, edit: &Edit) {
         }
         Edit::Duplicate { at, len } => {
             let from = boundary(text, *at);
-            let to = boundary(text, ((from + len) as f64 / text.len().max(1) as f64).min(1.0));
+            let to = boundary(
+                text,
+                ((from + len) as f64 / text.len().max(1) as f64).min(1.0),
+            );
             let copy = text[from..to].to_string();
             text.insert_str(to, &copy);
         }

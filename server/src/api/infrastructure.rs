@@ -93,7 +93,9 @@ pub async fn infrastructure(
             let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
             let failure = leases
                 .iter()
-                .filter(|l| l.holder == holder && l.key.starts_with(&format!("{}/", provider.name())))
+                .filter(|l| {
+                    l.holder == holder && l.key.starts_with(&format!("{}/", provider.name()))
+                })
                 .find_map(DestroyFailure::of);
             deployments.push(DeploymentView {
                 run_id,
@@ -123,7 +125,9 @@ pub async fn infrastructure(
                         }
                     })
                     .collect(),
-                destroy_error: failure.as_ref().map(|f| format!("destroy failed: {}", f.error)),
+                destroy_error: failure
+                    .as_ref()
+                    .map(|f| format!("destroy failed: {}", f.error)),
                 destroy_attempts: failure.as_ref().map(|f| f.attempts),
                 destroy_failed_at: failure.map(|f| f.at),
             });

@@ -81,11 +81,16 @@ async fn an_agent_frozen_past_its_lease_is_refused_its_late_report_and_the_task_
     tokio::time::sleep(Duration::from_secs(12)).await;
     kill(pid, Signal::SIGCONT).unwrap();
     let run = api
-        .wait_run(&run_id, 60, "the run to end", |r| r["status"] != "RUNNING" && r["status"] != "QUEUED")
+        .wait_run(&run_id, 60, "the run to end", |r| {
+            r["status"] != "RUNNING" && r["status"] != "QUEUED"
+        })
         .await;
     assert_eq!(run["status"], "COMPLETED", "{run:#}");
     let tick = task(&run, "tick");
-    assert_eq!(tick["attempt"], 2, "attempt 1 was lost, attempt 2 completed: {run:#}");
+    assert_eq!(
+        tick["attempt"], 2,
+        "attempt 1 was lost, attempt 2 completed: {run:#}"
+    );
     let (_, events) = api.get(&format!("/api/v1/runs/{run_id}/events")).await;
     let tick_events = kinds(&events, "tick");
     assert!(
@@ -93,8 +98,15 @@ async fn an_agent_frozen_past_its_lease_is_refused_its_late_report_and_the_task_
         "attempt 1 was declared lost: {tick_events:?}"
     );
     // The frozen attempt's report came late and changed nothing: one completion, attempt 2's.
-    let completions: Vec<_> = tick_events.iter().filter(|(_, k)| k == "COMPLETED").collect();
-    assert_eq!(completions, [&(2, "COMPLETED".to_string())], "{tick_events:?}");
+    let completions: Vec<_> = tick_events
+        .iter()
+        .filter(|(_, k)| k == "COMPLETED")
+        .collect();
+    assert_eq!(
+        completions,
+        [&(2, "COMPLETED".to_string())],
+        "{tick_events:?}"
+    );
     assert_completed_once(&api, &run_id).await;
 }
 
@@ -102,8 +114,7 @@ async fn an_agent_frozen_past_its_lease_is_refused_its_late_report_and_the_task_
 /// arrives once, in order. A cut longer than the lease loses the attempt: it is retried
 /// once the agent is back, and completes exactly once.
 #[tokio::test]
-async fn a_connection_cut_shorter_than_the_lease_is_unnoticed_and_a_longer_one_retries_the_task()
-{
+async fn a_connection_cut_shorter_than_the_lease_is_unnoticed_and_a_longer_one_retries_the_task() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[("RATCHET_AGENT_LEASE", LEASE)]).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
@@ -119,12 +130,17 @@ async fn a_connection_cut_shorter_than_the_lease_is_unnoticed_and_a_longer_one_r
     tokio::time::sleep(Duration::from_millis(1500)).await;
     proxy.restore();
     let run = api
-        .wait_run(&run_id, 60, "the run to complete", |r| r["status"] == "COMPLETED")
+        .wait_run(&run_id, 60, "the run to complete", |r| {
+            r["status"] == "COMPLETED"
+        })
         .await;
     let tick = task(&run, "tick");
     assert_eq!(tick["attempt"], 1, "a short cut is not a failure: {run:#}");
     let expected: Vec<String> = (1..=20).map(|i| format!("tick-{i}")).collect();
-    assert_eq!(log_lines(&api, &run_id, tick["id"].as_str().unwrap()).await, expected);
+    assert_eq!(
+        log_lines(&api, &run_id, tick["id"].as_str().unwrap()).await,
+        expected
+    );
 
     let long = scratch.path().join("long");
     let run_id = api.start(ticking_workflow("long-cut", &long, 1)).await;
@@ -133,7 +149,9 @@ async fn a_connection_cut_shorter_than_the_lease_is_unnoticed_and_a_longer_one_r
     tokio::time::sleep(Duration::from_secs(12)).await;
     proxy.restore();
     let run = api
-        .wait_run(&run_id, 90, "the run to end", |r| r["status"] != "RUNNING" && r["status"] != "QUEUED")
+        .wait_run(&run_id, 90, "the run to end", |r| {
+            r["status"] != "RUNNING" && r["status"] != "QUEUED"
+        })
         .await;
     assert_eq!(run["status"], "COMPLETED", "{run:#}");
     assert_eq!(task(&run, "tick")["attempt"], 2, "{run:#}");
@@ -146,7 +164,9 @@ async fn agent_of(data: &std::path::Path, role: &str) -> Pid {
     loop {
         if let Some(p) = processes_in(data).into_iter().find(|p| {
             p.cmdline.contains("ratchet-agent")
-                && p.environ.lines().any(|l| l.starts_with("RATCHET_AGENT_NAME=") && l.contains(&format!("-{role}-")))
+                && p.environ.lines().any(|l| {
+                    l.starts_with("RATCHET_AGENT_NAME=") && l.contains(&format!("-{role}-"))
+                })
         }) {
             return Pid::from_raw(p.pid as i32);
         }
@@ -156,16 +176,23 @@ async fn agent_of(data: &std::path::Path, role: &str) -> Pid {
 }
 
 /// One test, a 6 s load; `fault` is done to it once the load runs.
-async fn suite_with_fault(fault: impl AsyncFnOnce(&std::path::Path)) -> (Api, Value, Server, tempfile::TempDir) {
+async fn suite_with_fault(
+    fault: impl AsyncFnOnce(&std::path::Path),
+) -> (Api, Value, Server, tempfile::TempDir) {
     let data = open_dir();
     let server = Server::start(data.path(), &[("RATCHET_AGENT_LEASE", LEASE)]).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let yaml = SHORT_SUITE.replace("duration: 2s", "duration: 6s").replace("  - name: two\n    database:\n      settings: {shared_buffers: 64MB}\n", "");
+    let yaml = SHORT_SUITE.replace("duration: 2s", "duration: 6s").replace(
+        "  - name: two\n    database:\n      settings: {shared_buffers: 64MB}\n",
+        "",
+    );
     let (status, suite) = submit(&api, &yaml).await;
     assert_eq!(status, 201, "{suite}");
     let id = suite["id"].as_str().unwrap().to_string();
     wait_suite(&api, &id, 120, "the load to run", |s| {
-        s["tests"][0]["steps"].as_array().is_some_and(|st| st.iter().any(|s| s == "run-stroppy-test"))
+        s["tests"][0]["steps"]
+            .as_array()
+            .is_some_and(|st| st.iter().any(|s| s == "run-stroppy-test"))
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await; // pgbench runs now
@@ -188,7 +215,10 @@ async fn a_suite_whose_load_agent_is_killed_mid_load_fails_with_the_reason_and_l
     let test = &suite["tests"][0];
     assert_eq!(test["status"], "FAILED", "{suite:#}");
     let error = test["error"].as_str().unwrap_or_default();
-    assert!(error.contains("lost") && error.contains("run-stroppy-test"), "the reason, with the step: {error}");
+    assert!(
+        error.contains("lost") && error.contains("run-stroppy-test"),
+        "the reason, with the step: {error}"
+    );
 }
 
 #[tokio::test]

@@ -67,7 +67,10 @@ async fn a_failed_destroy_keeps_the_network_and_leases_says_why_and_is_retried_u
         error.starts_with("destroy failed: ") && error.contains("refusing to touch it"),
         "{error}"
     );
-    assert!(deployment["destroy_failed_at"].as_i64().is_some(), "{deployment:#}");
+    assert!(
+        deployment["destroy_failed_at"].as_i64().is_some(),
+        "{deployment:#}"
+    );
     assert!(
         deployment["network"].is_string(),
         "the network block is kept while a machine may still use it: {deployment:#}"
@@ -79,7 +82,9 @@ async fn a_failed_destroy_keeps_the_network_and_leases_says_why_and_is_retried_u
         .map(|l| l["kind"].as_str().unwrap())
         .collect();
     assert!(
-        kinds.contains(&"machine") && kinds.contains(&"network") && kinds.contains(&"destroy-failed"),
+        kinds.contains(&"machine")
+            && kinds.contains(&"network")
+            && kinds.contains(&"destroy-failed"),
         "{kinds:?}"
     );
 

@@ -17,7 +17,14 @@ fn one_test() -> String {
 async fn run_suite(api: &Api) -> serde_json::Value {
     let (status, suite) = submit(api, &one_test()).await;
     assert_eq!(status, 201, "{suite}");
-    wait_suite(api, suite["id"].as_str().unwrap(), 180, "the suite to end", ended).await
+    wait_suite(
+        api,
+        suite["id"].as_str().unwrap(),
+        180,
+        "the suite to end",
+        ended,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -37,7 +44,10 @@ async fn a_data_dir_the_database_user_cannot_reach_is_fixed_or_named_with_the_us
         let error = suite["tests"][0]["error"].as_str().unwrap_or_default();
         assert!(
             error.contains("user `postgres`")
-                && error.contains(&format!("cannot enter {} (mode 0700", outer.path().display())),
+                && error.contains(&format!(
+                    "cannot enter {} (mode 0700",
+                    outer.path().display()
+                )),
             "the error names the directory and the user: {suite:#}"
         );
         assert_nothing_left(&api, &data).await;

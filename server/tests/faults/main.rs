@@ -65,5 +65,8 @@ pub async fn assert_completed_once(api: &Api, run_id: &str) {
         }
     }
     let twice: Vec<_> = completions.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "run {run_id}: tasks completed more than once: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "run {run_id}: tasks completed more than once: {twice:?}"
+    );
 }

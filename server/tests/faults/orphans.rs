@@ -24,9 +24,10 @@ fn sleeper(env: &[(&str, &std::path::Path)]) -> Spawned {
 
 fn alive(pid: u32) -> bool {
     // A zombie (dead, not yet reaped by this test) counts as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
-        && kill(Pid::from_raw(pid as i32), None).is_ok()
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    }) && kill(Pid::from_raw(pid as i32), None).is_ok()
 }
 
 #[tokio::test]
@@ -44,8 +45,14 @@ async fn an_agent_spawned_before_its_lease_was_confirmed_is_destroyed_and_a_reus
     let target = DatabaseTarget::from_url(None, data.path()).unwrap();
     let leases = store::connect(&target).await.unwrap();
     for (key, data) in [
-        (orphan_name, json!({"state": "starting", "work_dir": orphan_dir, "address": "127.0.0.10"})),
-        (reused_name, json!({"state": "started", "pid": stranger.0.id(), "address": "127.0.0.11"})),
+        (
+            orphan_name,
+            json!({"state": "starting", "work_dir": orphan_dir, "address": "127.0.0.10"}),
+        ),
+        (
+            reused_name,
+            json!({"state": "started", "pid": stranger.0.id(), "address": "127.0.0.11"}),
+        ),
     ] {
         let lease = Lease {
             kind: "machine".into(),
@@ -63,8 +70,14 @@ async fn an_agent_spawned_before_its_lease_was_confirmed_is_destroyed_and_a_reus
     assert_nothing_left_within(&api, data.path(), 30).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(orphan.0.id()) {
-        assert!(Instant::now() < deadline, "the unrecorded agent is still running");
+        assert!(
+            Instant::now() < deadline,
+            "the unrecorded agent is still running"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(alive(stranger.0.id()), "a stranger with a recorded PID was signalled");
+    assert!(
+        alive(stranger.0.id()),
+        "a stranger with a recorded PID was signalled"
+    );
 }

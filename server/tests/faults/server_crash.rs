@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{ADMIN_TOKEN, Api, Server, assert_nothing_left_within, ended, open_dir, submit};
+use crate::common::{
+    ADMIN_TOKEN, Api, Server, assert_nothing_left_within, ended, open_dir, submit,
+};
 use crate::{SHORT_SUITE, assert_completed_once, suite_runs};
 use rand::{Rng, SeedableRng};
 
@@ -38,10 +40,13 @@ async fn crash_once(seed: u64, database_url: Option<&str>) {
     drop(server); // SIGKILL
     eprintln!("seed {seed}: killed {at:?} in, at {}", describe(&before));
     let _server = Server::start_at(data.path(), port, &env).await;
-    let suite = crate::common::wait_suite(&api, &id, 300, "the suite to end after the restart", ended).await;
+    let suite =
+        crate::common::wait_suite(&api, &id, 300, "the suite to end after the restart", ended)
+            .await;
     for test in suite["tests"].as_array().unwrap() {
         assert_eq!(
-            test["status"], "COMPLETED",
+            test["status"],
+            "COMPLETED",
             "seed {seed} (killed {at:?} in, at {}): a restart is not a failure: {test:#}",
             describe(&before)
         );
@@ -51,7 +56,10 @@ async fn crash_once(seed: u64, database_url: Option<&str>) {
         assert_completed_once(&api, &run).await;
     }
     assert_nothing_left_within(&api, data.path(), 30).await;
-    eprintln!("seed {seed}: suite ended {:?} after submission", started.elapsed());
+    eprintln!(
+        "seed {seed}: suite ended {:?} after submission",
+        started.elapsed()
+    );
 }
 
 /// Where the suite was: each test's status and last step.
@@ -100,13 +108,17 @@ async fn a_server_away_for_five_leases_is_no_failure_for_the_task_its_agent_runs
     let dir = open_dir();
     let _agent = AgentProcess::start(&server.base, &token, "patient", dir.path(), &[]);
     let run_id = api
-        .start(serde_json::json!({"name": "away", "version": "1", "tasks": [{
-            "name": "tick", "action": "shell", "desired_labels": {"zone": {"value": "r"}},
-            "with": {"command": "echo begin; sleep 40; echo end"},
-        }]}))
+        .start(
+            serde_json::json!({"name": "away", "version": "1", "tasks": [{
+                "name": "tick", "action": "shell", "desired_labels": {"zone": {"value": "r"}},
+                "with": {"command": "echo begin; sleep 40; echo end"},
+            }]}),
+        )
         .await;
-    api.wait_run(&run_id, 30, "the task to start", |r| task(r, "tick")["status"] == "RUNNING")
-        .await;
+    api.wait_run(&run_id, 30, "the task to start", |r| {
+        task(r, "tick")["status"] == "RUNNING"
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     drop(server); // SIGKILL
     tokio::time::sleep(Duration::from_secs(20)).await;
@@ -116,9 +128,15 @@ async fn a_server_away_for_five_leases_is_no_failure_for_the_task_its_agent_runs
         .await;
     assert_eq!(run["status"], "COMPLETED", "{run:#}");
     let tick = task(&run, "tick");
-    assert_eq!(tick["attempt"], 1, "the attempt survived the outage: {run:#}");
+    assert_eq!(
+        tick["attempt"], 1,
+        "the attempt survived the outage: {run:#}"
+    );
     let (_, page) = api
-        .get(&format!("/api/v1/runs/{run_id}/logs?task={}&limit=1000", tick["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/runs/{run_id}/logs?task={}&limit=1000",
+            tick["id"].as_str().unwrap()
+        ))
         .await;
     let lines: Vec<&str> = page["lines"]
         .as_array()

@@ -5,11 +5,18 @@ use std::time::{Duration, Instant};
 
 use ratchet_test_support::PgServer;
 
-use crate::common::{ADMIN_TOKEN, Api, Server, assert_nothing_left_within, ended, http, open_dir, submit, wait_suite};
+use crate::common::{
+    ADMIN_TOKEN, Api, Server, assert_nothing_left_within, ended, http, open_dir, submit, wait_suite,
+};
 use crate::{SHORT_SUITE, assert_completed_once, suite_runs};
 
 async fn readyz(base: &str) -> u16 {
-    match http().get(format!("{base}/readyz")).timeout(Duration::from_secs(5)).send().await {
+    match http()
+        .get(format!("{base}/readyz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+    {
         Ok(r) => r.status().as_u16(),
         Err(_) => 0,
     }
@@ -18,7 +25,10 @@ async fn readyz(base: &str) -> u16 {
 async fn until_readyz(base: &str, status: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while readyz(base).await != status {
-        assert!(Instant::now() < deadline, "/readyz never answered {status} {what}");
+        assert!(
+            Instant::now() < deadline,
+            "/readyz never answered {status} {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -28,13 +38,19 @@ async fn the_store_restarted_mid_suite_is_not_ready_meanwhile_and_the_suite_comp
     let mut store = tokio::task::spawn_blocking(PgServer::start).await.unwrap();
     let data = open_dir();
     let url = store.url("postgres");
-    let server = Server::start(data.path(), &[("DATABASE_URL", &url), ("RATCHET_AGENT_LEASE", "10s")]).await;
+    let server = Server::start(
+        data.path(),
+        &[("DATABASE_URL", &url), ("RATCHET_AGENT_LEASE", "10s")],
+    )
+    .await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
     let (status, suite) = submit(&api, &SHORT_SUITE.replace("duration: 2s", "duration: 4s")).await;
     assert_eq!(status, 201, "{suite}");
     let id = suite["id"].as_str().unwrap().to_string();
     wait_suite(&api, &id, 120, "the first load to run", |s| {
-        s["tests"][0]["steps"].as_array().is_some_and(|st| st.iter().any(|s| s == "run-stroppy-test"))
+        s["tests"][0]["steps"]
+            .as_array()
+            .is_some_and(|st| st.iter().any(|s| s == "run-stroppy-test"))
     })
     .await;
     let store = tokio::task::spawn_blocking(move || {
