@@ -128,5 +128,12 @@ fn print_deployments(infra: &Value) {
             until(d["expires_at"].as_i64()),
             machines.join(", ")
         );
+        if let Some(error) = d["destroy_error"].as_str() {
+            println!(
+                "{:<36}  {error} ({} attempts; the leak guard tries again)",
+                "",
+                d["destroy_attempts"].as_u64().unwrap_or(1)
+            );
+        }
     }
 }

@@ -547,6 +547,12 @@ export interface DeploymentView {
   /** The network block the run holds (`127.10.3.0/24`). */
   network: string | null;
   machines: DeployedMachine[];
+  /** Set while destroying fails: `destroy failed: <reason>`; the machines, network and leases stay and the leak guard tries again. */
+  destroy_error: string | null;
+  /** How many destroys have failed so far. */
+  destroy_attempts: number | null;
+  /** When the last one failed. */
+  destroy_failed_at: Millis | null;
 }
 
 /** `GET /infrastructure`: machines by deployment, and every lease as stored. */

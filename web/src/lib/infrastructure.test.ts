@@ -30,6 +30,9 @@ function deployment(over: Partial<DeploymentView> = {}): DeploymentView {
       { name: 'db-1', cores: 4, address: '127.10.3.2', cloud_id: null, created: true },
       { name: 'loader-1', cores: 2, address: null, cloud_id: null, created: false },
     ],
+    destroy_error: null,
+    destroy_attempts: null,
+    destroy_failed_at: null,
     ...over,
   };
 }

@@ -123,10 +123,19 @@ function DeploymentRow({
         ) : (
           <StatusBadge status={d.run_status} />
         )}
-        {leak && (
-          <div className="small error-text" title="The leak guard destroys these machines at its next pass; Destroy does it now">
-            Leak: {leak}
+        {d.destroy_error ? (
+          <div
+            className="small error-text"
+            title={`Failed ${plural(d.destroy_attempts ?? 1, 'time')}, last at ${formatDateTime(d.destroy_failed_at)}. The machines, their network block and leases stay; the leak guard tries again, waiting longer each time.`}
+          >
+            {d.destroy_error}
           </div>
+        ) : (
+          leak && (
+            <div className="small error-text" title="The leak guard destroys these machines at its next pass; Destroy does it now">
+              Leak: {leak}
+            </div>
+          )
         )}
       </td>
       <td title={formatDateTime(d.created_at)}>{formatAge(d.created_at, now)}</td>
