@@ -21,3 +21,11 @@ fmt:
 
 lint:
     cargo clippy --workspace --all-targets -- -D warnings
+
+# The fault-injection suite, with more seeded server kills than CI's five per store.
+faults SEEDS="20":
+    RATCHET_FAULT_SEEDS={{SEEDS}} cargo nextest run -p ratchet-server --test faults
+
+# Many runs and suites on one server at once; prints RSS and API latency (bench/load).
+load:
+    bench/load
