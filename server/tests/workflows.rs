@@ -55,18 +55,6 @@ async fn trigger(api: &Api, version: &str) -> String {
     run["id"].as_str().unwrap().to_string()
 }
 
-async fn log_lines(api: &Api, run_id: &str) -> Vec<String> {
-    let (_, page) = api
-        .get(&format!("/api/v1/runs/{run_id}/logs?limit=1000"))
-        .await;
-    page["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["line"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn yaml_workflows_run_on_an_agent_versions_stay_apart_and_runs_replay() {
     let data = tempfile::tempdir().unwrap();
@@ -102,7 +90,7 @@ async fn yaml_workflows_run_on_an_agent_versions_stay_apart_and_runs_replay() {
             })
             .await;
         assert_eq!(run["version"], if marker == "v1" { "1" } else { "2" });
-        let lines = log_lines(&api, run_id).await;
+        let lines = api.log_lines(run_id, None).await;
         assert!(lines.contains(&format!("hello from {marker}")), "{lines:?}");
         assert!(lines.contains(&format!("{marker} woke up")), "{lines:?}");
     }

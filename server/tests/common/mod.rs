@@ -259,6 +259,21 @@ impl Api {
         body["id"].as_str().unwrap().to_string()
     }
 
+    /// A run's log lines (of one task, when given), in order.
+    pub async fn log_lines(&self, run_id: &str, task_id: Option<&str>) -> Vec<String> {
+        let task = task_id.map_or(String::new(), |t| format!("&task={t}"));
+        let (status, page) = self
+            .get(&format!("/api/v1/runs/{run_id}/logs?limit=10000{task}"))
+            .await;
+        assert_eq!(status, 200, "run logs: {page}");
+        page["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["line"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     pub async fn run(&self, run_id: &str) -> serde_json::Value {
         let (status, body) = self.get(&format!("/api/v1/runs/{run_id}")).await;
         assert_eq!(status, 200, "get run: {body}");

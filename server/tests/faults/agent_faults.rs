@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use crate::common::{
     ADMIN_TOKEN, AgentProcess, Api, Server, assert_nothing_left_within, ended, open_dir,
-    processes_in, submit, task, wait_suite,
+    processes_in, task, wait_suite,
 };
 use crate::proxy::Proxy;
-use crate::{SHORT_SUITE, assert_completed_once, suite_runs};
+use crate::{assert_completed_once, short_suite, submit_until_loading, suite_runs};
 
 const LEASE: &str = "4s";
 
@@ -49,18 +49,6 @@ fn kinds(events: &Value, task_name: &str) -> Vec<(i64, String)> {
                 e["kind"].as_str().unwrap().to_string(),
             )
         })
-        .collect()
-}
-
-async fn log_lines(api: &Api, run_id: &str, task_id: &str) -> Vec<String> {
-    let (_, page) = api
-        .get(&format!("/api/v1/runs/{run_id}/logs?task={task_id}"))
-        .await;
-    page["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["line"].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -138,7 +126,8 @@ async fn a_connection_cut_shorter_than_the_lease_is_unnoticed_and_a_longer_one_r
     assert_eq!(tick["attempt"], 1, "a short cut is not a failure: {run:#}");
     let expected: Vec<String> = (1..=20).map(|i| format!("tick-{i}")).collect();
     assert_eq!(
-        log_lines(&api, &run_id, tick["id"].as_str().unwrap()).await,
+        api.log_lines(&run_id, Some(tick["id"].as_str().unwrap()))
+            .await,
         expected
     );
 
@@ -182,19 +171,7 @@ async fn suite_with_fault(
     let data = open_dir();
     let server = Server::start(data.path(), &[("RATCHET_AGENT_LEASE", LEASE)]).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let yaml = SHORT_SUITE.replace("duration: 2s", "duration: 6s").replace(
-        "  - name: two\n    database:\n      settings: {shared_buffers: 64MB}\n",
-        "",
-    );
-    let (status, suite) = submit(&api, &yaml).await;
-    assert_eq!(status, 201, "{suite}");
-    let id = suite["id"].as_str().unwrap().to_string();
-    wait_suite(&api, &id, 120, "the load to run", |s| {
-        s["tests"][0]["steps"]
-            .as_array()
-            .is_some_and(|st| st.iter().any(|s| s == "run-stroppy-test"))
-    })
-    .await;
+    let id = submit_until_loading(&api, &short_suite(1, "6s")).await;
     tokio::time::sleep(Duration::from_secs(2)).await; // pgbench runs now
     fault(data.path()).await;
     let suite = wait_suite(&api, &id, 180, "the suite to end", ended).await;

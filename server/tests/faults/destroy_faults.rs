@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::SHORT_SUITE;
 use crate::common::{
-    ADMIN_TOKEN, Api, Server, assert_nothing_left_within, ended, open_dir, submit, wait_suite,
+    ADMIN_TOKEN, Api, Server, assert_nothing_left_within, ended, open_dir, wait_suite,
 };
+use crate::{short_suite, submit_until_loading};
 
 async fn infrastructure_until(api: &Api, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -29,19 +29,7 @@ async fn a_failed_destroy_keeps_the_network_and_leases_says_why_and_is_retried_u
     let data = open_dir();
     let server = Server::start(data.path(), &[("RATCHET_LEAK_GUARD_INTERVAL", "1s")]).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let yaml = SHORT_SUITE.replace(
-        "  - name: two\n    database:\n      settings: {shared_buffers: 64MB}\n",
-        "",
-    );
-    let (status, suite) = submit(&api, &yaml).await;
-    assert_eq!(status, 201, "{suite}");
-    let id = suite["id"].as_str().unwrap().to_string();
-    wait_suite(&api, &id, 120, "the load to run", |s| {
-        s["tests"][0]["steps"]
-            .as_array()
-            .is_some_and(|st| st.iter().any(|s| s == "run-stroppy-test"))
-    })
-    .await;
+    let id = submit_until_loading(&api, &short_suite(1, "2s")).await;
     // The database machine's work dir is swapped for a symlink out of the machines dir:
     // the provider refuses to touch it, so every destroy fails until it is put back.
     let machines = data.path().join("machines");

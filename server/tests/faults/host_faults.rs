@@ -4,18 +4,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::SHORT_SUITE;
 use crate::common::{ADMIN_TOKEN, Api, Server, assert_nothing_left, ended, submit, wait_suite};
-
-fn one_test() -> String {
-    SHORT_SUITE.replace(
-        "  - name: two\n    database:\n      settings: {shared_buffers: 64MB}\n",
-        "",
-    )
-}
+use crate::short_suite;
 
 async fn run_suite(api: &Api) -> serde_json::Value {
-    let (status, suite) = submit(api, &one_test()).await;
+    let (status, suite) = submit(api, &short_suite(1, "2s")).await;
     assert_eq!(status, 201, "{suite}");
     wait_suite(
         api,

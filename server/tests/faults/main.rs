@@ -27,19 +27,26 @@ use common::Api;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// A short suite that touches every step: two tests (four machines), 2 s loads.
-pub const SHORT_SUITE: &str = "\
-name: faults
-target: local
-defaults:
-  database: {version: 15}
-  workload: {driver: pgbench, duration: 2s, clients: 2, scale: 1}
-tests:
-  - name: one
-  - name: two
-    database:
-      settings: {shared_buffers: 64MB}
-";
+/// A short suite that touches every step: `tests` tests (1 or 2; two machines each),
+/// loads of `duration`.
+pub fn short_suite(tests: usize, duration: &str) -> String {
+    let mut yaml = format!(
+        "name: faults\ntarget: local\ndefaults:\n  database: {{version: 15}}\n  workload: {{driver: pgbench, duration: {duration}, clients: 2, scale: 1}}\ntests:\n  - name: one\n"
+    );
+    if tests > 1 {
+        yaml.push_str("  - name: two\n    database:\n      settings: {shared_buffers: 64MB}\n");
+    }
+    yaml
+}
+
+/// Submit `yaml`, and wait until its first test's load runs; answers the suite's id.
+pub async fn submit_until_loading(api: &Api, yaml: &str) -> String {
+    let (status, suite) = common::submit(api, yaml).await;
+    assert_eq!(status, 201, "{suite}");
+    let id = suite["id"].as_str().unwrap().to_string();
+    common::wait_step(api, &id, 0, "run-stroppy-test").await;
+    id
+}
 
 /// Every run of a suite: its own and its tests' (child runs).
 pub fn suite_runs(suite: &Value) -> Vec<String> {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::common::{
     ADMIN_TOKEN, Api, Server, assert_nothing_left_within, ended, open_dir, submit,
 };
-use crate::{SHORT_SUITE, assert_completed_once, suite_runs};
+use crate::{assert_completed_once, short_suite, suite_runs};
 use rand::{Rng, SeedableRng};
 
 /// How many seeds each store gets: 5 in CI (10 in all), more with `RATCHET_FAULT_SEEDS`.
@@ -31,7 +31,7 @@ async fn crash_once(seed: u64, database_url: Option<&str>) {
     }
     let server = Server::start_at(data.path(), port, &env).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let (status, suite) = submit(&api, SHORT_SUITE).await;
+    let (status, suite) = submit(&api, &short_suite(2, "2s")).await;
     assert_eq!(status, 201, "{suite}");
     let id = suite["id"].as_str().unwrap().to_string();
     let started = Instant::now();
@@ -132,17 +132,8 @@ async fn a_server_away_for_five_leases_is_no_failure_for_the_task_its_agent_runs
         tick["attempt"], 1,
         "the attempt survived the outage: {run:#}"
     );
-    let (_, page) = api
-        .get(&format!(
-            "/api/v1/runs/{run_id}/logs?task={}&limit=1000",
-            tick["id"].as_str().unwrap()
-        ))
+    let lines = api
+        .log_lines(&run_id, Some(tick["id"].as_str().unwrap()))
         .await;
-    let lines: Vec<&str> = page["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["line"].as_str().unwrap())
-        .collect();
     assert_eq!(lines, ["begin", "end"]);
 }

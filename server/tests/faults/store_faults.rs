@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use ratchet_test_support::PgServer;
 
 use crate::common::{
-    ADMIN_TOKEN, Api, Server, assert_nothing_left_within, ended, http, open_dir, submit, wait_suite,
+    ADMIN_TOKEN, Api, Server, assert_nothing_left_within, ended, http, open_dir, wait_suite,
 };
-use crate::{SHORT_SUITE, assert_completed_once, suite_runs};
+use crate::{assert_completed_once, short_suite, submit_until_loading, suite_runs};
 
 async fn readyz(base: &str) -> u16 {
     match http()
@@ -44,15 +44,7 @@ async fn the_store_restarted_mid_suite_is_not_ready_meanwhile_and_the_suite_comp
     )
     .await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
-    let (status, suite) = submit(&api, &SHORT_SUITE.replace("duration: 2s", "duration: 4s")).await;
-    assert_eq!(status, 201, "{suite}");
-    let id = suite["id"].as_str().unwrap().to_string();
-    wait_suite(&api, &id, 120, "the first load to run", |s| {
-        s["tests"][0]["steps"]
-            .as_array()
-            .is_some_and(|st| st.iter().any(|s| s == "run-stroppy-test"))
-    })
-    .await;
+    let id = submit_until_loading(&api, &short_suite(2, "4s")).await;
     let store = tokio::task::spawn_blocking(move || {
         store.stop();
         store

@@ -10,7 +10,7 @@ use crate::common::{
     ADMIN_TOKEN, AgentProcess, Proc, Server, ended, open_dir, processes_in, submit, task,
     wait_step, wait_suite,
 };
-use crate::{RawAgent, admin, log_lines, start_shell};
+use crate::{RawAgent, admin, start_shell};
 
 /// Stand-ins for the credentials a production server has in its environment.
 const CLOUD_SECRET: &str = "sentinel-cloud-credential-4b1d";
@@ -125,7 +125,7 @@ async fn a_shell_action_runs_in_a_clean_environment() {
             r["status"] == "COMPLETED"
         })
         .await;
-    let lines = log_lines(&api, &run).await;
+    let lines = api.log_lines(&run, None).await;
     assert!(lines.iter().any(|l| l.starts_with("PATH=")), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("HOME=")), "{lines:?}");
     for line in &lines {
@@ -165,7 +165,7 @@ async fn a_two_gigabyte_output_line_is_cut_not_buffered() {
         peak_kb < 256 * 1024,
         "the agent's memory peaked at {peak_kb} kB"
     );
-    let lines = log_lines(&api, &run).await;
+    let lines = api.log_lines(&run, None).await;
     let long = lines
         .iter()
         .position(|l| l.starts_with("aaaa"))

@@ -133,19 +133,6 @@ pub async fn start_shell(api: &Api, name: &str, zone: &str, command: &str) -> St
     .await
 }
 
-/// A run's log lines, in order.
-pub async fn log_lines(api: &Api, run: &str) -> Vec<String> {
-    let (_, logs) = api
-        .get(&format!("/api/v1/runs/{run}/logs?limit=10000"))
-        .await;
-    logs["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["line"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// The problem document's `detail`, or every error's message joined.
 pub fn problem_text(body: &Value) -> String {
     let mut text = body["detail"].as_str().unwrap_or_default().to_string();
