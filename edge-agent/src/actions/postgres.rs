@@ -147,6 +147,8 @@ async fn find_bin_dir(ctx: &ActionContext, version: u32) -> Result<PathBuf, Acti
         .pg_bin_dir_map()
         .map_err(|e| ActionError::fatal(format!("{e:#}")))?;
     let mut candidates: Vec<PathBuf> = configured.get(&version).cloned().into_iter().collect();
+    let versions_dir = ctx.config.pg_versions_dir();
+    candidates.push(versions_dir.join(version.to_string()).join("bin"));
     candidates.push(PathBuf::from(format!("/usr/lib/postgresql/{version}/bin")));
     candidates.push(PathBuf::from(format!("/usr/pgsql-{version}/bin")));
     if let Ok(out) = process::clean_command("pg_config", &ctx.attempt_dir)
@@ -177,14 +179,27 @@ async fn find_bin_dir(ctx: &ActionContext, version: u32) -> Result<PathBuf, Acti
         }
         seen.push(format!("{} ({})", dir.display(), text.trim()));
     }
-    Err(ActionError::fatal(format!(
-        "PostgreSQL {version} is not installed on this machine (looked in RATCHET_AGENT_PG_BIN_DIRS, /usr/lib/postgresql/{version}/bin, /usr/pgsql-{version}/bin and pg_config{}); install it, or use runtime `docker`",
-        if seen.is_empty() {
-            String::new()
-        } else {
-            format!("; found only {}", seen.join(", "))
-        }
-    )))
+    // None here: install a build of it (what `ratchet pg install` does).
+    let log = ctx.log.clone();
+    match crate::pg_install::install(
+        &versions_dir,
+        version,
+        &ctx.config.pg_registry,
+        &move |line| log.line(line),
+    )
+    .await
+    {
+        Ok(installed) => Ok(installed.bin),
+        Err(e) => Err(ActionError::fatal(format!(
+            "PostgreSQL {version} is not installed on this machine (looked in RATCHET_AGENT_PG_BIN_DIRS, {}, /usr/lib/postgresql/{version}/bin, /usr/pgsql-{version}/bin and pg_config{}), and installing it failed: {e:#}; install it (`ratchet pg install {version}`), or use runtime `docker`",
+            versions_dir.join(version.to_string()).join("bin").display(),
+            if seen.is_empty() {
+                String::new()
+            } else {
+                format!("; found only {}", seen.join(", "))
+            }
+        ))),
+    }
 }
 
 /// Is a server running on this data dir (its postmaster.pid names a live process)?
@@ -375,8 +390,8 @@ fn tail_of(path: &Path, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// `psql` from the server's own bin dir, to the instance over TCP as `postgres`, the way
-/// the load connects.
+/// `psql` from the server's own bin dir (or the machine's, for builds that ship none), to
+/// the instance over TCP as `postgres`, the way the load connects.
 struct Psql<'a> {
     bin: &'a Path,
     host: &'a str,
@@ -391,7 +406,13 @@ impl Psql<'_> {
         ctx: &ActionContext,
         sql: &str,
     ) -> Result<std::process::Output, ActionError> {
-        process::clean_command(self.bin.join("psql"), &ctx.attempt_dir)
+        let own = self.bin.join("psql");
+        let psql = if own.exists() {
+            own
+        } else {
+            PathBuf::from("psql")
+        };
+        process::clean_command(psql, &ctx.attempt_dir)
             .env("PGPASSWORD", self.password)
             .args([
                 "-X",

@@ -1,9 +1,11 @@
 //! The command line: `ratchet serve` (config.rs has its flags), and the commands beside
 //! it: `ratchet run` (submit a suite and follow it), `ratchet demo` (a server and the
-//! example suite in one command), `ratchet token` (API tokens), `ratchet infra` (what is provisioned), `ratchet migrate`.
+//! example suite in one command), `ratchet token` (API tokens), `ratchet infra` (what is provisioned), `ratchet pg install` (PostgreSQL versions for the
+//! local target), `ratchet migrate`.
 
 pub mod demo;
 pub mod infra;
+pub mod pg;
 pub mod run;
 pub mod token;
 
@@ -40,4 +42,6 @@ pub enum Command {
     Token(token::TokenArgs),
     /// What is provisioned now (`list`), or destroy a test run's machines (`destroy`).
     Infra(infra::InfraArgs),
+    /// PostgreSQL versions for the local target (`install <major>`).
+    Pg(pg::PgArgs),
 }

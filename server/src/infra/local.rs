@@ -219,6 +219,11 @@ impl LocalProvider {
             // Also the marker its destroy finds it by (its children inherit it).
             .env(MARKER, &work_dir)
             .env("RATCHET_AGENT_SLOTS", "2")
+            // One install of each PostgreSQL version for every local machine.
+            .env(
+                "RATCHET_AGENT_PG_VERSIONS_DIR",
+                crate::cli::pg::versions_dir(&self.data_dir),
+            )
             // A local machine must not outlive its server for good (a server that comes
             // back within this finds it still running the suite).
             .env("RATCHET_AGENT_GIVE_UP_AFTER", "10m")

