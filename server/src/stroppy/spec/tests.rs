@@ -12,6 +12,7 @@ use crate::document::Format;
 
 const LOCAL_EXAMPLE: &str = include_str!("../../../../examples/suite-local.yaml");
 const YANDEX_EXAMPLE: &str = include_str!("../../../../examples/suite-yandex.yaml");
+const VERSIONS_EXAMPLE: &str = include_str!("../../../../examples/suite-local-versions.yaml");
 
 fn load_yaml(text: &str) -> Result<LoadedSuite, DocumentErrors> {
     load(text, Format::Yaml)
@@ -174,8 +175,16 @@ fn yandex_example_expands_tests_then_matrix() {
 }
 
 #[test]
+fn the_versions_example_compares_16_17_and_18_against_16() {
+    let s = suite(VERSIONS_EXAMPLE);
+    let versions: Vec<u32> = s.tests.iter().map(|t| t.database.version).collect();
+    assert_eq!(versions, [16, 17, 18]);
+    assert_eq!(s.baseline, "pg16");
+}
+
+#[test]
 fn examples_parse_the_same_as_json() {
-    for text in [LOCAL_EXAMPLE, YANDEX_EXAMPLE] {
+    for text in [LOCAL_EXAMPLE, YANDEX_EXAMPLE, VERSIONS_EXAMPLE] {
         let loaded = load_yaml(text).unwrap();
         let json = serde_json::to_string_pretty(&loaded.spec).unwrap();
         let again = load(&json, Format::Json).unwrap();
