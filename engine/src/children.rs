@@ -120,12 +120,23 @@ impl Context {
     pub async fn wait_children(&self, runs: &[RunState]) -> Result<Vec<ChildResult>, TaskError> {
         let mut status = self.engine.status.subscribe();
         loop {
-            let current = self
+            // The store away for a moment (a database restart) is no reason to give up
+            // waiting: the children carry on, and the next read finds them.
+            let current = match self
                 .engine
                 .store
                 .child_runs(self.run_id(), Some(self.task_id()))
                 .await
-                .map_err(|e| TaskError::retryable(e.to_string()))?;
+            {
+                Ok(current) => current,
+                Err(e) => {
+                    tracing::warn!(run = %self.run_id(), error = %e, "cannot read the child runs; trying again");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        () = self.cancel.cancelled() => return Err(TaskError::retryable("cancelled while waiting for child runs")),
+                    }
+                }
+            };
             let by_id: std::collections::HashMap<RunId, &RunState> =
                 current.iter().map(|r| (r.id, r)).collect();
             let done = runs

@@ -315,6 +315,13 @@ pub async fn weighted_labels_prefer_the_better_worker_and_stuck_tasks_say_why(b:
         weight: 10,
         ..DesiredLabel::equals("b")
     };
+    // The preference waits for a better worker that is live: both must be registered
+    // before the tasks are queued (on a busy machine the second may take a moment).
+    let store = env.store();
+    env.until("both workers are registered", || async {
+        store.workers().await.unwrap().len() == 2
+    })
+    .await;
     let mut def = WorkflowDef::new("preferring");
     for i in 0..8 {
         def = def.task(TaskDef::new(format!("t{i}"), "bench").label("zone", prefer_b.clone()));
