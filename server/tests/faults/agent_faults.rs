@@ -115,7 +115,7 @@ async fn a_connection_cut_shorter_than_the_lease_is_unnoticed_and_a_longer_one_r
     let run_id = api.start(ticking_workflow("short-cut", &short, 1)).await;
     wait_marks(&short, 1).await;
     proxy.cut();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     proxy.restore();
     let run = api
         .wait_run(&run_id, 60, "the run to complete", |r| {
