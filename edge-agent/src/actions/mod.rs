@@ -78,6 +78,28 @@ pub fn output<T: Serialize>(value: &T) -> ActionResult {
         .map_err(|e| ActionError::fatal(format!("cannot encode the output: {e}")))
 }
 
+/// A load's `repeat` measured runs, one after another on one database (each `measure`
+/// does its own warm-up), as one result.
+pub async fn measure_repetitions<Run>(
+    ctx: &ActionContext,
+    repeat: u32,
+    mut measure: impl FnMut(u32) -> Run,
+) -> ActionResult
+where
+    Run: Future<Output = Result<protocol::actions::LoadResult, ActionError>>,
+{
+    let repeat = repeat.max(1);
+    let mut runs = Vec::new();
+    for r in 1..=repeat {
+        if repeat > 1 {
+            ctx.log
+                .line(format!("ratchet-agent: measured run {r} of {repeat}"));
+        }
+        runs.push(measure(r).await?);
+    }
+    output(&protocol::actions::LoadResult::of_runs(runs))
+}
+
 pub async fn run(action: &str, ctx: &ActionContext) -> ActionResult {
     match action {
         names::SHELL => shell::run(ctx).await,

@@ -10,7 +10,7 @@ use protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint};
 use crate::actions::pgbench_parse::{self, parse_progress_line, parse_summary};
 use crate::actions::process::{self, Cmd, Stream};
 use crate::actions::sampler::{self, Sampler};
-use crate::actions::{ActionContext, ActionError, ActionResult, output};
+use crate::actions::{ActionContext, ActionError, ActionResult, measure_repetitions};
 
 const PROTOCOLS: &[&str] = &["simple", "extended", "prepared"];
 
@@ -44,17 +44,8 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
             return Err(ActionError::retryable(finished.failure("pgbench -i")));
         }
     }
-    // Repetitions on one database, initialised once: each has its own warm-up.
-    let repeat = input.repeat.max(1);
-    let mut runs = Vec::new();
-    for r in 1..=repeat {
-        if repeat > 1 {
-            ctx.log
-                .line(format!("ratchet-agent: measured run {r} of {repeat}"));
-        }
-        runs.push(measure(ctx, &input, r).await?);
-    }
-    output(&LoadResult::of_runs(runs))
+    // Repetitions on one database, initialised once.
+    measure_repetitions(ctx, input.repeat, |r| measure(ctx, &input, r)).await
 }
 
 /// A pgbench command line to the database (its password in the environment).

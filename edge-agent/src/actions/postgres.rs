@@ -167,14 +167,8 @@ async fn find_bin_dir(ctx: &ActionContext, version: u32) -> Result<PathBuf, Acti
         else {
             continue;
         };
-        // "postgres (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)"
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let major = text
-            .split_whitespace()
-            .nth(2)
-            .and_then(|v| v.split('.').next())
-            .and_then(|v| v.parse::<u32>().ok());
-        if major == Some(version) {
+        if crate::pg_install::server_major(&text) == Some(version) {
             return Ok(dir);
         }
         seen.push(format!("{} ({})", dir.display(), text.trim()));

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::actions::process::{self, Cmd};
 use crate::actions::sampler::{self, Sampler};
 use crate::actions::stroppy_parse;
-use crate::actions::{ActionContext, ActionError, ActionResult, output};
+use crate::actions::{ActionContext, ActionError, ActionResult, measure_repetitions, output};
 
 pub async fn install(ctx: &ActionContext) -> ActionResult {
     let input: StroppyInstallInput = ctx.input_as()?;
@@ -261,17 +261,10 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
         })?,
     };
     let tool_version = tool_version(&binary, ctx).await;
-    // Repetitions on one database: each has its own warm-up.
-    let repeat = input.repeat.max(1);
-    let mut runs = Vec::new();
-    for r in 1..=repeat {
-        if repeat > 1 {
-            ctx.log
-                .line(format!("ratchet-agent: measured run {r} of {repeat}"));
-        }
-        runs.push(measure(ctx, &input, &binary, tool_version.as_deref(), r).await?);
-    }
-    output(&LoadResult::of_runs(runs))
+    measure_repetitions(ctx, input.repeat, |r| {
+        measure(ctx, &input, &binary, tool_version.as_deref(), r)
+    })
+    .await
 }
 
 /// One warm-up (discarded) and one measured run.

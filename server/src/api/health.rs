@@ -49,17 +49,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             }),
         )
     };
-    // A database that went away makes a query wait for the pool's acquire timeout; a
-    // probe answers well before a load balancer's own timeout.
-    let installation = match tokio::time::timeout(READY_WITHIN, state.engine.installation()).await {
-        Ok(Ok(i)) => i,
-        Ok(Err(e)) => return not_ready(format!("store: {e}")),
-        Err(_) => return not_ready(format!("store: no answer within {READY_WITHIN:?}")),
+    let installation = match answers("store", state.engine.installation()).await {
+        Ok(i) => i,
+        Err(e) => return not_ready(e),
     };
-    match tokio::time::timeout(READY_WITHIN, state.engine.bus().ping()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return not_ready(format!("bus: {e}")),
-        Err(_) => return not_ready(format!("bus: no answer within {READY_WITHIN:?}")),
+    if let Err(e) = answers("bus", state.engine.bus().ping()).await {
+        return not_ready(e);
     }
     (
         StatusCode::OK,
@@ -71,4 +66,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             version: env!("CARGO_PKG_VERSION"),
         }),
     )
+}
+
+/// `check`'s answer within [`READY_WITHIN`], or why not, naming `what`. (A database that
+/// went away makes a query wait for the pool's acquire timeout; a probe answers well
+/// before a load balancer's own timeout.)
+async fn answers<T, E: std::fmt::Display>(
+    what: &str,
+    check: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(READY_WITHIN, check).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no answer within {READY_WITHIN:?}")),
+    }
 }

@@ -91,12 +91,7 @@ pub async fn infrastructure(
             };
             let run = state.reads.run(run_id).await?;
             let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-            let failure = leases
-                .iter()
-                .filter(|l| {
-                    l.holder == holder && l.key.starts_with(&format!("{}/", provider.name()))
-                })
-                .find_map(DestroyFailure::of);
+            let failure = DestroyFailure::among(&leases, provider.as_ref(), run_id);
             deployments.push(DeploymentView {
                 run_id,
                 provider: provider.name().into(),

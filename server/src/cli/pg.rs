@@ -26,11 +26,6 @@ pub enum PgCommand {
     },
 }
 
-/// Where local machines find installed versions.
-pub fn versions_dir(data_dir: &std::path::Path) -> PathBuf {
-    data_dir.join("postgres-versions")
-}
-
 pub fn run(args: PgArgs) -> anyhow::Result<()> {
     use std::io::BufRead;
     let PgCommand::Install { major, data_dir } = args.command;
@@ -39,7 +34,7 @@ pub fn run(args: PgArgs) -> anyhow::Result<()> {
         .arg("install-postgres")
         .arg(major.to_string())
         .arg("--dir")
-        .arg(versions_dir(&data_dir))
+        .arg(crate::infra::local::postgres_versions_dir(&data_dir))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .with_context(|| {

@@ -20,8 +20,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::infra::{
-    DESTROY_FAILED, DestroyFailure, Progress, Provider, Providers, destroy_all, machine_kind,
-    network,
+    DestroyFailure, Progress, Provider, Providers, destroy_all, machine_kind, network,
 };
 use crate::stroppy::workflows::machines_expire_at;
 
@@ -157,12 +156,7 @@ impl LeakGuard {
                 continue;
             }
             // A destroy that failed is tried again once its back-off is over.
-            let failure = leases
-                .leases(Some(DESTROY_FAILED), Some(&holder))
-                .await?
-                .iter()
-                .filter(|l| l.key.starts_with(&format!("{}/", provider.name())))
-                .find_map(DestroyFailure::of);
+            let failure = DestroyFailure::of_run(leases.as_ref(), provider, run_id).await?;
             if failure.is_some_and(|f| f.retry_at(self.interval) > now) {
                 continue;
             }

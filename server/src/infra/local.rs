@@ -110,6 +110,12 @@ pub fn prepare_machines_dir(data_dir: &Path) -> Option<String> {
     None
 }
 
+/// Where local machines find (and install) PostgreSQL versions the host lacks, one install
+/// of each for all of them (`ratchet pg install` fills it too).
+pub fn postgres_versions_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("postgres-versions")
+}
+
 /// `ratchet-agent` next to the running `ratchet` (as installed and as built by cargo).
 pub fn default_agent_binary() -> PathBuf {
     std::env::current_exe()
@@ -222,7 +228,7 @@ impl LocalProvider {
             // One install of each PostgreSQL version for every local machine.
             .env(
                 "RATCHET_AGENT_PG_VERSIONS_DIR",
-                crate::cli::pg::versions_dir(&self.data_dir),
+                postgres_versions_dir(&self.data_dir),
             )
             // A local machine must not outlive its server for good (a server that comes
             // back within this finds it still running the suite).

@@ -276,11 +276,29 @@ pub struct DestroyFailure {
 }
 
 impl DestroyFailure {
-    /// The failure a lease records, if it is one.
-    pub fn of(lease: &Lease) -> Option<DestroyFailure> {
-        (lease.kind == DESTROY_FAILED)
-            .then(|| serde_json::from_value(lease.data.clone()?).ok())
-            .flatten()
+    /// The failure recorded among `leases` for run `run_id` on `provider`, if any.
+    pub fn among(
+        leases: &[Lease],
+        provider: &dyn Provider,
+        run_id: Uuid,
+    ) -> Option<DestroyFailure> {
+        let key = failure_key(provider, run_id);
+        leases
+            .iter()
+            .filter(|l| l.kind == DESTROY_FAILED && l.key == key)
+            .find_map(|l| serde_json::from_value(l.data.clone()?).ok())
+    }
+
+    /// The failure recorded for run `run_id` on `provider`: its last destroy failed.
+    pub async fn of_run(
+        leases: &dyn LeaseStore,
+        provider: &dyn Provider,
+        run_id: Uuid,
+    ) -> Result<Option<DestroyFailure>, engine::store::StoreError> {
+        let held = leases
+            .leases(Some(DESTROY_FAILED), Some(&run_id.to_string()))
+            .await?;
+        Ok(DestroyFailure::among(&held, provider, run_id))
     }
 
     /// When the leak guard, sweeping every `interval`, tries again: one interval after the
@@ -307,13 +325,7 @@ async fn record_destroy_failure(
     error: &str,
     now: Millis,
 ) -> Result<(), engine::store::StoreError> {
-    let key = failure_key(provider, run_id);
-    let earlier = leases
-        .leases(Some(DESTROY_FAILED), Some(&run_id.to_string()))
-        .await?
-        .iter()
-        .filter(|l| l.key == key)
-        .find_map(DestroyFailure::of);
+    let earlier = DestroyFailure::of_run(leases, provider, run_id).await?;
     let attempts = earlier.map_or(1, |f| f.attempts + 1);
     let failure = DestroyFailure {
         error: error.to_string(),
@@ -324,12 +336,13 @@ async fn record_destroy_failure(
     let data = serde_json::to_value(&failure).expect("a failure serializes");
     let lease = Lease {
         kind: DESTROY_FAILED.into(),
-        key: key.clone(),
+        key: failure_key(provider, run_id),
         holder: run_id.to_string(),
         amount: 0,
         data: Some(data.clone()),
     };
     // Taken the first time (the run holds it already after that), then updated.
+    let key = lease.key.clone();
     leases.acquire_lease(&lease, None, now).await?;
     leases.update_lease_data(DESTROY_FAILED, &key, &data).await
 }

@@ -155,19 +155,28 @@ pub fn run_failing(mut command: Command) -> (ExitStatus, String) {
     (status, String::from_utf8_lossy(&stderr).into_owned())
 }
 
-/// A token of one scope, made with the CLI as an operator would.
-pub fn token_with_scope(data: &std::path::Path, scope: &str) -> String {
+/// A `ratchet` command on data dir `data` that must succeed; answers its stdout, trimmed.
+pub fn ratchet_ok(data: &std::path::Path, args: &[&str]) -> String {
     let out = ratchet()
-        .args(["token", "create", "--name", scope, "--scope", scope])
+        .args(args)
         .env("RATCHET_DATA_DIR", data)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "ratchet {}: {}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A token of one scope, made with the CLI as an operator would.
+pub fn token_with_scope(data: &std::path::Path, scope: &str) -> String {
+    ratchet_ok(
+        data,
+        &["token", "create", "--name", scope, "--scope", scope],
+    )
 }
 
 /// The admin token the tests' servers accept (`RATCHET_ADMIN_TOKEN`).
@@ -191,15 +200,11 @@ impl Api {
     }
 
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+        let (status, text) = self.get_text(path).await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// A GET answered in text (a report as Markdown or XML).
