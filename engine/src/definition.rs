@@ -554,6 +554,11 @@ impl WorkflowDef {
         self
     }
 
+    pub fn tasks(mut self, tasks: impl IntoIterator<Item = TaskDef>) -> Self {
+        self.tasks.extend(tasks);
+        self
+    }
+
     /// Sets the on-failure task. A second one makes `validate` fail, naming it.
     pub fn on_failure(mut self, task: TaskDef) -> Self {
         match &self.on_failure {

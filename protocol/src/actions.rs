@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub const SHELL: &str = "shell";
 pub const POSTGRES_START: &str = "postgres.start";
 pub const POSTGRES_STOP: &str = "postgres.stop";
+/// A PgBouncer in front of a database, on the machine of its own.
+pub const PGBOUNCER_START: &str = "pgbouncer.start";
 pub const PGBENCH_RUN: &str = "pgbench.run";
 pub const STROPPY_INSTALL: &str = "stroppy.install";
 pub const STROPPY_RUN: &str = "stroppy.run";
@@ -22,6 +24,7 @@ pub const ALL: &[&str] = &[
     SHELL,
     POSTGRES_START,
     POSTGRES_STOP,
+    PGBOUNCER_START,
     PGBENCH_RUN,
     STROPPY_INSTALL,
     STROPPY_RUN,
@@ -124,6 +127,74 @@ pub struct PostgresStartInput {
     /// creates the extension), so loads can report their top statements.
     #[serde(default)]
     pub stat_statements: bool,
+    /// This server's part in streaming replication (none: a server on its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<Replication>,
+}
+
+/// A server's part in streaming replication. The standbys connect as `postgres` with the
+/// run's password (scram-sha-256), like every other connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "role", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Replication {
+    /// Streams its WAL to the standbys named (their `application_name`s).
+    Primary {
+        standbys: Vec<String>,
+        /// Each commit waits for one of the standbys to confirm it
+        /// (`synchronous_standby_names = 'ANY 1 (...)'`).
+        #[serde(default)]
+        synchronous: bool,
+    },
+    /// A hot standby copied from the primary by `pg_basebackup`, streaming from it.
+    Standby {
+        primary_host: String,
+        primary_port: u16,
+        /// How the primary knows it (`synchronous_standby_names`, `pg_stat_replication`).
+        application_name: String,
+    },
+}
+
+/// `pgbouncer.start`: a PgBouncer on this machine in front of one database server. It
+/// outlives the task, like a database; the machine's teardown stops it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PgbouncerStartInput {
+    pub listen_address: String,
+    #[serde(default = "default_pgbouncer_port")]
+    pub port: u16,
+    /// The server it pools connections to.
+    pub server_host: String,
+    pub server_port: u16,
+    /// The `postgres` role's password, for the clients and towards the server alike.
+    pub password: String,
+    /// `session`, `transaction` or `statement`.
+    pub pool_mode: String,
+    /// Server connections per database and user (`default_pool_size`).
+    pub pool_size: u32,
+    /// Client connections it accepts at most (`max_client_conn`).
+    #[serde(default = "default_max_clients")]
+    pub max_clients: u32,
+}
+
+fn default_pgbouncer_port() -> u16 {
+    6432
+}
+fn default_max_clients() -> u32 {
+    1000
+}
+
+/// A running PgBouncer and how to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PgbouncerInstance {
+    pub host: String,
+    pub port: u16,
+    /// `SHOW VERSION`'s answer, e.g. `PgBouncer 1.18.0`.
+    pub version: String,
+    pub pool_mode: String,
+    pub pool_size: u32,
 }
 
 fn default_instance() -> String {
@@ -222,6 +293,15 @@ pub struct PgbenchInput {
     /// Measured runs on this database, one after the other (each after its warm-up).
     #[serde(default = "default_repeat")]
     pub repeat: u32,
+    /// Where the database's statistics are read when the load goes elsewhere (a pooler):
+    /// the server itself. `host`:`port` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_port: Option<u16>,
+    /// `host`:`port` is a PgBouncer: its `SHOW STATS` is read around each measured window.
+    #[serde(default)]
+    pub pooled: bool,
 }
 
 fn default_repeat() -> u32 {
@@ -381,6 +461,9 @@ pub struct LoadResult {
     /// the server from that machine's agent).
     #[serde(default)]
     pub database_machine: Vec<SystemPoint>,
+    /// What the PgBouncer the load went through counted over the measured window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<PoolerStats>,
     /// With `repeat` > 1: every measured run, in order (the fields above are the first's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "openapi", schema(no_recursion))]
@@ -408,6 +491,38 @@ impl LoadResult {
             self.repetitions
         }
     }
+}
+
+/// PgBouncer's `SHOW STATS` for the load's database, the difference over a measured
+/// window (the averages as PgBouncer computed them at its end).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PoolerStats {
+    pub transactions: f64,
+    pub queries: f64,
+    /// Time clients waited for a server connection, summed, in milliseconds.
+    pub wait_ms: f64,
+    /// Bytes from the clients and to them.
+    pub received_bytes: f64,
+    pub sent_bytes: f64,
+}
+
+/// A standby as the primary saw it at a sample (`pg_stat_replication`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReplicaPoint {
+    /// Its `application_name`.
+    pub name: String,
+    /// `streaming`, `catchup`...
+    pub state: String,
+    /// `async`, `sync`, `potential` or `quorum`.
+    pub sync_state: String,
+    /// WAL the primary wrote that the standby has not replayed yet.
+    pub lag_bytes: f64,
+    /// `replay_lag`: how long ago the last replayed commit was made on the primary (none
+    /// while the standby is idle and caught up).
+    #[serde(default)]
+    pub replay_lag_ms: Option<f64>,
 }
 
 /// A statement's share of the measured window, from `pg_stat_statements`.
@@ -468,6 +583,9 @@ pub struct DatabasePoint {
     /// Active sessions by wait event (`type:event`), at the sample.
     #[serde(default)]
     pub waits: BTreeMap<String, u32>,
+    /// The streaming standbys, on a primary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaPoint>,
 }
 
 /// What a machine is, as its agent sees it (from `/proc` and `uname`).

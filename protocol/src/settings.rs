@@ -89,6 +89,8 @@ const REFUSED: &[(&str, &str)] = &[
     ("db_user_namespace", AUTHENTICATION),
     // Other hosts.
     ("primary_conninfo", REPLICATION),
+    ("primary_slot_name", REPLICATION),
+    ("synchronous_standby_names", REPLICATION),
 ];
 
 #[cfg(test)]

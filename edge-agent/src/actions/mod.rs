@@ -4,6 +4,7 @@
 
 pub mod pgbench;
 pub mod pgbench_parse;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod process;
 pub mod sampler;
@@ -105,6 +106,7 @@ pub async fn run(action: &str, ctx: &ActionContext) -> ActionResult {
         names::SHELL => shell::run(ctx).await,
         names::POSTGRES_START => postgres::start(ctx).await,
         names::POSTGRES_STOP => postgres::stop(ctx).await,
+        names::PGBOUNCER_START => pgbouncer::start(ctx).await,
         names::PGBENCH_RUN => pgbench::run(ctx).await,
         names::STROPPY_INSTALL => stroppy::install(ctx).await,
         names::STROPPY_RUN => stroppy::run(ctx).await,

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint};
 
 use crate::actions::pgbench_parse::{self, parse_progress_line, parse_summary};
+use crate::actions::pgbouncer;
 use crate::actions::process::{self, Cmd, Stream};
 use crate::actions::sampler::{self, Sampler};
 use crate::actions::{ActionContext, ActionError, ActionResult, measure_repetitions};
@@ -127,12 +128,25 @@ async fn measure(
 
     let mut stdout = String::new();
     let mut series = Vec::new();
+    // The statistics come from the server itself, not through a pooler.
     let database = sampler::Database {
-        host: input.host.clone(),
-        port: input.port,
+        host: input
+            .stats_host
+            .clone()
+            .unwrap_or_else(|| input.host.clone()),
+        port: input.stats_port.unwrap_or(input.port),
         user: input.user.clone(),
         database: input.database.clone(),
         password: input.password.clone(),
+    };
+    let pooler = input.pooled.then(|| pgbouncer::Admin {
+        host: &input.host,
+        port: input.port,
+        password: input.password.as_deref().unwrap_or_default(),
+    });
+    let pooler_before = match &pooler {
+        Some(admin) => admin.stats(&ctx.attempt_dir, &input.database).await,
+        None => None,
     };
     let sampler =
         Sampler::for_window(ctx, input.duration_s, Some(database), input.stat_statements).await;
@@ -156,6 +170,17 @@ async fn measure(
     })
     .await;
     let sampled = sampler.finish().await;
+    let pooler_stats = match (&pooler, pooler_before) {
+        (Some(admin), Some(before)) => admin
+            .stats(&ctx.attempt_dir, &input.database)
+            .await
+            .map(|after| pgbouncer::stats_between(&before, &after)),
+        _ => None,
+    };
+    if pooler.is_some() && pooler_stats.is_none() {
+        ctx.log
+            .line("ratchet-agent: cannot read the pooler's SHOW STATS: no pooler figures");
+    }
     let finished = finished?;
     if !finished.success() {
         return Err(ActionError::retryable(finished.failure("pgbench")));
@@ -195,6 +220,7 @@ async fn measure(
         top_statements: sampled.top_statements,
         windows: vec![sampled.window],
         database_machine: Vec::new(),
+        pooler: pooler_stats,
         repetitions: Vec::new(),
     };
     ctx.log.line(format!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use nix::unistd::{Uid, User, chown};
 use protocol::actions::{
     PgSetting, PostgresInstance, PostgresRuntime, PostgresStartInput, PostgresStopInput,
-    PostgresStopped,
+    PostgresStopped, Replication,
 };
 use serde_json::Value;
 
@@ -28,9 +28,37 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     check_name(&input.name)?;
     check_password(&input.password)?;
     let settings = render_settings(&input.settings)?;
+    if let Some(replication) = &input.replication {
+        check_replication(replication)?;
+    }
     match input.runtime {
         PostgresRuntime::Native => start_native(ctx, &input, &settings).await,
+        PostgresRuntime::Docker if input.replication.is_some() => Err(ActionError::fatal(
+            "invalid input at `replication`: streaming replication runs on the native runtime only",
+        )),
         PostgresRuntime::Docker => start_docker(ctx, &input).await,
+    }
+}
+
+/// Standby names go into `synchronous_standby_names` and a connection string unquoted.
+fn check_replication(replication: &Replication) -> Result<(), ActionError> {
+    let names: Vec<&String> = match replication {
+        Replication::Primary { standbys, .. } => standbys.iter().collect(),
+        Replication::Standby {
+            application_name, ..
+        } => vec![application_name],
+    };
+    match names.iter().find(|n| {
+        n.is_empty()
+            || n.len() > 63
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    }) {
+        Some(bad) => Err(ActionError::fatal(format!(
+            "invalid input at `replication`: standby name `{bad}` must be 1-63 of [a-z0-9_]"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -126,7 +154,7 @@ fn instance_dir(ctx: &ActionContext, name: &str) -> PathBuf {
 }
 
 /// The (uid, gid) PostgreSQL runs as: ours, or the configured unprivileged user as root.
-fn run_as(ctx: &ActionContext) -> Result<Option<(u32, u32)>, ActionError> {
+pub(crate) fn run_as(ctx: &ActionContext) -> Result<Option<(u32, u32)>, ActionError> {
     if !Uid::effective().is_root() {
         return Ok(None);
     }
@@ -236,26 +264,15 @@ async fn start_native(
         data.display()
     ));
 
-    // The password reaches initdb in a file only its user can read, removed at once.
-    let pwfile = dir.join("initdb-password");
-    write_private(&pwfile, &input.password, ids)?;
-    let initdb = Cmd::new(bin.join("initdb"))
-        .args([
-            "--auth=scram-sha-256",
-            "--username=postgres",
-            "--encoding=UTF8",
-            "--no-sync",
-        ])
-        .arg(format!("--pwfile={}", pwfile.display()))
-        .arg("--pgdata")
-        .arg(&data)
-        .cwd(&dir)
-        .run_as(ids);
-    let finished = process::run(&initdb, ctx, |_, _| {}).await;
-    let _ = std::fs::remove_file(&pwfile);
-    let finished = finished?;
-    if !finished.success() {
-        return Err(ActionError::fatal(finished.failure("initdb")));
+    match &input.replication {
+        Some(Replication::Standby {
+            primary_host,
+            primary_port,
+            ..
+        }) => {
+            base_backup(ctx, &bin, input, &data, ids, primary_host, *primary_port).await?;
+        }
+        _ => initdb(ctx, &bin, input, &dir, &data, ids).await?,
     }
 
     // Our settings go last in postgresql.conf, so they win over the defaults.
@@ -276,15 +293,22 @@ async fn start_native(
         // The agent's own line, not a suite's setting (those may not load libraries).
         conf.push_str("shared_preload_libraries = 'pg_stat_statements'\n");
     }
+    conf.push_str(&replication_conf(input, &input.password));
     append(&data.join("postgresql.conf"), &conf)?;
+    if matches!(input.replication, Some(Replication::Standby { .. })) {
+        std::fs::write(data.join("standby.signal"), "").map_err(|e| {
+            ActionError::retryable(format!(
+                "cannot write {}/standby.signal: {e}",
+                data.display()
+            ))
+        })?;
+    }
     // Load generators connect over TCP from the benchmark's network (loopback for local
     // machines; a private subnet for cloud ones).
-    append(
-        &data.join("pg_hba.conf"),
-        "\n# --- set by ratchet-agent: the run's password from the benchmark's networks ---\n\
-         host all all 127.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 scram-sha-256\n\
-         host all all 172.16.0.0/12 scram-sha-256\nhost all all 192.168.0.0/16 scram-sha-256\n",
-    )?;
+    // A standby's copy has the primary's lines already.
+    if !matches!(input.replication, Some(Replication::Standby { .. })) {
+        append(&data.join("pg_hba.conf"), &hba_lines(input))?;
+    }
 
     let log = dir.join("postgres.log");
     let pg_ctl = Cmd::new(bin.join("pg_ctl"))
@@ -325,8 +349,22 @@ async fn start_native(
         "ratchet-agent: PostgreSQL {server_version} accepts connections on {}:{}",
         input.listen_address, input.port
     ));
-    if input.stat_statements {
+    let standby = matches!(input.replication, Some(Replication::Standby { .. }));
+    // A standby has the primary's extensions (and could not create one).
+    if input.stat_statements && !standby {
         create_stat_statements(ctx, &psql).await?;
+    }
+    if let Some(Replication::Primary {
+        standbys,
+        synchronous,
+    }) = &input.replication
+    {
+        create_slots(ctx, &psql, standbys).await?;
+        if *synchronous {
+            // Only now: a synchronous primary's commits wait for a standby, and none
+            // exists yet (making one needs no commit).
+            make_synchronous(ctx, &psql, standbys).await?;
+        }
     }
     let settings = settings_in_effect(ctx, &psql).await;
     output(&PostgresInstance {
@@ -344,9 +382,183 @@ async fn start_native(
     })
 }
 
+/// A fresh cluster: initdb with the run's password.
+async fn initdb(
+    ctx: &ActionContext,
+    bin: &Path,
+    input: &PostgresStartInput,
+    dir: &Path,
+    data: &Path,
+    ids: Option<(u32, u32)>,
+) -> Result<(), ActionError> {
+    // The password reaches initdb in a file only its user can read, removed at once.
+    let pwfile = dir.join("initdb-password");
+    write_private(&pwfile, &input.password, ids)?;
+    let initdb = Cmd::new(bin.join("initdb"))
+        .args([
+            "--auth=scram-sha-256",
+            "--username=postgres",
+            "--encoding=UTF8",
+            "--no-sync",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .arg("--pgdata")
+        .arg(data)
+        .cwd(dir)
+        .run_as(ids);
+    let finished = process::run(&initdb, ctx, |_, _| {}).await;
+    let _ = std::fs::remove_file(&pwfile);
+    let finished = finished?;
+    if !finished.success() {
+        return Err(ActionError::fatal(finished.failure("initdb")));
+    }
+    Ok(())
+}
+
+/// A standby's data: a copy of the primary's, streamed by `pg_basebackup` of the same
+/// major version.
+async fn base_backup(
+    ctx: &ActionContext,
+    bin: &Path,
+    input: &PostgresStartInput,
+    data: &Path,
+    ids: Option<(u32, u32)>,
+    primary_host: &str,
+    primary_port: u16,
+) -> Result<(), ActionError> {
+    let tool = client_tool(bin, "pg_basebackup", input.version)?;
+    let Some(Replication::Standby {
+        application_name: slot,
+        ..
+    }) = &input.replication
+    else {
+        return Err(ActionError::fatal("a base backup is for a standby"));
+    };
+    // Its slot on the primary (made when the primary started) keeps the WAL it has not
+    // received yet: from before the copy starts, whatever else checkpoints meanwhile.
+    ctx.log.line(format!(
+        "ratchet-agent: copying the primary {primary_host}:{primary_port} with {} (slot {slot})",
+        tool.display()
+    ));
+    let copy = Cmd::new(tool)
+        .args(["-h", primary_host, "-p", &primary_port.to_string()])
+        .args(["-U", "postgres", "-X", "stream", "-c", "fast", "--no-sync"])
+        .args(["--slot", slot, "-D"])
+        .arg(data)
+        .env("PGPASSWORD", &input.password)
+        .cwd(data.parent().unwrap_or(data))
+        .run_as(ids);
+    let finished = process::run(&copy, ctx, |_, _| {}).await?;
+    if !finished.success() {
+        return Err(ActionError::retryable(finished.failure("pg_basebackup")));
+    }
+    Ok(())
+}
+
+/// A client program of major `version`: beside the server, or where the machine's
+/// packages put it (the npm builds ship the server alone).
+fn client_tool(bin: &Path, name: &str, version: u32) -> Result<PathBuf, ActionError> {
+    [
+        bin.join(name),
+        PathBuf::from(format!("/usr/lib/postgresql/{version}/bin/{name}")),
+        PathBuf::from(format!("/usr/pgsql-{version}/bin/{name}")),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .ok_or_else(|| {
+        ActionError::fatal(format!(
+            "a standby of PostgreSQL {version} needs {name} {version}, which this machine lacks (looked beside the server in {}, /usr/lib/postgresql/{version}/bin and /usr/pgsql-{version}/bin); install PostgreSQL {version}'s client programs",
+            bin.display()
+        ))
+    })
+}
+
+/// The replication lines of a server's `postgresql.conf` (after the suite's settings, so
+/// they win).
+fn replication_conf(input: &PostgresStartInput, password: &str) -> String {
+    match &input.replication {
+        None => String::new(),
+        Some(Replication::Primary { standbys, .. }) => format!(
+            "wal_level = 'replica'\nmax_wal_senders = {}\nhot_standby = 'on'\n",
+            standbys.len() + 10
+        ),
+        Some(Replication::Standby {
+            primary_host,
+            primary_port,
+            application_name,
+        }) => {
+            let conninfo = format!(
+                "host={} port={primary_port} user=postgres password={} application_name={application_name}",
+                conninfo_value(primary_host),
+                conninfo_value(password)
+            );
+            // The primary's own lines came with its copy: a standby synchronises nobody.
+            format!(
+                "primary_conninfo = {}\nprimary_slot_name = {}\nhot_standby = 'on'\nsynchronous_standby_names = ''\n",
+                quote(&conninfo),
+                quote(application_name)
+            )
+        }
+    }
+}
+
+/// A value in a libpq connection string.
+fn conninfo_value(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// A physical replication slot per standby, its WAL reserved from now on.
+async fn create_slots(
+    ctx: &ActionContext,
+    psql: &Psql<'_>,
+    standbys: &[String],
+) -> Result<(), ActionError> {
+    for name in standbys {
+        let sql = format!("SELECT pg_create_physical_replication_slot('{name}', true)");
+        let out = psql.query(ctx, &sql).await?;
+        if !out.status.success() {
+            return Err(ActionError::fatal(format!(
+                "cannot create the replication slot {name}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Each commit waits for any one of the standbys from now on.
+async fn make_synchronous(
+    ctx: &ActionContext,
+    psql: &Psql<'_>,
+    standbys: &[String],
+) -> Result<(), ActionError> {
+    let names = format!("ANY 1 ({})", standbys.join(", "));
+    let sql = format!(
+        "ALTER SYSTEM SET synchronous_standby_names = {}",
+        quote(&names)
+    );
+    for sql in [sql.as_str(), "SELECT pg_reload_conf()"] {
+        let out = psql.query(ctx, sql).await?;
+        if !out.status.success() {
+            return Err(ActionError::fatal(format!(
+                "cannot make the primary synchronous ({sql}): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    ctx.log.line(format!(
+        "ratchet-agent: commits wait for a standby: synchronous_standby_names = '{names}'"
+    ));
+    Ok(())
+}
+
 /// Write `text` to a new file readable by its owner only (`ids` when PostgreSQL runs as
 /// another user).
-fn write_private(path: &Path, text: &str, ids: Option<(u32, u32)>) -> Result<(), ActionError> {
+pub(crate) fn write_private(
+    path: &Path,
+    text: &str,
+    ids: Option<(u32, u32)>,
+) -> Result<(), ActionError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let failed =
@@ -382,6 +594,30 @@ fn tail_of(path: &Path, n: usize) -> Vec<String> {
         .iter()
         .map(|l| l.to_string())
         .collect()
+}
+
+/// The run's password from the benchmark's networks (loopback for local machines, private
+/// subnets for cloud ones), for the load and, on a primary, the standbys.
+fn hba_lines(input: &PostgresStartInput) -> String {
+    const NETWORKS: [&str; 4] = [
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    ];
+    let mut databases = vec!["all"];
+    if matches!(input.replication, Some(Replication::Primary { .. })) {
+        databases.push("replication");
+    }
+    let mut lines = String::from(
+        "\n# --- set by ratchet-agent: the run's password from the benchmark's networks ---\n",
+    );
+    for database in databases {
+        for network in NETWORKS {
+            lines.push_str(&format!("host {database} all {network} scram-sha-256\n"));
+        }
+    }
+    lines
 }
 
 /// `psql` from the server's own bin dir (or the machine's, for builds that ship none), to

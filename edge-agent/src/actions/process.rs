@@ -27,8 +27,16 @@ const LINES_IN_FLIGHT: usize = 256;
 
 /// Variables a command inherits from the agent, when set: where programs are and how text
 /// is encoded. Nothing else — not the agent's enrollment token, not whatever the agent's
-/// own environment holds. `HOME` is the attempt's directory.
-const INHERITED: &[&str] = &["PATH", "LANG", "LC_ALL", "TZ", "DOCKER_HOST"];
+/// own environment holds. `HOME` is the attempt's directory. `RATCHET_AGENT_WORK_DIR` marks
+/// the machine's processes for the local target's teardown, daemons included.
+const INHERITED: &[&str] = &[
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "DOCKER_HOST",
+    "RATCHET_AGENT_WORK_DIR",
+];
 
 /// A command with an explicit environment: [`INHERITED`], `HOME`, and what the caller adds.
 pub fn clean_command(program: impl AsRef<std::ffi::OsStr>, home: &Path) -> Command {

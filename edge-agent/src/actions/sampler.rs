@@ -12,7 +12,9 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, OnceLock};
 
 use procfs::{Current, CurrentSI, KernelStats, Meminfo};
-use protocol::actions::{DatabasePoint, MachineSamples, StatementStat, SystemPoint, Window};
+use protocol::actions::{
+    DatabasePoint, MachineSamples, ReplicaPoint, StatementStat, SystemPoint, Window,
+};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -335,13 +337,22 @@ async fn stats_query(db: &Database, home: &Path) -> Option<String> {
          'commits', sum(xact_commit), 'rollbacks', sum(xact_rollback), \
          'blks_read', sum(blks_read), 'blks_hit', sum(blks_hit), \
          'temp_bytes', sum(temp_bytes), 'deadlocks', sum(deadlocks), \
-         'checkpoints', {checkpoints}, 'wal_bytes', {wal}, \
+         'checkpoints', {checkpoints}, 'wal_bytes', {wal}, 'replicas', {REPLICAS}, \
          'waits', (SELECT coalesce(json_object_agg(w, n), '{{}}') FROM (\
            SELECT wait_event_type || ':' || wait_event AS w, count(*) AS n FROM pg_stat_activity \
            WHERE state = 'active' AND wait_event IS NOT NULL AND pid <> pg_backend_pid() GROUP BY 1) x)\
          ) FROM pg_stat_database"
     ))
 }
+
+/// The standbys streaming from this server and how far behind each is (a standby has no
+/// current WAL position of its own to compare with).
+const REPLICAS: &str = "(SELECT coalesce(json_agg(json_build_object(\
+    'name', application_name, 'state', state, 'sync_state', sync_state, \
+    'lag_bytes', CASE WHEN pg_is_in_recovery() THEN NULL \
+      ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) END, \
+    'replay_lag_ms', extract(epoch FROM replay_lag) * 1000) ORDER BY application_name), '[]') \
+    FROM pg_stat_replication)";
 
 /// Forget what `pg_stat_statements` counted so far (the initialisation, the warm-up), so
 /// the top statements are the measured window's. False when it is not loaded.
@@ -402,6 +413,17 @@ struct DbCounters {
     wal_bytes: Option<f64>,
     #[serde(default)]
     waits: BTreeMap<String, u32>,
+    #[serde(default)]
+    replicas: Vec<ReplicaRow>,
+}
+
+#[derive(Deserialize)]
+struct ReplicaRow {
+    name: Option<String>,
+    state: Option<String>,
+    sync_state: Option<String>,
+    lag_bytes: Option<f64>,
+    replay_lag_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -435,6 +457,17 @@ impl DbCounters {
                 .zip(before.wal_bytes)
                 .map(|(now, then)| (now - then).max(0.0) / seconds),
             waits: self.waits.clone(),
+            replicas: self
+                .replicas
+                .iter()
+                .map(|r| ReplicaPoint {
+                    name: r.name.clone().unwrap_or_default(),
+                    state: r.state.clone().unwrap_or_default(),
+                    sync_state: r.sync_state.clone().unwrap_or_default(),
+                    lag_bytes: r.lag_bytes.unwrap_or(0.0).max(0.0),
+                    replay_lag_ms: r.replay_lag_ms,
+                })
+                .collect(),
         }
     }
 }

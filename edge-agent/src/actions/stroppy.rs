@@ -347,6 +347,7 @@ async fn measure(
         top_statements: sampled.top_statements,
         windows: vec![sampled.window],
         database_machine: Vec::new(),
+        pooler: None,
         repetitions: Vec::new(),
     };
     Ok(result)

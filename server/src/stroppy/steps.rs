@@ -15,8 +15,14 @@ pub enum TestStep {
     /// Makes the machines: a `cloud-provision` child run.
     DeployPlan,
     WaitWorkers,
-    /// `postgres.start` on the database machine.
+    /// `postgres.start` on the database machine (the primary, with replicas).
     RunDatabaseContainers,
+    /// `postgres.start` of a standby on replica machine 1, 2, 3 (skipped without).
+    RunReplica1,
+    RunReplica2,
+    RunReplica3,
+    /// `pgbouncer.start` on the pooler machine (skipped without a pooler).
+    RunPooler,
     RunStroppyContainers,
     /// `stroppy.install` on the loader (skipped for pgbench).
     InstallStroppy,
@@ -31,7 +37,7 @@ pub enum TestStep {
 }
 
 impl TestStep {
-    pub const ALL: [TestStep; 13] = [
+    pub const ALL: [TestStep; 17] = [
         TestStep::ValidateInput,
         TestStep::AcquireNetwork,
         TestStep::PlanPlacementIntent,
@@ -39,6 +45,10 @@ impl TestStep {
         TestStep::DeployPlan,
         TestStep::WaitWorkers,
         TestStep::RunDatabaseContainers,
+        TestStep::RunReplica1,
+        TestStep::RunReplica2,
+        TestStep::RunReplica3,
+        TestStep::RunPooler,
         TestStep::RunStroppyContainers,
         TestStep::InstallStroppy,
         TestStep::RunStroppyTest,
@@ -56,6 +66,10 @@ impl TestStep {
             TestStep::DeployPlan => "deploy-plan",
             TestStep::WaitWorkers => "wait-workers",
             TestStep::RunDatabaseContainers => "run-database-containers",
+            TestStep::RunReplica1 => "run-replica-1",
+            TestStep::RunReplica2 => "run-replica-2",
+            TestStep::RunReplica3 => "run-replica-3",
+            TestStep::RunPooler => "run-pooler",
             TestStep::RunStroppyContainers => "run-stroppy-containers",
             TestStep::InstallStroppy => "install-stroppy",
             TestStep::RunStroppyTest => "run-stroppy-test",
@@ -77,6 +91,15 @@ impl TestStep {
             .and_then(|t| t.output.as_ref())
     }
 }
+
+/// The steps that start the standbys, in replica order (their machines are `replica-1`...).
+pub const REPLICAS: [TestStep; 3] = [
+    TestStep::RunReplica1,
+    TestStep::RunReplica2,
+    TestStep::RunReplica3,
+];
+
+const _: () = assert!(REPLICAS.len() == crate::stroppy::spec::MAX_REPLICAS as usize);
 
 /// The step whose output is a test's measured load ([`protocol::actions::LoadResult`]).
 pub const LOAD: TestStep = TestStep::RunStroppyTest;

@@ -164,6 +164,37 @@ pub struct TestView {
     pub repeat: u32,
     /// The repetitions started so far, in order.
     pub repetitions: Vec<RepetitionView>,
+    /// The machines of its latest test run and what each serves (the topology), once
+    /// placed.
+    pub nodes: Vec<NodeView>,
+}
+
+/// A machine of a test and what runs on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NodeView {
+    /// `db`, `replica-1`..., `pooler`, `loader`.
+    pub role: String,
+    pub address: String,
+    /// `primary` (with replicas), `single`, `standby`, `pgbouncer` or `load`.
+    pub serves: String,
+    /// Where its server listens (`host:port`), once started.
+    pub endpoint: Option<String>,
+    /// The server's version, once started (`SHOW server_version`, PgBouncer's `SHOW VERSION`).
+    pub version: Option<String>,
+    /// A standby's replication as the primary saw it over the last measured window.
+    pub replication: Option<ReplicationView>,
+}
+
+/// A standby's lag over a measured window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplicationView {
+    /// `async`, `sync`, `quorum` or `potential`, as last sampled.
+    pub sync_state: String,
+    /// WAL not yet replayed: the largest and the mean over the samples.
+    pub max_lag_bytes: f64,
+    pub mean_lag_bytes: f64,
+    /// The largest `replay_lag` sampled.
+    pub max_replay_lag_ms: Option<f64>,
 }
 
 /// One measured run of a test.
@@ -235,6 +266,7 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
             result: None,
             repeat: test.repeat,
             repetitions: Vec::new(),
+            nodes: Vec::new(),
         };
         let mut steps_per_run = 0;
         for (repetition, child) in runs {
@@ -255,6 +287,10 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
             // A test run on a reused database measures several times.
             if let Some(last) = measured.last() {
                 view.result = Some(last.clone());
+            }
+            let nodes = nodes_of(&tasks, measured.last());
+            if !nodes.is_empty() {
+                view.nodes = nodes;
             }
             let count = (test.runs_per_test_run() as usize).max(measured.len());
             let mut measured = measured.into_iter();
@@ -323,6 +359,82 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
         tests,
         result,
         spec: input.spec,
+    })
+}
+
+/// A test run's machines from its placement, with what its steps started on each.
+fn nodes_of(tasks: &[engine::model::TaskState], load: Option<&LoadResult>) -> Vec<NodeView> {
+    #[derive(Deserialize)]
+    struct Placed {
+        role: String,
+        address: String,
+    }
+    #[derive(Deserialize)]
+    struct Started {
+        host: String,
+        port: u16,
+        #[serde(alias = "server_version")]
+        version: String,
+    }
+    let Some(machines) = TestStep::BuildPlacement
+        .output_in(tasks)
+        .and_then(|o| o.get("machines"))
+        .and_then(|m| serde_json::from_value::<Vec<Placed>>(m.clone()).ok())
+    else {
+        return Vec::new();
+    };
+    let with_replicas = machines.iter().any(|m| m.role.starts_with("replica-"));
+    let started = |step: TestStep| {
+        step.output_in(tasks)
+            .and_then(|o| serde_json::from_value::<Started>(o.clone()).ok())
+    };
+    machines
+        .into_iter()
+        .map(|m| {
+            let (serves, step) = match m.role.as_str() {
+                "db" if with_replicas => ("primary", Some(TestStep::RunDatabaseContainers)),
+                "db" => ("single", Some(TestStep::RunDatabaseContainers)),
+                "pooler" => ("pgbouncer", Some(TestStep::RunPooler)),
+                role => match role
+                    .strip_prefix("replica-")
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    Some(n) => ("standby", steps::REPLICAS.get(n.wrapping_sub(1)).copied()),
+                    None => ("load", None),
+                },
+            };
+            let server = step.and_then(started);
+            let replication = (serves == "standby")
+                .then(|| load.and_then(|l| lag_of(l, &m.role.replace('-', "_"))))
+                .flatten();
+            NodeView {
+                endpoint: server.as_ref().map(|s| format!("{}:{}", s.host, s.port)),
+                version: server.map(|s| s.version),
+                role: m.role,
+                address: m.address,
+                serves: serves.into(),
+                replication,
+            }
+        })
+        .collect()
+}
+
+/// Standby `name`'s lag over a load's samples, if the primary saw it.
+fn lag_of(load: &LoadResult, name: &str) -> Option<ReplicationView> {
+    let points: Vec<&protocol::actions::ReplicaPoint> = load
+        .database
+        .iter()
+        .flat_map(|p| p.replicas.iter().filter(|r| r.name == name))
+        .collect();
+    let last = points.last()?;
+    Some(ReplicationView {
+        sync_state: last.sync_state.clone(),
+        max_lag_bytes: points.iter().map(|r| r.lag_bytes).fold(0.0, f64::max),
+        mean_lag_bytes: points.iter().map(|r| r.lag_bytes).sum::<f64>() / points.len() as f64,
+        max_replay_lag_ms: points
+            .iter()
+            .filter_map(|r| r.replay_lag_ms)
+            .reduce(f64::max),
     })
 }
 

@@ -201,6 +201,92 @@ pub struct DatabasePatch {
     /// Load `pg_stat_statements` and report the load's top statements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stat_statements: Option<bool>,
+    /// The servers and how they connect: one on its own (the default), or a primary with
+    /// streaming replicas, each on a machine of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<TopologyPatch>,
+    /// A connection pooler between the load and the primary, on a machine of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<PoolerPatch>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyPatch {
+    /// `single` or `replicas`; `replicas` when `replicas` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TopologyKind>,
+    /// Streaming replicas of the primary, made with `pg_basebackup` (1 to 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// Each commit waits for one replica to confirm it (default: asynchronous).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synchronous: Option<bool>,
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TopologyKind {
+    /// One server.
+    #[default]
+    Single,
+    /// A primary and its streaming replicas.
+    Replicas,
+}
+
+impl TopologyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopologyKind::Single => "single",
+            TopologyKind::Replicas => "replicas",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolerPatch {
+    /// `pgbouncer` (the only one so far, and the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<PoolerKind>,
+    /// `session`, `transaction` (the default) or `statement`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_mode: Option<PoolMode>,
+    /// Server connections it keeps (`default_pool_size`, default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<u32>,
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolerKind {
+    #[default]
+    Pgbouncer,
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolMode {
+    Session,
+    #[default]
+    Transaction,
+    Statement,
+}
+
+impl PoolMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoolMode::Session => "session",
+            PoolMode::Transaction => "transaction",
+            PoolMode::Statement => "statement",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -623,6 +623,8 @@ impl Expander {
             l.database.and_then(|d| d.stat_statements)
         })
         .is_some_and(|p| p.value);
+        let topology = self.resolve_topology(&all);
+        let pooler = self.resolve_pooler(&all);
         let workload = self.resolve_workload(&all, missing);
         let repeat = pick(&all, &["workload", "repeat"], |l| {
             l.workload.and_then(|w| w.repeat)
@@ -663,6 +665,8 @@ impl Expander {
                 settings,
                 hardware: db_hardware,
                 stat_statements,
+                topology: topology?,
+                pooler: pooler?,
             },
             workload: workload?,
             loader: LoaderSpec {
@@ -672,6 +676,107 @@ impl Expander {
             warmup,
             reuse_database,
         })
+    }
+
+    /// The servers: `kind` said or implied by `replicas`, replicas only where there are
+    /// replicas to have.
+    fn resolve_topology(&mut self, all: &[&Layer]) -> Option<Topology> {
+        let topo = |l: &Layer| l.database.and_then(|d| d.topology.clone());
+        let kind = pick(all, &["database", "topology", "kind"], |l| topo(l)?.kind);
+        let replicas = pick(all, &["database", "topology", "replicas"], |l| {
+            topo(l)?.replicas
+        });
+        let synchronous = pick(all, &["database", "topology", "synchronous"], |l| {
+            topo(l)?.synchronous
+        });
+        let kind_value = match (&kind, &replicas) {
+            (Some(k), _) => k.value,
+            (None, Some(_)) => TopologyKind::Replicas,
+            (None, None) => TopologyKind::Single,
+        };
+        let before = self.issues.list.len();
+        match kind_value {
+            TopologyKind::Single => {
+                for (field, path) in [
+                    ("replicas", replicas.as_ref().map(|p| &p.path)),
+                    ("synchronous", synchronous.as_ref().map(|p| &p.path)),
+                ] {
+                    if let Some(path) = path {
+                        self.issues.push(
+                            path.clone(),
+                            format!("a `single` topology has no `{field}`: set `kind: replicas` (or leave `kind` out)"),
+                        );
+                    }
+                }
+            }
+            TopologyKind::Replicas => match &replicas {
+                None => self.issues.push(
+                    kind.as_ref().map_or_else(DocPath::root, |k| k.path.clone()),
+                    format!(
+                        "a `replicas` topology needs `replicas`: how many (1 to {MAX_REPLICAS})"
+                    ),
+                ),
+                Some(p) if !(1..=MAX_REPLICAS).contains(&p.value) => self.issues.push(
+                    p.path.clone(),
+                    format!("{} replicas: give 1 to {MAX_REPLICAS}", p.value),
+                ),
+                Some(_) => {}
+            },
+        }
+        if kind_value != TopologyKind::Single && self.target != Target::Local {
+            let at = kind
+                .as_ref()
+                .map(|k| &k.path)
+                .or(replicas.as_ref().map(|r| &r.path));
+            self.issues.push(
+                at.cloned().unwrap_or_else(DocPath::root),
+                "replicas run on the local target so far (the docker runtime of cloud machines makes no standbys yet)",
+            );
+        }
+        (self.issues.list.len() == before).then(|| Topology {
+            kind: kind_value,
+            replicas: replicas.map_or(0, |p| p.value),
+            synchronous: synchronous.is_some_and(|p| p.value),
+        })
+    }
+
+    /// The pooler, when any layer asks for one: every field has a default.
+    fn resolve_pooler(&mut self, all: &[&Layer]) -> Option<Option<Pooler>> {
+        let pooler = |l: &Layer| l.database.and_then(|d| d.pooler.clone());
+        let Some(any) = pick(all, &["database", "pooler"], pooler) else {
+            return Some(None);
+        };
+        let kind = pick(all, &["database", "pooler", "kind"], |l| pooler(l)?.kind);
+        let pool_mode = pick(all, &["database", "pooler", "pool_mode"], |l| {
+            pooler(l)?.pool_mode
+        });
+        let pool_size = pick(all, &["database", "pooler", "pool_size"], |l| {
+            pooler(l)?.pool_size
+        });
+        if let Some(p) = &pool_size
+            && !(1..=MAX_POOL_SIZE).contains(&p.value)
+        {
+            self.issues.push(
+                p.path.clone(),
+                format!(
+                    "a pool of {}: give 1 to {MAX_POOL_SIZE} server connections",
+                    p.value
+                ),
+            );
+            return None;
+        }
+        if self.target != Target::Local {
+            self.issues.push(
+                any.path,
+                "a pooler runs on the local target so far (cloud machines have no PgBouncer yet)",
+            );
+            return None;
+        }
+        Some(Some(Pooler {
+            kind: kind.map_or_else(PoolerKind::default, |p| p.value),
+            pool_mode: pool_mode.map_or_else(PoolMode::default, |p| p.value),
+            pool_size: pool_size.map_or(DEFAULT_POOL_SIZE, |p| p.value),
+        }))
     }
 
     pub(super) fn missing(&mut self, missing: &Missing, rel: &[&str]) {

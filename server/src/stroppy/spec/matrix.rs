@@ -168,7 +168,8 @@ pub(super) fn sections_layer(s: &Sections, origin: Origin) -> Layer<'_> {
 }
 
 pub(super) const AXIS_HELP: &str = "database.version, database.settings.<name>, \
-    database.hardware.<cores|memory_gb|disk_gb>, workload.<driver|duration|scale|clients|\
+    database.hardware.<cores|memory_gb|disk_gb>, database.topology.<kind|replicas|synchronous>, \
+    database.pooler.<kind|pool_mode|pool_size>, workload.<driver|duration|scale|clients|\
     threads|builtin|version|workload|vus>, workload.env.<NAME>, \
     loader.hardware.<cores|memory_gb|disk_gb>";
 
@@ -189,6 +190,8 @@ pub(super) fn axis_segments(path: &str) -> Option<Vec<&str>> {
     let parts: Vec<&str> = path.split('.').collect();
     let known = match parts.as_slice() {
         ["database", "version"] => true,
+        ["database", "topology", f] => ["kind", "replicas", "synchronous"].contains(f),
+        ["database", "pooler", f] => ["kind", "pool_mode", "pool_size"].contains(f),
         ["database" | "loader", "hardware", f] => HARDWARE.contains(f),
         ["workload", f] => WORKLOAD.contains(f),
         _ => false,

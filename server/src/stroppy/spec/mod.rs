@@ -36,6 +36,11 @@ pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 /// Most tests one suite may expand to: a matrix multiplies quickly, and every test
 /// costs machines and minutes.
 pub const MAX_TESTS: usize = 256;
+/// Most streaming replicas a test may have (each is a machine).
+pub const MAX_REPLICAS: u32 = 3;
+/// A pooler's server connections when the suite says none, and at most.
+pub const DEFAULT_POOL_SIZE: u32 = 20;
+pub const MAX_POOL_SIZE: u32 = 10_000;
 /// Disk size when a hardware block does not give one.
 pub const DEFAULT_DISK_GB: u32 = 20;
 /// Longest suite or test name: names end up in host and cloud resource names, which

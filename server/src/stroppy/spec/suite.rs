@@ -6,7 +6,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::document::{Builtin, Driver, HumanDuration, Order, Target, human_duration};
+use super::document::{
+    Builtin, Driver, HumanDuration, Order, PoolMode, PoolerKind, Target, TopologyKind,
+    human_duration,
+};
 use crate::stroppy::stats::Significance;
 
 /// A suite after expansion: every test complete and checked, in run order (the `tests`
@@ -187,6 +190,36 @@ pub struct DatabaseSpec {
     /// `pg_stat_statements` loaded, the top statements reported.
     #[serde(default)]
     pub stat_statements: bool,
+    #[serde(default, skip_serializing_if = "Topology::is_single")]
+    pub topology: Topology,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<Pooler>,
+}
+
+/// The database's servers: a primary, and `replicas` streaming from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    pub kind: TopologyKind,
+    #[serde(default)]
+    pub replicas: u32,
+    #[serde(default)]
+    pub synchronous: bool,
+}
+
+impl Topology {
+    pub fn is_single(&self) -> bool {
+        self.kind == TopologyKind::Single
+    }
+}
+
+/// A pooler in front of the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pooler {
+    pub kind: PoolerKind,
+    pub pool_mode: PoolMode,
+    pub pool_size: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

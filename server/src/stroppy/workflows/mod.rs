@@ -37,7 +37,7 @@ pub fn is_built_in(name: &str) -> bool {
 
 /// Registered at every start; versions are immutable, so any change to these definitions
 /// must bump this (runs of the old version carry on with the old definition).
-pub const VERSION: &str = "3";
+pub const VERSION: &str = "4";
 
 /// What the in-process steps reach: reads, leases and tokens (never the run mutations:
 /// those are the engine's).
@@ -142,10 +142,20 @@ pub fn definitions() -> Vec<WorkflowDef> {
             .input_from("build-placement.database")
             .execution_timeout(minutes(15)),
         )
-        .task(
-            test_step(RunStroppyContainers, "stroppy.test.run-stroppy-containers")
-                .parents([RunDatabaseContainers.as_str()]),
-        )
+        .tasks(topology_steps())
+        .task(TaskDef {
+            run_if_parent_skipped: true,
+            ..test_step(RunStroppyContainers, "stroppy.test.run-stroppy-containers").parents(
+                [
+                    RunDatabaseContainers,
+                    RunReplica1,
+                    RunReplica2,
+                    RunReplica3,
+                    RunPooler,
+                ]
+                .map(TestStep::as_str),
+            )
+        })
         .task(TaskDef {
             skip_if: vec![install_skip],
             ..on_machine(test_step(InstallStroppy, agent::STROPPY_INSTALL), "loader")
@@ -202,6 +212,44 @@ pub fn definitions() -> Vec<WorkflowDef> {
         )
         .on_failure(teardown(step(p::DESTROY, "stroppy.provision.destroy")));
     vec![provision, test_run, suite]
+}
+
+/// The steps of the servers beside the primary, each on its own machine once the primary
+/// is up, skipped when the test's topology has no such machine: a standby per replica
+/// machine (as many steps as a test may have replicas), and the pooler.
+fn topology_steps() -> Vec<TaskDef> {
+    let unless = |expression: String| {
+        vec![Condition::Parent {
+            parent: TestStep::BuildPlacement.as_str().into(),
+            expression,
+        }]
+    };
+    let after_primary = |task: TaskDef| {
+        task.parents([
+            TestStep::RunDatabaseContainers.as_str(),
+            TestStep::BuildPlacement.as_str(),
+        ])
+        .execution_timeout(minutes(15))
+    };
+    let mut steps: Vec<TaskDef> = steps::REPLICAS
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let role = test_run::replica_role(i);
+            after_primary(on_machine(test_step(*step, agent::POSTGRES_START), &role))
+                .input_from(format!("build-placement.replicas.{role}"))
+                .skip_if(unless(format!("output.replica_count < {}", i + 1)))
+        })
+        .collect();
+    steps.push(
+        after_primary(on_machine(
+            test_step(TestStep::RunPooler, agent::PGBOUNCER_START),
+            test_run::POOLER_ROLE,
+        ))
+        .input_from("build-placement.pooler")
+        .skip_if(unless("!output.pooled".into())),
+    );
+    steps
 }
 
 fn fatal(e: impl std::fmt::Display) -> TaskError {

@@ -4,9 +4,11 @@
 use engine::clock::{Clock, SystemClock};
 use engine::model::{Millis, RunState};
 use engine::{Child, Context, HandlerResult};
+use std::collections::BTreeMap;
+
 use protocol::actions::{
-    LoadInput, PgbenchInput, PostgresInstance, PostgresStartInput, StroppyInstallInput,
-    StroppyRunInput,
+    LoadInput, PgbenchInput, PgbouncerStartInput, PostgresInstance, PostgresStartInput,
+    Replication, StroppyInstallInput, StroppyRunInput,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -19,6 +21,19 @@ use crate::stroppy::steps::{TestStep, provision as provision_steps};
 
 /// The port PostgreSQL listens on (each machine has its own address).
 const DB_PORT: u16 = 5432;
+/// The port PgBouncer listens on.
+const POOLER_PORT: u16 = 6432;
+
+/// The machines' roles (their agents' `machine` label): the database's (the primary),
+/// its replicas', its pooler's and the load's.
+const DB_ROLE: &str = "db";
+pub(super) const POOLER_ROLE: &str = "pooler";
+const LOADER_ROLE: &str = "loader";
+
+/// Replica `i`'s (from 0) machine role: `replica-1`...
+pub(super) fn replica_role(i: usize) -> String {
+    format!("replica-{}", i + 1)
+}
 
 /// Input of a `stroppy-test-run`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,6 +118,17 @@ struct Placement {
     machines: Vec<MachinePlan>,
     driver: String,
     database: PostgresStartInput,
+    /// The standbys' `postgres.start`, by machine role (`replica-1`...).
+    #[serde(default)]
+    replicas: BTreeMap<String, PostgresStartInput>,
+    /// How many there are (what the replica steps' skip conditions read).
+    #[serde(default)]
+    replica_count: u32,
+    #[serde(default)]
+    pooler: Option<PgbouncerStartInput>,
+    /// Whether the load goes through `pooler`.
+    #[serde(default)]
+    pooled: bool,
     load: LoadInput,
     stroppy_install: Option<StroppyInstallInput>,
 }
@@ -147,7 +173,8 @@ pub(super) fn plan_intent(ctx: &Context) -> HandlerResult {
     })
 }
 
-/// The machines a test needs: its database's and its loader's.
+/// The machines a test needs: its database's, each replica's (the database's hardware),
+/// its pooler's (the loader's hardware) and its loader's.
 fn intents(test: &TestSpec) -> Vec<Intent> {
     let intent = |role: &str, h: Option<&Hardware>| Intent {
         role: role.into(),
@@ -155,10 +182,17 @@ fn intents(test: &TestSpec) -> Vec<Intent> {
         memory_gb: h.map_or(1, |h| h.memory_gb),
         disk_gb: h.map_or(crate::stroppy::spec::DEFAULT_DISK_GB, |h| h.disk_gb),
     };
-    vec![
-        intent("db", test.database.hardware.as_ref()),
-        intent("loader", test.loader.hardware.as_ref()),
-    ]
+    let db = test.database.hardware.as_ref();
+    let loader = test.loader.hardware.as_ref();
+    let mut machines = vec![intent(DB_ROLE, db)];
+    for i in 0..test.database.topology.replicas as usize {
+        machines.push(intent(&replica_role(i), db));
+    }
+    if test.database.pooler.is_some() {
+        machines.push(intent(POOLER_ROLE, loader));
+    }
+    machines.push(intent(LOADER_ROLE, loader));
+    machines
 }
 
 /// The machines as named and addressed for test run `run_id` in network block `cidr`:
@@ -222,15 +256,22 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         .parent_as::<Intents>(TestStep::PlanPlacementIntent.as_str())?
         .machines;
     let machines = name_machines(&input.test, ctx.run_id(), &cidr, &intent);
-    let db_host = machines
-        .first()
-        .ok_or_else(|| fatal("no machines were planned"))?
-        .address
-        .clone();
+    let address_of = |role: &str| {
+        machines
+            .iter()
+            .find(|m| m.role == role)
+            .map(|m| m.address.clone())
+            .ok_or_else(|| fatal(format!("no {role} machine was planned")))
+    };
+    let db_host = address_of(DB_ROLE)?;
     // Connections to the database need this run's own password (scram-sha-256); the API
     // shows it masked, agents get it in their assignments only.
     let password = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-    let database = PostgresStartInput {
+    let topology = input.test.database.topology;
+    let replica_roles: Vec<String> = (0..topology.replicas as usize).map(replica_role).collect();
+    // A standby's name on the primary: its role, as an identifier.
+    let standby_name = |role: &str| role.replace('-', "_");
+    let primary = PostgresStartInput {
         name: "bench".into(),
         version: input.test.database.version,
         runtime,
@@ -240,6 +281,41 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         image: None,
         password: password.clone(),
         stat_statements: input.test.database.stat_statements,
+        replication: (!replica_roles.is_empty()).then(|| Replication::Primary {
+            standbys: replica_roles.iter().map(|r| standby_name(r)).collect(),
+            synchronous: topology.synchronous,
+        }),
+    };
+    let mut replicas = BTreeMap::new();
+    for role in &replica_roles {
+        let standby = PostgresStartInput {
+            listen_address: address_of(role)?,
+            replication: Some(Replication::Standby {
+                primary_host: db_host.clone(),
+                primary_port: DB_PORT,
+                application_name: standby_name(role),
+            }),
+            ..primary.clone()
+        };
+        replicas.insert(role.clone(), standby);
+    }
+    let pooler = match input.test.database.pooler {
+        Some(p) => Some(PgbouncerStartInput {
+            listen_address: address_of(POOLER_ROLE)?,
+            port: POOLER_PORT,
+            server_host: db_host.clone(),
+            server_port: DB_PORT,
+            password: password.clone(),
+            pool_mode: p.pool_mode.as_str().into(),
+            pool_size: p.pool_size,
+            max_clients: 1000,
+        }),
+        None => None,
+    };
+    // The load connects to the pooler when there is one; statistics come from the primary.
+    let (load_host, load_port) = match &pooler {
+        Some(p) => (p.listen_address.clone(), p.port),
+        None => (db_host.clone(), DB_PORT),
     };
     let duration_s = input.test.workload.duration_s().max(1);
     let driver = input.test.workload.driver().as_str();
@@ -252,8 +328,8 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
             ..
         } => (
             LoadInput::Pgbench(PgbenchInput {
-                host: db_host,
-                port: DB_PORT,
+                host: load_host,
+                port: load_port,
                 user: "postgres".into(),
                 database: "postgres".into(),
                 password: Some(password),
@@ -267,6 +343,9 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 protocol: None,
                 stat_statements: input.test.database.stat_statements,
                 repeat: input.runs.max(1),
+                stats_host: pooler.as_ref().map(|_| db_host.clone()),
+                stats_port: pooler.as_ref().map(|_| DB_PORT),
+                pooled: pooler.is_some(),
             }),
             None,
         ),
@@ -283,7 +362,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 binary: None,
                 version: Some(version.clone()),
                 workload: workload.clone(),
-                driver_url: format!("postgres://postgres@{db_host}:{DB_PORT}/postgres"),
+                driver_url: format!("postgres://postgres@{load_host}:{load_port}/postgres"),
                 password: Some(password),
                 duration_s,
                 warmup_s: input.test.warmup.as_secs(),
@@ -311,7 +390,11 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
     output(&Placement {
         machines,
         driver: driver.into(),
-        database,
+        database: primary,
+        replica_count: replicas.len() as u32,
+        replicas,
+        pooled: pooler.is_some(),
+        pooler,
         load,
         stroppy_install,
     })
@@ -390,7 +473,7 @@ pub(super) fn prepare_load(ctx: &Context) -> HandlerResult {
         placement
             .machines
             .iter()
-            .find(|m| m.role == "loader")
+            .find(|m| m.role == LOADER_ROLE)
             .map_or("?", |m| m.address.as_str())
     ));
     output(&LoadPrepared {

@@ -1,0 +1,341 @@
+//! `pgbouncer.start`: a PgBouncer in front of one server, and its `SHOW STATS` for a load
+//! that goes through it. It runs as a daemon (it outlives the task, like a database) under
+//! the unprivileged PostgreSQL user when the agent is root (PgBouncer refuses root), with
+//! its files under `<work dir>/pgbouncer`; the machine's teardown stops it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use protocol::actions::{PgbouncerInstance, PgbouncerStartInput, PoolerStats};
+
+use crate::actions::postgres::{run_as, write_private};
+use crate::actions::process::{self, Cmd};
+use crate::actions::{ActionContext, ActionError, ActionResult, output};
+
+const POOL_MODES: &[&str] = &["session", "transaction", "statement"];
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn start(ctx: &ActionContext) -> ActionResult {
+    let input: PgbouncerStartInput = ctx.input_as()?;
+    check(&input)?;
+    let ids = run_as(ctx)?;
+    let dir = ctx.work_dir.join("pgbouncer");
+    stop_running(&dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ActionError::retryable(format!("cannot create {}: {e}", dir.display())))?;
+    if let Some((uid, gid)) = ids {
+        nix::unistd::chown(&dir, Some(uid.into()), Some(gid.into())).map_err(|e| {
+            ActionError::fatal(format!("cannot hand {} to uid {uid}: {e}", dir.display()))
+        })?;
+    }
+    // The password in a file only PgBouncer's user reads: it logs in to the server with
+    // it (SCRAM) and checks the clients' against it.
+    write_private(
+        &dir.join("userlist.txt"),
+        &format!("\"postgres\" \"{}\"\n", input.password.replace('"', "\"\"")),
+        ids,
+    )?;
+    write_private(&dir.join("pgbouncer.ini"), &config(&input, &dir), ids)?;
+
+    let daemon = Cmd::new(program())
+        .arg("--daemon")
+        .arg(dir.join("pgbouncer.ini"))
+        .cwd(&dir)
+        .run_as(ids);
+    let finished = process::run(&daemon, ctx, |_, _| {}).await.map_err(|e| {
+        ActionError::fatal(format!(
+            "cannot run pgbouncer (is it installed on this machine?): {}",
+            e.message
+        ))
+    })?;
+    if !finished.success() {
+        log_tail(ctx, &dir);
+        return Err(ActionError::fatal(finished.failure("pgbouncer")));
+    }
+    let admin = Admin {
+        host: &input.listen_address,
+        port: input.port,
+        password: &input.password,
+    };
+    let version = wait_ready(ctx, &admin)
+        .await
+        .inspect_err(|_| log_tail(ctx, &dir))?;
+    ctx.log.line(format!(
+        "ratchet-agent: {version} on {}:{} pools {} connections ({} mode) to {}:{}",
+        input.listen_address,
+        input.port,
+        input.pool_size,
+        input.pool_mode,
+        input.server_host,
+        input.server_port
+    ));
+    output(&PgbouncerInstance {
+        host: input.listen_address.clone(),
+        port: input.port,
+        version,
+        pool_mode: input.pool_mode.clone(),
+        pool_size: input.pool_size,
+    })
+}
+
+/// `pgbouncer` on the PATH, or where Debian's package puts it (`/usr/sbin`, which a
+/// service's PATH may lack).
+fn program() -> std::path::PathBuf {
+    let packaged = Path::new("/usr/sbin/pgbouncer");
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("pgbouncer").exists()));
+    if !on_path && packaged.exists() {
+        packaged.to_path_buf()
+    } else {
+        "pgbouncer".into()
+    }
+}
+
+fn check(input: &PgbouncerStartInput) -> Result<(), ActionError> {
+    if !POOL_MODES.contains(&input.pool_mode.as_str()) {
+        return Err(ActionError::fatal(format!(
+            "invalid input at `pool_mode`: `{}` is not one of {}",
+            input.pool_mode,
+            POOL_MODES.join(", ")
+        )));
+    }
+    if input.pool_size == 0 || input.max_clients == 0 {
+        return Err(ActionError::fatal(
+            "invalid input: `pool_size` and `max_clients` must be at least 1",
+        ));
+    }
+    // Each lands in the ini file: one plain token each.
+    for (field, value) in [
+        ("listen_address", &input.listen_address),
+        ("server_host", &input.server_host),
+    ] {
+        let plain = !value.is_empty()
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        if !plain {
+            return Err(ActionError::fatal(format!(
+                "invalid input at `{field}`: `{value}` is not a host name or address"
+            )));
+        }
+    }
+    if input.password.len() < 16 || input.password.chars().any(char::is_control) {
+        return Err(ActionError::fatal(
+            "invalid input at `password`: give at least 16 characters, no control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn config(input: &PgbouncerStartInput, dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "[databases]\n* = host={} port={}\n\n[pgbouncer]\n\
+         listen_addr = {}\nlisten_port = {}\nunix_socket_dir = {d}\n\
+         auth_type = scram-sha-256\nauth_file = {d}/userlist.txt\n\
+         admin_users = postgres\nstats_users = postgres\n\
+         pool_mode = {}\ndefault_pool_size = {}\nmax_client_conn = {}\n\
+         logfile = {d}/pgbouncer.log\npidfile = {d}/pgbouncer.pid\n\
+         ignore_startup_parameters = extra_float_digits,options\n",
+        input.server_host,
+        input.server_port,
+        input.listen_address,
+        input.port,
+        input.pool_mode,
+        input.pool_size,
+        input.max_clients,
+    )
+}
+
+/// A PgBouncer an earlier attempt left running, gone (its port is this one's).
+async fn stop_running(dir: &Path) {
+    let Some(pid) = std::fs::read_to_string(dir.join("pgbouncer.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let pid = nix::unistd::Pid::from_raw(pid);
+    if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_ok() {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while nix::sys::signal::kill(pid, None).is_ok() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+fn log_tail(ctx: &ActionContext, dir: &Path) {
+    let text = std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    for line in &lines[lines.len().saturating_sub(15)..] {
+        ctx.log.line(format!("pgbouncer: {line}"));
+    }
+}
+
+/// PgBouncer's admin console (the `pgbouncer` database), over TCP as `postgres`.
+pub struct Admin<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub password: &'a str,
+}
+
+impl Admin<'_> {
+    /// One `SHOW` command; its rows as maps from column names to values.
+    async fn show(&self, home: &Path, what: &str) -> Result<Vec<BTreeMap<String, String>>, String> {
+        let out = process::clean_command("psql", home)
+            .env("PGPASSWORD", self.password)
+            .args(["-X", "-A", "-P", "footer=off", "-h", self.host])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "pgbouncer",
+            ])
+            .args(["-c", &format!("SHOW {what}")])
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(5), out)
+            .await
+            .map_err(|_| format!("SHOW {what} took longer than 5 s"))?
+            .map_err(|e| format!("cannot run psql: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(parse_rows(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// `SHOW STATS`' counters for one database.
+    pub async fn stats(&self, home: &Path, database: &str) -> Option<BTreeMap<String, f64>> {
+        let rows = self.show(home, "STATS").await.ok()?;
+        let row = rows
+            .into_iter()
+            .find(|r| r.get("database").map(String::as_str) == Some(database))?;
+        Some(
+            row.into_iter()
+                .filter_map(|(k, v)| v.trim().parse::<f64>().ok().map(|v| (k, v)))
+                .collect(),
+        )
+    }
+}
+
+/// `psql -A` output: a header line, then rows, `|`-separated.
+fn parse_rows(text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut lines = text.lines().filter(|l| !l.is_empty());
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let columns: Vec<&str> = header.split('|').collect();
+    lines
+        .map(|line| {
+            columns
+                .iter()
+                .zip(line.split('|'))
+                .map(|(c, v)| (c.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// What moved between two `SHOW STATS` of the same database.
+pub fn stats_between(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> PoolerStats {
+    let delta = |key: &str| {
+        (after.get(key).copied().unwrap_or(0.0) - before.get(key).copied().unwrap_or(0.0)).max(0.0)
+    };
+    PoolerStats {
+        transactions: delta("total_xact_count"),
+        queries: delta("total_query_count"),
+        // PgBouncer counts microseconds.
+        wait_ms: delta("total_wait_time") / 1000.0,
+        received_bytes: delta("total_received"),
+        sent_bytes: delta("total_sent"),
+    }
+}
+
+async fn wait_ready(ctx: &ActionContext, admin: &Admin<'_>) -> Result<String, ActionError> {
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        match admin.show(&ctx.attempt_dir, "VERSION").await {
+            Ok(rows) => {
+                if let Some(version) = rows.first().and_then(|r| r.values().next()) {
+                    return Ok(version.trim().to_string());
+                }
+            }
+            Err(e) => last = e,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
+        }
+    }
+    Err(ActionError::retryable(format!(
+        "PgBouncer on {}:{} did not answer within {READY_TIMEOUT:?}: {last}",
+        admin.host, admin.port
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn show_stats_is_read_by_its_header_and_differenced() {
+        let before = "database|total_xact_count|total_query_count|total_received|total_sent|total_wait_time\n\
+                      pgbouncer|1|1|0|0|0\npostgres|10|30|1000|2000|500\n";
+        let after = "database|total_xact_count|total_query_count|total_received|total_sent|total_wait_time\n\
+                     postgres|110|530|5000|9000|2500\n";
+        let row = |text: &str| -> BTreeMap<String, f64> {
+            parse_rows(text)
+                .into_iter()
+                .find(|r| r["database"] == "postgres")
+                .unwrap()
+                .into_iter()
+                .filter_map(|(k, v)| v.parse().ok().map(|v| (k, v)))
+                .collect()
+        };
+        let stats = stats_between(&row(before), &row(after));
+        assert_eq!(stats.transactions, 100.0);
+        assert_eq!(stats.queries, 500.0);
+        assert_eq!(stats.wait_ms, 2.0);
+        assert_eq!(stats.sent_bytes, 7000.0);
+    }
+
+    #[test]
+    fn modes_sizes_and_hosts_are_checked_before_the_ini_is_written() {
+        let good = PgbouncerStartInput {
+            listen_address: "127.1.0.30".into(),
+            port: 6432,
+            server_host: "127.1.0.10".into(),
+            server_port: 5432,
+            password: "a-per-run-password-0123".into(),
+            pool_mode: "transaction".into(),
+            pool_size: 10,
+            max_clients: 100,
+        };
+        assert!(check(&good).is_ok());
+        let bad_mode = PgbouncerStartInput {
+            pool_mode: "sessions".into(),
+            ..good.clone()
+        };
+        assert!(check(&bad_mode).unwrap_err().message.contains("pool_mode"));
+        let injected = PgbouncerStartInput {
+            server_host: "x\nadmin_users = nobody".into(),
+            ..good.clone()
+        };
+        assert!(
+            check(&injected)
+                .unwrap_err()
+                .message
+                .contains("server_host")
+        );
+        let zero = PgbouncerStartInput {
+            pool_size: 0,
+            ..good
+        };
+        assert!(check(&zero).is_err());
+    }
+}

@@ -1,0 +1,191 @@
+//! Database topologies on the local target, with real processes: a primary with streaming
+//! replicas made by `pg_basebackup` (asynchronous and synchronous), and PgBouncer in front.
+//! Each server is a machine of the test's own (its agent, its address); afterwards nothing
+//! of them is left — no process, no listening port, no directory, no lease.
+
+mod common;
+
+use common::{ADMIN_TOKEN, Api, Server, assert_nothing_left, ended, open_dir, submit, wait_suite};
+use serde_json::Value;
+
+/// The machine's own PostgreSQL (Debian's 15): its `pg_basebackup` makes the standbys.
+const REPLICAS: &str = "\
+name: replicas
+target: local
+order: sequential
+defaults:
+  database:
+    version: 15
+    topology: {replicas: 2}
+  workload: {driver: pgbench, duration: 4s, clients: 4, threads: 2, scale: 1}
+tests:
+  - name: async
+  - name: sync
+    database: {topology: {synchronous: true}}
+";
+
+const POOLED: &str = "\
+name: pooled
+target: local
+defaults:
+  database:
+    version: 15
+    pooler: {kind: pgbouncer, pool_mode: transaction, pool_size: 2}
+  workload: {driver: pgbench, duration: 3s, clients: 8, threads: 2, scale: 1}
+tests:
+  - name: through-pgbouncer
+";
+
+async fn run_suite(yaml: &str) -> (Server, Api, tempfile::TempDir, Value) {
+    let data = open_dir();
+    let server = Server::start(data.path(), &[]).await;
+    let api = Api::new(&server.base, ADMIN_TOKEN);
+    let (status, suite) = submit(&api, yaml).await;
+    assert_eq!(status, 201, "{suite}");
+    let id = suite["id"].as_str().unwrap().to_string();
+    let suite = wait_suite(&api, &id, 300, "the suite to end", ended).await;
+    for t in suite["tests"].as_array().unwrap() {
+        assert_eq!(t["status"], "COMPLETED", "{t:#}");
+    }
+    (server, api, data, suite)
+}
+
+fn test<'a>(suite: &'a Value, name: &str) -> &'a Value {
+    suite["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no test {name} in {suite:#}"))
+}
+
+/// Addresses with a listening TCP socket (IPv4), from /proc/net/tcp.
+fn listening() -> Vec<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, state) = (fields.get(1)?, fields.get(3)?);
+            if *state != "0A" {
+                return None;
+            }
+            let (ip, port) = local.split_once(':')?;
+            let ip = u32::from_str_radix(ip, 16).ok()?.to_le_bytes();
+            let port = u16::from_str_radix(port, 16).ok()?;
+            Some(format!("{}.{}.{}.{}:{port}", ip[0], ip[1], ip[2], ip[3]))
+        })
+        .collect()
+}
+
+/// What the test's nodes listened on (from its topology view), none of it listening now.
+fn assert_ports_closed(test: &Value) {
+    let open = listening();
+    for node in test["nodes"].as_array().unwrap() {
+        let at = node["endpoint"].as_str().unwrap_or_default();
+        assert!(
+            at.is_empty() || !open.iter().any(|l| l == at),
+            "{} still listens on {at}",
+            node["role"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_synchronous_primary_with_two_replicas_shows_their_lag_and_pays_for_it() {
+    let (_server, api, data, suite) = run_suite(REPLICAS).await;
+    let lag_of = |name: &str| -> Vec<(String, String, f64)> {
+        test(&suite, name)["result"]["database"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["replicas"].as_array().cloned().unwrap_or_default())
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["sync_state"].as_str().unwrap().to_string(),
+                    r["lag_bytes"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    for name in ["async", "sync"] {
+        let lag = lag_of(name);
+        // Both standbys sampled every second of the load.
+        for standby in ["replica_1", "replica_2"] {
+            let points = lag.iter().filter(|(n, _, _)| n == standby).count();
+            assert!(
+                points >= 2,
+                "{name}: {standby} sampled {points} times: {lag:?}"
+            );
+        }
+        let nodes = test(&suite, name)["nodes"].as_array().unwrap().clone();
+        let roles: Vec<&str> = nodes.iter().map(|n| n["role"].as_str().unwrap()).collect();
+        assert_eq!(
+            roles,
+            ["db", "replica-1", "replica-2", "loader"],
+            "{nodes:#?}"
+        );
+        for node in &nodes[..3] {
+            assert!(
+                node["version"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("15."),
+                "{node:#}"
+            );
+        }
+        assert_eq!(nodes[1]["serves"], "standby");
+    }
+    // The primary says how it waits for them: ANY 1 of two makes both "quorum".
+    assert!(lag_of("async").iter().all(|(_, s, _)| s == "async"));
+    assert!(lag_of("sync").iter().all(|(_, s, _)| s == "quorum"));
+    // Every synchronous commit waits for a standby's flush too: it costs throughput.
+    let tps = |name: &str| test(&suite, name)["result"]["tps"].as_f64().unwrap();
+    assert!(
+        tps("sync") < tps("async"),
+        "sync {} tps, async {} tps",
+        tps("sync"),
+        tps("async")
+    );
+    assert_ports_closed(test(&suite, "sync"));
+    assert_nothing_left(&api, data.path()).await;
+}
+
+#[tokio::test]
+async fn a_load_through_pgbouncer_is_counted_by_the_pooler() {
+    let (_server, api, data, suite) = run_suite(POOLED).await;
+    let t = test(&suite, "through-pgbouncer");
+    let result = &t["result"];
+    let pooler = &result["pooler"];
+    let transactions = pooler["transactions"].as_f64().unwrap_or(0.0);
+    // Every transaction of the measured window went through the pooler (pgbench's own
+    // count is the window's; the pooler's also has the statistics reads' none: they go
+    // to the primary directly).
+    let measured = result["transactions"].as_f64().unwrap();
+    assert!(measured > 0.0, "{result:#}");
+    assert!(
+        transactions >= measured,
+        "the pooler counted {transactions} transactions, pgbench {measured}: {pooler:#}"
+    );
+    // Eight clients through two server connections: the clients waited their turn.
+    assert!(pooler["wait_ms"].as_f64().unwrap() > 0.0, "{pooler:#}");
+    // The load's command line names the pooler; the statistics came from the primary.
+    let nodes = t["nodes"].as_array().unwrap();
+    let pooler_node = nodes.iter().find(|n| n["role"] == "pooler").unwrap();
+    assert_eq!(pooler_node["serves"], "pgbouncer");
+    let endpoint = pooler_node["endpoint"].as_str().unwrap();
+    let (host, port) = endpoint.split_once(':').unwrap();
+    let command = result["command"].as_str().unwrap();
+    assert!(
+        command.contains(&format!("-h {host} -p {port}")),
+        "{command}"
+    );
+    assert!(
+        !result["database"].as_array().unwrap().is_empty(),
+        "{result:#}"
+    );
+    assert_ports_closed(t);
+    assert_nothing_left(&api, data.path()).await;
+}
