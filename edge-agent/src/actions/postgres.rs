@@ -993,6 +993,66 @@ mod tests {
         );
     }
 
+    fn replicated(replication: Replication) -> PostgresStartInput {
+        PostgresStartInput {
+            replication: Some(replication),
+            ..serde_json::from_value(serde_json::json!({
+                "version": 15, "password": "it's-a-per-run-password"
+            }))
+            .unwrap()
+        }
+    }
+
+    #[test]
+    fn a_standby_streams_from_its_primary_through_its_own_slot() {
+        let standby = replicated(Replication::Standby {
+            primary_host: "127.1.0.10".into(),
+            primary_port: 5432,
+            application_name: "replica_1".into(),
+        });
+        let conf = replication_conf(&standby, &standby.password);
+        // The password is quoted for libpq inside a quoted postgresql.conf value.
+        assert!(
+            conf.contains(
+                r"primary_conninfo = 'host=''127.1.0.10'' port=5432 user=postgres password=''it\\''s-a-per-run-password'' application_name=replica_1'"
+            ),
+            "{conf}"
+        );
+        assert!(conf.contains("primary_slot_name = 'replica_1'"), "{conf}");
+        assert!(conf.contains("synchronous_standby_names = ''"), "{conf}");
+        // Its pg_hba.conf is the primary's copy.
+        let primary = replicated(Replication::Primary {
+            standbys: vec!["replica_1".into()],
+            synchronous: true,
+        });
+        assert!(hba_lines(&primary).contains("host replication all 127.0.0.0/8 scram-sha-256"));
+        assert!(!hba_lines(&primary).contains("trust"));
+        let single: PostgresStartInput = serde_json::from_value(serde_json::json!({
+            "version": 15, "password": "a-per-run-password-0123"
+        }))
+        .unwrap();
+        assert!(!hba_lines(&single).contains("replication"));
+        assert!(replication_conf(&single, "x").is_empty());
+    }
+
+    #[test]
+    fn standby_names_must_be_plain_identifiers() {
+        for bad in ["Replica", "a b", "x,y", "", "r)"] {
+            let primary = Replication::Primary {
+                standbys: vec![bad.into()],
+                synchronous: true,
+            };
+            assert!(check_replication(&primary).is_err(), "{bad:?}");
+        }
+        assert!(
+            check_replication(&Replication::Primary {
+                standbys: vec!["replica_1".into(), "replica_2".into()],
+                synchronous: false,
+            })
+            .is_ok()
+        );
+    }
+
     #[test]
     fn values_are_quoted_for_postgresql_conf() {
         assert_eq!(quote("it's"), "'it''s'");

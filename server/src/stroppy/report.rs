@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use engine::store::{ReadStore, StoreError};
-use protocol::actions::{LoadResult, MachineInfo, PgSetting, PostgresInstance, StatementStat};
+use protocol::actions::{
+    LoadResult, MachineInfo, PgSetting, PoolerStats, PostgresInstance, StatementStat,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -15,7 +17,7 @@ use crate::stroppy::results::{Comparisons, SuiteResult, TestRow};
 use crate::stroppy::spec::Order;
 use crate::stroppy::stats::{Comparison, Verdict};
 use crate::stroppy::steps::{self, TestStep};
-use crate::stroppy::view::{SuiteStatus, SuiteView, TestStatus};
+use crate::stroppy::view::{NodeView, SuiteStatus, SuiteView, TestStatus};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
@@ -53,6 +55,10 @@ pub struct Environment {
     pub during_load: Option<LoadProfile>,
     /// The statements that took the most time (`database.stat_statements: true`).
     pub top_statements: Vec<StatementStat>,
+    /// The machines and what each served: the database's topology.
+    pub nodes: Vec<NodeView>,
+    /// What the pooler the load went through counted over the measured window.
+    pub pooler: Option<PoolerStats>,
 }
 
 /// A run's machine and database activity, averaged over its measured window.
@@ -166,7 +172,11 @@ pub async fn build(reads: &dyn ReadStore, view: &SuiteView) -> Result<Report, St
         )
         .into_iter()
         .next();
-        environments.push(environment(&test.name, db.as_ref(), load.as_ref()));
+        environments.push(Environment {
+            nodes: crate::stroppy::view::nodes_of(&tasks, load.as_ref()),
+            pooler: load.as_ref().and_then(|l| l.pooler.clone()),
+            ..environment(&test.name, db.as_ref(), load.as_ref())
+        });
     }
     let baseline = view.result.as_ref().map(|r| r.baseline.clone());
     let base_settings: Option<Vec<PgSetting>> = baseline
@@ -222,7 +232,28 @@ fn environment(
         vs_baseline: Vec::new(),
         during_load: load.and_then(profile),
         top_statements: load.map(|l| l.top_statements.clone()).unwrap_or_default(),
+        nodes: Vec::new(),
+        pooler: None,
     }
+}
+
+/// `standby replica-1 at 127.1.2.20 (15.4): quorum, lag ≤ 12.3 kB`.
+fn node_line(n: &NodeView) -> String {
+    let mut line = format!("{} {} at {}", n.serves, n.role, n.address);
+    if let Some(v) = &n.version {
+        line.push_str(&format!(" ({v})"));
+    }
+    if let Some(r) = &n.replication {
+        line.push_str(&format!(
+            ": {}, lag ≤ {:.1} kB (mean {:.1} kB){}",
+            r.sync_state,
+            r.max_lag_bytes / 1e3,
+            r.mean_lag_bytes / 1e3,
+            r.max_replay_lag_ms
+                .map_or(String::new(), |ms| format!(", replay lag ≤ {ms:.1} ms"))
+        ));
+    }
+    line
 }
 
 fn settings_map(settings: &[PgSetting]) -> BTreeMap<&str, String> {
@@ -392,6 +423,20 @@ pub fn markdown(report: &Report) -> String {
         }
         if let Some(m) = &env.loader_machine {
             out.push_str(&format!("- load machine: {}\n", machine_line(m)));
+        }
+        if env
+            .nodes
+            .iter()
+            .any(|n| n.serves != "single" && n.serves != "load")
+        {
+            let nodes: Vec<String> = env.nodes.iter().map(node_line).collect();
+            out.push_str(&format!("- topology: {}\n", nodes.join("; ")));
+        }
+        if let Some(p) = &env.pooler {
+            out.push_str(&format!(
+                "- through the pooler: {:.0} transactions, {:.0} queries, clients waited {:.0} ms for a server connection in all\n",
+                p.transactions, p.queries, p.wait_ms
+            ));
         }
         if let Some(tool) = &env.tool {
             out.push_str(&format!(

@@ -363,7 +363,10 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
 }
 
 /// A test run's machines from its placement, with what its steps started on each.
-fn nodes_of(tasks: &[engine::model::TaskState], load: Option<&LoadResult>) -> Vec<NodeView> {
+pub(crate) fn nodes_of(
+    tasks: &[engine::model::TaskState],
+    load: Option<&LoadResult>,
+) -> Vec<NodeView> {
     #[derive(Deserialize)]
     struct Placed {
         role: String,

@@ -236,15 +236,6 @@ pub enum TopologyKind {
     Replicas,
 }
 
-impl TopologyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TopologyKind::Single => "single",
-            TopologyKind::Replicas => "replicas",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolerPatch {

@@ -13,6 +13,7 @@ use crate::document::Format;
 const LOCAL_EXAMPLE: &str = include_str!("../../../../examples/suite-local.yaml");
 const YANDEX_EXAMPLE: &str = include_str!("../../../../examples/suite-yandex.yaml");
 const VERSIONS_EXAMPLE: &str = include_str!("../../../../examples/suite-local-versions.yaml");
+const TOPOLOGIES_EXAMPLE: &str = include_str!("../../../../examples/suite-local-topologies.yaml");
 
 fn load_yaml(text: &str) -> Result<LoadedSuite, DocumentErrors> {
     load(text, Format::Yaml)
@@ -183,8 +184,109 @@ fn the_versions_example_compares_16_17_and_18_against_16() {
 }
 
 #[test]
+fn the_topologies_example_has_replicas_sync_and_async_and_a_pooler() {
+    let s = suite(TOPOLOGIES_EXAMPLE);
+    let shapes: Vec<(u32, bool, Option<PoolMode>)> = s
+        .tests
+        .iter()
+        .map(|t| {
+            let d = &t.database;
+            (
+                d.topology.replicas,
+                d.topology.synchronous,
+                d.pooler.map(|p| p.pool_mode),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            (0, false, None),
+            (2, false, None),
+            (2, true, None),
+            (0, false, Some(PoolMode::Transaction))
+        ]
+    );
+    assert_eq!(s.tests[1].database.topology.kind, TopologyKind::Replicas);
+}
+
+#[test]
+fn topologies_say_what_is_wrong_where() {
+    // `replicas` alone implies the kind; the pooler's fields have defaults.
+    let s = suite(&with_pgbench(
+        "tests:\n  - name: a\n    database: {topology: {replicas: 1}, pooler: {}}\n",
+    ));
+    let db = &s.tests[0].database;
+    assert_eq!(db.topology.kind, TopologyKind::Replicas);
+    assert_eq!(
+        db.pooler,
+        Some(Pooler {
+            kind: PoolerKind::Pgbouncer,
+            pool_mode: PoolMode::Transaction,
+            pool_size: DEFAULT_POOL_SIZE
+        })
+    );
+    let errs = errors(&with_pgbench(
+        "tests:\n  - name: a\n    database: {topology: {replicas: 4}}\n  - name: b\n    database: {topology: {kind: single, synchronous: true}}\n  - name: c\n    database: {topology: {kind: replicas}}\n  - name: d\n    database: {pooler: {pool_size: 0}}\n",
+    ));
+    assert!(
+        error_at(&errs, "tests[0].database.topology.replicas")
+            .message
+            .contains("give 1 to 3")
+    );
+    assert!(
+        error_at(&errs, "tests[1].database.topology.synchronous")
+            .message
+            .contains("`single` topology")
+    );
+    assert!(
+        error_at(&errs, "tests[2].database.topology.kind")
+            .message
+            .contains("needs `replicas`")
+    );
+    assert!(
+        error_at(&errs, "tests[3].database.pooler.pool_size")
+            .message
+            .contains("1 to 10000")
+    );
+    let errs = errors(&with_pgbench(
+        "tests:\n  - name: a\n    database: {topology: {kind: replica}}\n",
+    ));
+    assert!(errs[0].message.contains("replicas"), "{errs:#?}");
+    // The cloud target has neither yet, and says so.
+    let yandex = "name: s\ntarget: yandex\ndefaults:\n  database: {version: 16, hardware: {cores: 2, memory_gb: 4}, topology: {replicas: 1}, pooler: {}}\n  loader: {hardware: {cores: 2, memory_gb: 4}}\n  workload: {driver: pgbench, duration: 20s}\ntests:\n  - name: a\n";
+    let errs = errors(yandex);
+    assert!(
+        error_at(&errs, "defaults.database.topology.replicas")
+            .message
+            .contains("local target")
+    );
+    assert!(
+        error_at(&errs, "defaults.database.pooler")
+            .message
+            .contains("local target")
+    );
+}
+
+#[test]
+fn a_matrix_varies_the_topology() {
+    let s = suite(&with_pgbench(
+        "matrix:\n  name: r{database.topology.replicas}-{database.topology.synchronous}\n  axes:\n    database.topology.replicas: [1, 2]\n    database.topology.synchronous: [false, true]\n",
+    ));
+    let names: Vec<&str> = s.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["r1-false", "r1-true", "r2-false", "r2-true"]);
+    assert!(s.tests[3].database.topology.synchronous);
+    assert_eq!(s.tests[3].database.topology.replicas, 2);
+}
+
+#[test]
 fn examples_parse_the_same_as_json() {
-    for text in [LOCAL_EXAMPLE, YANDEX_EXAMPLE, VERSIONS_EXAMPLE] {
+    for text in [
+        LOCAL_EXAMPLE,
+        YANDEX_EXAMPLE,
+        VERSIONS_EXAMPLE,
+        TOPOLOGIES_EXAMPLE,
+    ] {
         let loaded = load_yaml(text).unwrap();
         let json = serde_json::to_string_pretty(&loaded.spec).unwrap();
         let again = load(&json, Format::Json).unwrap();
@@ -211,6 +313,8 @@ fn minimal_suite_fills_in_defaults() {
                 settings: BTreeMap::new(),
                 hardware: None,
                 stat_statements: false,
+                topology: Topology::default(),
+                pooler: None,
             },
             workload: Workload::Pgbench {
                 duration: Duration::from_secs(20),
