@@ -12,6 +12,8 @@ pub const POSTGRES_START: &str = "postgres.start";
 pub const POSTGRES_STOP: &str = "postgres.stop";
 /// A PgBouncer in front of a database, on the machine of its own.
 pub const PGBOUNCER_START: &str = "pgbouncer.start";
+/// HAProxy spreading connections over servers (a test's read replicas), on its own machine.
+pub const HAPROXY_START: &str = "haproxy.start";
 pub const PGBENCH_RUN: &str = "pgbench.run";
 pub const STROPPY_INSTALL: &str = "stroppy.install";
 pub const STROPPY_RUN: &str = "stroppy.run";
@@ -25,6 +27,7 @@ pub const ALL: &[&str] = &[
     POSTGRES_START,
     POSTGRES_STOP,
     PGBOUNCER_START,
+    HAPROXY_START,
     PGBENCH_RUN,
     STROPPY_INSTALL,
     STROPPY_RUN,
@@ -185,6 +188,38 @@ fn default_max_clients() -> u32 {
     1000
 }
 
+/// `haproxy.start`: HAProxy on this machine, each new connection to `listen_address`:`port`
+/// handed to the next of `servers` that accepts connections (TCP, round robin). It
+/// outlives the task; the machine's teardown stops it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HaproxyStartInput {
+    pub listen_address: String,
+    pub port: u16,
+    pub servers: Vec<Endpoint>,
+}
+
+/// A server's address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+/// A running HAProxy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HaproxyInstance {
+    pub host: String,
+    pub port: u16,
+    /// `haproxy -v`'s first line.
+    pub version: String,
+    pub servers: Vec<Endpoint>,
+}
+
 /// A running PgBouncer and how to reach it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -302,6 +337,14 @@ pub struct PgbenchInput {
     /// `host`:`port` is a PgBouncer: its `SHOW STATS` is read around each measured window.
     #[serde(default)]
     pub pooled: bool,
+    /// The load goes to read-only standbys: `pgbench -i` runs on this primary instead, and
+    /// the load starts once every standby streaming from it has replayed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<Endpoint>,
+    /// Servers besides the one the statistics come from whose own statistics are sampled
+    /// too, by name (a test's standbys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub also_sample: BTreeMap<String, Endpoint>,
 }
 
 fn default_repeat() -> u32 {
@@ -461,6 +504,9 @@ pub struct LoadResult {
     /// the server from that machine's agent).
     #[serde(default)]
     pub database_machine: Vec<SystemPoint>,
+    /// Other servers' statistics over the measured window, by name (a test's standbys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub servers: BTreeMap<String, Vec<DatabasePoint>>,
     /// What the PgBouncer the load went through counted over the measured window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooler: Option<PoolerStats>,

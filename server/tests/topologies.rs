@@ -1,5 +1,6 @@
 //! Database topologies on the local target, with real processes: a primary with streaming
-//! replicas made by `pg_basebackup` (asynchronous and synchronous), and PgBouncer in front.
+//! replicas made by `pg_basebackup` (asynchronous and synchronous), PgBouncer in front, and
+//! a read-only load spread over the replicas by HAProxy.
 //! Each server is a machine of the test's own (its agent, its address); afterwards nothing
 //! of them is left — no process, no listening port, no directory, no lease.
 
@@ -35,6 +36,40 @@ defaults:
 tests:
   - name: through-pgbouncer
 ";
+
+const READS_ON_REPLICAS: &str = "\
+name: reads
+target: local
+defaults:
+  database:
+    version: 15
+    topology: {replicas: 2}
+  workload: {driver: pgbench, duration: 3s, clients: 4, threads: 2, scale: 1, builtin: select-only, connect_to: replicas}
+tests:
+  - name: reads-on-replicas
+";
+
+/// The commits each server other than the primary made in the measured window (its own
+/// statistics, sampled every second).
+fn commits_by_server(result: &Value) -> Vec<(String, f64)> {
+    result["servers"]
+        .as_object()
+        .map(|servers| {
+            servers
+                .iter()
+                .map(|(name, points)| {
+                    let commits = points
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["commits_ps"].as_f64().unwrap())
+                        .sum::<f64>();
+                    (name.clone(), commits)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 async fn run_suite(yaml: &str) -> (Server, Api, tempfile::TempDir, Value) {
     let data = open_dir();
@@ -137,6 +172,10 @@ async fn a_synchronous_primary_with_two_replicas_shows_their_lag_and_pays_for_it
             );
         }
         assert_eq!(nodes[1]["serves"], "standby");
+        // Each standby's own statistics were sampled too.
+        let servers = commits_by_server(&test(&suite, name)["result"]);
+        let names: Vec<&str> = servers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["replica-1", "replica-2"], "{name}");
     }
     // The primary says how it waits for them: ANY 1 of two makes both "quorum".
     assert!(lag_of("async").iter().all(|(_, s, _)| s == "async"));
@@ -186,6 +225,38 @@ async fn a_load_through_pgbouncer_is_counted_by_the_pooler() {
         !result["database"].as_array().unwrap().is_empty(),
         "{result:#}"
     );
+    assert_ports_closed(t);
+    assert_nothing_left(&api, data.path()).await;
+}
+
+#[tokio::test]
+async fn a_read_only_load_on_the_replicas_is_spread_over_both() {
+    let (_server, api, data, suite) = run_suite(READS_ON_REPLICAS).await;
+    let t = test(&suite, "reads-on-replicas");
+    let result = &t["result"];
+    assert!(result["tps"].as_f64().unwrap() > 0.0, "{result:#}");
+    assert_eq!(result["errors"], 0, "{result:#}");
+    // The load went to the router, which handed its connections to both standbys: each
+    // committed the reads of its share of the clients.
+    let nodes = t["nodes"].as_array().unwrap();
+    let router = nodes.iter().find(|n| n["role"] == "router").unwrap();
+    assert_eq!(router["serves"], "haproxy");
+    let (host, port) = router["endpoint"]
+        .as_str()
+        .unwrap()
+        .split_once(':')
+        .unwrap();
+    let command = result["command"].as_str().unwrap();
+    assert!(
+        command.contains(&format!("-h {host} -p {port}")),
+        "{command}"
+    );
+    assert!(command.contains("-b select-only"), "{command}");
+    let commits = commits_by_server(result);
+    assert_eq!(commits.len(), 2, "{commits:?}");
+    for (server, n) in &commits {
+        assert!(*n > 10.0, "{server} served {n} commits: {commits:?}");
+    }
     assert_ports_closed(t);
     assert_nothing_left(&api, data.path()).await;
 }

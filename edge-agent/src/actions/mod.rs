@@ -2,6 +2,7 @@
 //! streams log lines, honours cancellation (its processes are killed, process group and
 //! all), and answers a typed output as JSON.
 
+pub mod haproxy;
 pub mod pgbench;
 pub mod pgbench_parse;
 pub mod pgbouncer;
@@ -107,6 +108,7 @@ pub async fn run(action: &str, ctx: &ActionContext) -> ActionResult {
         names::POSTGRES_START => postgres::start(ctx).await,
         names::POSTGRES_STOP => postgres::stop(ctx).await,
         names::PGBOUNCER_START => pgbouncer::start(ctx).await,
+        names::HAPROXY_START => haproxy::start(ctx).await,
         names::PGBENCH_RUN => pgbench::run(ctx).await,
         names::STROPPY_INSTALL => stroppy::install(ctx).await,
         names::STROPPY_RUN => stroppy::run(ctx).await,

@@ -34,9 +34,15 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         ));
     }
     if input.init {
+        // Standbys are read-only: the data is made on their primary.
+        let on_primary = input.primary.as_ref().map(|p| PgbenchInput {
+            host: p.host.clone(),
+            port: p.port,
+            ..input.clone()
+        });
         let init = connect(
             Cmd::new("pgbench").args(["-i", "-q", "-s", &input.scale.to_string()]),
-            &input,
+            on_primary.as_ref().unwrap_or(&input),
             ctx,
         )
         .arg(&input.database);
@@ -44,9 +50,59 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
         if !finished.success() {
             return Err(ActionError::retryable(finished.failure("pgbench -i")));
         }
+        if let Some(primary) = &on_primary {
+            wait_replayed(ctx, &database_at(primary, &primary.host, primary.port)).await?;
+        }
     }
     // Repetitions on one database, initialised once.
     measure_repetitions(ctx, input.repeat, |r| measure(ctx, &input, r)).await
+}
+
+/// How the sampler reaches the server at `host`:`port` as `input`'s user.
+fn database_at(input: &PgbenchInput, host: &str, port: u16) -> sampler::Database {
+    sampler::Database {
+        host: host.to_string(),
+        port,
+        user: input.user.clone(),
+        database: input.database.clone(),
+        password: input.password.clone(),
+    }
+}
+
+/// How long standbys may take to replay the initialisation.
+const REPLAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Until every standby streaming from `primary` has replayed what it has written so far
+/// (a load on the standbys needs the tables there).
+async fn wait_replayed(
+    ctx: &ActionContext,
+    primary: &sampler::Database,
+) -> Result<(), ActionError> {
+    const QUERY: &str = "SELECT count(*) FILTER (WHERE replay_lsn >= pg_current_wal_lsn()) || '/' || count(*) \
+                         FROM pg_stat_replication";
+    let deadline = tokio::time::Instant::now() + REPLAY_TIMEOUT;
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        if let Some(answer) = sampler::psql(primary, QUERY, &ctx.attempt_dir).await {
+            last = answer.trim().to_string();
+            if let Some((replayed, all)) = last.split_once('/')
+                && replayed == all
+                && all != "0"
+            {
+                ctx.log.line(format!(
+                    "ratchet-agent: {all} standbys have replayed the initialisation"
+                ));
+                return Ok(());
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
+        }
+    }
+    Err(ActionError::retryable(format!(
+        "the standbys did not replay the initialisation within {REPLAY_TIMEOUT:?} (replayed/streaming: {last})"
+    )))
 }
 
 /// A pgbench command line to the database (its password in the environment).
@@ -128,17 +184,17 @@ async fn measure(
 
     let mut stdout = String::new();
     let mut series = Vec::new();
-    // The statistics come from the server itself, not through a pooler.
-    let database = sampler::Database {
-        host: input
-            .stats_host
-            .clone()
-            .unwrap_or_else(|| input.host.clone()),
-        port: input.stats_port.unwrap_or(input.port),
-        user: input.user.clone(),
-        database: input.database.clone(),
-        password: input.password.clone(),
-    };
+    // The statistics come from the server itself, not through a pooler or a router.
+    let database = database_at(
+        input,
+        input.stats_host.as_deref().unwrap_or(&input.host),
+        input.stats_port.unwrap_or(input.port),
+    );
+    let others = input
+        .also_sample
+        .iter()
+        .map(|(name, at)| (name.clone(), database_at(input, &at.host, at.port)))
+        .collect();
     let pooler = input.pooled.then(|| pgbouncer::Admin {
         host: &input.host,
         port: input.port,
@@ -148,8 +204,14 @@ async fn measure(
         Some(admin) => admin.stats(&ctx.attempt_dir, &input.database).await,
         None => None,
     };
-    let sampler =
-        Sampler::for_window(ctx, input.duration_s, Some(database), input.stat_statements).await;
+    let sampler = Sampler::for_window(
+        ctx,
+        input.duration_s,
+        Some(database),
+        others,
+        input.stat_statements,
+    )
+    .await;
     let finished = process::run(&load, ctx, |stream, line| match stream {
         Stream::Stdout => {
             stdout.push_str(line);
@@ -220,6 +282,7 @@ async fn measure(
         top_statements: sampled.top_statements,
         windows: vec![sampled.window],
         database_machine: Vec::new(),
+        servers: sampled.servers,
         pooler: pooler_stats,
         repetitions: Vec::new(),
     };

@@ -39,7 +39,7 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     )?;
     write_private(&dir.join("pgbouncer.ini"), &config(&input, &dir), ids)?;
 
-    let daemon = Cmd::new(program())
+    let daemon = Cmd::new(process::system_program("pgbouncer"))
         .arg("--daemon")
         .arg(dir.join("pgbouncer.ini"))
         .cwd(&dir)
@@ -80,19 +80,6 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     })
 }
 
-/// `pgbouncer` on the PATH, or where Debian's package puts it (`/usr/sbin`, which a
-/// service's PATH may lack).
-fn program() -> std::path::PathBuf {
-    let packaged = Path::new("/usr/sbin/pgbouncer");
-    let on_path = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("pgbouncer").exists()));
-    if !on_path && packaged.exists() {
-        packaged.to_path_buf()
-    } else {
-        "pgbouncer".into()
-    }
-}
-
 fn check(input: &PgbouncerStartInput) -> Result<(), ActionError> {
     if !POOL_MODES.contains(&input.pool_mode.as_str()) {
         return Err(ActionError::fatal(format!(
@@ -129,11 +116,13 @@ fn check(input: &PgbouncerStartInput) -> Result<(), ActionError> {
     Ok(())
 }
 
+/// Clients connect over TCP only (a socket path under a deep work dir could pass the
+/// kernel's 107 bytes).
 fn config(input: &PgbouncerStartInput, dir: &Path) -> String {
     let d = dir.display();
     format!(
         "[databases]\n* = host={} port={}\n\n[pgbouncer]\n\
-         listen_addr = {}\nlisten_port = {}\nunix_socket_dir = {d}\n\
+         listen_addr = {}\nlisten_port = {}\nunix_socket_dir =\n\
          auth_type = scram-sha-256\nauth_file = {d}/userlist.txt\n\
          admin_users = postgres\nstats_users = postgres\n\
          pool_mode = {}\ndefault_pool_size = {}\nmax_client_conn = {}\n\

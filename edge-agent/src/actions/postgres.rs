@@ -284,7 +284,7 @@ async fn start_native(
     conf.push_str(&format!("port = {}\n", input.port));
     conf.push_str(&format!(
         "unix_socket_directories = {}\n",
-        quote(&dir.to_string_lossy())
+        quote(&socket_dir(&dir))
     ));
     for (key, value) in settings {
         conf.push_str(&format!("{key} = {}\n", quote(value)));
@@ -380,6 +380,18 @@ async fn start_native(
         settings,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
     })
+}
+
+/// Where the server's Unix-domain socket goes: its instance dir, or none when the socket's
+/// path would pass the kernel's 107 bytes (a deep work dir; everything connects over TCP).
+fn socket_dir(dir: &Path) -> String {
+    const MAX_SOCKET_PATH: usize = 107;
+    let dir = dir.to_string_lossy();
+    if dir.len() + "/.s.PGSQL.65535".len() <= MAX_SOCKET_PATH {
+        dir.into_owned()
+    } else {
+        String::new()
+    }
 }
 
 /// A fresh cluster: initdb with the run's password.
@@ -1051,6 +1063,16 @@ mod tests {
             })
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_socket_path_the_kernel_refuses_is_no_socket() {
+        assert_eq!(
+            socket_dir(Path::new("/var/lib/w/postgres/main")),
+            "/var/lib/w/postgres/main"
+        );
+        let deep = format!("/tmp/{}/postgres/bench", "x".repeat(90));
+        assert_eq!(socket_dir(Path::new(&deep)), "");
     }
 
     #[test]

@@ -51,6 +51,19 @@ pub fn clean_command(program: impl AsRef<std::ffi::OsStr>, home: &Path) -> Comma
     command
 }
 
+/// A daemon's program: on the PATH, or where Debian's packages put daemons (`/usr/sbin`,
+/// which a service's PATH may lack).
+pub fn system_program(name: &str) -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).exists()));
+    let packaged = Path::new("/usr/sbin").join(name);
+    if !on_path && packaged.exists() {
+        packaged
+    } else {
+        PathBuf::from(name)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
     Stdout,

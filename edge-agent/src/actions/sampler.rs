@@ -39,9 +39,16 @@ pub fn interval_for(duration_s: u64) -> Duration {
     Duration::from_secs(duration_s.div_ceil(MAX_SAMPLES).max(1))
 }
 
+/// The samples of a window: the machine's, the database's, and the other servers' by name.
+type Samples = (
+    Vec<SystemPoint>,
+    Vec<DatabasePoint>,
+    BTreeMap<String, Vec<DatabasePoint>>,
+);
+
 pub struct Sampler {
     stop: CancellationToken,
-    task: tokio::task::JoinHandle<(Vec<SystemPoint>, Vec<DatabasePoint>)>,
+    task: tokio::task::JoinHandle<Samples>,
     start_ms: i64,
     /// Where to read the top statements from at the end (`pg_stat_statements` loaded).
     statements: Option<(Database, PathBuf)>,
@@ -52,13 +59,26 @@ pub struct Sampled {
     pub window: Window,
     pub system: Vec<SystemPoint>,
     pub database: Vec<DatabasePoint>,
+    /// The other servers sampled, by name.
+    pub servers: BTreeMap<String, Vec<DatabasePoint>>,
     pub top_statements: Vec<StatementStat>,
 }
 
 impl Sampler {
-    pub fn start(interval: Duration, db: Option<Database>, home: &Path) -> Sampler {
+    pub fn start(
+        interval: Duration,
+        db: Option<Database>,
+        others: BTreeMap<String, Database>,
+        home: &Path,
+    ) -> Sampler {
         let stop = CancellationToken::new();
-        let task = tokio::spawn(sample(interval, db, home.to_path_buf(), stop.clone()));
+        let task = tokio::spawn(sample(
+            interval,
+            db,
+            others,
+            home.to_path_buf(),
+            stop.clone(),
+        ));
         Sampler {
             stop,
             task,
@@ -73,6 +93,7 @@ impl Sampler {
         ctx: &crate::actions::ActionContext,
         duration_s: u64,
         db: Option<Database>,
+        others: BTreeMap<String, Database>,
         statements: bool,
     ) -> Sampler {
         let mut top = None;
@@ -86,7 +107,7 @@ impl Sampler {
         }
         Sampler {
             statements: top,
-            ..Sampler::start(interval_for(duration_s), db, &ctx.attempt_dir)
+            ..Sampler::start(interval_for(duration_s), db, others, &ctx.attempt_dir)
         }
     }
 
@@ -97,7 +118,7 @@ impl Sampler {
             end_ms: wall_clock_ms(),
         };
         self.stop.cancel();
-        let (system, database) = self.task.await.unwrap_or_default();
+        let (system, database, servers) = self.task.await.unwrap_or_default();
         let top_statements = match &self.statements {
             Some((db, home)) => top_statements(db, home).await,
             None => Vec::new(),
@@ -106,6 +127,7 @@ impl Sampler {
             window,
             system,
             database,
+            servers,
             top_statements,
         }
     }
@@ -114,20 +136,22 @@ impl Sampler {
 async fn sample(
     interval: Duration,
     db: Option<Database>,
+    others: BTreeMap<String, Database>,
     home: PathBuf,
     stop: CancellationToken,
-) -> (Vec<SystemPoint>, Vec<DatabasePoint>) {
+) -> Samples {
     let started = Instant::now();
-    let (mut system, mut database) = (Vec::new(), Vec::new());
+    let mut system = Vec::new();
     let mut last_system = SystemCounters::read();
-    let query = match &db {
-        Some(db) => stats_query(db, &home).await,
-        None => None,
-    };
-    let mut last_db = match (&db, &query) {
-        (Some(db), Some(q)) => DbCounters::read(db, q, &home).await,
-        _ => None,
-    };
+    // The database first, then the others by name.
+    let mut watched = Vec::new();
+    for (name, db) in db
+        .map(|d| (None, d))
+        .into_iter()
+        .chain(others.into_iter().map(|(n, d)| (Some(n), d)))
+    {
+        watched.push(Watched::start(name, db, &home).await);
+    }
     let mut last_at = Instant::now();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
@@ -144,17 +168,60 @@ async fn sample(
             system.push(b.since(a, seconds, t_s));
         }
         last_system = current;
-        if let (Some(db), Some(q)) = (&db, &query) {
-            let current = DbCounters::read(db, q, &home).await;
-            if let (Some(a), Some(b)) = (&last_db, &current) {
-                database.push(b.since(a, seconds, t_s));
-            }
-            if current.is_some() {
-                last_db = current;
+        for w in &mut watched {
+            w.sample(&home, seconds, t_s).await;
+        }
+    }
+    let mut database = Vec::new();
+    let mut servers = BTreeMap::new();
+    for w in watched {
+        match w.name {
+            None => database = w.points,
+            Some(name) => {
+                servers.insert(name, w.points);
             }
         }
     }
-    (system, database)
+    (system, database, servers)
+}
+
+/// A server whose statistics views are sampled: the deltas of each interval.
+struct Watched {
+    name: Option<String>,
+    db: Database,
+    query: Option<String>,
+    last: Option<DbCounters>,
+    points: Vec<DatabasePoint>,
+}
+
+impl Watched {
+    async fn start(name: Option<String>, db: Database, home: &Path) -> Watched {
+        let query = stats_query(&db, home).await;
+        let last = match &query {
+            Some(q) => DbCounters::read(&db, q, home).await,
+            None => None,
+        };
+        Watched {
+            name,
+            db,
+            query,
+            last,
+            points: Vec::new(),
+        }
+    }
+
+    async fn sample(&mut self, home: &Path, seconds: f64, t_s: f64) {
+        let Some(query) = &self.query else {
+            return;
+        };
+        let current = DbCounters::read(&self.db, query, home).await;
+        if let (Some(a), Some(b)) = (&self.last, &current) {
+            self.points.push(b.since(a, seconds, t_s));
+        }
+        if current.is_some() {
+            self.last = current;
+        }
+    }
 }
 
 /// The machine's own history, for a load that runs on another machine: sampled every
@@ -385,7 +452,8 @@ async fn top_statements(db: &Database, home: &Path) -> Vec<StatementStat> {
         .unwrap_or_default()
 }
 
-async fn psql(db: &Database, query: &str, home: &Path) -> Option<String> {
+/// One query's unaligned rows, or `None` when it fails (within 5 s).
+pub async fn psql(db: &Database, query: &str, home: &Path) -> Option<String> {
     let mut cmd = process::clean_command("psql", home);
     cmd.args(["-X", "-A", "-t", "-h", &db.host, "-p", &db.port.to_string()])
         .args(["-U", &db.user, "-d", &db.database, "-c", query]);
@@ -522,7 +590,12 @@ mod tests {
     #[tokio::test]
     async fn this_machine_is_sampled_every_interval() {
         let home = tempfile::tempdir().unwrap();
-        let sampler = Sampler::start(Duration::from_millis(200), None, home.path());
+        let sampler = Sampler::start(
+            Duration::from_millis(200),
+            None,
+            BTreeMap::new(),
+            home.path(),
+        );
         // Some CPU work to see.
         let spin = std::thread::spawn(|| {
             let end = Instant::now() + Duration::from_millis(900);

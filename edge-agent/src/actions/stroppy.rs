@@ -300,6 +300,7 @@ async fn measure(
         ctx,
         input.duration_s,
         database_of(input),
+        std::collections::BTreeMap::new(),
         input.stat_statements,
     )
     .await;
@@ -347,6 +348,7 @@ async fn measure(
         top_statements: sampled.top_statements,
         windows: vec![sampled.window],
         database_machine: Vec::new(),
+        servers: sampled.servers,
         pooler: None,
         repetitions: Vec::new(),
     };

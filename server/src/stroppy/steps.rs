@@ -17,12 +17,18 @@ pub enum TestStep {
     WaitWorkers,
     /// `postgres.start` on the database machine (the primary, with replicas).
     RunDatabaseContainers,
-    /// `postgres.start` of a standby on replica machine 1, 2, 3 (skipped without).
+    /// `postgres.start` of a standby on replica machine 1, 2, 3 (skipped without). (Named
+    /// by hand: kebab-case keeps a digit on its word.)
+    #[serde(rename = "run-replica-1")]
     RunReplica1,
+    #[serde(rename = "run-replica-2")]
     RunReplica2,
+    #[serde(rename = "run-replica-3")]
     RunReplica3,
     /// `pgbouncer.start` on the pooler machine (skipped without a pooler).
     RunPooler,
+    /// `haproxy.start` on the router machine: a load on the replicas (skipped otherwise).
+    RunRouter,
     RunStroppyContainers,
     /// `stroppy.install` on the loader (skipped for pgbench).
     InstallStroppy,
@@ -37,7 +43,7 @@ pub enum TestStep {
 }
 
 impl TestStep {
-    pub const ALL: [TestStep; 17] = [
+    pub const ALL: [TestStep; 18] = [
         TestStep::ValidateInput,
         TestStep::AcquireNetwork,
         TestStep::PlanPlacementIntent,
@@ -49,6 +55,7 @@ impl TestStep {
         TestStep::RunReplica2,
         TestStep::RunReplica3,
         TestStep::RunPooler,
+        TestStep::RunRouter,
         TestStep::RunStroppyContainers,
         TestStep::InstallStroppy,
         TestStep::RunStroppyTest,
@@ -70,6 +77,7 @@ impl TestStep {
             TestStep::RunReplica2 => "run-replica-2",
             TestStep::RunReplica3 => "run-replica-3",
             TestStep::RunPooler => "run-pooler",
+            TestStep::RunRouter => "run-router",
             TestStep::RunStroppyContainers => "run-stroppy-containers",
             TestStep::InstallStroppy => "install-stroppy",
             TestStep::RunStroppyTest => "run-stroppy-test",

@@ -172,10 +172,10 @@ pub struct TestView {
 /// A machine of a test and what runs on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeView {
-    /// `db`, `replica-1`..., `pooler`, `loader`.
+    /// `db`, `replica-1`..., `pooler`, `router`, `loader`.
     pub role: String,
     pub address: String,
-    /// `primary` (with replicas), `single`, `standby`, `pgbouncer` or `load`.
+    /// `primary` (with replicas), `single`, `standby`, `pgbouncer`, `haproxy` or `load`.
     pub serves: String,
     /// Where its server listens (`host:port`), once started.
     pub endpoint: Option<String>,
@@ -398,6 +398,7 @@ pub(crate) fn nodes_of(
                 "db" if with_replicas => ("primary", Some(TestStep::RunDatabaseContainers)),
                 "db" => ("single", Some(TestStep::RunDatabaseContainers)),
                 "pooler" => ("pgbouncer", Some(TestStep::RunPooler)),
+                "router" => ("haproxy", Some(TestStep::RunRouter)),
                 role => match role
                     .strip_prefix("replica-")
                     .and_then(|n| n.parse::<usize>().ok())

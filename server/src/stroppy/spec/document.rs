@@ -321,6 +321,11 @@ pub struct WorkloadPatch {
     /// a fresh database (the only way interleaved repetitions run on the local target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reuse_database: Option<bool>,
+    /// Which servers the load connects to: the primary (through the pooler, if any; the
+    /// default) or the replicas, each new connection to the next of them (pgbench's
+    /// `select-only` only: standbys take no writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_to: Option<ConnectTo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
     /// pgbench: concurrent clients (`-c`).
@@ -348,6 +353,16 @@ pub struct WorkloadPatch {
     /// stroppy: extra environment; a layer's keys add to or override the ones below it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectTo {
+    #[default]
+    Primary,
+    Replicas,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -654,6 +654,33 @@ impl Expander {
         }
         let reuse_database = reuse.map_or(back_to_back, |p| p.value);
         let loader_hardware = self.resolve_hardware(&all, HwSection::Loader, missing);
+        let connect_to = pick(&all, &["workload", "connect_to"], |l| {
+            l.workload.and_then(|w| w.connect_to)
+        });
+        if let (Some(c), Some(topology), Some(workload)) = (&connect_to, &topology, &workload)
+            && c.value == ConnectTo::Replicas
+        {
+            let problem = if topology.replicas == 0 {
+                Some("a load on the replicas needs some: set `database.topology.replicas`")
+            } else if pooler.as_ref().is_some_and(Option::is_some) {
+                Some(
+                    "the pooler sits in front of the primary: a load on the replicas goes round them without it (drop `database.pooler`)",
+                )
+            } else {
+                match workload {
+                    Workload::Pgbench { builtin, .. } if *builtin != Builtin::SelectOnly => Some(
+                        "standbys take no writes: a load on the replicas needs `builtin: select-only`",
+                    ),
+                    Workload::Stroppy { .. } => Some(
+                        "Stroppy's workloads write, and standbys take no writes: use pgbench's `select-only`",
+                    ),
+                    Workload::Pgbench { .. } => None,
+                }
+            };
+            if let Some(problem) = problem {
+                self.issues.push(c.path.clone(), problem);
+            }
+        }
 
         if self.issues.list.len() > before {
             return None;
@@ -675,6 +702,7 @@ impl Expander {
             repeat,
             warmup,
             reuse_database,
+            connect_to: connect_to.map_or_else(ConnectTo::default, |c| c.value),
         })
     }
 

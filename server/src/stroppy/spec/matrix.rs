@@ -170,15 +170,23 @@ pub(super) fn sections_layer(s: &Sections, origin: Origin) -> Layer<'_> {
 pub(super) const AXIS_HELP: &str = "database.version, database.settings.<name>, \
     database.hardware.<cores|memory_gb|disk_gb>, database.topology.<kind|replicas|synchronous>, \
     database.pooler.<kind|pool_mode|pool_size>, workload.<driver|duration|scale|clients|\
-    threads|builtin|version|workload|vus>, workload.env.<NAME>, \
+    threads|builtin|version|workload|vus|connect_to>, workload.env.<NAME>, \
     loader.hardware.<cores|memory_gb|disk_gb>";
 
 /// The keys an axis path stands for, if it names a field an axis may vary.
 pub(super) fn axis_segments(path: &str) -> Option<Vec<&str>> {
     const HARDWARE: &[&str] = &["cores", "memory_gb", "disk_gb"];
     const WORKLOAD: &[&str] = &[
-        "driver", "duration", "scale", "clients", "threads", "builtin", "version", "workload",
+        "driver",
+        "duration",
+        "scale",
+        "clients",
+        "threads",
+        "builtin",
+        "version",
+        "workload",
         "vus",
+        "connect_to",
     ];
     // Setting names may contain dots themselves (`pg_stat_statements.max`).
     if let Some(name) = path.strip_prefix("database.settings.") {

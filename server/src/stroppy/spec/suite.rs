@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::document::{
-    Builtin, Driver, HumanDuration, Order, PoolMode, PoolerKind, Target, TopologyKind,
+    Builtin, ConnectTo, Driver, HumanDuration, Order, PoolMode, PoolerKind, Target, TopologyKind,
     human_duration,
 };
 use crate::stroppy::stats::Significance;
@@ -150,6 +150,13 @@ pub struct TestSpec {
     /// rather than each on a fresh one.
     #[serde(default)]
     pub reuse_database: bool,
+    /// The servers the load connects to.
+    #[serde(default, skip_serializing_if = "is_primary")]
+    pub connect_to: ConnectTo,
+}
+
+fn is_primary(c: &ConnectTo) -> bool {
+    *c == ConnectTo::Primary
 }
 
 fn one() -> u32 {

@@ -14,6 +14,8 @@ const LOCAL_EXAMPLE: &str = include_str!("../../../../examples/suite-local.yaml"
 const YANDEX_EXAMPLE: &str = include_str!("../../../../examples/suite-yandex.yaml");
 const VERSIONS_EXAMPLE: &str = include_str!("../../../../examples/suite-local-versions.yaml");
 const TOPOLOGIES_EXAMPLE: &str = include_str!("../../../../examples/suite-local-topologies.yaml");
+const READ_SCALING_EXAMPLE: &str =
+    include_str!("../../../../examples/suite-local-read-scaling.yaml");
 
 fn load_yaml(text: &str) -> Result<LoadedSuite, DocumentErrors> {
     load(text, Format::Yaml)
@@ -269,6 +271,50 @@ fn topologies_say_what_is_wrong_where() {
 }
 
 #[test]
+fn the_read_scaling_example_reads_from_the_primary_then_one_and_two_replicas() {
+    let s = suite(READ_SCALING_EXAMPLE);
+    let shapes: Vec<(u32, ConnectTo)> = s
+        .tests
+        .iter()
+        .map(|t| (t.database.topology.replicas, t.connect_to))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            (0, ConnectTo::Primary),
+            (1, ConnectTo::Replicas),
+            (2, ConnectTo::Replicas)
+        ]
+    );
+}
+
+#[test]
+fn a_load_on_the_replicas_reads_through_no_pooler() {
+    let ok = suite(&with_pgbench(
+        "tests:\n  - name: a\n    database: {topology: {replicas: 2}}\n    workload: {builtin: select-only, connect_to: replicas}\n",
+    ));
+    assert_eq!(ok.tests[0].connect_to, ConnectTo::Replicas);
+    let errs = errors(&with_pgbench(
+        "tests:\n  - name: a\n    workload: {builtin: select-only, connect_to: replicas}\n  - name: b\n    database: {topology: {replicas: 1}}\n    workload: {connect_to: replicas}\n  - name: c\n    database: {topology: {replicas: 1}, pooler: {}}\n    workload: {builtin: select-only, connect_to: replicas}\n",
+    ));
+    assert!(
+        error_at(&errs, "tests[0].workload.connect_to")
+            .message
+            .contains("database.topology.replicas")
+    );
+    assert!(
+        error_at(&errs, "tests[1].workload.connect_to")
+            .message
+            .contains("select-only")
+    );
+    assert!(
+        error_at(&errs, "tests[2].workload.connect_to")
+            .message
+            .contains("pooler")
+    );
+}
+
+#[test]
 fn a_matrix_varies_the_topology() {
     let s = suite(&with_pgbench(
         "matrix:\n  name: r{database.topology.replicas}-{database.topology.synchronous}\n  axes:\n    database.topology.replicas: [1, 2]\n    database.topology.synchronous: [false, true]\n",
@@ -286,6 +332,7 @@ fn examples_parse_the_same_as_json() {
         YANDEX_EXAMPLE,
         VERSIONS_EXAMPLE,
         TOPOLOGIES_EXAMPLE,
+        READ_SCALING_EXAMPLE,
     ] {
         let loaded = load_yaml(text).unwrap();
         let json = serde_json::to_string_pretty(&loaded.spec).unwrap();
@@ -327,6 +374,7 @@ fn minimal_suite_fills_in_defaults() {
             repeat: 1,
             warmup: Duration::ZERO,
             reuse_database: false,
+            connect_to: ConnectTo::Primary,
         }]
     );
     assert_eq!(s.order, Order::Interleaved);

@@ -216,7 +216,8 @@ pub fn definitions() -> Vec<WorkflowDef> {
 
 /// The steps of the servers beside the primary, each on its own machine once the primary
 /// is up, skipped when the test's topology has no such machine: a standby per replica
-/// machine (as many steps as a test may have replicas), and the pooler.
+/// machine (as many steps as a test may have replicas), the pooler, and the router that
+/// spreads a load over the replicas.
 fn topology_steps() -> Vec<TaskDef> {
     let unless = |expression: String| {
         vec![Condition::Parent {
@@ -249,6 +250,25 @@ fn topology_steps() -> Vec<TaskDef> {
         .input_from("build-placement.pooler")
         .skip_if(unless("!output.pooled".into())),
     );
+    // The router starts once its servers accept connections: HAProxy then sends
+    // connections to them from its first check on.
+    let router = on_machine(
+        test_step(TestStep::RunRouter, agent::HAPROXY_START),
+        test_run::ROUTER_ROLE,
+    )
+    .parents(
+        [TestStep::BuildPlacement]
+            .iter()
+            .chain(&steps::REPLICAS)
+            .map(|s| s.as_str()),
+    )
+    .execution_timeout(minutes(15))
+    .input_from("build-placement.router")
+    .skip_if(unless("!output.routed".into()));
+    steps.push(TaskDef {
+        run_if_parent_skipped: true,
+        ..router
+    });
     steps
 }
 

@@ -7,8 +7,8 @@ use engine::{Child, Context, HandlerResult};
 use std::collections::BTreeMap;
 
 use protocol::actions::{
-    LoadInput, PgbenchInput, PgbouncerStartInput, PostgresInstance, PostgresStartInput,
-    Replication, StroppyInstallInput, StroppyRunInput,
+    Endpoint, HaproxyStartInput, LoadInput, PgbenchInput, PgbouncerStartInput, PostgresInstance,
+    PostgresStartInput, Replication, StroppyInstallInput, StroppyRunInput,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::provision::{AgentsReady, Created, ProvisionInput, wait_for_agents};
 use super::{Domain, PROVISION, VERSION, fatal, output, retryable};
 use crate::infra::{Machine, MachinePlan, network};
-use crate::stroppy::spec::{Hardware, Target, TestSpec, Workload};
+use crate::stroppy::spec::{ConnectTo, Hardware, Target, TestSpec, Workload};
 use crate::stroppy::steps::{TestStep, provision as provision_steps};
 
 /// The port PostgreSQL listens on (each machine has its own address).
@@ -28,6 +28,7 @@ const POOLER_PORT: u16 = 6432;
 /// its replicas', its pooler's and the load's.
 const DB_ROLE: &str = "db";
 pub(super) const POOLER_ROLE: &str = "pooler";
+pub(super) const ROUTER_ROLE: &str = "router";
 const LOADER_ROLE: &str = "loader";
 
 /// Replica `i`'s (from 0) machine role: `replica-1`...
@@ -129,6 +130,12 @@ struct Placement {
     /// Whether the load goes through `pooler`.
     #[serde(default)]
     pooled: bool,
+    /// What spreads a load on the replicas over them.
+    #[serde(default)]
+    router: Option<HaproxyStartInput>,
+    /// Whether the load goes through `router`.
+    #[serde(default)]
+    routed: bool,
     load: LoadInput,
     stroppy_install: Option<StroppyInstallInput>,
 }
@@ -174,7 +181,7 @@ pub(super) fn plan_intent(ctx: &Context) -> HandlerResult {
 }
 
 /// The machines a test needs: its database's, each replica's (the database's hardware),
-/// its pooler's (the loader's hardware) and its loader's.
+/// its pooler's and its router's (the loader's hardware) and its loader's.
 fn intents(test: &TestSpec) -> Vec<Intent> {
     let intent = |role: &str, h: Option<&Hardware>| Intent {
         role: role.into(),
@@ -190,6 +197,9 @@ fn intents(test: &TestSpec) -> Vec<Intent> {
     }
     if test.database.pooler.is_some() {
         machines.push(intent(POOLER_ROLE, loader));
+    }
+    if test.connect_to == ConnectTo::Replicas {
+        machines.push(intent(ROUTER_ROLE, loader));
     }
     machines.push(intent(LOADER_ROLE, loader));
     machines
@@ -312,11 +322,33 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         }),
         None => None,
     };
-    // The load connects to the pooler when there is one; statistics come from the primary.
-    let (load_host, load_port) = match &pooler {
-        Some(p) => (p.listen_address.clone(), p.port),
-        None => (db_host.clone(), DB_PORT),
+    let endpoint = |host: &str| Endpoint {
+        host: host.to_string(),
+        port: DB_PORT,
     };
+    let router = match input.test.connect_to {
+        ConnectTo::Replicas => Some(HaproxyStartInput {
+            listen_address: address_of(ROUTER_ROLE)?,
+            port: DB_PORT,
+            servers: replicas
+                .values()
+                .map(|r| endpoint(&r.listen_address))
+                .collect(),
+        }),
+        ConnectTo::Primary => None,
+    };
+    // The load connects to the pooler or the router when there is one; statistics come
+    // from the primary, and from each replica too.
+    let (load_host, load_port) = match (&pooler, &router) {
+        (Some(p), _) => (p.listen_address.clone(), p.port),
+        (None, Some(r)) => (r.listen_address.clone(), r.port),
+        (None, None) => (db_host.clone(), DB_PORT),
+    };
+    let elsewhere = pooler.is_some() || router.is_some();
+    let also_sample: BTreeMap<String, Endpoint> = replicas
+        .iter()
+        .map(|(role, r)| (role.clone(), endpoint(&r.listen_address)))
+        .collect();
     let duration_s = input.test.workload.duration_s().max(1);
     let driver = input.test.workload.driver().as_str();
     let (load, stroppy_install) = match &input.test.workload {
@@ -343,9 +375,11 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 protocol: None,
                 stat_statements: input.test.database.stat_statements,
                 repeat: input.runs.max(1),
-                stats_host: pooler.as_ref().map(|_| db_host.clone()),
-                stats_port: pooler.as_ref().map(|_| DB_PORT),
+                stats_host: elsewhere.then(|| db_host.clone()),
+                stats_port: elsewhere.then_some(DB_PORT),
                 pooled: pooler.is_some(),
+                primary: router.as_ref().map(|_| endpoint(&db_host)),
+                also_sample,
             }),
             None,
         ),
@@ -395,6 +429,8 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         replicas,
         pooled: pooler.is_some(),
         pooler,
+        routed: router.is_some(),
+        router,
         load,
         stroppy_install,
     })
