@@ -227,6 +227,12 @@ impl TaskDef {
         self
     }
 
+    /// Runs even when a parent was skipped (its other parents done).
+    pub fn run_if_parent_skipped(mut self) -> Self {
+        self.run_if_parent_skipped = true;
+        self
+    }
+
     pub fn skip_if(mut self, group: ConditionGroup) -> Self {
         self.skip_if.push(group);
         self

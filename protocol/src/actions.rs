@@ -14,12 +14,24 @@ pub const POSTGRES_STOP: &str = "postgres.stop";
 pub const PGBOUNCER_START: &str = "pgbouncer.start";
 /// HAProxy spreading connections over servers (a test's read replicas), on its own machine.
 pub const HAPROXY_START: &str = "haproxy.start";
+/// A one-member etcd: the consensus store a Patroni cluster keeps its leader in.
+pub const ETCD_START: &str = "etcd.start";
+/// A fault scheduled during a load (a server killed or restarted).
+pub const POSTGRES_FAULT: &str = "postgres.fault";
 pub const PGBENCH_RUN: &str = "pgbench.run";
 pub const STROPPY_INSTALL: &str = "stroppy.install";
 pub const STROPPY_RUN: &str = "stroppy.run";
 pub const LOAD_RUN: &str = "load.run";
 /// What the agent's machine did in given windows of time (it samples itself all along).
 pub const MACHINE_SAMPLES: &str = "machine.samples";
+
+/// The `application_name`s of a load's sessions: its initialisation's, its warm-up's and
+/// its measured window's (what a scheduled fault waits for before it counts its time).
+pub const SETUP_LOAD_MARKER: &str = "ratchet-setup";
+pub const WARMUP_LOAD_MARKER: &str = "ratchet-warmup";
+pub const MEASURED_LOAD_MARKER: &str = "ratchet-measured";
+/// What all of them start with.
+pub const LOAD_MARKER_PREFIX: &str = "ratchet-";
 
 /// Every action an agent built from this source can run.
 pub const ALL: &[&str] = &[
@@ -28,6 +40,8 @@ pub const ALL: &[&str] = &[
     POSTGRES_STOP,
     PGBOUNCER_START,
     HAPROXY_START,
+    ETCD_START,
+    POSTGRES_FAULT,
     PGBENCH_RUN,
     STROPPY_INSTALL,
     STROPPY_RUN,
@@ -133,6 +147,115 @@ pub struct PostgresStartInput {
     /// This server's part in streaming replication (none: a server on its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication: Option<Replication>,
+    /// Run the server under Patroni, a member of its cluster (instead of `replication`):
+    /// Patroni bootstraps the cluster on the first member and makes the others replicas,
+    /// and elects a new leader when the leader goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patroni: Option<PatroniMember>,
+}
+
+/// A member of a Patroni cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PatroniMember {
+    /// The cluster's name (Patroni's `scope`).
+    pub cluster: String,
+    /// This member's name.
+    pub member: String,
+    /// Where its REST API listens (on `listen_address`): what routers ask who leads.
+    #[serde(default = "default_patroni_port")]
+    pub rest_port: u16,
+    /// The etcd the cluster keeps its state in.
+    pub etcd: Endpoint,
+    /// Patroni's `synchronous_mode`: a commit waits for a synchronous replica.
+    #[serde(default)]
+    pub synchronous: bool,
+}
+
+fn default_patroni_port() -> u16 {
+    8008
+}
+
+/// `etcd.start`: a one-member etcd on this machine (the v2 API on, which Patroni's etcd
+/// client speaks). It outlives the task; the machine's teardown stops it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EtcdStartInput {
+    pub listen_address: String,
+    #[serde(default = "default_etcd_port")]
+    pub client_port: u16,
+    #[serde(default = "default_etcd_peer_port")]
+    pub peer_port: u16,
+}
+
+fn default_etcd_port() -> u16 {
+    2379
+}
+fn default_etcd_peer_port() -> u16 {
+    2380
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EtcdInstance {
+    pub host: String,
+    pub port: u16,
+    /// `etcd --version`'s first line.
+    pub version: String,
+}
+
+/// What a fault does to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// SIGKILL of the server (and of its Patroni): it stays down, like a lost machine.
+    Kill,
+    /// SIGKILL of the server, started again at once: crash recovery (Patroni restarts
+    /// its own).
+    Restart,
+}
+
+/// `postgres.fault`: once the measured load is on the instance (a session of
+/// `application_name` `load_marker` appears), wait `at_s`, then do `kind` to it. It gives
+/// up when no session of the load (`ratchet-...`) came within `wait_s`, or when the load's
+/// sessions were gone for 30 s before its measured window (the load failed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PostgresFaultInput {
+    /// The instance (`postgres.start`'s `name`).
+    pub name: String,
+    pub kind: FaultKind,
+    pub at_s: u64,
+    pub host: String,
+    pub port: u16,
+    pub password: String,
+    pub load_marker: String,
+    /// Give up waiting for the load after this long.
+    pub wait_s: u64,
+    /// For a Patroni member: the others' REST APIs by member name, asked who leads after.
+    #[serde(default)]
+    pub peers: BTreeMap<String, Endpoint>,
+}
+
+/// What a fault did, by the wall clock (epoch milliseconds).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FaultInjected {
+    /// `kill` or `restart`.
+    pub kind: String,
+    pub at_ms: i64,
+    /// A restarted server accepting connections again.
+    #[serde(default)]
+    pub recovered_at_ms: Option<i64>,
+    /// A Patroni cluster: the member that leads once it has elected one, and when.
+    #[serde(default)]
+    pub new_leader: Option<String>,
+    #[serde(default)]
+    pub new_leader_at_ms: Option<i64>,
 }
 
 /// A server's part in streaming replication. The standbys connect as `postgres` with the
@@ -198,6 +321,21 @@ pub struct HaproxyStartInput {
     pub listen_address: String,
     pub port: u16,
     pub servers: Vec<Endpoint>,
+    /// Send connections only to the servers whose health URL answers 200 (checked every
+    /// second; a server that stops answering has its connections cut): Patroni's
+    /// `/primary` routes to the leader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_check: Option<HttpCheck>,
+}
+
+/// An HTTP health check on each server's own address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    pub port: u16,
+    /// E.g. `/primary`.
+    pub path: String,
 }
 
 /// A server's address.
@@ -341,6 +479,11 @@ pub struct PgbenchInput {
     /// the load starts once every standby streaming from it has replayed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary: Option<Endpoint>,
+    /// Faults are scheduled during the load: a pgbench that fails (its server gone) is
+    /// started again for the rest of the window, and the longest gap between completed
+    /// transactions is reported as the outage.
+    #[serde(default)]
+    pub survive_faults: bool,
     /// Servers besides the one the statistics come from whose own statistics are sampled
     /// too, by name (a test's standbys).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -507,6 +650,10 @@ pub struct LoadResult {
     /// Other servers' statistics over the measured window, by name (a test's standbys).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub servers: BTreeMap<String, Vec<DatabasePoint>>,
+    /// With faults scheduled: the longest time without a completed transaction in the
+    /// measured window, and the restarts of the load it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage: Option<Outage>,
     /// What the PgBouncer the load went through counted over the measured window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooler: Option<PoolerStats>,
@@ -537,6 +684,19 @@ impl LoadResult {
             self.repetitions
         }
     }
+}
+
+/// The longest stretch of a measured window without a completed transaction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Outage {
+    /// The last transaction completed before it and the first after (epoch ms; the first
+    /// after is unset when none completed again).
+    pub last_before_ms: i64,
+    pub first_after_ms: Option<i64>,
+    pub seconds: f64,
+    /// Times the load failed and was started again.
+    pub load_restarts: u32,
 }
 
 /// PgBouncer's `SHOW STATS` for the load's database, the difference over a measured

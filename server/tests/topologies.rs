@@ -1,6 +1,7 @@
 //! Database topologies on the local target, with real processes: a primary with streaming
 //! replicas made by `pg_basebackup` (asynchronous and synchronous), PgBouncer in front, and
-//! a read-only load spread over the replicas by HAProxy.
+//! a read-only load spread over the replicas by HAProxy, a Patroni cluster over etcd losing
+//! its leader mid-load, and a server crashed and started again mid-load.
 //! Each server is a machine of the test's own (its agent, its address); afterwards nothing
 //! of them is left — no process, no listening port, no directory, no lease.
 
@@ -70,6 +71,39 @@ fn commits_by_server(result: &Value) -> Vec<(String, f64)> {
         })
         .unwrap_or_default()
 }
+
+const PATRONI: &str = "\
+name: failover
+target: local
+defaults:
+  database:
+    version: 15
+    topology: {kind: patroni, replicas: 2}
+  workload:
+    driver: pgbench
+    duration: 25s
+    clients: 4
+    threads: 2
+    scale: 1
+    faults: [{at: 3s, kill: primary}]
+tests:
+  - name: leader-killed
+";
+
+const RESTART: &str = "\
+name: restart
+target: local
+defaults:
+  database: {version: 15}
+  workload:
+    driver: pgbench
+    duration: 8s
+    clients: 2
+    scale: 1
+    faults: [{at: 2s, restart: primary}]
+tests:
+  - name: crashed-and-back
+";
 
 async fn run_suite(yaml: &str) -> (Server, Api, tempfile::TempDir, Value) {
     let data = open_dir();
@@ -258,5 +292,83 @@ async fn a_read_only_load_on_the_replicas_is_spread_over_both() {
         assert!(*n > 10.0, "{server} served {n} commits: {commits:?}");
     }
     assert_ports_closed(t);
+    assert_nothing_left(&api, data.path()).await;
+}
+
+/// The seconds of the window the load completed transactions again after its outage.
+fn tps_after_outage(result: &Value) -> Vec<f64> {
+    let start = result["windows"][0]["start_ms"].as_i64().unwrap();
+    let back = result["outage"]["first_after_ms"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("the load never came back: {:#}", result["outage"]));
+    result["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["t_s"].as_f64().unwrap() * 1000.0 > (back - start) as f64)
+        .map(|p| p["tps"].as_f64().unwrap())
+        .filter(|tps| *tps > 0.0)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_patroni_cluster_that_loses_its_leader_mid_load_fails_over_and_says_how_long_it_took() {
+    let (_server, api, data, suite) = run_suite(PATRONI).await;
+    let t = test(&suite, "leader-killed");
+    let fault = &t["fault"];
+    assert_eq!(fault["kind"], "kill", "{t:#}");
+    let leader = fault["new_leader"].as_str().unwrap_or_default();
+    assert!(
+        ["replica-1", "replica-2"].contains(&leader),
+        "a replica leads after the kill: {fault:#}"
+    );
+    let result = &t["result"];
+    let outage = &result["outage"];
+    let seconds = outage["seconds"].as_f64().unwrap();
+    // The leader lock outlives its holder by Patroni's ttl (10 s) at most, then HAProxy
+    // notices the new leader within its checks.
+    assert!(seconds > 1.0 && seconds < 60.0, "{outage:#}");
+    assert!(outage["load_restarts"].as_u64().unwrap() >= 1, "{outage:#}");
+    let failover_ms =
+        fault["new_leader_at_ms"].as_i64().unwrap() - fault["at_ms"].as_i64().unwrap();
+    assert!(failover_ms > 0, "{fault:#}");
+    // The load went on with the new leader, through the router.
+    assert!(
+        !tps_after_outage(result).is_empty(),
+        "{:#}",
+        result["series"]
+    );
+    let nodes = t["nodes"].as_array().unwrap();
+    let serves: Vec<&str> = nodes
+        .iter()
+        .map(|n| n["serves"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        serves,
+        ["patroni", "patroni", "patroni", "haproxy+etcd", "load"],
+        "{nodes:#?}"
+    );
+    assert_ports_closed(t);
+    assert_nothing_left(&api, data.path()).await;
+}
+
+#[tokio::test]
+async fn a_server_crashed_mid_load_is_started_again_and_the_load_goes_on() {
+    let (_server, api, data, suite) = run_suite(RESTART).await;
+    let t = test(&suite, "crashed-and-back");
+    let fault = &t["fault"];
+    assert_eq!(fault["kind"], "restart", "{t:#}");
+    let back_ms = fault["recovered_at_ms"].as_i64().unwrap() - fault["at_ms"].as_i64().unwrap();
+    assert!(back_ms > 0, "{fault:#}");
+    let result = &t["result"];
+    assert!(
+        result["outage"]["seconds"].as_f64().unwrap() > 0.0,
+        "{result:#}"
+    );
+    assert!(
+        !tps_after_outage(result).is_empty(),
+        "{:#}",
+        result["series"]
+    );
     assert_nothing_left(&api, data.path()).await;
 }

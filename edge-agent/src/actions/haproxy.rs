@@ -3,16 +3,17 @@
 //! A daemon under the unprivileged PostgreSQL user when the agent is root, its files under
 //! `<work dir>/haproxy`; the machine's teardown stops it.
 
-use std::path::Path;
 use std::time::Duration;
 
 use protocol::actions::{HaproxyInstance, HaproxyStartInput};
 
 use crate::actions::postgres::{run_as, write_private};
-use crate::actions::process::{self, Cmd};
-use crate::actions::{ActionContext, ActionError, ActionResult, output};
+use crate::actions::process;
+use crate::actions::{ActionContext, ActionError, ActionResult, output, plain_host};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Two failed health checks a second apart, and a margin.
+const CHECKS_SETTLE: Duration = Duration::from_millis(2500);
 /// At most this many servers behind one listener (a test has at most three replicas).
 const MAX_SERVERS: usize = 16;
 
@@ -21,7 +22,7 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     check(&input)?;
     let ids = run_as(ctx)?;
     let dir = ctx.work_dir.join("haproxy");
-    stop_running(&dir).await;
+    process::kill_naming(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)
         .map_err(|e| ActionError::retryable(format!("cannot create {}: {e}", dir.display())))?;
@@ -31,23 +32,25 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
         })?;
     }
     let config = dir.join("haproxy.cfg");
-    write_private(&config, &render(&input, &dir), ids)?;
+    write_private(&config, &render(&input), ids)?;
     let program = process::system_program("haproxy");
-    let daemon = Cmd::new(&program)
-        .arg("-f")
-        .arg(&config)
-        .cwd(&dir)
-        .run_as(ids);
-    let finished = process::run(&daemon, ctx, |_, _| {}).await.map_err(|e| {
-        ActionError::fatal(format!(
-            "cannot run haproxy (is it installed on this machine?): {}",
-            e.message
-        ))
-    })?;
-    if !finished.success() {
-        return Err(ActionError::fatal(finished.failure("haproxy")));
-    }
+    // In the foreground (`-db`): the agent makes it a daemon.
+    process::spawn_daemon(
+        &program,
+        &["-db".into(), "-f".into(), config.clone().into_os_string()],
+        &dir.join("haproxy.log"),
+        &dir,
+        ids,
+    )?;
     wait_listening(ctx, &input).await?;
+    if input.http_check.is_some() {
+        // HAProxy counts a server up until its checks say otherwise: until two have failed
+        // (`fall 2`, a second apart) a follower could still get connections.
+        tokio::select! {
+            () = tokio::time::sleep(CHECKS_SETTLE) => {}
+            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
+        }
+    }
     let version = process::clean_command(&program, &ctx.attempt_dir)
         .arg("-v")
         .output()
@@ -79,72 +82,60 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     })
 }
 
-/// Every address lands in the config file: plain host names or addresses only.
+/// Every address and the health path land in the config file: plain tokens only.
 fn check(input: &HaproxyStartInput) -> Result<(), ActionError> {
     if input.servers.is_empty() || input.servers.len() > MAX_SERVERS {
         return Err(ActionError::fatal(format!(
             "invalid input at `servers`: give 1 to {MAX_SERVERS} servers"
         )));
     }
-    let hosts = std::iter::once(("listen_address".to_string(), &input.listen_address)).chain(
-        input
-            .servers
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (format!("servers[{i}].host"), &s.host)),
-    );
-    for (field, host) in hosts {
-        let plain = !host.is_empty()
-            && host
+    plain_host("listen_address", &input.listen_address)?;
+    for (i, s) in input.servers.iter().enumerate() {
+        plain_host(&format!("servers[{i}].host"), &s.host)?;
+    }
+    if let Some(http) = &input.http_check {
+        let plain = http.path.starts_with('/')
+            && http
+                .path
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_'));
         if !plain {
             return Err(ActionError::fatal(format!(
-                "invalid input at `{field}`: `{host}` is not a host name or IPv4 address"
+                "invalid input at `http_check.path`: `{}` is not a plain path such as /primary",
+                http.path
             )));
         }
     }
     Ok(())
 }
 
-/// A TCP listener with a connect check on every server each second: a server that stops
-/// accepting connections gets no new ones.
-fn render(input: &HaproxyStartInput, dir: &Path) -> String {
+/// A TCP listener checking every server each second — that it accepts connections, or
+/// that its health URL answers 200 — and cutting the connections of a server that fails.
+fn render(input: &HaproxyStartInput) -> String {
     let mut cfg = format!(
-        "global\n  daemon\n  pidfile {}/haproxy.pid\n  maxconn 4096\n\n\
+        "global\n  maxconn 4096\n\n\
          defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n\n\
          listen servers\n  bind {}:{}\n  balance roundrobin\n",
-        dir.display(),
-        input.listen_address,
-        input.port
+        input.listen_address, input.port
     );
+    let mut check = String::from("check");
+    if let Some(http) = &input.http_check {
+        cfg.push_str(&format!(
+            "  option httpchk GET {}\n  http-check expect status 200\n",
+            http.path
+        ));
+        check.push_str(&format!(" port {}", http.port));
+    }
+    cfg.push_str("  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions\n");
     for (i, s) in input.servers.iter().enumerate() {
         cfg.push_str(&format!(
-            "  server server_{} {}:{} check inter 1s rise 1 fall 2\n",
+            "  server server_{} {}:{} {check}\n",
             i + 1,
             s.host,
             s.port
         ));
     }
     cfg
-}
-
-/// An HAProxy an earlier attempt left running, gone (its port is this one's).
-async fn stop_running(dir: &Path) {
-    let Some(pid) = std::fs::read_to_string(dir.join("haproxy.pid"))
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    else {
-        return;
-    };
-    let pid = nix::unistd::Pid::from_raw(pid);
-    if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_ok() {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while nix::sys::signal::kill(pid, None).is_ok() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-    }
 }
 
 async fn wait_listening(ctx: &ActionContext, input: &HaproxyStartInput) -> Result<(), ActionError> {
@@ -182,22 +173,39 @@ mod tests {
                     port: 5432,
                 })
                 .collect(),
+            http_check: None,
         }
     }
 
     #[test]
     fn each_server_is_checked_and_taken_in_turn() {
-        let cfg = render(
-            &input(&["127.1.0.20", "127.1.0.30"]),
-            Path::new("/w/haproxy"),
-        );
+        let cfg = render(&input(&["127.1.0.20", "127.1.0.30"]));
         assert!(
             cfg.contains("bind 127.1.0.40:5432\n  balance roundrobin"),
             "{cfg}"
         );
-        assert!(cfg.contains("server server_1 127.1.0.20:5432 check inter 1s rise 1"));
-        assert!(cfg.contains("server server_2 127.1.0.30:5432 check inter 1s rise 1"));
-        assert!(cfg.contains("pidfile /w/haproxy/haproxy.pid"));
+        assert!(cfg.contains("server server_1 127.1.0.20:5432 check\n"));
+        assert!(cfg.contains("server server_2 127.1.0.30:5432 check\n"));
+        assert!(cfg.contains("inter 1s fall 2 rise 1 on-marked-down shutdown-sessions"));
+        // To the leader only: Patroni's REST API says which.
+        let leader = HaproxyStartInput {
+            http_check: Some(protocol::actions::HttpCheck {
+                port: 8008,
+                path: "/primary".into(),
+            }),
+            ..input(&["127.1.0.10", "127.1.0.20"])
+        };
+        let cfg = render(&leader);
+        assert!(cfg.contains("option httpchk GET /primary\n  http-check expect status 200"));
+        assert!(cfg.contains("server server_2 127.1.0.20:5432 check port 8008"));
+        let bad = HaproxyStartInput {
+            http_check: Some(protocol::actions::HttpCheck {
+                port: 8008,
+                path: "/primary\n  stats enable".into(),
+            }),
+            ..leader
+        };
+        assert!(check(&bad).unwrap_err().message.contains("http_check.path"));
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! streams log lines, honours cancellation (its processes are killed, process group and
 //! all), and answers a typed output as JSON.
 
+pub mod etcd;
+pub mod fault;
 pub mod haproxy;
+pub mod patroni;
 pub mod pgbench;
 pub mod pgbench_parse;
 pub mod pgbouncer;
@@ -102,6 +105,62 @@ where
     output(&protocol::actions::LoadResult::of_runs(runs))
 }
 
+/// A host name or IPv4 address, and nothing that could change a config file it lands in.
+pub fn plain_host(field: &str, host: &str) -> Result<(), ActionError> {
+    let plain = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+    if plain {
+        Ok(())
+    } else {
+        Err(ActionError::fatal(format!(
+            "invalid input at `{field}`: `{host}` is not a host name or IPv4 address"
+        )))
+    }
+}
+
+/// A daemon's directory, new and owned by the user the daemon runs as.
+pub fn own_dir(dir: &std::path::Path, ids: Option<(u32, u32)>) -> Result<(), ActionError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ActionError::retryable(format!("cannot create {}: {e}", dir.display())))?;
+    if let Some((uid, gid)) = ids {
+        nix::unistd::chown(dir, Some(uid.into()), Some(gid.into())).map_err(|e| {
+            ActionError::fatal(format!("cannot hand {} to uid {uid}: {e}", dir.display()))
+        })?;
+    }
+    Ok(())
+}
+
+/// Until `url` answers 200 (a daemon's health URL), or `limit` passes.
+pub async fn wait_http_ok(
+    ctx: &ActionContext,
+    url: &str,
+    limit: std::time::Duration,
+) -> Result<(), ActionError> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .map_err(|e| ActionError::fatal(format!("cannot make an HTTP client: {e}")))?;
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        match client.get(url).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => last = format!("HTTP {}", r.status()),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
+        }
+    }
+    Err(ActionError::retryable(format!(
+        "{url} did not answer 200 within {limit:?}: {last}"
+    )))
+}
+
 pub async fn run(action: &str, ctx: &ActionContext) -> ActionResult {
     match action {
         names::SHELL => shell::run(ctx).await,
@@ -109,6 +168,8 @@ pub async fn run(action: &str, ctx: &ActionContext) -> ActionResult {
         names::POSTGRES_STOP => postgres::stop(ctx).await,
         names::PGBOUNCER_START => pgbouncer::start(ctx).await,
         names::HAPROXY_START => haproxy::start(ctx).await,
+        names::ETCD_START => etcd::start(ctx).await,
+        names::POSTGRES_FAULT => fault::inject(ctx).await,
         names::PGBENCH_RUN => pgbench::run(ctx).await,
         names::STROPPY_INSTALL => stroppy::install(ctx).await,
         names::STROPPY_RUN => stroppy::run(ctx).await,

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use protocol::actions::{LatencySummary, LoadResult, PgbenchInput, SeriesPoint};
+use protocol::actions::{LatencySummary, LoadResult, Outage, PgbenchInput, SeriesPoint};
 
 use crate::actions::pgbench_parse::{self, parse_progress_line, parse_summary};
 use crate::actions::pgbouncer;
@@ -45,6 +45,7 @@ pub async fn run_with(ctx: &ActionContext, input: PgbenchInput) -> ActionResult 
             on_primary.as_ref().unwrap_or(&input),
             ctx,
         )
+        .env("PGAPPNAME", protocol::actions::SETUP_LOAD_MARKER)
         .arg(&input.database);
         let finished = process::run(&init, ctx, |_, _| {}).await?;
         if !finished.success() {
@@ -152,7 +153,9 @@ async fn measure(
             input.warmup_s
         ));
         let mut report = String::new();
-        let warmup = load_for(input, ctx, input.warmup_s).arg(&input.database);
+        let warmup = load_for(input, ctx, input.warmup_s)
+            .env("PGAPPNAME", protocol::actions::WARMUP_LOAD_MARKER)
+            .arg(&input.database);
         let finished = process::run(&warmup, ctx, |stream, line| {
             if stream == Stream::Stdout {
                 report.push_str(line);
@@ -176,14 +179,6 @@ async fn measure(
         None
     };
 
-    let log_prefix = ctx.attempt_dir.join(format!("pgbench_log_{run}"));
-    let load = load_for(input, ctx, input.duration_s)
-        .arg("-l")
-        .arg(format!("--log-prefix={}", log_prefix.display()))
-        .arg(&input.database);
-
-    let mut stdout = String::new();
-    let mut series = Vec::new();
     // The statistics come from the server itself, not through a pooler or a router.
     let database = database_at(
         input,
@@ -212,25 +207,7 @@ async fn measure(
         input.stat_statements,
     )
     .await;
-    let finished = process::run(&load, ctx, |stream, line| match stream {
-        Stream::Stdout => {
-            stdout.push_str(line);
-            stdout.push('\n');
-        }
-        Stream::Stderr => {
-            if let Some(p) = parse_progress_line(line) {
-                ctx.progress
-                    .point([("tps", p.tps), ("latency_ms", p.latency_avg_ms)]);
-                series.push(SeriesPoint {
-                    t_s: p.t_s,
-                    tps: p.tps,
-                    latency_ms: p.latency_avg_ms,
-                    failed: p.failed.unwrap_or(0),
-                });
-            }
-        }
-    })
-    .await;
+    let window = run_window(ctx, input, run).await;
     let sampled = sampler.finish().await;
     let pooler_stats = match (&pooler, pooler_before) {
         (Some(admin), Some(before)) => admin
@@ -243,20 +220,60 @@ async fn measure(
         ctx.log
             .line("ratchet-agent: cannot read the pooler's SHOW STATS: no pooler figures");
     }
-    let finished = finished?;
-    if !finished.success() {
-        return Err(ActionError::retryable(finished.failure("pgbench")));
+    let window = window?;
+    let mut logs = Vec::new();
+    for prefix in &window.log_prefixes {
+        logs.extend(transaction_logs(prefix)?);
     }
-
-    let summary = parse_summary(&stdout)
-        .map_err(|e| ActionError::fatal(format!("cannot read pgbench's report: {e}\n{stdout}")))?;
-    let logs = transaction_logs(&log_prefix)?;
-    let latencies = pgbench_parse::read_transaction_logs(&logs)
+    if logs.is_empty() {
+        return Err(ActionError::fatal(format!(
+            "pgbench wrote no per-transaction log under {}",
+            ctx.attempt_dir.display()
+        )));
+    }
+    // Completion times (8 bytes a transaction) only where an outage is to be found.
+    let read = if input.survive_faults {
+        pgbench_parse::read_transaction_logs_with_times(&logs)
+    } else {
+        pgbench_parse::read_transaction_logs(&logs).map(|l| (l, Vec::new()))
+    };
+    let (latencies, completions) = read
         .map_err(|e| ActionError::fatal(format!("cannot read pgbench's transaction log: {e}")))?;
     // The logs are read: a day of repetitions should not fill the disk.
     for log in &logs {
         let _ = std::fs::remove_file(log);
     }
+    let stdout = window.stdouts.join("\n");
+    let summary = if let [only] = window.stdouts.as_slice() {
+        parse_summary(only)
+            .map_err(|e| ActionError::fatal(format!("cannot read pgbench's report: {e}\n{only}")))?
+    } else {
+        // Several runs filled the window: the counts are the transaction logs'.
+        let seconds = window.seconds.max(1e-3);
+        pgbench_parse::Summary {
+            tps: latencies.count as f64 / seconds,
+            latency_avg_ms: Some(latencies.avg_ms),
+            transactions: latencies.count,
+            failed: window
+                .stdouts
+                .iter()
+                .filter_map(|s| parse_summary(s).ok())
+                .map(|s| s.failed)
+                .sum(),
+            duration_s: Some(seconds),
+            ..Default::default()
+        }
+    };
+    let outage = input.survive_faults.then(|| {
+        let (last_before_ms, first_after_ms, seconds) =
+            pgbench_parse::longest_gap(&completions, window.start_ms, window.end_ms);
+        Outage {
+            last_before_ms,
+            first_after_ms,
+            seconds,
+            load_restarts: window.restarts,
+        }
+    });
     let result = LoadResult {
         tool: "pgbench".into(),
         tps: summary.tps,
@@ -271,10 +288,10 @@ async fn measure(
         transactions: summary.transactions,
         errors: summary.failed,
         duration_s: summary.duration_s.unwrap_or(input.duration_s as f64),
-        series,
+        series: window.series,
         summary: stdout,
         tool_version: tool_version(ctx).await,
-        command: Some(load.display()),
+        command: Some(window.command),
         warmup_tps,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
         system: sampled.system,
@@ -283,6 +300,7 @@ async fn measure(
         windows: vec![sampled.window],
         database_machine: Vec::new(),
         servers: sampled.servers,
+        outage,
         pooler: pooler_stats,
         repetitions: Vec::new(),
     };
@@ -304,7 +322,107 @@ async fn tool_version(ctx: &ActionContext) -> Option<String> {
     (out.status.success() && !version.is_empty()).then_some(version)
 }
 
-/// pgbench writes one log per thread: `<prefix>.<pid>` and `<prefix>.<pid>.<thread>`.
+/// The pgbench runs of a measured window.
+struct WindowRuns {
+    stdouts: Vec<String>,
+    series: Vec<SeriesPoint>,
+    log_prefixes: Vec<PathBuf>,
+    /// Runs that failed and were started again (with faults scheduled).
+    restarts: u32,
+    command: String,
+    start_ms: i64,
+    end_ms: i64,
+    seconds: f64,
+}
+
+/// The measured window: one pgbench run, or — with faults scheduled — as many as it takes
+/// to fill the window when a run fails because its server went away.
+async fn run_window(
+    ctx: &ActionContext,
+    input: &PgbenchInput,
+    run: u32,
+) -> Result<WindowRuns, ActionError> {
+    let started = std::time::Instant::now();
+    let mut window = WindowRuns {
+        stdouts: Vec::new(),
+        series: Vec::new(),
+        log_prefixes: Vec::new(),
+        restarts: 0,
+        command: String::new(),
+        start_ms: wall_clock_ms(),
+        end_ms: 0,
+        seconds: 0.0,
+    };
+    for part in 0.. {
+        let remaining = input.duration_s.saturating_sub(started.elapsed().as_secs());
+        if part > 0 && remaining == 0 {
+            break;
+        }
+        let prefix = ctx.attempt_dir.join(format!("pgbench_log_{run}_{part}"));
+        let load = load_for(input, ctx, remaining.max(1))
+            .env("PGAPPNAME", protocol::actions::MEASURED_LOAD_MARKER)
+            .arg("-l")
+            .arg(format!("--log-prefix={}", prefix.display()))
+            .arg(&input.database);
+        if part == 0 {
+            window.command = load.display();
+        }
+        let offset = started.elapsed().as_secs_f64();
+        let mut stdout = String::new();
+        let series = &mut window.series;
+        let finished = process::run(&load, ctx, |stream, line| match stream {
+            Stream::Stdout => {
+                stdout.push_str(line);
+                stdout.push('\n');
+            }
+            Stream::Stderr => {
+                if let Some(p) = parse_progress_line(line) {
+                    ctx.progress
+                        .point([("tps", p.tps), ("latency_ms", p.latency_avg_ms)]);
+                    series.push(SeriesPoint {
+                        t_s: offset + p.t_s,
+                        tps: p.tps,
+                        latency_ms: p.latency_avg_ms,
+                        failed: p.failed.unwrap_or(0),
+                    });
+                }
+            }
+        })
+        .await?;
+        window.stdouts.push(stdout);
+        window.log_prefixes.push(prefix);
+        if finished.success() {
+            break;
+        }
+        if !input.survive_faults {
+            return Err(ActionError::retryable(finished.failure("pgbench")));
+        }
+        window.restarts += 1;
+        if window.restarts == 1 || window.restarts.is_multiple_of(20) {
+            ctx.log.line(format!(
+                "ratchet-agent: the load failed ({}); starting it again for the rest of the window (restart {})",
+                finished.tail.last().map_or("", String::as_str),
+                window.restarts
+            ));
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
+        }
+    }
+    window.end_ms = wall_clock_ms();
+    window.seconds = started.elapsed().as_secs_f64();
+    Ok(window)
+}
+
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// pgbench writes one log per thread: `<prefix>.<pid>` and `<prefix>.<pid>.<thread>` (none
+/// for a run that never connected).
 fn transaction_logs(prefix: &std::path::Path) -> Result<Vec<PathBuf>, ActionError> {
     let dir = prefix.parent().unwrap_or(prefix);
     let stem = prefix
@@ -322,11 +440,5 @@ fn transaction_logs(prefix: &std::path::Path) -> Result<Vec<PathBuf>, ActionErro
         })
         .collect();
     logs.sort();
-    if logs.is_empty() {
-        return Err(ActionError::fatal(format!(
-            "pgbench wrote no per-transaction log under {}",
-            dir.display()
-        )));
-    }
     Ok(logs)
 }

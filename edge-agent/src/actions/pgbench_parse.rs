@@ -82,7 +82,7 @@ fn location(path: &Option<PathBuf>) -> String {
 }
 
 /// The final report pgbench prints on stdout.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
     /// Transactions per second; the figure that excludes connection set-up when pgbench gives both.
     pub tps: f64,
@@ -368,6 +368,8 @@ pub struct TransactionLog {
     max_us: u64,
     failed: u64,
     skipped: u64,
+    /// When each transaction completed (epoch ms), if kept.
+    completions_ms: Option<Vec<i64>>,
 }
 
 impl Default for TransactionLog {
@@ -385,6 +387,7 @@ impl TransactionLog {
             max_us: 0,
             failed: 0,
             skipped: 0,
+            completions_ms: None,
         }
     }
 
@@ -454,6 +457,10 @@ impl TransactionLog {
                     fail("time must be microseconds or one of skipped, failed, serialization, deadlock")
                 })?;
                 self.record(us)?;
+                if let Some(times) = &mut self.completions_ms {
+                    let epoch_s = whole(4).unwrap_or(0) as i64;
+                    times.push(epoch_s * 1000 + usec as i64 / 1000);
+                }
             }
         }
         Ok(())
@@ -526,7 +533,26 @@ fn us_to_ms(us: u64) -> f64 {
 /// Reads pgbench per-transaction log files (one per thread: `prefix.PID`, `prefix.PID.1`, …)
 /// line by line and returns latency statistics over all of them.
 pub fn read_transaction_logs(paths: &[PathBuf]) -> Result<Latencies, ParseError> {
-    let mut log = TransactionLog::new();
+    read_logs(paths, TransactionLog::new()).map(|(latencies, _)| latencies)
+}
+
+/// [`read_transaction_logs`], keeping when each transaction completed (epoch ms, sorted).
+pub fn read_transaction_logs_with_times(
+    paths: &[PathBuf],
+) -> Result<(Latencies, Vec<i64>), ParseError> {
+    let log = TransactionLog {
+        completions_ms: Some(Vec::new()),
+        ..TransactionLog::new()
+    };
+    let (latencies, mut times) = read_logs(paths, log)?;
+    times.sort_unstable();
+    Ok((latencies, times))
+}
+
+fn read_logs(
+    paths: &[PathBuf],
+    mut log: TransactionLog,
+) -> Result<(Latencies, Vec<i64>), ParseError> {
     for path in paths {
         let io_err = |source| ParseError::Io {
             path: path.clone(),
@@ -544,15 +570,66 @@ pub fn read_transaction_logs(paths: &[PathBuf]) -> Result<Latencies, ParseError>
             log.add_line_at(&line, Some(path), line_no)?;
         }
     }
-    log.latencies().ok_or(ParseError::NoTransactions {
+    let latencies = log.latencies().ok_or(ParseError::NoTransactions {
         failed: log.failed,
         skipped: log.skipped,
-    })
+    })?;
+    Ok((latencies, log.completions_ms.unwrap_or_default()))
+}
+
+/// The longest stretch of `[start_ms, end_ms]` without a completion (`completions`
+/// sorted): the last completion before it (or the start) and the first after (none when
+/// the load never completed one again).
+pub fn longest_gap(completions: &[i64], start_ms: i64, end_ms: i64) -> (i64, Option<i64>, f64) {
+    let inside: Vec<i64> = completions
+        .iter()
+        .copied()
+        .filter(|t| (start_ms..=end_ms).contains(t))
+        .collect();
+    let mut best = (start_ms, inside.first().copied(), 0i64);
+    let mut previous = start_ms;
+    for &t in &inside {
+        if t - previous > best.2 {
+            best = (previous, Some(t), t - previous);
+        }
+        previous = t;
+    }
+    if end_ms - previous > best.2 {
+        best = (previous, None, end_ms - previous);
+    }
+    (best.0, best.1, best.2 as f64 / 1000.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_longest_gap_between_completions_is_the_outage() {
+        let times = [1_000, 1_100, 1_200, 4_700, 4_800];
+        assert_eq!(longest_gap(&times, 1_000, 5_000), (1_200, Some(4_700), 3.5));
+        // A load that never came back: the gap runs to the window's end.
+        assert_eq!(
+            longest_gap(&[1_000, 1_100], 1_000, 9_100),
+            (1_100, None, 8.0)
+        );
+        // Nothing at all in the window.
+        assert_eq!(longest_gap(&[], 0, 2_000), (0, None, 2.0));
+    }
+
+    #[test]
+    fn completion_times_are_kept_from_the_epoch_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("pgbench_log.1");
+        std::fs::write(
+            &log,
+            "0 1 2500 0 1700000000 250000\n1 1 failed 0 1700000000 300000\n0 2 1500 0 1700000001 5000\n",
+        )
+        .unwrap();
+        let (latencies, times) = read_transaction_logs_with_times(&[log]).unwrap();
+        assert_eq!(latencies.count, 2);
+        assert_eq!(times, [1_700_000_000_250, 1_700_000_001_005]);
+    }
 
     /// Real stdout of `pgbench -c 4 -j 2 -T 5 -P 1 -l` (PostgreSQL 15.18, scale 1).
     const SUMMARY_PG15: &str = "\

@@ -1,5 +1,6 @@
 //! `pgbouncer.start`: a PgBouncer in front of one server, and its `SHOW STATS` for a load
-//! that goes through it. It runs as a daemon (it outlives the task, like a database) under
+//! that goes through it. It runs as a daemon of the agent's (it outlives the task, like a
+//! database) under
 //! the unprivileged PostgreSQL user when the agent is root (PgBouncer refuses root), with
 //! its files under `<work dir>/pgbouncer`; the machine's teardown stops it.
 
@@ -10,8 +11,8 @@ use std::time::Duration;
 use protocol::actions::{PgbouncerInstance, PgbouncerStartInput, PoolerStats};
 
 use crate::actions::postgres::{run_as, write_private};
-use crate::actions::process::{self, Cmd};
-use crate::actions::{ActionContext, ActionError, ActionResult, output};
+use crate::actions::process;
+use crate::actions::{ActionContext, ActionError, ActionResult, output, plain_host};
 
 const POOL_MODES: &[&str] = &["session", "transaction", "statement"];
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -21,7 +22,7 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     check(&input)?;
     let ids = run_as(ctx)?;
     let dir = ctx.work_dir.join("pgbouncer");
-    stop_running(&dir).await;
+    process::kill_naming(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)
         .map_err(|e| ActionError::retryable(format!("cannot create {}: {e}", dir.display())))?;
@@ -39,21 +40,14 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     )?;
     write_private(&dir.join("pgbouncer.ini"), &config(&input, &dir), ids)?;
 
-    let daemon = Cmd::new(process::system_program("pgbouncer"))
-        .arg("--daemon")
-        .arg(dir.join("pgbouncer.ini"))
-        .cwd(&dir)
-        .run_as(ids);
-    let finished = process::run(&daemon, ctx, |_, _| {}).await.map_err(|e| {
-        ActionError::fatal(format!(
-            "cannot run pgbouncer (is it installed on this machine?): {}",
-            e.message
-        ))
-    })?;
-    if !finished.success() {
-        log_tail(ctx, &dir);
-        return Err(ActionError::fatal(finished.failure("pgbouncer")));
-    }
+    let log = dir.join("pgbouncer.out");
+    process::spawn_daemon(
+        &process::system_program("pgbouncer"),
+        &[dir.join("pgbouncer.ini").into_os_string()],
+        &log,
+        &dir,
+        ids,
+    )?;
     let admin = Admin {
         host: &input.listen_address,
         port: input.port,
@@ -94,20 +88,8 @@ fn check(input: &PgbouncerStartInput) -> Result<(), ActionError> {
         ));
     }
     // Each lands in the ini file: one plain token each.
-    for (field, value) in [
-        ("listen_address", &input.listen_address),
-        ("server_host", &input.server_host),
-    ] {
-        let plain = !value.is_empty()
-            && value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-        if !plain {
-            return Err(ActionError::fatal(format!(
-                "invalid input at `{field}`: `{value}` is not a host name or address"
-            )));
-        }
-    }
+    plain_host("listen_address", &input.listen_address)?;
+    plain_host("server_host", &input.server_host)?;
     if input.password.len() < 16 || input.password.chars().any(char::is_control) {
         return Err(ActionError::fatal(
             "invalid input at `password`: give at least 16 characters, no control characters",
@@ -126,7 +108,7 @@ fn config(input: &PgbouncerStartInput, dir: &Path) -> String {
          auth_type = scram-sha-256\nauth_file = {d}/userlist.txt\n\
          admin_users = postgres\nstats_users = postgres\n\
          pool_mode = {}\ndefault_pool_size = {}\nmax_client_conn = {}\n\
-         logfile = {d}/pgbouncer.log\npidfile = {d}/pgbouncer.pid\n\
+         logfile = {d}/pgbouncer.log\n\
          ignore_startup_parameters = extra_float_digits,options\n",
         input.server_host,
         input.server_port,
@@ -136,24 +118,6 @@ fn config(input: &PgbouncerStartInput, dir: &Path) -> String {
         input.pool_size,
         input.max_clients,
     )
-}
-
-/// A PgBouncer an earlier attempt left running, gone (its port is this one's).
-async fn stop_running(dir: &Path) {
-    let Some(pid) = std::fs::read_to_string(dir.join("pgbouncer.pid"))
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    else {
-        return;
-    };
-    let pid = nix::unistd::Pid::from_raw(pid);
-    if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_ok() {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while nix::sys::signal::kill(pid, None).is_ok() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-    }
 }
 
 fn log_tail(ctx: &ActionContext, dir: &Path) {

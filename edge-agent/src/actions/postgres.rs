@@ -31,6 +31,14 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     if let Some(replication) = &input.replication {
         check_replication(replication)?;
     }
+    if let Some(member) = &input.patroni {
+        if input.runtime != PostgresRuntime::Native || input.replication.is_some() {
+            return Err(ActionError::fatal(
+                "invalid input at `patroni`: a Patroni member runs natively, and Patroni does its replication",
+            ));
+        }
+        return crate::actions::patroni::start_member(ctx, &input, member, &settings).await;
+    }
     match input.runtime {
         PostgresRuntime::Native => start_native(ctx, &input, &settings).await,
         PostgresRuntime::Docker if input.replication.is_some() => Err(ActionError::fatal(
@@ -88,7 +96,7 @@ fn check_name(name: &str) -> Result<(), ActionError> {
 }
 
 /// Every connection authenticates with this password (scram-sha-256).
-fn check_password(password: &str) -> Result<(), ActionError> {
+pub(crate) fn check_password(password: &str) -> Result<(), ActionError> {
     if password.len() < 16 || password.chars().any(char::is_control) {
         return Err(ActionError::fatal(
             "invalid input at `password`: give at least 16 characters, no control characters",
@@ -149,7 +157,7 @@ fn quote(value: &str) -> String {
 }
 
 /// The instance's directory: `<work dir>/postgres/<name>`.
-fn instance_dir(ctx: &ActionContext, name: &str) -> PathBuf {
+pub(crate) fn instance_dir(ctx: &ActionContext, name: &str) -> PathBuf {
     ctx.work_dir.join("postgres").join(name)
 }
 
@@ -169,7 +177,10 @@ pub(crate) fn run_as(ctx: &ActionContext) -> Result<Option<(u32, u32)>, ActionEr
 
 /// The server binaries of a major version: configured, in the usual packaging places, or
 /// where `pg_config` points — checked by asking `postgres --version`.
-async fn find_bin_dir(ctx: &ActionContext, version: u32) -> Result<PathBuf, ActionError> {
+pub(crate) async fn find_bin_dir(
+    ctx: &ActionContext,
+    version: u32,
+) -> Result<PathBuf, ActionError> {
     let configured = ctx
         .config
         .pg_bin_dir_map()
@@ -225,7 +236,7 @@ async fn find_bin_dir(ctx: &ActionContext, version: u32) -> Result<PathBuf, Acti
 }
 
 /// Is a server running on this data dir (its postmaster.pid names a live process)?
-fn running_pid(data: &Path) -> Option<i32> {
+pub(crate) fn running_pid(data: &Path) -> Option<i32> {
     let pid = std::fs::read_to_string(data.join("postmaster.pid")).ok()?;
     let pid: i32 = pid.lines().next()?.trim().parse().ok()?;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
@@ -321,7 +332,7 @@ async fn start_native(
     let started = process::run(&pg_ctl, ctx, |_, _| {}).await;
     if ctx.cancel.is_cancelled() || !matches!(&started, Ok(f) if f.success()) {
         // The database's own words say why (a bad setting, a port in use, ...).
-        let server_log = tail_of(&log, 15);
+        let server_log = process::tail_of(&log, 15);
         for line in &server_log {
             ctx.log.line(format!("postgres: {line}"));
         }
@@ -341,7 +352,7 @@ async fn start_native(
         password: &input.password,
     };
     let server_version = wait_ready(ctx, &psql).await.inspect_err(|_| {
-        for line in tail_of(&log, 15) {
+        for line in process::tail_of(&log, 15) {
             ctx.log.line(format!("postgres: {line}"));
         }
     })?;
@@ -384,7 +395,7 @@ async fn start_native(
 
 /// Where the server's Unix-domain socket goes: its instance dir, or none when the socket's
 /// path would pass the kernel's 107 bytes (a deep work dir; everything connects over TCP).
-fn socket_dir(dir: &Path) -> String {
+pub(crate) fn socket_dir(dir: &Path) -> String {
     const MAX_SOCKET_PATH: usize = 107;
     let dir = dir.to_string_lossy();
     if dir.len() + "/.s.PGSQL.65535".len() <= MAX_SOCKET_PATH {
@@ -599,18 +610,9 @@ fn append(path: &Path, text: &str) -> Result<(), ActionError> {
         .map_err(|e| ActionError::retryable(format!("cannot write {}: {e}", path.display())))
 }
 
-fn tail_of(path: &Path, n: usize) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..]
-        .iter()
-        .map(|l| l.to_string())
-        .collect()
-}
-
 /// The run's password from the benchmark's networks (loopback for local machines, private
 /// subnets for cloud ones), for the load and, on a primary, the standbys.
-fn hba_lines(input: &PostgresStartInput) -> String {
+pub(crate) fn hba_lines(input: &PostgresStartInput) -> String {
     const NETWORKS: [&str; 4] = [
         "127.0.0.0/8",
         "10.0.0.0/8",
@@ -634,16 +636,16 @@ fn hba_lines(input: &PostgresStartInput) -> String {
 
 /// `psql` from the server's own bin dir (or the machine's, for builds that ship none), to
 /// the instance over TCP as `postgres`, the way the load connects.
-struct Psql<'a> {
-    bin: &'a Path,
-    host: &'a str,
-    port: u16,
-    password: &'a str,
+pub(crate) struct Psql<'a> {
+    pub bin: &'a Path,
+    pub host: &'a str,
+    pub port: u16,
+    pub password: &'a str,
 }
 
 impl Psql<'_> {
     /// Run one query, its rows unaligned and without headers.
-    async fn query(
+    pub(crate) async fn query(
         &self,
         ctx: &ActionContext,
         sql: &str,
@@ -675,7 +677,10 @@ impl Psql<'_> {
 }
 
 /// Readiness is a real connection over TCP, the way the load will connect.
-async fn wait_ready(ctx: &ActionContext, psql: &Psql<'_>) -> Result<String, ActionError> {
+pub(crate) async fn wait_ready(
+    ctx: &ActionContext,
+    psql: &Psql<'_>,
+) -> Result<String, ActionError> {
     let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
     let mut last = String::new();
     while tokio::time::Instant::now() < deadline {
@@ -695,7 +700,10 @@ async fn wait_ready(ctx: &ActionContext, psql: &Psql<'_>) -> Result<String, Acti
     )))
 }
 
-async fn create_stat_statements(ctx: &ActionContext, psql: &Psql<'_>) -> Result<(), ActionError> {
+pub(crate) async fn create_stat_statements(
+    ctx: &ActionContext,
+    psql: &Psql<'_>,
+) -> Result<(), ActionError> {
     let out = psql
         .query(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         .await?;
@@ -710,7 +718,7 @@ async fn create_stat_statements(ctx: &ActionContext, psql: &Psql<'_>) -> Result<
 
 /// Every row of `pg_settings`, the ones changed from their built-in default first: what
 /// the test really ran with. Empty (and said in the log) if the query fails.
-async fn settings_in_effect(ctx: &ActionContext, psql: &Psql<'_>) -> Vec<PgSetting> {
+pub(crate) async fn settings_in_effect(ctx: &ActionContext, psql: &Psql<'_>) -> Vec<PgSetting> {
     const QUERY: &str = "SELECT coalesce(json_agg(json_build_object('name', name, 'setting', setting, \
         'unit', unit, 'source', source, 'context', context, 'boot_val', boot_val) \
         ORDER BY (setting IS DISTINCT FROM boot_val) DESC, name), '[]') FROM pg_settings";

@@ -64,6 +64,111 @@ pub fn system_program(name: &str) -> PathBuf {
     }
 }
 
+/// Start `program args` as a daemon: in a process group of its own (the attempt's end
+/// does not stop it; it carries the machine's marker for the teardown), its output
+/// appended to `log`. The agent keeps it as a child only to reap it when it exits. (A program that
+/// daemonizes itself would race the attempt's end: its group is killed when the command
+/// returns, possibly before the forked daemon left it.)
+pub fn spawn_daemon(
+    program: &Path,
+    args: &[OsString],
+    log: &Path,
+    cwd: &Path,
+    run_as: Option<(u32, u32)>,
+) -> Result<(), ActionError> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| ActionError::retryable(format!("cannot open {}: {e}", log.display())))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| ActionError::retryable(format!("cannot open {}: {e}", log.display())))?;
+    let mut command = clean_command(program, cwd);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        // A process group of its own: not the attempt's, which goes when the attempt ends.
+        .process_group(0)
+        .kill_on_drop(false);
+    if let Some((uid, gid)) = run_as {
+        command.uid(uid).gid(gid);
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| ActionError::fatal(format!("cannot start `{}`: {e}", program.display())))?;
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    Ok(())
+}
+
+/// SIGKILL every process whose command line names `path` (a daemon's config or data
+/// dir): what an earlier attempt left running, or a fault's victim. Answers how many.
+pub fn kill_naming(path: &Path) -> usize {
+    let needle = path.to_string_lossy();
+    let own = std::process::id() as i32;
+    let mut killed = 0;
+    for process in procfs::process::all_processes()
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let names = process
+            .cmdline()
+            .is_ok_and(|args| args.iter().any(|a| a.contains(needle.as_ref())));
+        if names && process.pid != own {
+            let pid = Pid::from_raw(process.pid);
+            if nix::sys::signal::kill(pid, Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+        }
+    }
+    killed
+}
+
+/// SIGKILL a process and its children (a postmaster and its backends, at once), and wait
+/// (at most 10 s) until they are gone: a server started again on the same data needs its
+/// shared memory and port free.
+pub async fn kill_with_children(pid: i32) {
+    let children: Vec<i32> = procfs::process::all_processes()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|p| p.stat().is_ok_and(|s| s.ppid == pid))
+        .map(|p| p.pid)
+        .collect();
+    let all: Vec<Pid> = std::iter::once(pid)
+        .chain(children)
+        .map(Pid::from_raw)
+        .collect();
+    for p in &all {
+        let _ = nix::sys::signal::kill(*p, Signal::SIGKILL);
+    }
+    let alive = |p: &Pid| {
+        procfs::process::Process::new(p.as_raw())
+            .and_then(|p| p.stat())
+            .is_ok_and(|s| s.state != 'Z')
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while all.iter().any(alive) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The last `n` lines of a file (a daemon's log, for an error message).
+pub fn tail_of(path: &Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
     Stdout,

@@ -349,6 +349,7 @@ async fn measure(
         windows: vec![sampled.window],
         database_machine: Vec::new(),
         servers: sampled.servers,
+        outage: None,
         pooler: None,
         repetitions: Vec::new(),
     };

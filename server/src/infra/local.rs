@@ -347,6 +347,11 @@ impl LocalProvider {
         if !dir.exists() && lease.data.is_none() {
             return Ok(()); // reserved, never created
         }
+        // The agent and the daemons first (a Patroni would start its server again), then
+        // the databases, then whatever a daemon started meanwhile.
+        for group in marked_groups(&dir) {
+            stop_group(group).await;
+        }
         stop_databases(&dir).await;
         for group in marked_groups(&dir) {
             stop_group(group).await;

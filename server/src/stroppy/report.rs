@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use engine::store::{ReadStore, StoreError};
 use protocol::actions::{
-    LoadResult, MachineInfo, PgSetting, PoolerStats, PostgresInstance, StatementStat,
+    FaultInjected, LoadResult, MachineInfo, Outage, PgSetting, PoolerStats, PostgresInstance,
+    StatementStat,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -59,6 +60,9 @@ pub struct Environment {
     pub nodes: Vec<NodeView>,
     /// What the pooler the load went through counted over the measured window.
     pub pooler: Option<PoolerStats>,
+    /// The scheduled fault, and the load's outage through it.
+    pub fault: Option<FaultInjected>,
+    pub outage: Option<Outage>,
 }
 
 /// A run's machine and database activity, averaged over its measured window.
@@ -175,6 +179,8 @@ pub async fn build(reads: &dyn ReadStore, view: &SuiteView) -> Result<Report, St
         environments.push(Environment {
             nodes: crate::stroppy::view::nodes_of(&tasks, load.as_ref()),
             pooler: load.as_ref().and_then(|l| l.pooler.clone()),
+            fault: crate::stroppy::view::fault_of(&tasks),
+            outage: load.as_ref().and_then(|l| l.outage.clone()),
             ..environment(&test.name, db.as_ref(), load.as_ref())
         });
     }
@@ -234,7 +240,42 @@ fn environment(
         top_statements: load.map(|l| l.top_statements.clone()).unwrap_or_default(),
         nodes: Vec::new(),
         pooler: None,
+        fault: None,
+        outage: None,
     }
+}
+
+/// `- fault: kill of the primary; no transaction completed for 10.4 s (the load started
+/// again 41 times); replica-1 led after 9.8 s`.
+fn fault_line(fault: Option<&FaultInjected>, outage: Option<&Outage>) -> Option<String> {
+    let fault = fault?;
+    let mut line = format!("- fault: {} of the primary", fault.kind);
+    if let Some(o) = outage {
+        line.push_str(&format!(
+            "; no transaction completed for {:.1} s{} (the load started again {} times)",
+            o.seconds,
+            if o.first_after_ms.is_none() {
+                ", to the end of the window"
+            } else {
+                ""
+            },
+            o.load_restarts
+        ));
+    }
+    if let Some(at) = fault.recovered_at_ms {
+        line.push_str(&format!(
+            "; it accepted connections again after {:.1} s",
+            (at - fault.at_ms) as f64 / 1000.0
+        ));
+    }
+    if let (Some(leader), Some(at)) = (&fault.new_leader, fault.new_leader_at_ms) {
+        line.push_str(&format!(
+            "; {leader} led after {:.1} s",
+            (at - fault.at_ms) as f64 / 1000.0
+        ));
+    }
+    line.push('\n');
+    Some(line)
 }
 
 /// `standby replica-1 at 127.1.2.20 (15.4): quorum, lag ≤ 12.3 kB`.
@@ -431,6 +472,9 @@ pub fn markdown(report: &Report) -> String {
         {
             let nodes: Vec<String> = env.nodes.iter().map(node_line).collect();
             out.push_str(&format!("- topology: {}\n", nodes.join("; ")));
+        }
+        if let Some(line) = fault_line(env.fault.as_ref(), env.outage.as_ref()) {
+            out.push_str(&line);
         }
         if let Some(p) = &env.pooler {
             out.push_str(&format!(

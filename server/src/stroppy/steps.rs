@@ -15,6 +15,8 @@ pub enum TestStep {
     /// Makes the machines: a `cloud-provision` child run.
     DeployPlan,
     WaitWorkers,
+    /// `etcd.start` on the router machine: a Patroni cluster's store (skipped otherwise).
+    RunDcs,
     /// `postgres.start` on the database machine (the primary, with replicas).
     RunDatabaseContainers,
     /// `postgres.start` of a standby on replica machine 1, 2, 3 (skipped without). (Named
@@ -30,6 +32,8 @@ pub enum TestStep {
     /// `haproxy.start` on the router machine: a load on the replicas (skipped otherwise).
     RunRouter,
     RunStroppyContainers,
+    /// `postgres.fault` on the database machine, during the load (skipped without faults).
+    InjectFault,
     /// `stroppy.install` on the loader (skipped for pgbench).
     InstallStroppy,
     /// `load.run` on the loader: its output is the test's measured result.
@@ -43,13 +47,14 @@ pub enum TestStep {
 }
 
 impl TestStep {
-    pub const ALL: [TestStep; 18] = [
+    pub const ALL: [TestStep; 20] = [
         TestStep::ValidateInput,
         TestStep::AcquireNetwork,
         TestStep::PlanPlacementIntent,
         TestStep::BuildPlacement,
         TestStep::DeployPlan,
         TestStep::WaitWorkers,
+        TestStep::RunDcs,
         TestStep::RunDatabaseContainers,
         TestStep::RunReplica1,
         TestStep::RunReplica2,
@@ -57,6 +62,7 @@ impl TestStep {
         TestStep::RunPooler,
         TestStep::RunRouter,
         TestStep::RunStroppyContainers,
+        TestStep::InjectFault,
         TestStep::InstallStroppy,
         TestStep::RunStroppyTest,
         TestStep::CollectDatabaseMachine,
@@ -72,6 +78,7 @@ impl TestStep {
             TestStep::BuildPlacement => "build-placement",
             TestStep::DeployPlan => "deploy-plan",
             TestStep::WaitWorkers => "wait-workers",
+            TestStep::RunDcs => "run-dcs",
             TestStep::RunDatabaseContainers => "run-database-containers",
             TestStep::RunReplica1 => "run-replica-1",
             TestStep::RunReplica2 => "run-replica-2",
@@ -79,6 +86,7 @@ impl TestStep {
             TestStep::RunPooler => "run-pooler",
             TestStep::RunRouter => "run-router",
             TestStep::RunStroppyContainers => "run-stroppy-containers",
+            TestStep::InjectFault => "inject-fault",
             TestStep::InstallStroppy => "install-stroppy",
             TestStep::RunStroppyTest => "run-stroppy-test",
             TestStep::CollectDatabaseMachine => "collect-database-machine",

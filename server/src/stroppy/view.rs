@@ -4,7 +4,7 @@
 
 use engine::model::{RunState, RunStatus, TaskStatus};
 use engine::store::{ReadStore, StoreError};
-use protocol::actions::LoadResult;
+use protocol::actions::{FaultInjected, LoadResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -167,6 +167,8 @@ pub struct TestView {
     /// The machines of its latest test run and what each serves (the topology), once
     /// placed.
     pub nodes: Vec<NodeView>,
+    /// What its latest test run's scheduled fault did (the outage is the load's).
+    pub fault: Option<FaultInjected>,
 }
 
 /// A machine of a test and what runs on it.
@@ -175,7 +177,9 @@ pub struct NodeView {
     /// `db`, `replica-1`..., `pooler`, `router`, `loader`.
     pub role: String,
     pub address: String,
-    /// `primary` (with replicas), `single`, `standby`, `pgbouncer`, `haproxy` or `load`.
+    /// `primary` (with replicas), `single`, `standby`, `patroni` (a member of a Patroni
+    /// cluster, the `db` machine its first leader), `pgbouncer`, `haproxy`, `haproxy+etcd`
+    /// (a Patroni cluster's router and store) or `load`.
     pub serves: String,
     /// Where its server listens (`host:port`), once started.
     pub endpoint: Option<String>,
@@ -267,6 +271,7 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
             repeat: test.repeat,
             repetitions: Vec::new(),
             nodes: Vec::new(),
+            fault: None,
         };
         let mut steps_per_run = 0;
         for (repetition, child) in runs {
@@ -291,6 +296,9 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
             let nodes = nodes_of(&tasks, measured.last());
             if !nodes.is_empty() {
                 view.nodes = nodes;
+            }
+            if let Some(fault) = fault_of(&tasks) {
+                view.fault = Some(fault);
             }
             let count = (test.runs_per_test_run() as usize).max(measured.len());
             let mut measured = measured.into_iter();
@@ -387,6 +395,11 @@ pub(crate) fn nodes_of(
         return Vec::new();
     };
     let with_replicas = machines.iter().any(|m| m.role.starts_with("replica-"));
+    let patroni = TestStep::BuildPlacement
+        .output_in(tasks)
+        .and_then(|o| o.get("patroni"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let started = |step: TestStep| {
         step.output_in(tasks)
             .and_then(|o| serde_json::from_value::<Started>(o.clone()).ok())
@@ -395,15 +408,20 @@ pub(crate) fn nodes_of(
         .into_iter()
         .map(|m| {
             let (serves, step) = match m.role.as_str() {
+                "db" if patroni => ("patroni", Some(TestStep::RunDatabaseContainers)),
                 "db" if with_replicas => ("primary", Some(TestStep::RunDatabaseContainers)),
                 "db" => ("single", Some(TestStep::RunDatabaseContainers)),
                 "pooler" => ("pgbouncer", Some(TestStep::RunPooler)),
+                "router" if patroni => ("haproxy+etcd", Some(TestStep::RunRouter)),
                 "router" => ("haproxy", Some(TestStep::RunRouter)),
                 role => match role
                     .strip_prefix("replica-")
                     .and_then(|n| n.parse::<usize>().ok())
                 {
-                    Some(n) => ("standby", steps::REPLICAS.get(n.wrapping_sub(1)).copied()),
+                    Some(n) => (
+                        if patroni { "patroni" } else { "standby" },
+                        steps::REPLICAS.get(n.wrapping_sub(1)).copied(),
+                    ),
                     None => ("load", None),
                 },
             };
@@ -421,6 +439,13 @@ pub(crate) fn nodes_of(
             }
         })
         .collect()
+}
+
+/// What a test run's scheduled fault did, once it did.
+pub(crate) fn fault_of(tasks: &[engine::model::TaskState]) -> Option<FaultInjected> {
+    TestStep::InjectFault
+        .output_in(tasks)
+        .and_then(|o| serde_json::from_value(o.clone()).ok())
 }
 
 /// Standby `name`'s lag over a load's samples, if the primary saw it.

@@ -234,6 +234,9 @@ pub enum TopologyKind {
     Single,
     /// A primary and its streaming replicas.
     Replicas,
+    /// A Patroni cluster over etcd: a leader and `replicas` more members, HAProxy routing
+    /// to whichever leads.
+    Patroni,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -326,6 +329,11 @@ pub struct WorkloadPatch {
     /// `select-only` only: standbys take no writes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_to: Option<ConnectTo>,
+    /// Faults scheduled during the measured load (one so far): `{at: 10s, kill: primary}`
+    /// or `{at: 10s, restart: primary}`. The load keeps going through them (pgbench only),
+    /// and the result reports the outage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Vec<FaultPatch>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
     /// pgbench: concurrent clients (`-c`).
@@ -353,6 +361,28 @@ pub struct WorkloadPatch {
     /// stroppy: extra environment; a layer's keys add to or override the ones below it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+}
+
+/// A fault as written: when, and what it does to which server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPatch {
+    /// Into the measured window.
+    pub at: HumanDuration,
+    /// SIGKILL the server (and its Patroni): it stays down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill: Option<FaultTarget>,
+    /// SIGKILL the server and start it again (crash recovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<FaultTarget>,
+}
+
+/// Which server a fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultTarget {
+    /// The database machine's server: the primary (a Patroni cluster's first leader).
+    Primary,
 }
 
 #[derive(

@@ -657,6 +657,19 @@ impl Expander {
         let connect_to = pick(&all, &["workload", "connect_to"], |l| {
             l.workload.and_then(|w| w.connect_to)
         });
+        if let (Some(topology), Some(Some(_))) = (&topology, &pooler)
+            && topology.kind == TopologyKind::Patroni
+        {
+            let at = pick(&all, &["database", "pooler"], |l| {
+                l.database.and_then(|d| d.pooler.clone())
+            })
+            .map_or_else(DocPath::root, |p| p.path);
+            self.issues.push(
+                at,
+                "a pooler in front of a Patroni cluster is not supported yet (HAProxy routes to the leader)",
+            );
+        }
+        let faults = self.resolve_faults(&all, workload.as_ref());
         if let (Some(c), Some(topology), Some(workload)) = (&connect_to, &topology, &workload)
             && c.value == ConnectTo::Replicas
         {
@@ -703,6 +716,7 @@ impl Expander {
             warmup,
             reuse_database,
             connect_to: connect_to.map_or_else(ConnectTo::default, |c| c.value),
+            faults: faults?,
         })
     }
 
@@ -737,11 +751,16 @@ impl Expander {
                     }
                 }
             }
-            TopologyKind::Replicas => match &replicas {
+            TopologyKind::Replicas | TopologyKind::Patroni => match &replicas {
                 None => self.issues.push(
                     kind.as_ref().map_or_else(DocPath::root, |k| k.path.clone()),
                     format!(
-                        "a `replicas` topology needs `replicas`: how many (1 to {MAX_REPLICAS})"
+                        "a `{}` topology needs `replicas`: how many (1 to {MAX_REPLICAS})",
+                        if kind_value == TopologyKind::Patroni {
+                            "patroni"
+                        } else {
+                            "replicas"
+                        }
                     ),
                 ),
                 Some(p) if !(1..=MAX_REPLICAS).contains(&p.value) => self.issues.push(
@@ -758,7 +777,7 @@ impl Expander {
                 .or(replicas.as_ref().map(|r| &r.path));
             self.issues.push(
                 at.cloned().unwrap_or_else(DocPath::root),
-                "replicas run on the local target so far (the docker runtime of cloud machines makes no standbys yet)",
+                "replicas and Patroni run on the local target so far (the docker runtime of cloud machines makes no standbys yet)",
             );
         }
         (self.issues.list.len() == before).then(|| Topology {
@@ -766,6 +785,69 @@ impl Expander {
             replicas: replicas.map_or(0, |p| p.value),
             synchronous: synchronous.is_some_and(|p| p.value),
         })
+    }
+
+    /// The faults of the last layer that lists any: one, in the measured window, with
+    /// pgbench (which the agent keeps going through it).
+    fn resolve_faults(
+        &mut self,
+        all: &[&Layer],
+        workload: Option<&Workload>,
+    ) -> Option<Vec<Fault>> {
+        let Some(listed) = pick(all, &["workload", "faults"], |l| {
+            l.workload.and_then(|w| w.faults.clone())
+        }) else {
+            return Some(Vec::new());
+        };
+        let before = self.issues.list.len();
+        if listed.value.len() > 1 {
+            self.issues.push(
+                listed.path.clone(),
+                format!("{} faults: one per test so far", listed.value.len()),
+            );
+        }
+        if self.target != Target::Local {
+            self.issues
+                .push(listed.path.clone(), "faults run on the local target so far");
+        }
+        if let Some(Workload::Stroppy { .. }) = workload {
+            self.issues.push(
+                listed.path.clone(),
+                "faults need the pgbench driver (its load is started again through them)",
+            );
+        }
+        let mut faults = Vec::new();
+        for (i, f) in listed.value.iter().enumerate() {
+            let at = listed.path.index(i);
+            let (kind, target) = match (f.kill, f.restart) {
+                (Some(t), None) => (protocol::actions::FaultKind::Kill, t),
+                (None, Some(t)) => (protocol::actions::FaultKind::Restart, t),
+                _ => {
+                    self.issues.push(
+                        at,
+                        "a fault is one of `kill: primary` or `restart: primary`",
+                    );
+                    continue;
+                }
+            };
+            let duration = workload.map_or(u64::MAX, Workload::duration_s);
+            if f.at.0.as_secs() >= duration || f.at.0.subsec_nanos() != 0 {
+                self.issues.push(
+                    at.key("at"),
+                    format!(
+                        "at {}: give whole seconds inside the measured window ({duration} s)",
+                        humantime::format_duration(f.at.0)
+                    ),
+                );
+                continue;
+            }
+            faults.push(Fault {
+                at_s: f.at.0.as_secs(),
+                kind,
+                target,
+            });
+        }
+        (self.issues.list.len() == before).then_some(faults)
     }
 
     /// The pooler, when any layer asks for one: every field has a default.

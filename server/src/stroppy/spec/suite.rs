@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::document::{
-    Builtin, ConnectTo, Driver, HumanDuration, Order, PoolMode, PoolerKind, Target, TopologyKind,
-    human_duration,
+    Builtin, ConnectTo, Driver, FaultTarget, HumanDuration, Order, PoolMode, PoolerKind, Target,
+    TopologyKind, human_duration,
 };
 use crate::stroppy::stats::Significance;
 
@@ -153,6 +153,18 @@ pub struct TestSpec {
     /// The servers the load connects to.
     #[serde(default, skip_serializing_if = "is_primary")]
     pub connect_to: ConnectTo,
+    /// Faults scheduled during the measured load.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+}
+
+/// A fault: `kind` done to `target`, `at_s` into the measured window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub at_s: u64,
+    pub kind: protocol::actions::FaultKind,
+    pub target: FaultTarget,
 }
 
 fn is_primary(c: &ConnectTo) -> bool {

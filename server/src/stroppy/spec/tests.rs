@@ -315,6 +315,55 @@ fn a_load_on_the_replicas_reads_through_no_pooler() {
 }
 
 #[test]
+fn a_patroni_cluster_and_its_fault_are_checked() {
+    let s = suite(&with_pgbench(
+        "tests:\n  - name: a\n    database: {topology: {kind: patroni, replicas: 2}}\n    workload: {faults: [{at: 5s, kill: primary}]}\n",
+    ));
+    let t = &s.tests[0];
+    assert_eq!(t.database.topology.kind, TopologyKind::Patroni);
+    assert_eq!(
+        t.faults,
+        [Fault {
+            at_s: 5,
+            kind: protocol::actions::FaultKind::Kill,
+            target: FaultTarget::Primary
+        }]
+    );
+    let errs = errors(&with_pgbench(
+        "tests:\n  - name: a\n    database: {topology: {kind: patroni}}\n  - name: b\n    workload: {faults: [{at: 30s, restart: primary}]}\n  - name: c\n    workload: {faults: [{at: 1s}]}\n  - name: d\n    workload: {faults: [{at: 1s, kill: primary}, {at: 2s, kill: primary}]}\n  - name: e\n    database: {topology: {kind: patroni, replicas: 1}, pooler: {}}\n",
+    ));
+    assert!(
+        error_at(&errs, "tests[0].database.topology.kind")
+            .message
+            .contains("a `patroni` topology needs `replicas`")
+    );
+    assert!(
+        error_at(&errs, "tests[1].workload.faults[0].at")
+            .message
+            .contains("inside the measured window (20 s)")
+    );
+    assert!(
+        error_at(&errs, "tests[2].workload.faults[0]")
+            .message
+            .contains("one of `kill: primary` or `restart: primary`")
+    );
+    assert!(
+        error_at(&errs, "tests[3].workload.faults")
+            .message
+            .contains("one per test")
+    );
+    assert!(
+        error_at(&errs, "tests[4].database.pooler")
+            .message
+            .contains("Patroni")
+    );
+    let errs = errors(&with_pgbench(
+        "tests:\n  - name: a\n    workload: {faults: [{at: 1s, kill: replica}]}\n",
+    ));
+    assert!(errs[0].message.contains("primary"), "{errs:#?}");
+}
+
+#[test]
 fn a_matrix_varies_the_topology() {
     let s = suite(&with_pgbench(
         "matrix:\n  name: r{database.topology.replicas}-{database.topology.synchronous}\n  axes:\n    database.topology.replicas: [1, 2]\n    database.topology.synchronous: [false, true]\n",
@@ -375,6 +424,7 @@ fn minimal_suite_fills_in_defaults() {
             warmup: Duration::ZERO,
             reuse_database: false,
             connect_to: ConnectTo::Primary,
+            faults: Vec::new(),
         }]
     );
     assert_eq!(s.order, Order::Interleaved);

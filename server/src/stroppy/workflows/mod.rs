@@ -104,10 +104,6 @@ pub fn definitions() -> Vec<WorkflowDef> {
         )
         .task(step(s::AGGREGATE, "stroppy.suite.aggregate").parents([s::RUN_TESTS]));
 
-    let install_skip = vec![Condition::Parent {
-        parent: BuildPlacement.as_str().into(),
-        expression: "output.driver != 'stroppy'".into(),
-    }];
     let test_run = WorkflowDef::new(TEST_RUN)
         .version(VERSION)
         .task(test_step(ValidateInput, "stroppy.test.validate-input"))
@@ -134,50 +130,69 @@ pub fn definitions() -> Vec<WorkflowDef> {
                 .execution_timeout(minutes(20)),
         )
         .task(
+            on_machine(test_step(RunDcs, agent::ETCD_START), test_run::ROUTER_ROLE)
+                .parents([WaitWorkers.as_str(), BuildPlacement.as_str()])
+                .input_from("build-placement.etcd")
+                .execution_timeout(minutes(5))
+                .skip_if(when_placed("!output.patroni")),
+        )
+        .task(
             on_machine(
                 test_step(RunDatabaseContainers, agent::POSTGRES_START),
                 "db",
             )
-            .parents([WaitWorkers.as_str()])
+            .parents([WaitWorkers.as_str(), RunDcs.as_str()])
             .input_from("build-placement.database")
-            .execution_timeout(minutes(15)),
+            .execution_timeout(minutes(15))
+            .run_if_parent_skipped(),
         )
         .tasks(topology_steps())
-        .task(TaskDef {
-            run_if_parent_skipped: true,
-            ..test_step(RunStroppyContainers, "stroppy.test.run-stroppy-containers").parents(
-                [
-                    RunDatabaseContainers,
-                    RunReplica1,
-                    RunReplica2,
-                    RunReplica3,
-                    RunPooler,
-                ]
-                .map(TestStep::as_str),
-            )
-        })
-        .task(TaskDef {
-            skip_if: vec![install_skip],
-            ..on_machine(test_step(InstallStroppy, agent::STROPPY_INSTALL), "loader")
+        .task(
+            test_step(RunStroppyContainers, "stroppy.test.run-stroppy-containers")
+                .parents(
+                    [
+                        RunDatabaseContainers,
+                        RunReplica1,
+                        RunReplica2,
+                        RunReplica3,
+                        RunPooler,
+                        RunRouter,
+                    ]
+                    .map(TestStep::as_str),
+                )
+                .run_if_parent_skipped(),
+        )
+        .task(
+            on_machine(test_step(InstallStroppy, agent::STROPPY_INSTALL), "loader")
                 .parents([RunStroppyContainers.as_str(), BuildPlacement.as_str()])
                 .input_from("build-placement.stroppy_install")
                 .execution_timeout(minutes(15))
-        })
-        .task(TaskDef {
-            run_if_parent_skipped: true,
-            ..on_machine(test_step(RunStroppyTest, agent::LOAD_RUN), "loader")
+                .skip_if(when_placed("output.driver != 'stroppy'")),
+        )
+        .task(
+            on_machine(test_step(RunStroppyTest, agent::LOAD_RUN), "loader")
                 .parents([InstallStroppy.as_str()])
                 .input_from("run-stroppy-containers.load")
                 .execution_timeout(minutes(25 * 60))
-        })
+                .run_if_parent_skipped(),
+        )
+        .task(
+            // Beside the load, on the server it hits: it waits for the measured load.
+            on_machine(test_step(InjectFault, agent::POSTGRES_FAULT), "db")
+                .parents([RunStroppyContainers.as_str(), BuildPlacement.as_str()])
+                .input_from("build-placement.fault")
+                .execution_timeout(minutes(25 * 60))
+                .skip_if(when_placed("!output.faulted")),
+        )
         .task(
             on_machine(
                 test_step(CollectDatabaseMachine, agent::MACHINE_SAMPLES),
                 "db",
             )
-            .parents([RunStroppyTest.as_str()])
+            .parents([RunStroppyTest.as_str(), InjectFault.as_str()])
             .input_from("run-stroppy-test.windows")
-            .execution_timeout(minutes(5)),
+            .execution_timeout(minutes(5))
+            .run_if_parent_skipped(),
         )
         .task(teardown(
             test_step(DestroyPlan, "stroppy.test.destroy-plan")
@@ -219,12 +234,7 @@ pub fn definitions() -> Vec<WorkflowDef> {
 /// machine (as many steps as a test may have replicas), the pooler, and the router that
 /// spreads a load over the replicas.
 fn topology_steps() -> Vec<TaskDef> {
-    let unless = |expression: String| {
-        vec![Condition::Parent {
-            parent: TestStep::BuildPlacement.as_str().into(),
-            expression,
-        }]
-    };
+    let unless = |expression: String| when_placed(&expression);
     let after_primary = |task: TaskDef| {
         task.parents([
             TestStep::RunDatabaseContainers.as_str(),
@@ -265,11 +275,16 @@ fn topology_steps() -> Vec<TaskDef> {
     .execution_timeout(minutes(15))
     .input_from("build-placement.router")
     .skip_if(unless("!output.routed".into()));
-    steps.push(TaskDef {
-        run_if_parent_skipped: true,
-        ..router
-    });
+    steps.push(router.run_if_parent_skipped());
     steps
+}
+
+/// A skip condition on the placement's output (what the test's topology has).
+fn when_placed(expression: &str) -> Vec<Condition> {
+    vec![Condition::Parent {
+        parent: TestStep::BuildPlacement.as_str().into(),
+        expression: expression.into(),
+    }]
 }
 
 fn fatal(e: impl std::fmt::Display) -> TaskError {

@@ -7,8 +7,9 @@ use engine::{Child, Context, HandlerResult};
 use std::collections::BTreeMap;
 
 use protocol::actions::{
-    Endpoint, HaproxyStartInput, LoadInput, PgbenchInput, PgbouncerStartInput, PostgresInstance,
-    PostgresStartInput, Replication, StroppyInstallInput, StroppyRunInput,
+    Endpoint, EtcdStartInput, HaproxyStartInput, HttpCheck, LoadInput, PatroniMember, PgbenchInput,
+    PgbouncerStartInput, PostgresFaultInput, PostgresInstance, PostgresStartInput, Replication,
+    StroppyInstallInput, StroppyRunInput,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -16,13 +17,16 @@ use uuid::Uuid;
 use super::provision::{AgentsReady, Created, ProvisionInput, wait_for_agents};
 use super::{Domain, PROVISION, VERSION, fatal, output, retryable};
 use crate::infra::{Machine, MachinePlan, network};
-use crate::stroppy::spec::{ConnectTo, Hardware, Target, TestSpec, Workload};
+use crate::stroppy::spec::{ConnectTo, Hardware, Target, TestSpec, TopologyKind, Workload};
 use crate::stroppy::steps::{TestStep, provision as provision_steps};
 
 /// The port PostgreSQL listens on (each machine has its own address).
 const DB_PORT: u16 = 5432;
 /// The port PgBouncer listens on.
 const POOLER_PORT: u16 = 6432;
+/// Patroni's REST API on each member, and etcd's client port on the router machine.
+const PATRONI_PORT: u16 = 8008;
+const ETCD_PORT: u16 = 2379;
 
 /// The machines' roles (their agents' `machine` label): the database's (the primary),
 /// its replicas', its pooler's and the load's.
@@ -136,6 +140,16 @@ struct Placement {
     /// Whether the load goes through `router`.
     #[serde(default)]
     routed: bool,
+    /// A Patroni cluster: its members' `postgres.start` run under Patroni, over `etcd`.
+    #[serde(default)]
+    patroni: bool,
+    #[serde(default)]
+    etcd: Option<EtcdStartInput>,
+    /// The fault scheduled during the load, done by the database machine's agent.
+    #[serde(default)]
+    fault: Option<PostgresFaultInput>,
+    #[serde(default)]
+    faulted: bool,
     load: LoadInput,
     stroppy_install: Option<StroppyInstallInput>,
 }
@@ -198,7 +212,9 @@ fn intents(test: &TestSpec) -> Vec<Intent> {
     if test.database.pooler.is_some() {
         machines.push(intent(POOLER_ROLE, loader));
     }
-    if test.connect_to == ConnectTo::Replicas {
+    if test.connect_to == ConnectTo::Replicas
+        || test.database.topology.kind == TopologyKind::Patroni
+    {
         machines.push(intent(ROUTER_ROLE, loader));
     }
     machines.push(intent(LOADER_ROLE, loader));
@@ -278,9 +294,33 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
     // shows it masked, agents get it in their assignments only.
     let password = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
     let topology = input.test.database.topology;
+    let patroni = topology.kind == TopologyKind::Patroni;
     let replica_roles: Vec<String> = (0..topology.replicas as usize).map(replica_role).collect();
     // A standby's name on the primary: its role, as an identifier.
     let standby_name = |role: &str| role.replace('-', "_");
+    let endpoint = |host: &str, port: u16| Endpoint {
+        host: host.to_string(),
+        port,
+    };
+    // A Patroni cluster keeps its state in an etcd on the router machine.
+    let etcd = match patroni {
+        true => Some(EtcdStartInput {
+            listen_address: address_of(ROUTER_ROLE)?,
+            client_port: ETCD_PORT,
+            peer_port: ETCD_PORT + 1,
+        }),
+        false => None,
+    };
+    let cluster = format!("t-{}", &ctx.run_id().simple().to_string()[..12]);
+    let member = |role: &str| {
+        etcd.as_ref().map(|e| PatroniMember {
+            cluster: cluster.clone(),
+            member: role.to_string(),
+            rest_port: PATRONI_PORT,
+            etcd: endpoint(&e.listen_address, e.client_port),
+            synchronous: topology.synchronous,
+        })
+    };
     let primary = PostgresStartInput {
         name: "bench".into(),
         version: input.test.database.version,
@@ -291,20 +331,22 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         image: None,
         password: password.clone(),
         stat_statements: input.test.database.stat_statements,
-        replication: (!replica_roles.is_empty()).then(|| Replication::Primary {
+        replication: (!patroni && !replica_roles.is_empty()).then(|| Replication::Primary {
             standbys: replica_roles.iter().map(|r| standby_name(r)).collect(),
             synchronous: topology.synchronous,
         }),
+        patroni: member(DB_ROLE),
     };
     let mut replicas = BTreeMap::new();
     for role in &replica_roles {
         let standby = PostgresStartInput {
             listen_address: address_of(role)?,
-            replication: Some(Replication::Standby {
+            replication: (!patroni).then(|| Replication::Standby {
                 primary_host: db_host.clone(),
                 primary_port: DB_PORT,
                 application_name: standby_name(role),
             }),
+            patroni: member(role),
             ..primary.clone()
         };
         replicas.insert(role.clone(), standby);
@@ -322,21 +364,50 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         }),
         None => None,
     };
-    let endpoint = |host: &str| Endpoint {
-        host: host.to_string(),
-        port: DB_PORT,
+    // HAProxy on the router machine: over the standbys for a load on them, and to
+    // whichever member leads (or follows) in a Patroni cluster, as its REST API says.
+    let members: Vec<Endpoint> = std::iter::once(&db_host)
+        .chain(replicas.values().map(|r| &r.listen_address))
+        .map(|h| endpoint(h, DB_PORT))
+        .collect();
+    let health = |path: &str| HttpCheck {
+        port: PATRONI_PORT,
+        path: path.into(),
     };
-    let router = match input.test.connect_to {
-        ConnectTo::Replicas => Some(HaproxyStartInput {
+    let (servers, http_check) = match (patroni, input.test.connect_to) {
+        (true, ConnectTo::Primary) => (members.clone(), Some(health("/primary"))),
+        (true, ConnectTo::Replicas) => (members.clone(), Some(health("/replica"))),
+        (false, ConnectTo::Replicas) => (members[1..].to_vec(), None),
+        (false, ConnectTo::Primary) => (Vec::new(), None),
+    };
+    let router = match servers.is_empty() {
+        false => Some(HaproxyStartInput {
             listen_address: address_of(ROUTER_ROLE)?,
             port: DB_PORT,
-            servers: replicas
-                .values()
-                .map(|r| endpoint(&r.listen_address))
-                .collect(),
+            servers,
+            http_check,
         }),
-        ConnectTo::Primary => None,
+        true => None,
     };
+    let fault = input.test.faults.first().map(|f| PostgresFaultInput {
+        name: primary.name.clone(),
+        kind: f.kind,
+        at_s: f.at_s,
+        host: db_host.clone(),
+        port: DB_PORT,
+        password: password.clone(),
+        load_marker: protocol::actions::MEASURED_LOAD_MARKER.into(),
+        // The load's first session (its initialisation) comes within moments.
+        wait_s: 600,
+        // Who may lead after: the other members, by name.
+        peers: match patroni {
+            true => replicas
+                .iter()
+                .map(|(role, r)| (role.clone(), endpoint(&r.listen_address, PATRONI_PORT)))
+                .collect(),
+            false => BTreeMap::new(),
+        },
+    });
     // The load connects to the pooler or the router when there is one; statistics come
     // from the primary, and from each replica too.
     let (load_host, load_port) = match (&pooler, &router) {
@@ -347,7 +418,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
     let elsewhere = pooler.is_some() || router.is_some();
     let also_sample: BTreeMap<String, Endpoint> = replicas
         .iter()
-        .map(|(role, r)| (role.clone(), endpoint(&r.listen_address)))
+        .map(|(role, r)| (role.clone(), endpoint(&r.listen_address, DB_PORT)))
         .collect();
     let duration_s = input.test.workload.duration_s().max(1);
     let driver = input.test.workload.driver().as_str();
@@ -378,8 +449,11 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 stats_host: elsewhere.then(|| db_host.clone()),
                 stats_port: elsewhere.then_some(DB_PORT),
                 pooled: pooler.is_some(),
-                primary: router.as_ref().map(|_| endpoint(&db_host)),
+                // Standbys take no writes: the data is made on the primary.
+                primary: (input.test.connect_to == ConnectTo::Replicas)
+                    .then(|| endpoint(&db_host, DB_PORT)),
                 also_sample,
+                survive_faults: fault.is_some(),
             }),
             None,
         ),
@@ -431,6 +505,10 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         pooler,
         routed: router.is_some(),
         router,
+        patroni,
+        etcd,
+        faulted: fault.is_some(),
+        fault,
         load,
         stroppy_install,
     })
