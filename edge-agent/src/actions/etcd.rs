@@ -17,10 +17,7 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     let input: EtcdStartInput = ctx.input_as()?;
     plain_host("listen_address", &input.listen_address)?;
     let ids = run_as(ctx)?;
-    let dir = ctx.work_dir.join("etcd");
-    process::kill_naming(&dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    crate::actions::own_dir(&dir, ids)?;
+    let dir = crate::actions::fresh_daemon_dir(ctx, "etcd", ids)?;
     let url = |port: u16| format!("http://{}:{port}", input.listen_address);
     let (client, peer) = (url(input.client_port), url(input.peer_port));
     let args: Vec<OsString> = [
@@ -45,7 +42,7 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     .collect();
     let program = process::system_program("etcd");
     let log = dir.join("etcd.log");
-    process::spawn_daemon(&program, &args, &log, &dir, ids)?;
+    process::spawn_daemon(ctx, &program, &args, &log, &dir, ids)?;
     let health = format!("{client}/health");
     if let Err(e) = crate::actions::wait_http_ok(ctx, &health, READY_TIMEOUT).await {
         for line in process::tail_of(&log, 10) {
@@ -53,17 +50,8 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
         }
         return Err(e);
     }
-    let version = process::clean_command(&program, &ctx.attempt_dir)
-        .arg("--version")
-        .output()
+    let version = process::version_line(&program, "--version", &ctx.attempt_dir)
         .await
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .map(str::to_string)
-        })
         .unwrap_or_else(|| "etcd".into());
     ctx.log.line(format!(
         "ratchet-agent: {version} serves {client} (v2 API on)"

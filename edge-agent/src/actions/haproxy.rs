@@ -21,21 +21,13 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     let input: HaproxyStartInput = ctx.input_as()?;
     check(&input)?;
     let ids = run_as(ctx)?;
-    let dir = ctx.work_dir.join("haproxy");
-    process::kill_naming(&dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ActionError::retryable(format!("cannot create {}: {e}", dir.display())))?;
-    if let Some((uid, gid)) = ids {
-        nix::unistd::chown(&dir, Some(uid.into()), Some(gid.into())).map_err(|e| {
-            ActionError::fatal(format!("cannot hand {} to uid {uid}: {e}", dir.display()))
-        })?;
-    }
+    let dir = crate::actions::fresh_daemon_dir(ctx, "haproxy", ids)?;
     let config = dir.join("haproxy.cfg");
     write_private(&config, &render(&input), ids)?;
     let program = process::system_program("haproxy");
     // In the foreground (`-db`): the agent makes it a daemon.
     process::spawn_daemon(
+        ctx,
         &program,
         &["-db".into(), "-f".into(), config.clone().into_os_string()],
         &dir.join("haproxy.log"),
@@ -51,17 +43,8 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
             () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
         }
     }
-    let version = process::clean_command(&program, &ctx.attempt_dir)
-        .arg("-v")
-        .output()
+    let version = process::version_line(&program, "-v", &ctx.attempt_dir)
         .await
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .map(str::to_string)
-        })
         .unwrap_or_else(|| "HAProxy".into());
     ctx.log.line(format!(
         "ratchet-agent: {version} on {}:{} spreads connections over {}",

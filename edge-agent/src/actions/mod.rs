@@ -121,8 +121,27 @@ pub fn plain_host(field: &str, host: &str) -> Result<(), ActionError> {
     }
 }
 
-/// A daemon's directory, new and owned by the user the daemon runs as.
-pub fn own_dir(dir: &std::path::Path, ids: Option<(u32, u32)>) -> Result<(), ActionError> {
+/// A daemon's directory under the work dir, fresh: whatever an earlier attempt left
+/// running from it killed, its files gone, owned by the user the daemon runs as.
+pub fn fresh_daemon_dir(
+    ctx: &ActionContext,
+    name: &str,
+    ids: Option<(u32, u32)>,
+) -> Result<PathBuf, ActionError> {
+    let dir = ctx.work_dir.join(name);
+    fresh_dir(&dir, ids)?;
+    Ok(dir)
+}
+
+/// [`fresh_daemon_dir`] for a given directory.
+pub fn fresh_dir(dir: &std::path::Path, ids: Option<(u32, u32)>) -> Result<(), ActionError> {
+    process::kill_naming(dir);
+    let _ = std::fs::remove_dir_all(dir);
+    own_dir(dir, ids)
+}
+
+/// A directory, new and owned by the user the daemon runs as.
+fn own_dir(dir: &std::path::Path, ids: Option<(u32, u32)>) -> Result<(), ActionError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| ActionError::retryable(format!("cannot create {}: {e}", dir.display())))?;
     if let Some((uid, gid)) = ids {

@@ -41,10 +41,8 @@ pub async fn start_member(
     let bin = find_bin_dir(ctx, input.version).await?;
     let ids = run_as(ctx)?;
     let dir = instance_dir(ctx, &input.name);
-    // What an earlier attempt left: its Patroni first (it would start the server again).
-    process::kill_naming(&dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    crate::actions::own_dir(&dir, ids)?;
+    // What an earlier attempt left, its Patroni included (it would start the server again).
+    crate::actions::fresh_dir(&dir, ids)?;
     let config = dir.join("patroni.yml");
     // JSON is YAML: the file is written as JSON, its values escaped by serde.
     let text = serde_json::to_string_pretty(&config_of(input, member, settings, &bin, &dir))
@@ -52,7 +50,7 @@ pub async fn start_member(
     write_private(&config, &text, ids)?;
     let program = process::system_program("patroni");
     let log = dir.join("patroni.out");
-    process::spawn_daemon(&program, &[OsString::from(&config)], &log, &dir, ids)?;
+    process::spawn_daemon(ctx, &program, &[OsString::from(&config)], &log, &dir, ids)?;
     ctx.log.line(format!(
         "ratchet-agent: Patroni member {} of cluster {} (PostgreSQL {} from {}), REST API on {}:{}",
         member.member,

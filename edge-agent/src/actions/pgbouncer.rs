@@ -21,16 +21,7 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     let input: PgbouncerStartInput = ctx.input_as()?;
     check(&input)?;
     let ids = run_as(ctx)?;
-    let dir = ctx.work_dir.join("pgbouncer");
-    process::kill_naming(&dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ActionError::retryable(format!("cannot create {}: {e}", dir.display())))?;
-    if let Some((uid, gid)) = ids {
-        nix::unistd::chown(&dir, Some(uid.into()), Some(gid.into())).map_err(|e| {
-            ActionError::fatal(format!("cannot hand {} to uid {uid}: {e}", dir.display()))
-        })?;
-    }
+    let dir = crate::actions::fresh_daemon_dir(ctx, "pgbouncer", ids)?;
     // The password in a file only PgBouncer's user reads: it logs in to the server with
     // it (SCRAM) and checks the clients' against it.
     write_private(
@@ -42,6 +33,7 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
 
     let log = dir.join("pgbouncer.out");
     process::spawn_daemon(
+        ctx,
         &process::system_program("pgbouncer"),
         &[dir.join("pgbouncer.ini").into_os_string()],
         &log,

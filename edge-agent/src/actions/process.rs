@@ -27,16 +27,12 @@ const LINES_IN_FLIGHT: usize = 256;
 
 /// Variables a command inherits from the agent, when set: where programs are and how text
 /// is encoded. Nothing else — not the agent's enrollment token, not whatever the agent's
-/// own environment holds. `HOME` is the attempt's directory. `RATCHET_AGENT_WORK_DIR` marks
-/// the machine's processes for the local target's teardown, daemons included.
-const INHERITED: &[&str] = &[
-    "PATH",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "DOCKER_HOST",
-    "RATCHET_AGENT_WORK_DIR",
-];
+/// own environment holds. `HOME` is the attempt's directory.
+const INHERITED: &[&str] = &["PATH", "LANG", "LC_ALL", "TZ", "DOCKER_HOST"];
+
+/// What marks a daemon (and what it starts) as this machine's, for the local target's
+/// teardown: the agent's work dir.
+const DAEMON_MARKER: &str = "RATCHET_AGENT_WORK_DIR";
 
 /// A command with an explicit environment: [`INHERITED`], `HOME`, and what the caller adds.
 pub fn clean_command(program: impl AsRef<std::ffi::OsStr>, home: &Path) -> Command {
@@ -70,6 +66,7 @@ pub fn system_program(name: &str) -> PathBuf {
 /// daemonizes itself would race the attempt's end: its group is killed when the command
 /// returns, possibly before the forked daemon left it.)
 pub fn spawn_daemon(
+    ctx: &ActionContext,
     program: &Path,
     args: &[OsString],
     log: &Path,
@@ -87,6 +84,7 @@ pub fn spawn_daemon(
     let mut command = clean_command(program, cwd);
     command
         .args(args)
+        .env(DAEMON_MARKER, &ctx.work_dir)
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(out)
@@ -157,6 +155,15 @@ pub async fn kill_with_children(pid: i32) {
     while all.iter().any(alive) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The first line `program flag` prints (its version), if it runs.
+pub async fn version_line(program: &Path, flag: &str, home: &Path) -> Option<String> {
+    let out = clean_command(program, home).arg(flag).output().await.ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .map(str::to_string)
 }
 
 /// The last `n` lines of a file (a daemon's log, for an error message).

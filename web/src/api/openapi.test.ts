@@ -11,6 +11,8 @@ import { WAITING_KINDS } from '../lib/waiting.ts';
 import { LOAD_TASK } from '../lib/series.ts';
 import { KNOWN_VERDICTS } from '../lib/verdict.ts';
 import { REPORT_FILES } from '../lib/download.ts';
+import { TEST_RUN_DEF } from '../fixtures/definitions.ts';
+import testRun from '../fixtures/test-run.json';
 
 type Schema = {
   $ref?: string;
@@ -48,9 +50,50 @@ const USED: Record<string, string[]> = {
   SuitePage: ['suites', 'next_before'],
   SuiteSummary: ['id', 'name', 'status', 'created_at', 'finished_at', 'tests', 'best'],
   SuiteView: ['id', 'name', 'target', 'status', 'created_at', 'finished_at', 'error', 'tests', 'result', 'spec'],
-  TestView: ['name', 'run_id', 'status', 'steps', 'steps_done', 'steps_total', 'error', 'result', 'repeat', 'repetitions'],
+  TestView: ['name', 'run_id', 'status', 'steps', 'steps_done', 'steps_total', 'error', 'result', 'repeat', 'repetitions', 'nodes', 'fault'],
+  FaultInjected: ['kind', 'at_ms', 'recovered_at_ms', 'new_leader', 'new_leader_at_ms'],
+  Outage: ['last_before_ms', 'first_after_ms', 'seconds', 'load_restarts'],
+  Window: ['start_ms', 'end_ms'],
+  NodeView: ['role', 'address', 'serves', 'endpoint', 'version', 'replication'],
+  ReplicationView: ['sync_state', 'max_lag_bytes', 'mean_lag_bytes', 'max_replay_lag_ms'],
   RepetitionView: ['repetition', 'run_id', 'status', 'error', 'result'],
-  LoadResult: ['tool', 'tps', 'latency_ms', 'transactions', 'errors', 'duration_s', 'series', 'summary', 'tool_version', 'command', 'warmup_tps', 'machine'],
+  LoadResult: [
+    'tool',
+    'tps',
+    'latency_ms',
+    'transactions',
+    'errors',
+    'duration_s',
+    'series',
+    'summary',
+    'tool_version',
+    'command',
+    'warmup_tps',
+    'machine',
+    'system',
+    'database',
+    'database_machine',
+    'pooler',
+    'servers',
+    'windows',
+    'outage',
+  ],
+  DatabasePoint: [
+    't_s',
+    'commits_ps',
+    'rollbacks_ps',
+    'blocks_read_ps',
+    'blocks_hit_ps',
+    'temp_bytes_ps',
+    'deadlocks',
+    'checkpoints',
+    'buffers_checkpoint_ps',
+    'wal_bytes_ps',
+    'waits',
+    'replicas',
+  ],
+  ReplicaPoint: ['name', 'state', 'sync_state', 'lag_bytes', 'replay_lag_ms'],
+  PoolerStats: ['transactions', 'queries', 'wait_ms', 'received_bytes', 'sent_bytes'],
   MachineInfo: ['hostname', 'cpu_model', 'cores', 'memory_mb', 'kernel', 'disk_gb'],
   RunState: [
     'id',
@@ -98,7 +141,21 @@ const USED: Record<string, string[]> = {
   Steadiness: ['steady', 'drift_pct', 'lowest_pct', 'note'],
   Significance: ['min_effect', 'confidence'],
   Report: ['id', 'name', 'status', 'error', 'created_at', 'finished_at', 'order', 'result', 'environments'],
-  Environment: ['test', 'postgres_version', 'database_machine', 'loader_machine', 'tool', 'tool_version', 'command', 'changed_settings', 'vs_baseline'],
+  Environment: [
+    'test',
+    'postgres_version',
+    'database_machine',
+    'loader_machine',
+    'tool',
+    'tool_version',
+    'command',
+    'changed_settings',
+    'vs_baseline',
+    'nodes',
+    'pooler',
+    'fault',
+    'outage',
+  ],
   SettingDiff: ['name', 'baseline', 'this'],
   PgSetting: ['name', 'setting', 'unit', 'source', 'boot_val'],
   ChildOf: ['run_id', 'task_id', 'key', 'index'],
@@ -205,6 +262,65 @@ describe('the API types match the server OpenAPI document', () => {
 
   it('names the load step as the server does', () => {
     expect(resolve(schemas['TestStep']!).enum ?? []).toContain(LOAD_TASK);
+  });
+
+  it("names a test run's steps as the server does (the fixtures' included)", () => {
+    const steps = new Set(resolve(schemas['TestStep']!).enum ?? []);
+    const fixture = [...TEST_RUN_DEF.tasks.map((t) => t.name), TEST_RUN_DEF.on_failure!.name, ...testRun.tasks.map((t) => t.name)];
+    expect(fixture.filter((name) => !steps.has(name))).toEqual([]);
+    for (const step of ['run-replica-1', 'run-replica-2', 'run-replica-3', 'run-pooler', 'run-router', 'run-dcs', 'inject-fault']) expect(steps).toContain(step);
+  });
+
+  it("has every step of a test run in the fixture's run: the server's 20 tasks", () => {
+    const steps = resolve(schemas['TestStep']!).enum ?? [];
+    expect(steps).toHaveLength(20);
+    expect(testRun.tasks).toHaveLength(20);
+    expect(testRun.tasks.map((t) => t.name).sort()).toEqual([...steps].sort());
+    // The definition has them all but its on-failure task.
+    expect([...TEST_RUN_DEF.tasks.map((t) => t.name), TEST_RUN_DEF.on_failure!.name].sort()).toEqual([...steps].sort());
+    // In their DAG order: etcd between the workers and the primary, the fault after the load's servers.
+    const at = (step: string) => steps.indexOf(step);
+    expect(at('wait-workers')).toBeLessThan(at('run-dcs'));
+    expect(at('run-dcs')).toBeLessThan(at('run-database-containers'));
+    expect(at('run-stroppy-containers')).toBeLessThan(at('inject-fault'));
+    expect(at('inject-fault')).toBeLessThan(at('collect-database-machine'));
+  });
+
+  it('places a fault and its outage by the wall clock, as the load window is', () => {
+    const p = (name: string) => resolve(schemas[name]!).properties ?? {};
+    for (const f of ['at_ms', 'recovered_at_ms', 'new_leader_at_ms']) expect((p('FaultInjected')[f] as { format?: string }).format).toBe('int64');
+    for (const f of ['last_before_ms', 'first_after_ms']) expect((p('Outage')[f] as { format?: string }).format).toBe('int64');
+    expect((p('Window')['start_ms'] as { format?: string }).format).toBe('int64');
+    expect(resolve(schemas['FaultInjected']!).required).toEqual(expect.arrayContaining(['kind', 'at_ms']));
+    expect(resolve(schemas['Outage']!).required).toEqual(expect.arrayContaining(['last_before_ms', 'seconds', 'load_restarts']));
+    // `kind` is a plain string: its description names the kinds the dashboard words.
+    expect((p('FaultInjected')['kind'] as { description?: string }).description).toMatch(/`kill` or `restart`/);
+    // The fault is the test's (its latest run's), the outage its load's.
+    const ref = (s: Schema | undefined) => (s?.oneOf ?? []).map((x) => x.$ref).filter(Boolean);
+    expect(ref(p('TestView')['fault'])).toEqual(['#/components/schemas/FaultInjected']);
+    expect(ref(p('LoadResult')['outage'])).toEqual(['#/components/schemas/Outage']);
+    expect(ref(p('Environment')['fault'])).toEqual(['#/components/schemas/FaultInjected']);
+    expect(ref(p('Environment')['outage'])).toEqual(['#/components/schemas/Outage']);
+  });
+
+  it("keeps a load's other servers' samples by role, each a list of DatabasePoint", () => {
+    const servers = resolve(schemas['LoadResult']!).properties?.['servers'] as (Schema & { additionalProperties?: Schema & { items?: Schema } }) | undefined;
+    expect(servers?.additionalProperties?.items?.$ref).toBe('#/components/schemas/DatabasePoint');
+  });
+
+  it('has the router among the nodes a test can have', () => {
+    // `role` and `serves` are plain strings: their descriptions name the values.
+    const node = resolve(schemas['NodeView']!).properties ?? {};
+    expect((node['role'] as { description?: string }).description).toContain('`router`');
+    expect((node['serves'] as { description?: string }).description).toContain('`haproxy`');
+  });
+
+  it('has a Patroni cluster among the topologies: its members and its router', () => {
+    const serves = ((resolve(schemas['NodeView']!).properties ?? {})['serves'] as { description?: string }).description ?? '';
+    expect(serves).toContain('`patroni`');
+    expect(serves).toContain('`haproxy+etcd`');
+    // The db machine leads first (topology.ts marks it so).
+    expect(serves).toMatch(/`db`[^.]*first leader/);
   });
 
   it.each(['EventKind', 'RunStatus', 'TaskStatus', 'SuiteStatus', 'TestStatus'])('every %s value has its own colour and label', (name) => {

@@ -91,6 +91,35 @@ export interface DatabasePoint {
   wal_bytes_ps?: number | null;
   /** Active sessions by wait event (`Type:Event`), at the sample. */
   waits?: Record<string, number>;
+  /** On a primary: its streaming standbys at the sample; absent elsewhere and from older results. */
+  replicas?: ReplicaPoint[];
+}
+
+/** A standby as the primary saw it at a sample (a row of `pg_stat_replication`). */
+export interface ReplicaPoint {
+  /** Its `application_name`: `replica_1`... (its machine's role is `replica-1`). */
+  name: string;
+  /** `streaming`, `catchup`... */
+  state: string;
+  sync_state: SyncState | (string & {});
+  /** WAL the primary wrote that the standby has not replayed yet. */
+  lag_bytes: number;
+  /** `replay_lag`; null while the standby is idle and caught up. */
+  replay_lag_ms?: number | null;
+}
+
+/** A standby's `sync_state` (`pg_stat_replication`). */
+export type SyncState = 'async' | 'sync' | 'quorum' | 'potential';
+
+/** PgBouncer's `SHOW STATS` for the load's database: the difference over the measured window. */
+export interface PoolerStats {
+  transactions: number;
+  queries: number;
+  /** Time clients waited for a server connection, summed, in milliseconds. */
+  wait_ms: number;
+  /** Bytes from the clients and to them. */
+  received_bytes: number;
+  sent_bytes: number;
 }
 
 /** `run-stroppy-test`'s output: the measured load. */
@@ -117,6 +146,55 @@ export interface LoadResult {
   database_machine?: SystemPoint[] | null;
   /** The database's activity over the measured window; absent from older results. */
   database?: DatabasePoint[] | null;
+  /** What the PgBouncer the load went through counted; absent without a pooler. */
+  pooler?: PoolerStats | null;
+  /**
+   * The other servers' own statistics over the measured window, by machine role
+   * (`replica-1`...: a test's standbys); `database` is the primary's. Absent without
+   * standbys and from older results.
+   */
+  servers?: Record<string, DatabasePoint[]>;
+  /**
+   * When the measured window began and ended (epoch ms); with `repeat` > 1, every run's.
+   * `series` is on the first's clock: `t_s` 0 is `windows[0].start_ms`. Absent from older results.
+   */
+  windows?: LoadWindow[];
+  /**
+   * With a fault scheduled: the longest stretch of the window without a completed
+   * transaction, and how often the load was started again. Absent otherwise.
+   */
+  outage?: Outage | null;
+}
+
+/** A span of wall-clock time (epoch ms): a measured window of a load (the schema's `Window`; not the DOM's). */
+export interface LoadWindow {
+  start_ms: Millis;
+  end_ms: Millis;
+}
+
+/** What a fault does to the primary: SIGKILL (it stays down), or SIGKILL and a start at once (crash recovery). */
+export type FaultKind = 'kill' | 'restart';
+
+/** What a test run's scheduled fault did (`inject-fault`'s output), by the wall clock (epoch ms). */
+export interface FaultInjected {
+  kind: FaultKind | (string & {});
+  at_ms: Millis;
+  /** A restarted server accepting connections again. */
+  recovered_at_ms?: Millis | null;
+  /** A Patroni cluster: the member (a node's role, `replica-1`) that leads once it elected one, and when. */
+  new_leader?: string | null;
+  new_leader_at_ms?: Millis | null;
+}
+
+/** The longest stretch of a measured window without a completed transaction. */
+export interface Outage {
+  /** The last transaction completed before it (epoch ms). */
+  last_before_ms: Millis;
+  /** The first completed after it; null when none completed again (to the window's end). */
+  first_after_ms?: Millis | null;
+  seconds: number;
+  /** Times the load failed and was started again. */
+  load_restarts: number;
 }
 
 export interface SuiteSummary {
@@ -161,6 +239,41 @@ export interface TestView {
   repeat: number;
   /** The repetitions started so far, in order. */
   repetitions: RepetitionView[];
+  /** The machines of its latest run (the topology), once placed; absent from older servers. */
+  nodes?: NodeView[];
+  /** What its latest run's scheduled fault did (the outage is its result's); null without one, absent from older servers. */
+  fault?: FaultInjected | null;
+}
+
+/** A machine of a test and what runs on it. */
+export interface NodeView {
+  /** `db`, `replica-1`..., `pooler`, `router`, `loader`. */
+  role: string;
+  address: string;
+  /**
+   * `single` (a db without replicas), `primary`, `standby`, `patroni` (a member of a Patroni
+   * cluster: the db and replica-N machines, the db its first leader), `pgbouncer`, `haproxy`
+   * (the router a load on the replicas connects to: it spreads connections over the
+   * standbys), `haproxy+etcd` (a Patroni cluster's router, to its leader, and its etcd) or `load`.
+   */
+  serves: 'single' | 'primary' | 'standby' | 'patroni' | 'pgbouncer' | 'haproxy' | 'haproxy+etcd' | 'load' | (string & {});
+  /** Where its server listens (`host:port`), once started. */
+  endpoint?: string | null;
+  /** The server's version, once started: `SHOW server_version`, PgBouncer's `SHOW VERSION`, `haproxy -v`'s first line. */
+  version?: string | null;
+  /** A standby's replication over the last measured window. */
+  replication?: ReplicationView | null;
+}
+
+/** A standby's lag over a measured window, as the primary saw it. */
+export interface ReplicationView {
+  /** As last sampled. */
+  sync_state: SyncState | (string & {});
+  /** WAL not yet replayed: the largest and the mean over the samples. */
+  max_lag_bytes: number;
+  mean_lag_bytes: number;
+  /** The largest `replay_lag` sampled. */
+  max_replay_lag_ms?: number | null;
 }
 
 /** A set of measurements, one per repetition. */
@@ -295,6 +408,13 @@ export interface Environment {
   changed_settings: PgSetting[];
   /** Settings that differ from the baseline test's (empty for the baseline). */
   vs_baseline: SettingDiff[];
+  /** The machines and what each served; absent from older servers. */
+  nodes?: NodeView[];
+  /** What the pooler the load went through counted. */
+  pooler?: PoolerStats | null;
+  /** The scheduled fault, and the load's outage through it; null without one. */
+  fault?: FaultInjected | null;
+  outage?: Outage | null;
 }
 
 /** `GET /suites/{id}/report` as JSON. */

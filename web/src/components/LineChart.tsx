@@ -5,7 +5,11 @@ import 'uplot/dist/uPlot.min.css';
 
 export interface LineSeries {
   label: string;
-  values: (number | null)[];
+  /**
+   * At each x: null is a gap in the line; undefined is no sample of this series there (the
+   * line goes on across: series sampled at other times than the x of the others).
+   */
+  values: (number | null | undefined)[];
   color: string;
   /** 'y' (left axis) or 'y2' (right axis). */
   scale?: 'y' | 'y2';
@@ -34,11 +38,99 @@ export interface LineChartProps {
   gutter?: boolean;
   /** x values to mark with a dashed vertical line (checkpoints). */
   markers?: readonly number[];
+  /** Moments to mark with a solid vertical line, labelled at its top (a fault: "kill primary"). */
+  events?: readonly ChartEvent[] | undefined;
+  /** Spans to shade behind the lines (an outage: no transaction completed). */
+  bands?: readonly ChartBand[] | undefined;
+}
+
+/** A moment on the x axis; the label is drawn beside the line's top (none: a bare line). */
+export interface ChartEvent {
+  x: number;
+  label?: string;
+}
+
+/** A span of the x axis, [from, to]. */
+export interface ChartBand {
+  from: number;
+  to: number;
 }
 
 /** Fixed widths of the axes, so charts stacked on one time axis have the same plot area. */
 const AXIS_SIZE = 60;
 const MARKER_COLOR = '#9a6700';
+/** A fault and its outage: Okabe-Ito's vermillion, as the error colour of the charts. */
+export const EVENT_COLOR = '#d55e00';
+export const BAND_COLOR = 'rgba(213, 94, 0, 0.12)';
+
+const pixelRatio = () => (typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1);
+
+/** What the overlays need of a plot: its plot area and its x scale, both in canvas pixels. */
+export type PlotArea = Pick<uPlot, 'bbox' | 'valToPos'>;
+
+/** Shaded spans and labelled lines, in canvas pixels, inside the plot area (what is outside it is cut or left out). */
+export interface OverlayGeometry {
+  rects: { x: number; y: number; w: number; h: number }[];
+  lines: { x: number; y0: number; y1: number; label: string | null }[];
+}
+
+export function overlayGeometry(u: PlotArea, bands: readonly ChartBand[] | undefined, events: readonly ChartEvent[] | undefined): OverlayGeometry {
+  const { left, top, width, height } = u.bbox;
+  const right = left + width;
+  const rects: OverlayGeometry['rects'] = [];
+  for (const b of bands ?? []) {
+    if (!Number.isFinite(b.from) || !Number.isFinite(b.to)) continue;
+    const a = Math.max(left, Math.min(u.valToPos(b.from, 'x', true), u.valToPos(b.to, 'x', true)));
+    const z = Math.min(right, Math.max(u.valToPos(b.from, 'x', true), u.valToPos(b.to, 'x', true)));
+    if (z > a) rects.push({ x: Math.round(a), y: top, w: Math.round(z) - Math.round(a), h: height });
+  }
+  const lines: OverlayGeometry['lines'] = [];
+  for (const e of events ?? []) {
+    if (!Number.isFinite(e.x)) continue;
+    const px = Math.round(u.valToPos(e.x, 'x', true));
+    if (px < left || px > right) continue;
+    lines.push({ x: px, y0: top, y1: top + height, label: e.label ?? null });
+  }
+  return { rects, lines };
+}
+
+/** The shaded spans, under the grid and the lines (uPlot's drawClear hook). */
+function drawBands(u: uPlot, bands: readonly ChartBand[] | undefined) {
+  const { rects } = overlayGeometry(u, bands, undefined);
+  if (!rects.length) return;
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.fillStyle = BAND_COLOR;
+  for (const r of rects) ctx.fillRect(r.x, r.y, r.w, r.h);
+  ctx.restore();
+}
+
+/** The labelled lines, over everything; a label that would leave the plot goes on the line's left. */
+function drawEvents(u: uPlot, events: readonly ChartEvent[] | undefined) {
+  const { lines } = overlayGeometry(u, undefined, events);
+  if (!lines.length) return;
+  const ratio = pixelRatio();
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.strokeStyle = EVENT_COLOR;
+  ctx.fillStyle = EVENT_COLOR;
+  ctx.lineWidth = 1.5 * ratio;
+  ctx.font = `600 ${11 * ratio}px system-ui, sans-serif`;
+  ctx.textBaseline = 'top';
+  for (const l of lines) {
+    ctx.beginPath();
+    ctx.moveTo(l.x, l.y0);
+    ctx.lineTo(l.x, l.y1);
+    ctx.stroke();
+    if (!l.label) continue;
+    const w = ctx.measureText(l.label).width;
+    const gap = 4 * ratio;
+    const fits = l.x + gap + w <= u.bbox.left + u.bbox.width;
+    ctx.textAlign = fits ? 'left' : 'right';
+    ctx.fillText(l.label, fits ? l.x + gap : l.x - gap, l.y0 + 2 * ratio);
+  }
+  ctx.restore();
+}
 
 function fmt(v: number | null | undefined, unit = '', digits?: number): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
@@ -53,8 +145,9 @@ function drawMarkers(u: uPlot, xs: readonly number[] | undefined) {
   const ctx = u.ctx;
   ctx.save();
   ctx.strokeStyle = MARKER_COLOR;
-  ctx.lineWidth = Math.max(1, devicePixelRatio);
-  ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+  const ratio = pixelRatio();
+  ctx.lineWidth = Math.max(1, ratio);
+  ctx.setLineDash([4 * ratio, 3 * ratio]);
   for (const v of xs) {
     const px = Math.round(u.valToPos(v, 'x', true));
     if (px < left || px > left + width) continue;
@@ -72,11 +165,15 @@ function tick(v: number, incr: number): string {
   return v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 }
 
-export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Label, yRange, y2Range, sync, gutter, markers }: LineChartProps) {
+export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Label, yRange, y2Range, sync, gutter, markers, events, bands }: LineChartProps) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const markerRef = useRef(markers);
   markerRef.current = markers;
+  const eventRef = useRef(events);
+  eventRef.current = events;
+  const bandRef = useRef(bands);
+  bandRef.current = bands;
   // Rebuild only when the set of series (or the axes) changes; data updates go through setData.
   const shape =
     series.map((s) => `${s.label}|${s.color}|${s.scale ?? 'y'}|${s.dash ? 1 : 0}`).join(',') +
@@ -97,7 +194,10 @@ export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Labe
         ...(yRange ? { y: { range: yRange } } : {}),
         ...(y2Range ? { y2: { range: y2Range } } : {}),
       },
-      hooks: { draw: [(u) => drawMarkers(u, markerRef.current)] },
+      hooks: {
+        drawClear: [(u) => drawBands(u, bandRef.current)],
+        draw: [(u) => drawMarkers(u, markerRef.current), (u) => drawEvents(u, eventRef.current)],
+      },
       series: [
         { label: xUnit === 's' ? 't' : 'x', value: (_u, v) => fmt(v, xUnit) },
         ...series.map((s) => ({
@@ -170,7 +270,7 @@ export function LineChart({ x, series, height = 220, xUnit = 's', yLabel, y2Labe
 
   useEffect(() => {
     plot.current?.redraw(false);
-  }, [markers]);
+  }, [markers, events, bands]);
 
   return <div className="chart" ref={el} />;
 }

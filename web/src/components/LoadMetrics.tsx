@@ -1,18 +1,26 @@
 /**
  * Grafana-like panels under a load's TPS chart: the load machine's CPU and disks, the
- * database's commits, WAL, buffer hits and wait events, second by second. Every chart spans
+ * database's commits, WAL, buffer hits, wait events, its standbys' lag and each server's own
+ * commits, second by second (and what the pooler counted, when the load went through one). Every chart spans
  * the same time range and shares one cursor and zoom with the TPS chart (`sync`), so a dip in
  * TPS lines up with what the machine and the database did then. Checkpoints are dashed lines
- * on every chart.
+ * on every chart; a scheduled fault a solid one, its outage shaded.
  */
 import { useMemo, type ReactNode } from 'react';
-import { formatNumber } from '../lib/format.ts';
-import { mean, padToRange, type LoadMetrics as Metrics, type WaitSeries } from '../lib/metrics.ts';
-import { LineChart, type LineSeries } from './LineChart.tsx';
+import { byteUnit, formatBytes, formatLatency, formatNumber } from '../lib/format.ts';
+import { mean, padToRange, type LoadMetrics as Metrics, type ReplicationSeries, type ServerSeries, type WaitSeries } from '../lib/metrics.ts';
+import { LineChart, type ChartBand, type ChartEvent, type LineSeries } from './LineChart.tsx';
+import { PoolerFigures } from './PoolerFigures.tsx';
 
 /** Okabe-Ito, as the suite's charts: distinct for colour-blind readers. */
 const C = { blue: '#0072b2', orange: '#e69f00', green: '#009e73', pink: '#cc79a7', sky: '#56b4e9', red: '#d55e00', grey: '#52606d' };
 const WAIT_COLORS = [C.red, C.blue, C.orange, C.green, C.pink];
+/** A standby's colour, by its number (`replica_2`, `replica-2`), the same on every panel; green is the primary's commits. */
+const REPLICA_COLORS = [C.blue, C.orange, C.pink, C.sky];
+function replicaColor(name: string, i: number): string {
+  const n = Number(/(\d+)$/.exec(name)?.[1]);
+  return REPLICA_COLORS[(Number.isInteger(n) && n > 0 ? n - 1 : i) % REPLICA_COLORS.length]!;
+}
 export const METRIC_HEIGHT = 130;
 const PCT: [number, number] = [0, 100];
 
@@ -39,6 +47,9 @@ interface StackProps {
   range: [number, number] | null;
   sync: string;
   markers: readonly number[];
+  /** A fault's moment (unlabelled here: the TPS chart above names it) and its outage, on every chart. */
+  events?: readonly ChartEvent[] | undefined;
+  bands?: readonly ChartBand[] | undefined;
 }
 
 type Lines = (Omit<LineSeries, 'values'> & { values: Num[] })[];
@@ -53,10 +64,6 @@ function stretched(t: number[], lines: Lines, range: [number, number] | null): {
   return { x: padded.x, series: lines.map((l, i) => ({ ...l, values: padded.ys[i]! })) };
 }
 
-/**
- * The data of every chart of the stack, built once per result: new arrays on each render would
- * reset a chart's zoom (uPlot refits x on setData).
- */
 /** A machine's CPU lines: the same on the load machine's panel and the database machine's. */
 function cpuLines(m: NonNullable<Metrics['system']>): Lines {
   return [
@@ -66,9 +73,54 @@ function cpuLines(m: NonNullable<Metrics['system']>): Lines {
   ];
 }
 
-function stackData(m: Metrics, range: [number, number] | null) {
+/** The standbys' lag, one line each, in the unit its largest value reads best in. */
+function lagData(rep: ReplicationSeries, range: [number, number] | null) {
+  const { unit, size } = byteUnit(Math.max(0, ...rep.replicas.map((r) => r.max ?? 0)));
+  const lines = rep.replicas.map((r, i) => ({
+    label: r.syncState ? `${r.name} (${r.syncState})` : r.name,
+    values: r.lagBytes.map((v) => (v === null ? null : v / size)),
+    color: replicaColor(r.name, i),
+    unit,
+  }));
+  return { unit, chart: stretched(rep.t, lines, range) };
+}
+
+/**
+ * Each server's commits, one line each. Not through padToRange: its samples' times are
+ * merged, and a line must go on across another server's times (undefined there, not null).
+ */
+function perServerData(s: ServerSeries, range: [number, number] | null): { x: number[]; series: LineSeries[] } {
+  // The range's ends, as padToRange adds them.
+  const x = [...s.t];
+  const ys = s.servers.map((srv) => [...srv.commits]);
+  if (range && (!x.length || range[0] < x[0]!)) {
+    x.unshift(range[0]);
+    ys.forEach((y) => y.unshift(null));
+  }
+  if (range && range[1] > x[x.length - 1]!) {
+    x.push(range[1]);
+    ys.forEach((y) => y.push(null));
+  }
+  return {
+    x,
+    series: s.servers.map((srv, i) => ({
+      label: srv.name,
+      values: ys[i]!,
+      color: srv.name === 'primary' ? C.green : replicaColor(srv.name, i),
+      unit: '/s',
+    })),
+  };
+}
+
+/**
+ * The data of every chart of the stack, built once per result: new arrays on each render would
+ * reset a chart's zoom (uPlot refits x on setData).
+ */
+export function stackData(m: Metrics, range: [number, number] | null) {
   const { system: sys, database: db, waits, databaseMachine: dbm } = m;
   return {
+    lag: m.replication ? lagData(m.replication, range) : null,
+    perServer: m.servers ? perServerData(m.servers, range) : null,
     dbCpu: dbm
       ? stretched(dbm.t, [...cpuLines(dbm), { label: 'disk write', values: dbm.writeMb, color: C.green, unit: 'MB/s', scale: 'y2', dash: true }], range)
       : null,
@@ -145,11 +197,11 @@ function WaitsTable({ waits }: { waits: WaitSeries }) {
   );
 }
 
-export function LoadMetricsStack({ metrics, range, sync, markers }: StackProps & { metrics: Metrics }) {
+export function LoadMetricsStack({ metrics, range, sync, markers, events, bands }: StackProps & { metrics: Metrics }) {
   const data = useMemo(() => stackData(metrics, range), [metrics, range]);
   const { system: sys, database: db, waits } = metrics;
   const missing = !sys && !db ? 'No system samples' : !sys ? 'No system samples (the load machine)' : !db ? 'No database samples' : null;
-  const common = { height: METRIC_HEIGHT, sync, gutter: true, markers };
+  const common = { height: METRIC_HEIGHT, sync, gutter: true, markers, events, bands };
   return (
     <div className="metric-stack">
       {missing && <p className="muted small">{missing} in this result.</p>}
@@ -223,6 +275,46 @@ export function LoadMetricsStack({ metrics, range, sync, markers }: StackProps &
             yRange={[0, null]}
             {...(db.hasWal ? { y2Label: 'WAL MB/s', y2Range: [0, null] as [number, null] } : {})}
           />
+        </MetricPanel>
+      )}
+      {metrics.servers && data.perServer && (
+        <MetricPanel
+          label="Per server"
+          title={
+            <>
+              Per server <span className="muted">commits/s, each server's own</span>
+            </>
+          }
+          meta={`avg ${metrics.servers.servers.map((s) => `${s.name} ${formatNumber(s.mean, 0)}`).join(' · ')} commits/s`}
+        >
+          <LineChart {...data.perServer} {...common} yLabel="commits/s" yRange={[0, null]} />
+        </MetricPanel>
+      )}
+      {metrics.replication && data.lag && (
+        <MetricPanel
+          label="Replication lag"
+          title={
+            <>
+              Replication lag <span className="muted">{data.lag.unit} of WAL not replayed yet, per standby</span>
+            </>
+          }
+          meta={metrics.replication.replicas
+            .map((r) => `${r.name} max ${formatBytes(r.max)} · mean ${formatBytes(r.mean)}${r.maxReplayMs === null ? '' : ` · replay ≤ ${formatLatency(r.maxReplayMs)}`}`)
+            .join('; ')}
+        >
+          <LineChart {...data.lag.chart} {...common} yLabel={data.lag.unit} yRange={[0, null]} />
+        </MetricPanel>
+      )}
+      {metrics.pooler && (
+        <MetricPanel
+          label="Pooler"
+          title={
+            <>
+              Pooler <span className="muted">PgBouncer's counts over the window</span>
+            </>
+          }
+        >
+          <PoolerFigures pooler={metrics.pooler} />
         </MetricPanel>
       )}
       {db && data.cache && (

@@ -6,6 +6,7 @@
 import { Fragment } from 'react';
 import type { Environment, PgSetting, Report } from '../api/types.ts';
 import { diffValue, environmentFacts, humanSetting, isEmptyEnvironment, sharedFacts, type EnvironmentFacts } from '../lib/environment.ts';
+import { faultSummary } from '../lib/fault.ts';
 
 /** A setting's name, breakable after its underscores (a narrow column), copied whole. */
 function SettingName({ name }: { name: string }) {
@@ -143,6 +144,11 @@ export function Measured({ report, baseline }: { report: Report; baseline: strin
                 {e.test === baseline && <span className="tag">baseline</span>}
               </h3>
               <Facts facts={unshared} />
+              {e.fault && (
+                <p className="small env-fault">
+                  <strong>Fault:</strong> {faultSummary(e.fault, e.outage)}
+                </p>
+              )}
               {e.command && (
                 <>
                   <div className="env-label">Command{e.tool ? ` (${e.tool})` : ''}</div>

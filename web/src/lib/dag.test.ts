@@ -53,6 +53,43 @@ describe('buildDag from a run and its definition', () => {
     expect(x('run-stroppy-test')).toBeLessThan(x('destroy-plan'));
   });
 
+  it("puts the topology's servers side by side, after the primary and before the load", () => {
+    const at = (name: string) => node(dag.nodes, taskNodeId(name));
+    const servers = ['run-replica-1', 'run-replica-2', 'run-replica-3', 'run-pooler'].map(at);
+    for (const s of servers) {
+      expect(s.x).toBeGreaterThan(at('run-database-containers').x);
+      expect(s.x).toBeLessThan(at('run-stroppy-containers').x);
+      expect(s.x).toBe(servers[0]!.x);
+      // Skipped: a single-server test has none of them.
+      expect(s.data).toMatchObject({ status: 'SKIPPED' });
+    }
+    // The router waits for the replicas it spreads the load over, and the load for it.
+    const router = at('run-router');
+    expect(router.x).toBeGreaterThan(servers[0]!.x);
+    expect(router.x).toBeLessThan(at('run-stroppy-containers').x);
+    expect(router.data).toMatchObject({ status: 'SKIPPED' });
+  });
+
+  it("puts etcd before the primary and the fault beside the load, both skipped without Patroni or a fault", () => {
+    const at = (name: string) => node(dag.nodes, taskNodeId(name));
+    const dcs = at('run-dcs');
+    expect(dcs.x).toBeGreaterThan(at('wait-workers').x);
+    expect(dcs.x).toBeLessThan(at('run-database-containers').x);
+    expect(dcs.data).toMatchObject({ status: 'SKIPPED', action: 'etcd.start' });
+    // The fault waits for the load's servers only, not for the tool's install: it runs beside the load.
+    const fault = at('inject-fault');
+    expect(fault.x).toBeGreaterThan(at('run-stroppy-containers').x);
+    expect(fault.x).toBeLessThan(at('collect-database-machine').x);
+    expect(fault.data).toMatchObject({ status: 'SKIPPED', action: 'postgres.fault' });
+    // The database machine's samples wait for the load and the fault, the teardown for them.
+    expect(at('run-stroppy-test').x).toBeLessThan(at('collect-database-machine').x);
+    expect(at('collect-database-machine').x).toBeLessThan(at('destroy-plan').x);
+    expect(at('collect-database-machine').data).toMatchObject({ status: 'COMPLETED', action: 'machine.samples' });
+    const into = (name: string) => dag.edges.filter((e) => e.kind === 'dependency' && e.target === taskNodeId(name)).map((e) => e.source);
+    expect(into('collect-database-machine').sort()).toEqual([taskNodeId('inject-fault'), taskNodeId('run-stroppy-test')].sort());
+    expect(into('run-database-containers').sort()).toEqual([taskNodeId('run-dcs'), taskNodeId('wait-workers')].sort());
+  });
+
   it('places the child run right under the task that spawned it', () => {
     const deploy = node(dag.nodes, taskNodeId('deploy-plan'));
     const group = node(dag.nodes, childNodeId(CHILD.id));

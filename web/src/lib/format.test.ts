@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  byteUnit,
   DASH,
+  formatBytes,
   elapsed,
   formatAgo,
   formatDelta,
@@ -88,5 +90,22 @@ describe('shortId', () => {
   it('shows the random tail of a UUIDv7 (its head is a timestamp shared by neighbours)', () => {
     expect(shortId('01a21bf7-ca06-761f-a0e1-09de930dd651')).toBe('930dd651');
     expect(shortId(null)).toBe(DASH);
+  });
+});
+
+describe('bytes', () => {
+  it('reads in SI units, one decimal below 100', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(12_345)).toBe('12.3 kB');
+    expect(formatBytes(123_456)).toBe('123 kB');
+    expect(formatBytes(1_234_567)).toBe('1.2 MB');
+    expect(formatBytes(null)).toBe(DASH);
+  });
+
+  it('picks one unit for an axis from its largest value', () => {
+    expect(byteUnit(999)).toEqual({ unit: 'B', size: 1 });
+    expect(byteUnit(48_000)).toEqual({ unit: 'kB', size: 1000 });
+    expect(byteUnit(2e9)).toEqual({ unit: 'GB', size: 1e9 });
   });
 });

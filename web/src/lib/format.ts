@@ -109,3 +109,21 @@ export function formatMemoryMb(mb: number | null | undefined): string {
   if (mb === null || mb === undefined || !Number.isFinite(mb)) return DASH;
   return mb >= 1024 ? `${formatNumber(mb / 1024, mb >= 10240 ? 0 : 1)} GB` : `${Math.round(mb)} MB`;
 }
+
+/** SI byte units (kB = 1000 B), as the server's report and disk/network charts count. */
+const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB'] as const;
+
+/** The unit a byte count reads best in, and its size: one unit for a whole chart axis. */
+export function byteUnit(bytes: number): { unit: (typeof BYTE_UNITS)[number]; size: number } {
+  let i = 0;
+  while (i < BYTE_UNITS.length - 1 && Math.abs(bytes) >= 1000 ** (i + 1)) i += 1;
+  return { unit: BYTE_UNITS[i]!, size: 1000 ** i };
+}
+
+/** Bytes for people: "512 B", "12.3 kB", "123 kB", "1.2 MB". */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return DASH;
+  const { unit, size } = byteUnit(bytes);
+  const v = bytes / size;
+  return `${formatNumber(v, unit === 'B' || Math.abs(v) >= 100 ? 0 : 1)} ${unit}`;
+}

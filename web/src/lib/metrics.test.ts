@@ -12,6 +12,8 @@ import {
   overallHitPct,
   padToRange,
   peak,
+  replicationSeries,
+  serverSeries,
   smallMultiples,
   systemSeries,
   toMb,
@@ -177,7 +179,7 @@ describe('summaries', () => {
     expect(m.database?.t).toHaveLength(7);
     expect(m.waits?.top[0]?.name).toBe('Lock:transactionid');
     expect(m.hitPct).toBeCloseTo(99.96, 1);
-    expect(loadMetrics({})).toEqual({ system: null, databaseMachine: null, database: null, waits: null, hitPct: null });
+    expect(loadMetrics({})).toEqual({ system: null, databaseMachine: null, database: null, waits: null, hitPct: null, replication: null, pooler: null, servers: null });
     expect(loadMetrics(RESULT, RESULT.system).databaseMachine?.t.length).toBe(RESULT.system!.length);
     expect(loadMetrics(null).system).toBeNull();
   });
@@ -223,5 +225,62 @@ describe('niceCeil', () => {
     expect(niceCeil(2)).toBe(2);
     expect(niceCeil(0.22)).toBe(0.25);
     expect(niceCeil(0)).toBe(1);
+  });
+});
+
+describe('replication lag', () => {
+  const replica = (name: string, lag_bytes: number, sync_state = 'async', replay_lag_ms: number | null = null) => ({
+    name,
+    state: 'streaming',
+    sync_state,
+    lag_bytes,
+    replay_lag_ms,
+  });
+
+  it('has a series per standby, in name order, a gap where the primary did not list it', () => {
+    const rep = replicationSeries([
+      db(1, undefined, { replicas: [replica('replica_10', 5), replica('replica_2', 100, 'potential', 2)] }),
+      db(2, undefined, { replicas: [replica('replica_2', 300, 'sync', 4)] }),
+      db(3),
+    ])!;
+    expect(rep.t).toEqual([1, 2, 3]);
+    expect(rep.replicas.map((r) => r.name)).toEqual(['replica_2', 'replica_10']);
+    const [two, ten] = rep.replicas;
+    expect(two).toEqual({ name: 'replica_2', syncState: 'sync', lagBytes: [100, 300, null], max: 300, mean: 200, maxReplayMs: 4 });
+    expect(ten).toEqual({ name: 'replica_10', syncState: 'async', lagBytes: [5, null, null], max: 5, mean: 5, maxReplayMs: null });
+  });
+
+  it('is none for a single server and for older results', () => {
+    expect(replicationSeries([db(1), db(2)])).toBeNull();
+    expect(replicationSeries([db(1, undefined, { replicas: [] })])).toBeNull();
+    expect(replicationSeries(null)).toBeNull();
+    expect(loadMetrics(RESULT).replication).toBeNull();
+    expect(loadMetrics(RESULT).pooler).toBeNull();
+  });
+});
+
+describe("each server's own commits", () => {
+  it('has the primary first, then the standbys in role order, on their merged times', () => {
+    const s = serverSeries([db(1, undefined, { commits_ps: 5 }), db(2, undefined, { commits_ps: 7 })], {
+      'replica-10': [db(1, undefined, { commits_ps: 40 })],
+      'replica-2': [db(1.5, undefined, { commits_ps: 300 }), db(2.5, undefined, { commits_ps: 320 })],
+    })!;
+    expect(s.t).toEqual([1, 1.5, 2, 2.5]);
+    expect(s.servers.map((x) => [x.name, x.mean])).toEqual([
+      ['primary', 6],
+      ['replica-2', 310],
+      ['replica-10', 40],
+    ]);
+    // Undefined where another server sampled (the line goes on across), not null (a gap).
+    expect(s.servers[0]!.commits).toEqual([5, undefined, 7, undefined]);
+    expect(s.servers[1]!.commits).toEqual([undefined, 300, undefined, 320]);
+  });
+
+  it('is none without the standbys\' samples; the standbys alone without the primary\'s', () => {
+    expect(serverSeries([db(1)], undefined)).toBeNull();
+    expect(serverSeries([db(1)], {})).toBeNull();
+    expect(serverSeries([db(1)], { 'replica-1': [] })).toBeNull();
+    expect(loadMetrics(RESULT).servers).toBeNull();
+    expect(serverSeries(null, { 'replica-1': [db(1)] })!.servers.map((x) => x.name)).toEqual(['replica-1']);
   });
 });

@@ -4,7 +4,7 @@
  * the measured load started, as in its TPS series). Older results have neither: every builder
  * returns null then. Pure; tested in metrics.test.ts.
  */
-import type { DatabasePoint, SystemPoint } from '../api/types.ts';
+import type { DatabasePoint, PoolerStats, SystemPoint } from '../api/types.ts';
 
 type Num = number | null;
 
@@ -171,6 +171,102 @@ export function waitSeries(points: readonly DatabasePoint[] | null | undefined, 
   };
 }
 
+/** One standby over the window, as its primary saw it. */
+export interface ReplicaLag {
+  /** Its `application_name` (`replica_1`). */
+  name: string;
+  /** As last sampled (`async`, `sync`, `quorum`, `potential`). */
+  syncState: string | null;
+  /** WAL not replayed yet, in bytes, per sample; null where the primary did not list it. */
+  lagBytes: Num[];
+  max: number | null;
+  mean: number | null;
+  /** The largest `replay_lag` sampled; null when none was (an idle, caught-up standby). */
+  maxReplayMs: number | null;
+}
+
+export interface ReplicationSeries {
+  t: number[];
+  /** In name order: replica_1, replica_2... */
+  replicas: ReplicaLag[];
+}
+
+/**
+ * Each standby's lag over the window, from the primary's `pg_stat_replication` samples
+ * (`DatabasePoint.replicas`). Null without replicas (a single server, an older result).
+ */
+export function replicationSeries(points: readonly DatabasePoint[] | null | undefined): ReplicationSeries | null {
+  const pts = samples<DatabasePoint>(points);
+  const rows = pts.map((p) => (Array.isArray(p.replicas) ? p.replicas.filter((r) => isRecord(r) && typeof r.name === 'string') : []));
+  const names = [...new Set(rows.flat().map((r) => r.name))].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  if (!names.length) return null;
+  return {
+    t: pts.map((p) => p.t_s),
+    replicas: names.map((name) => {
+      const seen = rows.map((row) => row.find((r) => r.name === name));
+      const lagBytes = seen.map((r) => (r ? num(r.lag_bytes) : null));
+      const replay = seen.map((r) => num(r?.replay_lag_ms)).filter((v): v is number => v !== null);
+      const lags = lagBytes.filter((v): v is number => v !== null);
+      const last = seen.filter((r) => r !== undefined).pop();
+      return {
+        name,
+        syncState: last?.sync_state ?? null,
+        lagBytes,
+        max: lags.length ? Math.max(...lags) : null,
+        mean: mean(lagBytes),
+        maxReplayMs: replay.length ? Math.max(...replay) : null,
+      };
+    }),
+  };
+}
+
+/** One server's commits over the window: the primary's, or a standby's own. */
+export interface ServerCommits {
+  /** `primary`, or the standby's machine role (`replica-1`). */
+  name: string;
+  /**
+   * Commits per second at each of the merged times: a number; null where a sample of this
+   * server lacked it (a gap in its line); undefined where this server had no sample at that
+   * time, only another one did (its line goes on across).
+   */
+  commits: (number | null | undefined)[];
+  mean: number | null;
+}
+
+export interface ServerSeries {
+  /** Every server's sample times, merged (their samplers need not tick together). */
+  t: number[];
+  /** The primary first, then the standbys in role order: replica-1, replica-2... */
+  servers: ServerCommits[];
+}
+
+/**
+ * Each server's own commits/s over the window: the primary's (`database`) beside each
+ * standby's (`servers`, by role). Null without other servers' samples (no standbys, an older
+ * result): the Database panel has the primary's then.
+ */
+export function serverSeries(
+  primary: readonly DatabasePoint[] | null | undefined,
+  servers: Readonly<Record<string, readonly DatabasePoint[]>> | null | undefined,
+): ServerSeries | null {
+  if (!isRecord(servers)) return null;
+  const others = Object.keys(servers)
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .map((name) => ({ name, pts: samples<DatabasePoint>(servers[name]) }))
+    .filter((s) => s.pts.length);
+  if (!others.length) return null;
+  const own = samples<DatabasePoint>(primary);
+  const all = [...(own.length ? [{ name: 'primary', pts: own }] : []), ...others];
+  const t = [...new Set(all.flatMap((s) => s.pts.map((p) => p.t_s)))].sort((a, b) => a - b);
+  return {
+    t,
+    servers: all.map(({ name, pts }) => {
+      const at = new Map(pts.map((p) => [p.t_s, num(p.commits_ps)]));
+      return { name, commits: t.map((x) => (at.has(x) ? at.get(x)! : undefined)), mean: mean(pts.map((p) => num(p.commits_ps))) };
+    }),
+  };
+}
+
 /** The [first, last] x over several series (charts stacked on one time axis); null when all are empty. */
 export function xExtent(...ts: readonly (readonly number[])[]): [number, number] | null {
   let lo = Infinity;
@@ -246,10 +342,24 @@ export interface LoadMetrics {
   database: DatabaseSeries | null;
   waits: WaitSeries | null;
   hitPct: number | null;
+  /** The primary's standbys, when it had some. */
+  replication: ReplicationSeries | null;
+  /** What the pooler the load went through counted, when it went through one. */
+  pooler: PoolerStats | null;
+  /** Each server's own commits, when the result has the standbys' samples. */
+  servers: ServerSeries | null;
 }
 
 export function loadMetrics(
-  result: { system?: SystemPoint[] | null; database?: DatabasePoint[] | null } | null | undefined,
+  result:
+    | {
+        system?: SystemPoint[] | null;
+        database?: DatabasePoint[] | null;
+        pooler?: PoolerStats | null;
+        servers?: Record<string, DatabasePoint[]> | null;
+      }
+    | null
+    | undefined,
   databaseMachine?: SystemPoint[] | null,
 ): LoadMetrics {
   return {
@@ -258,6 +368,9 @@ export function loadMetrics(
     database: databaseSeries(result?.database),
     waits: waitSeries(result?.database),
     hitPct: overallHitPct(result?.database),
+    replication: replicationSeries(result?.database),
+    pooler: result?.pooler ?? null,
+    servers: serverSeries(result?.database, result?.servers),
   };
 }
 

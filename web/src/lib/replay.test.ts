@@ -51,8 +51,14 @@ describe('replayScope', () => {
       'run-stroppy-containers',
       'install-stroppy',
       'run-stroppy-test',
+      'inject-fault',
+      'collect-database-machine',
       'destroy-plan',
     ]);
+    // The fault runs beside the load; the database machine's samples wait for both.
+    expect(replayScope(TEST_RUN_DEF, 'inject-fault')).toEqual(['inject-fault', 'collect-database-machine', 'destroy-plan']);
+    // etcd comes before every server: a replay from it starts them all again.
+    expect(replayScope(TEST_RUN_DEF, 'run-dcs').slice(0, 3)).toEqual(['run-dcs', 'run-database-containers', 'run-replica-1']);
     expect(replayScope(TEST_RUN_DEF, 'destroy-plan')).toEqual(['destroy-plan']);
   });
 
@@ -64,10 +70,10 @@ describe('replayScope', () => {
 
 describe('replayQuestion', () => {
   it('says what runs again', () => {
-    expect(replayQuestion(TEST_RUN_DEF)).toBe('Run every task of this run again (11), with the child runs they spawned?');
+    expect(replayQuestion(TEST_RUN_DEF)).toBe('Run every task of this run again (19), with the child runs they spawned?');
     expect(replayQuestion(TEST_RUN_DEF, 'run-stroppy-test')).toBe(
-      'Run run-stroppy-test and the task after it (destroy-plan) again, with the child runs they spawned? The tasks before it keep their outputs.',
+      'Run run-stroppy-test and the 2 tasks after it (collect-database-machine, destroy-plan) again, with the child runs they spawned? The tasks before it keep their outputs.',
     );
-    expect(replayQuestion(TEST_RUN_DEF, 'validate-input')).toMatch(/^Run validate-input and the 10 tasks after it \(acquire-network, .*, … \(4 more\)\) again/);
+    expect(replayQuestion(TEST_RUN_DEF, 'validate-input')).toMatch(/^Run validate-input and the 18 tasks after it \(acquire-network, .*, run-dcs, … \(12 more\)\) again/);
   });
 });

@@ -12,6 +12,7 @@ import { runEnded, useCanWrite, useChildRuns, useProgressPoints, useRun, useRunE
 import type { RunDetail, SystemPoint, TaskState, WorkflowDef } from '../api/types.ts';
 import { DagView } from '../components/DagView.tsx';
 import { EventsTimeline } from '../components/EventsTimeline.tsx';
+import { FaultSummary } from '../components/FaultSummary.tsx';
 import { LineChart } from '../components/LineChart.tsx';
 import { LoadMetricsStack } from '../components/LoadMetrics.tsx';
 import { LogView } from '../components/LogView.tsx';
@@ -25,6 +26,7 @@ import { DASH, elapsed, formatDateTime, formatDuration, formatLatency, formatNum
 import { LogBuffer } from '../lib/logBuffer.ts';
 import { LogFeed, type FeedState } from '../lib/logFeed.ts';
 import { replayQuestion, replayRequest, runReplay, taskReplay } from '../lib/replay.ts';
+import { asFault, faultMarks, faultOverlay, FAULT_TASK } from '../lib/fault.ts';
 import { loadMetrics, padToRange, xExtent } from '../lib/metrics.ts';
 import { asLoadResult, loadSeries, LOAD_TASK } from '../lib/series.ts';
 import { isTerminal, TONE_COLOR } from '../lib/status.ts';
@@ -301,7 +303,7 @@ const NO_MARKERS: readonly number[] = [];
 
 function LoadPanel({ run, task }: { run: RunDetail; task: TaskState }) {
   const live = task.status === 'RUNNING';
-  const result = asLoadResult(task.output);
+  const result = useMemo(() => asLoadResult(task.output), [task.output]);
   const wantProgress = !(result && result.series.length) && task.started_at !== null;
   const { points } = useProgressPoints(run.id, wantProgress ? task.id : undefined, live);
   const series = useMemo(() => loadSeries(task, points), [task, points]);
@@ -312,9 +314,24 @@ function LoadPanel({ run, task }: { run: RunDetail; task: TaskState }) {
     () => loadMetrics(series.source === 'result' ? asLoadResult(task.output) : null, dbMachine?.windows?.[0]),
     [series.source, task.output, dbMachine],
   );
+  // A scheduled fault (the step beside the load), placed on the load's clock by its window.
+  const faultOutput = run.tasks.find((t) => t.name === FAULT_TASK)?.output;
+  const fault = useMemo(() => asFault(faultOutput), [faultOutput]);
+  const marks = useMemo(() => (series.source === 'result' ? faultMarks(fault, result) : null), [fault, result, series.source]);
+  const overlay = useMemo(() => faultOverlay(marks), [marks]);
+  // The stack's charts draw the same line, unlabelled (the TPS chart names it).
+  const stackEvents = useMemo(() => overlay.events.map((e) => ({ x: e.x })), [overlay]);
   const range = useMemo(
-    () => xExtent(series.t, metrics.system?.t ?? [], metrics.database?.t ?? [], metrics.databaseMachine?.t ?? []),
-    [series.t, metrics],
+    () =>
+      xExtent(
+        series.t,
+        metrics.system?.t ?? [],
+        metrics.database?.t ?? [],
+        metrics.databaseMachine?.t ?? [],
+        metrics.servers?.t ?? [],
+        marks ? [marks.at, ...(marks.outage ?? [])] : [],
+      ),
+    [series.t, metrics, marks],
   );
   const tps = useMemo(() => {
     const padded = padToRange(series.t, [series.tps, series.latency], range);
@@ -375,6 +392,8 @@ function LoadPanel({ run, task }: { run: RunDetail; task: TaskState }) {
           </div>
         </dl>
       )}
+      {/* Above the chart rather than beside it: the TPS chart keeps the stack's width, so their time axes line up. */}
+      {fault && <FaultSummary fault={fault} outage={result?.outage} windowStartMs={result?.windows?.[0]?.start_ms} chart={marks !== null} />}
       {series.t.length > 0 && (
         <LineChart
           x={tps.x}
@@ -385,9 +404,20 @@ function LoadPanel({ run, task }: { run: RunDetail; task: TaskState }) {
           sync={sync}
           gutter
           markers={metrics.database?.checkpointsAt ?? NO_MARKERS}
+          events={overlay.events}
+          bands={overlay.bands}
         />
       )}
-      {hasMetrics && <LoadMetricsStack metrics={metrics} range={range} sync={sync} markers={metrics.database?.checkpointsAt ?? NO_MARKERS} />}
+      {hasMetrics && (
+        <LoadMetricsStack
+          metrics={metrics}
+          range={range}
+          sync={sync}
+          markers={metrics.database?.checkpointsAt ?? NO_MARKERS}
+          events={stackEvents}
+          bands={overlay.bands}
+        />
+      )}
       {result?.summary && (
         <details>
           <summary>Raw {result.tool} summary</summary>

@@ -11,6 +11,7 @@ import { VerdictDelta } from '../components/Verdict.tsx';
 import { READ_ONLY_WHY } from '../lib/access.ts';
 import { Ago, ErrorBox, JsonView, Loading, Panel, ProgressBar, StatusBadge, useNow } from '../components/common.tsx';
 import { LineChart } from '../components/LineChart.tsx';
+import { Topologies } from '../components/Topologies.tsx';
 import { buildComparison, repetitionsText, suiteProgress, type ComparisonRow } from '../lib/comparison.ts';
 import { REPORT_FILES, reportFilename, saveText } from '../lib/download.ts';
 import { DASH, elapsed, formatDuration, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
@@ -426,6 +427,8 @@ export default function SuitePage() {
         <ComparisonChart rows={comparison.rows} confidence={significance?.confidence} />
         <UnsteadyRuns rows={comparison.rows} unsteady={unsteady} />
       </Panel>
+
+      <Topologies tests={suite.tests} />
 
       <MeasuredPanel suite={suite} baseline={comparison.baseline} />
 

@@ -16,6 +16,7 @@ const VERSIONS_EXAMPLE: &str = include_str!("../../../../examples/suite-local-ve
 const TOPOLOGIES_EXAMPLE: &str = include_str!("../../../../examples/suite-local-topologies.yaml");
 const READ_SCALING_EXAMPLE: &str =
     include_str!("../../../../examples/suite-local-read-scaling.yaml");
+const FAILOVER_EXAMPLE: &str = include_str!("../../../../examples/suite-local-failover.yaml");
 
 fn load_yaml(text: &str) -> Result<LoadedSuite, DocumentErrors> {
     load(text, Format::Yaml)
@@ -315,6 +316,23 @@ fn a_load_on_the_replicas_reads_through_no_pooler() {
 }
 
 #[test]
+fn the_failover_example_crashes_a_server_and_kills_a_patroni_leader() {
+    let s = suite(FAILOVER_EXAMPLE);
+    let shapes: Vec<(TopologyKind, protocol::actions::FaultKind)> = s
+        .tests
+        .iter()
+        .map(|t| (t.database.topology.kind, t.faults[0].kind))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            (TopologyKind::Single, protocol::actions::FaultKind::Restart),
+            (TopologyKind::Patroni, protocol::actions::FaultKind::Kill)
+        ]
+    );
+}
+
+#[test]
 fn a_patroni_cluster_and_its_fault_are_checked() {
     let s = suite(&with_pgbench(
         "tests:\n  - name: a\n    database: {topology: {kind: patroni, replicas: 2}}\n    workload: {faults: [{at: 5s, kill: primary}]}\n",
@@ -382,6 +400,7 @@ fn examples_parse_the_same_as_json() {
         VERSIONS_EXAMPLE,
         TOPOLOGIES_EXAMPLE,
         READ_SCALING_EXAMPLE,
+        FAILOVER_EXAMPLE,
     ] {
         let loaded = load_yaml(text).unwrap();
         let json = serde_json::to_string_pretty(&loaded.spec).unwrap();

@@ -6,6 +6,7 @@
 //! test's own agents (enrolled for its run only). Every step's output is a typed struct.
 
 mod provision;
+mod servers;
 mod suite;
 mod test_run;
 
@@ -130,7 +131,7 @@ pub fn definitions() -> Vec<WorkflowDef> {
                 .execution_timeout(minutes(20)),
         )
         .task(
-            on_machine(test_step(RunDcs, agent::ETCD_START), test_run::ROUTER_ROLE)
+            on_machine(test_step(RunDcs, agent::ETCD_START), servers::ROUTER_ROLE)
                 .parents([WaitWorkers.as_str(), BuildPlacement.as_str()])
                 .input_from("build-placement.etcd")
                 .execution_timeout(minutes(5))
@@ -246,7 +247,7 @@ fn topology_steps() -> Vec<TaskDef> {
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let role = test_run::replica_role(i);
+            let role = servers::replica_role(i);
             after_primary(on_machine(test_step(*step, agent::POSTGRES_START), &role))
                 .input_from(format!("build-placement.replicas.{role}"))
                 .skip_if(unless(format!("output.replica_count < {}", i + 1)))
@@ -255,7 +256,7 @@ fn topology_steps() -> Vec<TaskDef> {
     steps.push(
         after_primary(on_machine(
             test_step(TestStep::RunPooler, agent::PGBOUNCER_START),
-            test_run::POOLER_ROLE,
+            servers::POOLER_ROLE,
         ))
         .input_from("build-placement.pooler")
         .skip_if(unless("!output.pooled".into())),
@@ -264,7 +265,7 @@ fn topology_steps() -> Vec<TaskDef> {
     // connections to them from its first check on.
     let router = on_machine(
         test_step(TestStep::RunRouter, agent::HAPROXY_START),
-        test_run::ROUTER_ROLE,
+        servers::ROUTER_ROLE,
     )
     .parents(
         [TestStep::BuildPlacement]

@@ -7,38 +7,18 @@ use engine::{Child, Context, HandlerResult};
 use std::collections::BTreeMap;
 
 use protocol::actions::{
-    Endpoint, EtcdStartInput, HaproxyStartInput, HttpCheck, LoadInput, PatroniMember, PgbenchInput,
-    PgbouncerStartInput, PostgresFaultInput, PostgresInstance, PostgresStartInput, Replication,
-    StroppyInstallInput, StroppyRunInput,
+    Endpoint, EtcdStartInput, HaproxyStartInput, LoadInput, PgbenchInput, PgbouncerStartInput,
+    PostgresFaultInput, PostgresInstance, PostgresStartInput, StroppyInstallInput, StroppyRunInput,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::provision::{AgentsReady, Created, ProvisionInput, wait_for_agents};
+use super::servers::{DB_ROLE, LOADER_ROLE, POOLER_ROLE, ROUTER_ROLE, Servers, replica_role};
 use super::{Domain, PROVISION, VERSION, fatal, output, retryable};
 use crate::infra::{Machine, MachinePlan, network};
 use crate::stroppy::spec::{ConnectTo, Hardware, Target, TestSpec, TopologyKind, Workload};
 use crate::stroppy::steps::{TestStep, provision as provision_steps};
-
-/// The port PostgreSQL listens on (each machine has its own address).
-const DB_PORT: u16 = 5432;
-/// The port PgBouncer listens on.
-const POOLER_PORT: u16 = 6432;
-/// Patroni's REST API on each member, and etcd's client port on the router machine.
-const PATRONI_PORT: u16 = 8008;
-const ETCD_PORT: u16 = 2379;
-
-/// The machines' roles (their agents' `machine` label): the database's (the primary),
-/// its replicas', its pooler's and the load's.
-const DB_ROLE: &str = "db";
-pub(super) const POOLER_ROLE: &str = "pooler";
-pub(super) const ROUTER_ROLE: &str = "router";
-const LOADER_ROLE: &str = "loader";
-
-/// Replica `i`'s (from 0) machine role: `replica-1`...
-pub(super) fn replica_role(i: usize) -> String {
-    format!("replica-{}", i + 1)
-}
 
 /// Input of a `stroppy-test-run`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -282,144 +262,15 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         .parent_as::<Intents>(TestStep::PlanPlacementIntent.as_str())?
         .machines;
     let machines = name_machines(&input.test, ctx.run_id(), &cidr, &intent);
-    let address_of = |role: &str| {
-        machines
-            .iter()
-            .find(|m| m.role == role)
-            .map(|m| m.address.clone())
-            .ok_or_else(|| fatal(format!("no {role} machine was planned")))
-    };
-    let db_host = address_of(DB_ROLE)?;
     // Connections to the database need this run's own password (scram-sha-256); the API
     // shows it masked, agents get it in their assignments only.
     let password = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-    let topology = input.test.database.topology;
-    let patroni = topology.kind == TopologyKind::Patroni;
-    let replica_roles: Vec<String> = (0..topology.replicas as usize).map(replica_role).collect();
-    // A standby's name on the primary: its role, as an identifier.
-    let standby_name = |role: &str| role.replace('-', "_");
-    let endpoint = |host: &str, port: u16| Endpoint {
-        host: host.to_string(),
-        port,
-    };
-    // A Patroni cluster keeps its state in an etcd on the router machine.
-    let etcd = match patroni {
-        true => Some(EtcdStartInput {
-            listen_address: address_of(ROUTER_ROLE)?,
-            client_port: ETCD_PORT,
-            peer_port: ETCD_PORT + 1,
-        }),
-        false => None,
-    };
-    let cluster = format!("t-{}", &ctx.run_id().simple().to_string()[..12]);
-    let member = |role: &str| {
-        etcd.as_ref().map(|e| PatroniMember {
-            cluster: cluster.clone(),
-            member: role.to_string(),
-            rest_port: PATRONI_PORT,
-            etcd: endpoint(&e.listen_address, e.client_port),
-            synchronous: topology.synchronous,
-        })
-    };
-    let primary = PostgresStartInput {
-        name: "bench".into(),
-        version: input.test.database.version,
-        runtime,
-        listen_address: db_host.clone(),
-        port: DB_PORT,
-        settings: input.test.database.settings.clone(),
-        image: None,
-        password: password.clone(),
-        stat_statements: input.test.database.stat_statements,
-        replication: (!patroni && !replica_roles.is_empty()).then(|| Replication::Primary {
-            standbys: replica_roles.iter().map(|r| standby_name(r)).collect(),
-            synchronous: topology.synchronous,
-        }),
-        patroni: member(DB_ROLE),
-    };
-    let mut replicas = BTreeMap::new();
-    for role in &replica_roles {
-        let standby = PostgresStartInput {
-            listen_address: address_of(role)?,
-            replication: (!patroni).then(|| Replication::Standby {
-                primary_host: db_host.clone(),
-                primary_port: DB_PORT,
-                application_name: standby_name(role),
-            }),
-            patroni: member(role),
-            ..primary.clone()
-        };
-        replicas.insert(role.clone(), standby);
-    }
-    let pooler = match input.test.database.pooler {
-        Some(p) => Some(PgbouncerStartInput {
-            listen_address: address_of(POOLER_ROLE)?,
-            port: POOLER_PORT,
-            server_host: db_host.clone(),
-            server_port: DB_PORT,
-            password: password.clone(),
-            pool_mode: p.pool_mode.as_str().into(),
-            pool_size: p.pool_size,
-            max_clients: 1000,
-        }),
-        None => None,
-    };
-    // HAProxy on the router machine: over the standbys for a load on them, and to
-    // whichever member leads (or follows) in a Patroni cluster, as its REST API says.
-    let members: Vec<Endpoint> = std::iter::once(&db_host)
-        .chain(replicas.values().map(|r| &r.listen_address))
-        .map(|h| endpoint(h, DB_PORT))
-        .collect();
-    let health = |path: &str| HttpCheck {
-        port: PATRONI_PORT,
-        path: path.into(),
-    };
-    let (servers, http_check) = match (patroni, input.test.connect_to) {
-        (true, ConnectTo::Primary) => (members.clone(), Some(health("/primary"))),
-        (true, ConnectTo::Replicas) => (members.clone(), Some(health("/replica"))),
-        (false, ConnectTo::Replicas) => (members[1..].to_vec(), None),
-        (false, ConnectTo::Primary) => (Vec::new(), None),
-    };
-    let router = match servers.is_empty() {
-        false => Some(HaproxyStartInput {
-            listen_address: address_of(ROUTER_ROLE)?,
-            port: DB_PORT,
-            servers,
-            http_check,
-        }),
-        true => None,
-    };
-    let fault = input.test.faults.first().map(|f| PostgresFaultInput {
-        name: primary.name.clone(),
-        kind: f.kind,
-        at_s: f.at_s,
-        host: db_host.clone(),
-        port: DB_PORT,
-        password: password.clone(),
-        load_marker: protocol::actions::MEASURED_LOAD_MARKER.into(),
-        // The load's first session (its initialisation) comes within moments.
-        wait_s: 600,
-        // Who may lead after: the other members, by name.
-        peers: match patroni {
-            true => replicas
-                .iter()
-                .map(|(role, r)| (role.clone(), endpoint(&r.listen_address, PATRONI_PORT)))
-                .collect(),
-            false => BTreeMap::new(),
-        },
-    });
-    // The load connects to the pooler or the router when there is one; statistics come
-    // from the primary, and from each replica too.
-    let (load_host, load_port) = match (&pooler, &router) {
-        (Some(p), _) => (p.listen_address.clone(), p.port),
-        (None, Some(r)) => (r.listen_address.clone(), r.port),
-        (None, None) => (db_host.clone(), DB_PORT),
-    };
-    let elsewhere = pooler.is_some() || router.is_some();
-    let also_sample: BTreeMap<String, Endpoint> = replicas
-        .iter()
-        .map(|(role, r)| (role.clone(), endpoint(&r.listen_address, DB_PORT)))
-        .collect();
+    let servers = Servers::plan(&input.test, &machines, ctx.run_id(), runtime, &password)?;
+    let Endpoint {
+        host: load_host,
+        port: load_port,
+    } = servers.load_at.clone();
+    let primary_at = servers.primary_at();
     let duration_s = input.test.workload.duration_s().max(1);
     let driver = input.test.workload.driver().as_str();
     let (load, stroppy_install) = match &input.test.workload {
@@ -446,14 +297,14 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
                 protocol: None,
                 stat_statements: input.test.database.stat_statements,
                 repeat: input.runs.max(1),
-                stats_host: elsewhere.then(|| db_host.clone()),
-                stats_port: elsewhere.then_some(DB_PORT),
-                pooled: pooler.is_some(),
+                // Statistics come from the primary, and from each replica too.
+                stats_host: servers.load_elsewhere().then(|| primary_at.host.clone()),
+                stats_port: servers.load_elsewhere().then_some(primary_at.port),
+                pooled: servers.pooler.is_some(),
                 // Standbys take no writes: the data is made on the primary.
-                primary: (input.test.connect_to == ConnectTo::Replicas)
-                    .then(|| endpoint(&db_host, DB_PORT)),
-                also_sample,
-                survive_faults: fault.is_some(),
+                primary: (input.test.connect_to == ConnectTo::Replicas).then(|| primary_at.clone()),
+                also_sample: servers.replicas_at(),
+                survive_faults: servers.fault.is_some(),
             }),
             None,
         ),
@@ -495,6 +346,15 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
             m.role, m.name, m.address, m.cores, m.memory_gb
         ));
     }
+    let Servers {
+        primary,
+        replicas,
+        pooler,
+        router,
+        etcd,
+        fault,
+        ..
+    } = servers;
     output(&Placement {
         machines,
         driver: driver.into(),
@@ -505,7 +365,7 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
         pooler,
         routed: router.is_some(),
         router,
-        patroni,
+        patroni: etcd.is_some(),
         etcd,
         faulted: fault.is_some(),
         fault,
