@@ -657,18 +657,6 @@ impl Expander {
         let connect_to = pick(&all, &["workload", "connect_to"], |l| {
             l.workload.and_then(|w| w.connect_to)
         });
-        if let (Some(topology), Some(Some(_))) = (&topology, &pooler)
-            && topology.kind == TopologyKind::Patroni
-        {
-            let at = pick(&all, &["database", "pooler"], |l| {
-                l.database.and_then(|d| d.pooler.clone())
-            })
-            .map_or_else(DocPath::root, |p| p.path);
-            self.issues.push(
-                at,
-                "a pooler in front of a Patroni cluster is not supported yet (HAProxy routes to the leader)",
-            );
-        }
         let faults = self.resolve_faults(&all, workload.as_ref());
         if let (Some(c), Some(topology), Some(workload)) = (&connect_to, &topology, &workload)
             && c.value == ConnectTo::Replicas

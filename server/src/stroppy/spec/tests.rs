@@ -348,7 +348,7 @@ fn a_patroni_cluster_and_its_fault_are_checked() {
         }]
     );
     let errs = errors(&with_pgbench(
-        "tests:\n  - name: a\n    database: {topology: {kind: patroni}}\n  - name: b\n    workload: {faults: [{at: 30s, restart: primary}]}\n  - name: c\n    workload: {faults: [{at: 1s}]}\n  - name: d\n    workload: {faults: [{at: 1s, kill: primary}, {at: 2s, kill: primary}]}\n  - name: e\n    database: {topology: {kind: patroni, replicas: 1}, pooler: {}}\n",
+        "tests:\n  - name: a\n    database: {topology: {kind: patroni}}\n  - name: b\n    workload: {faults: [{at: 30s, restart: primary}]}\n  - name: c\n    workload: {faults: [{at: 1s}]}\n  - name: d\n    workload: {faults: [{at: 1s, kill: primary}, {at: 2s, kill: primary}]}\n",
     ));
     assert!(
         error_at(&errs, "tests[0].database.topology.kind")
@@ -369,11 +369,6 @@ fn a_patroni_cluster_and_its_fault_are_checked() {
         error_at(&errs, "tests[3].workload.faults")
             .message
             .contains("one per test")
-    );
-    assert!(
-        error_at(&errs, "tests[4].database.pooler")
-            .message
-            .contains("Patroni")
     );
     let errs = errors(&with_pgbench(
         "tests:\n  - name: a\n    workload: {faults: [{at: 1s, kill: replica}]}\n",

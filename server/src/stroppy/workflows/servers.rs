@@ -127,11 +127,17 @@ impl Servers {
             };
             replicas.insert(role.clone(), standby);
         }
+        // In front of a Patroni cluster, the pooler's server is the router (whichever
+        // member leads).
+        let pooled_server = match patroni {
+            true => address_of(ROUTER_ROLE)?,
+            false => db_host.clone(),
+        };
         let pooler = match test.database.pooler {
             Some(p) => Some(PgbouncerStartInput {
                 listen_address: address_of(POOLER_ROLE)?,
                 port: POOLER_PORT,
-                server_host: db_host.clone(),
+                server_host: pooled_server,
                 server_port: DB_PORT,
                 password: password.to_string(),
                 pool_mode: p.pool_mode.as_str().into(),
@@ -216,5 +222,82 @@ impl Servers {
             .iter()
             .map(|(role, r)| (role.clone(), endpoint(&r.listen_address, r.port)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stroppy::spec::{Format, load};
+
+    fn servers_of(yaml: &str) -> Servers {
+        let suite = load(yaml, Format::Yaml).unwrap().suite;
+        let test = &suite.tests[0];
+        let roles = ["db", "replica-1", "replica-2", "pooler", "router", "loader"];
+        let machines: Vec<MachinePlan> = roles
+            .iter()
+            .enumerate()
+            .map(|(i, role)| MachinePlan {
+                role: role.to_string(),
+                name: format!("m-{role}"),
+                address: format!("127.1.0.{}", 10 * (i + 1)),
+                cores: 1,
+                memory_gb: 1,
+                disk_gb: 20,
+            })
+            .collect();
+        Servers::plan(
+            test,
+            &machines,
+            Uuid::nil(),
+            PostgresRuntime::Native,
+            "a-per-run-password-0123",
+        )
+        .unwrap()
+    }
+
+    const BASE: &str = "name: s\ntarget: local\ndefaults:\n  workload: {driver: pgbench, duration: 20s}\ntests:\n  - name: a\n    database:\n      version: 15\n";
+
+    #[test]
+    fn a_patroni_cluster_sits_behind_its_router_and_a_pooler_in_front_of_that() {
+        let s = servers_of(&format!(
+            "{BASE}      topology: {{kind: patroni, replicas: 2}}\n      pooler: {{}}\n"
+        ));
+        // Every member under Patroni, over the router machine's etcd.
+        let members = std::iter::once(&s.primary).chain(s.replicas.values());
+        for m in members {
+            let p = m.patroni.as_ref().unwrap();
+            assert_eq!(p.etcd.host, "127.1.0.50");
+            assert!(m.replication.is_none());
+        }
+        let router = s.router.as_ref().unwrap();
+        assert_eq!(router.servers.len(), 3);
+        assert_eq!(router.http_check.as_ref().unwrap().path, "/primary");
+        // The pooler pools to the router, the load goes to the pooler.
+        assert_eq!(s.pooler.as_ref().unwrap().server_host, "127.1.0.50");
+        assert_eq!(s.load_at.host, "127.1.0.40");
+        assert!(s.load_elsewhere());
+    }
+
+    #[test]
+    fn streaming_replicas_stream_from_the_primary_and_a_read_load_goes_round_them() {
+        let s = servers_of(&format!(
+            "{BASE}      topology: {{replicas: 2, synchronous: true}}\n    workload: {{builtin: select-only, connect_to: replicas}}\n"
+        ));
+        assert!(matches!(
+            s.primary.replication,
+            Some(Replication::Primary { synchronous: true, ref standbys }) if standbys == &["replica_1", "replica_2"]
+        ));
+        assert!(matches!(
+            &s.replicas["replica-2"].replication,
+            Some(Replication::Standby { primary_host, application_name, .. })
+                if primary_host == "127.1.0.10" && application_name == "replica_2"
+        ));
+        let router = s.router.as_ref().unwrap();
+        let hosts: Vec<&str> = router.servers.iter().map(|e| e.host.as_str()).collect();
+        assert_eq!(hosts, ["127.1.0.20", "127.1.0.30"]);
+        assert!(router.http_check.is_none());
+        assert_eq!(s.load_at.host, "127.1.0.50");
+        assert!(s.etcd.is_none() && s.pooler.is_none() && s.fault.is_none());
     }
 }
