@@ -58,11 +58,11 @@ pub async fn inject(ctx: &ActionContext) -> ActionResult {
         "ratchet-agent: the measured load is on; {:?} in {} s",
         input.kind, input.at_s
     ));
-    sleep(ctx, Duration::from_secs(input.at_s)).await?;
+    ctx.pause(Duration::from_secs(input.at_s)).await?;
 
     let patroni = dir.join("patroni.yml");
     let managed = patroni.exists();
-    let at_ms = now_ms();
+    let at_ms = crate::outbox::now_ms();
     if input.kind == FaultKind::Kill && managed {
         process::kill_naming(&patroni);
     }
@@ -96,7 +96,7 @@ pub async fn inject(ctx: &ActionContext) -> ActionResult {
         }
         // Patroni starts its own server again.
         wait_ready(ctx, &psql).await?;
-        injected.recovered_at_ms = Some(now_ms());
+        injected.recovered_at_ms = Some(crate::outbox::now_ms());
         ctx.log
             .line("ratchet-agent: the server accepts connections again");
     }
@@ -165,7 +165,7 @@ async fn wait_for_load(
                 input.port
             )));
         }
-        sleep(ctx, Duration::from_millis(100)).await?;
+        ctx.pause(Duration::from_millis(100)).await?;
     }
 }
 
@@ -223,26 +223,13 @@ async fn wait_for_leader(
                 .await
                 .is_ok_and(|r| r.status().is_success());
             if leads {
-                return Ok(Some((name.clone(), now_ms())));
+                return Ok(Some((name.clone(), crate::outbox::now_ms())));
             }
         }
-        sleep(ctx, Duration::from_millis(200)).await?;
+        ctx.pause(Duration::from_millis(200)).await?;
     }
     ctx.log.line(format!(
         "ratchet-agent: no member led the cluster within {ELECTION_TIMEOUT:?} of the fault"
     ));
     Ok(None)
-}
-
-async fn sleep(ctx: &ActionContext, d: Duration) -> Result<(), ActionError> {
-    tokio::select! {
-        () = tokio::time::sleep(d) => Ok(()),
-        () = ctx.cancel.cancelled() => Err(ActionError::retryable("cancelled")),
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -38,10 +38,7 @@ pub async fn start(ctx: &ActionContext) -> ActionResult {
     if input.http_check.is_some() {
         // HAProxy counts a server up until its checks say otherwise: until two have failed
         // (`fall 2`, a second apart) a follower could still get connections.
-        tokio::select! {
-            () = tokio::time::sleep(CHECKS_SETTLE) => {}
-            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
-        }
+        ctx.pause(CHECKS_SETTLE).await?;
     }
     let version = process::version_line(&program, "-v", &ctx.attempt_dir)
         .await
@@ -130,10 +127,7 @@ async fn wait_listening(ctx: &ActionContext, input: &HaproxyStartInput) -> Resul
             Ok(_) => return Ok(()),
             Err(e) => last = e.to_string(),
         }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
-            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
-        }
+        ctx.pause(Duration::from_millis(200)).await?;
     }
     Err(ActionError::retryable(format!(
         "HAProxy did not listen on {address} within {READY_TIMEOUT:?}: {last}"

@@ -46,6 +46,14 @@ pub struct ActionContext {
 impl ActionContext {
     /// The input as the action's type; unknown or missing keys fail the task (for good:
     /// retrying would not fix the workflow).
+    /// Wait `d`, or fail (to be tried again) as soon as the task is cancelled.
+    pub async fn pause(&self, d: std::time::Duration) -> Result<(), ActionError> {
+        tokio::select! {
+            () = tokio::time::sleep(d) => Ok(()),
+            () = self.cancel.cancelled() => Err(ActionError::retryable("cancelled")),
+        }
+    }
+
     pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, ActionError> {
         serde_path_to_error::deserialize(self.input.clone()).map_err(|e| {
             ActionError::fatal(format!("invalid input at `{}`: {}", e.path(), e.inner()))
@@ -170,10 +178,7 @@ pub async fn wait_http_ok(
             Ok(r) => last = format!("HTTP {}", r.status()),
             Err(e) => last = e.to_string(),
         }
-        tokio::select! {
-            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
-            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
-        }
+        ctx.pause(std::time::Duration::from_millis(200)).await?;
     }
     Err(ActionError::retryable(format!(
         "{url} did not answer 200 within {limit:?}: {last}"

@@ -96,10 +96,7 @@ async fn wait_replayed(
                 return Ok(());
             }
         }
-        tokio::select! {
-            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
-            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
-        }
+        ctx.pause(std::time::Duration::from_millis(200)).await?;
     }
     Err(ActionError::retryable(format!(
         "the standbys did not replay the initialisation within {REPLAY_TIMEOUT:?} (replayed/streaming: {last})"
@@ -349,7 +346,7 @@ async fn run_window(
         log_prefixes: Vec::new(),
         restarts: 0,
         command: String::new(),
-        start_ms: wall_clock_ms(),
+        start_ms: crate::outbox::now_ms(),
         end_ms: 0,
         seconds: 0.0,
     };
@@ -405,20 +402,11 @@ async fn run_window(
                 window.restarts
             ));
         }
-        tokio::select! {
-            () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
-            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
-        }
+        ctx.pause(std::time::Duration::from_millis(250)).await?;
     }
-    window.end_ms = wall_clock_ms();
+    window.end_ms = crate::outbox::now_ms();
     window.seconds = started.elapsed().as_secs_f64();
     Ok(window)
-}
-
-fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// pgbench writes one log per thread: `<prefix>.<pid>` and `<prefix>.<pid>.<thread>` (none

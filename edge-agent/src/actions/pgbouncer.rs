@@ -212,10 +212,7 @@ async fn wait_ready(ctx: &ActionContext, admin: &Admin<'_>) -> Result<String, Ac
             }
             Err(e) => last = e,
         }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
-            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
-        }
+        ctx.pause(Duration::from_millis(200)).await?;
     }
     Err(ActionError::retryable(format!(
         "PgBouncer on {}:{} did not answer within {READY_TIMEOUT:?}: {last}",

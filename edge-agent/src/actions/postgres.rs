@@ -689,10 +689,7 @@ pub(crate) async fn wait_ready(
             return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
         }
         last = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
-            () = ctx.cancel.cancelled() => return Err(ActionError::retryable("cancelled")),
-        }
+        ctx.pause(Duration::from_millis(200)).await?;
     }
     Err(ActionError::retryable(format!(
         "PostgreSQL on {}:{} did not accept connections within {READY_TIMEOUT:?}: {last}",

@@ -82,7 +82,7 @@ impl Sampler {
         Sampler {
             stop,
             task,
-            start_ms: wall_clock_ms(),
+            start_ms: crate::outbox::now_ms(),
             statements: None,
         }
     }
@@ -115,7 +115,7 @@ impl Sampler {
     pub async fn finish(self) -> Sampled {
         let window = Window {
             start_ms: self.start_ms,
-            end_ms: wall_clock_ms(),
+            end_ms: crate::outbox::now_ms(),
         };
         self.stop.cancel();
         let (system, database, servers) = self.task.await.unwrap_or_default();
@@ -229,13 +229,6 @@ impl Watched {
 static HISTORY: OnceLock<Mutex<VecDeque<(i64, SystemPoint)>>> = OnceLock::new();
 const HISTORY_LEN: usize = 6 * 3600;
 
-/// The wall clock, epoch milliseconds (a load's windows are told in it).
-fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Start sampling this machine in the background (once per process).
 pub fn keep_history() {
     if HISTORY.set(Mutex::new(VecDeque::new())).is_err() {
@@ -255,7 +248,7 @@ pub fn keep_history() {
                 if h.len() == HISTORY_LEN {
                     h.pop_front();
                 }
-                h.push_back((wall_clock_ms(), b.since(a, seconds, 0.0)));
+                h.push_back((crate::outbox::now_ms(), b.since(a, seconds, 0.0)));
             }
             last = current;
         }
