@@ -7,25 +7,17 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use protocol::actions::{PatroniMember, PostgresInstance, PostgresRuntime, PostgresStartInput};
+use protocol::actions::{PatroniMember, PostgresStartInput};
 use serde_json::{Value, json};
 
 use crate::actions::postgres::{
-    Psql, create_stat_statements, find_bin_dir, instance_dir, run_as, settings_in_effect,
+    NETWORKS, Psql, create_stat_statements, find_bin_dir, instance_dir, native_instance, run_as,
     socket_dir, wait_ready, write_private,
 };
 use crate::actions::{ActionContext, ActionError, ActionResult, output, plain_host, process};
 
 /// Bootstrapping the cluster, or copying the leader, and starting.
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// The benchmark's networks, as on a server of its own.
-const NETWORKS: [&str; 4] = [
-    "127.0.0.0/8",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-];
 
 /// Patroni's leader lock lives this long without its holder renewing it: about the time a
 /// lost leader takes to be replaced.
@@ -88,20 +80,7 @@ pub async fn start_member(
     if input.stat_statements && matches!(role.as_str(), "master" | "primary") {
         create_stat_statements(ctx, &psql).await?;
     }
-    let settings = settings_in_effect(ctx, &psql).await;
-    output(&PostgresInstance {
-        name: input.name.clone(),
-        runtime: PostgresRuntime::Native,
-        server_version,
-        host: input.listen_address.clone(),
-        port: input.port,
-        user: "postgres".into(),
-        database: "postgres".into(),
-        data_dir: Some(dir.join("data").display().to_string()),
-        container: None,
-        settings,
-        machine: Some(crate::machine::describe(&ctx.work_dir)),
-    })
+    output(&native_instance(ctx, input, &psql, &dir.join("data"), server_version).await)
 }
 
 /// The names land in etcd keys and Patroni's config; the etcd address in its config.

@@ -3,7 +3,7 @@
 //! per-second series from its progress lines, and latency percentiles from the
 //! per-transaction log (pgbench prints none).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use protocol::actions::{LatencySummary, LoadResult, Outage, PgbenchInput, SeriesPoint};
 
@@ -287,7 +287,9 @@ async fn measure(
         duration_s: summary.duration_s.unwrap_or(input.duration_s as f64),
         series: window.series,
         summary: stdout,
-        tool_version: tool_version(ctx).await,
+        // e.g. `pgbench (PostgreSQL) 15.14`
+        tool_version: process::version_line(Path::new("pgbench"), "--version", &ctx.attempt_dir)
+            .await,
         command: Some(window.command),
         warmup_tps,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
@@ -306,17 +308,6 @@ async fn measure(
         result.tps, result.latency_ms.p50, result.latency_ms.p95, result.latency_ms.p99, result.transactions, result.errors
     ));
     Ok(result)
-}
-
-/// `pgbench --version`'s answer, e.g. `pgbench (PostgreSQL) 15.14`.
-async fn tool_version(ctx: &ActionContext) -> Option<String> {
-    let out = process::clean_command("pgbench", &ctx.attempt_dir)
-        .arg("--version")
-        .output()
-        .await
-        .ok()?;
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !version.is_empty()).then_some(version)
 }
 
 /// The pgbench runs of a measured window.

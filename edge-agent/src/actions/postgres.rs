@@ -377,8 +377,19 @@ async fn start_native(
             make_synchronous(ctx, &psql, standbys).await?;
         }
     }
-    let settings = settings_in_effect(ctx, &psql).await;
-    output(&PostgresInstance {
+    output(&native_instance(ctx, input, &psql, &data, server_version).await)
+}
+
+/// A native server that answers, as `postgres.start` reports it: with every setting in
+/// effect and its machine.
+pub(crate) async fn native_instance(
+    ctx: &ActionContext,
+    input: &PostgresStartInput,
+    psql: &Psql<'_>,
+    data: &Path,
+    server_version: String,
+) -> PostgresInstance {
+    PostgresInstance {
         name: input.name.clone(),
         runtime: PostgresRuntime::Native,
         server_version,
@@ -388,9 +399,9 @@ async fn start_native(
         database: "postgres".into(),
         data_dir: Some(data.display().to_string()),
         container: None,
-        settings,
+        settings: settings_in_effect(ctx, psql).await,
         machine: Some(crate::machine::describe(&ctx.work_dir)),
-    })
+    }
 }
 
 /// Where the server's Unix-domain socket goes: its instance dir, or none when the socket's
@@ -610,15 +621,17 @@ fn append(path: &Path, text: &str) -> Result<(), ActionError> {
         .map_err(|e| ActionError::retryable(format!("cannot write {}: {e}", path.display())))
 }
 
-/// The run's password from the benchmark's networks (loopback for local machines, private
-/// subnets for cloud ones), for the load and, on a primary, the standbys.
-pub(crate) fn hba_lines(input: &PostgresStartInput) -> String {
-    const NETWORKS: [&str; 4] = [
-        "127.0.0.0/8",
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-    ];
+/// The benchmark's networks: loopback for local machines, private subnets for cloud ones.
+pub(crate) const NETWORKS: [&str; 4] = [
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+];
+
+/// The run's password from the benchmark's [`NETWORKS`], for the load and, on a primary,
+/// the standbys.
+fn hba_lines(input: &PostgresStartInput) -> String {
     let mut databases = vec!["all"];
     if matches!(input.replication, Some(Replication::Primary { .. })) {
         databases.push("replication");
@@ -715,7 +728,7 @@ pub(crate) async fn create_stat_statements(
 
 /// Every row of `pg_settings`, the ones changed from their built-in default first: what
 /// the test really ran with. Empty (and said in the log) if the query fails.
-pub(crate) async fn settings_in_effect(ctx: &ActionContext, psql: &Psql<'_>) -> Vec<PgSetting> {
+async fn settings_in_effect(ctx: &ActionContext, psql: &Psql<'_>) -> Vec<PgSetting> {
     const QUERY: &str = "SELECT coalesce(json_agg(json_build_object('name', name, 'setting', setting, \
         'unit', unit, 'source', source, 'context', context, 'boot_val', boot_val) \
         ORDER BY (setting IS DISTINCT FROM boot_val) DESC, name), '[]') FROM pg_settings";

@@ -157,13 +157,12 @@ pub async fn kill_with_children(pid: i32) {
     }
 }
 
-/// The first line `program flag` prints (its version), if it runs.
+/// The first line `program flag` prints (its version), when it answers one.
 pub async fn version_line(program: &Path, flag: &str, home: &Path) -> Option<String> {
     let out = clean_command(program, home).arg(flag).output().await.ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .map(str::to_string)
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next()?.trim();
+    (out.status.success() && !first.is_empty()).then(|| first.to_string())
 }
 
 /// The last `n` lines of a file (a daemon's log, for an error message).

@@ -260,7 +260,7 @@ pub async fn run_with(ctx: &ActionContext, input: StroppyRunInput) -> ActionResu
             )
         })?,
     };
-    let tool_version = tool_version(&binary, ctx).await;
+    let tool_version = process::version_line(&binary, "--version", &ctx.attempt_dir).await;
     measure_repetitions(ctx, input.repeat, |r| {
         measure(ctx, &input, &binary, tool_version.as_deref(), r)
     })
@@ -372,18 +372,6 @@ fn database_of(input: &StroppyRunInput) -> Option<sampler::Database> {
             .to_string(),
         password: input.password.clone(),
     })
-}
-
-/// `stroppy --version`'s first line, when it answers one.
-async fn tool_version(binary: &Path, ctx: &ActionContext) -> Option<String> {
-    let out = process::clean_command(binary, &ctx.attempt_dir)
-        .arg("--version")
-        .output()
-        .await
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let first = text.lines().next()?.trim();
-    (out.status.success() && !first.is_empty()).then(|| first.to_string())
 }
 
 #[cfg(test)]

@@ -167,22 +167,7 @@ pub async fn build(reads: &dyn ReadStore, view: &SuiteView) -> Result<Report, St
             continue;
         };
         let tasks = reads.tasks(rep.run_id).await?;
-        let db: Option<PostgresInstance> = TestStep::RunDatabaseContainers
-            .output_in(&tasks)
-            .and_then(|o| serde_json::from_value(o.clone()).ok());
-        let load = crate::stroppy::results::measured_runs(
-            steps::LOAD.output_in(&tasks),
-            steps::DATABASE_MACHINE.output_in(&tasks),
-        )
-        .into_iter()
-        .next();
-        environments.push(Environment {
-            nodes: crate::stroppy::view::nodes_of(&tasks, load.as_ref()),
-            pooler: load.as_ref().and_then(|l| l.pooler.clone()),
-            fault: crate::stroppy::view::fault_of(&tasks),
-            outage: load.as_ref().and_then(|l| l.outage.clone()),
-            ..environment(&test.name, db.as_ref(), load.as_ref())
-        });
+        environments.push(environment(&test.name, &tasks));
     }
     let baseline = view.result.as_ref().map(|r| r.baseline.clone());
     let base_settings: Option<Vec<PgSetting>> = baseline
@@ -209,11 +194,19 @@ pub async fn build(reads: &dyn ReadStore, view: &SuiteView) -> Result<Report, St
     })
 }
 
-fn environment(
-    test: &str,
-    db: Option<&PostgresInstance>,
-    load: Option<&LoadResult>,
-) -> Environment {
+/// What test `test` was measured on, from a test run's tasks: its database step, its
+/// load's first measured run, its machines and its fault.
+fn environment(test: &str, tasks: &[engine::model::TaskState]) -> Environment {
+    let db: Option<PostgresInstance> = TestStep::RunDatabaseContainers
+        .output_in(tasks)
+        .and_then(|o| serde_json::from_value(o.clone()).ok());
+    let load = crate::stroppy::results::measured_runs(
+        steps::LOAD.output_in(tasks),
+        steps::DATABASE_MACHINE.output_in(tasks),
+    )
+    .into_iter()
+    .next();
+    let (db, load) = (db.as_ref(), load.as_ref());
     Environment {
         test: test.to_string(),
         postgres_version: db.map(|d| d.server_version.clone()),
@@ -238,10 +231,10 @@ fn environment(
         vs_baseline: Vec::new(),
         during_load: load.and_then(profile),
         top_statements: load.map(|l| l.top_statements.clone()).unwrap_or_default(),
-        nodes: Vec::new(),
-        pooler: None,
-        fault: None,
-        outage: None,
+        nodes: crate::stroppy::view::nodes_of(tasks, load),
+        pooler: load.and_then(|l| l.pooler.clone()),
+        fault: crate::stroppy::view::fault_of(tasks),
+        outage: load.and_then(|l| l.outage.clone()),
     }
 }
 

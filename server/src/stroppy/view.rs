@@ -376,6 +376,12 @@ pub(crate) fn nodes_of(
     load: Option<&LoadResult>,
 ) -> Vec<NodeView> {
     #[derive(Deserialize)]
+    struct Placement {
+        machines: Vec<Placed>,
+        #[serde(default)]
+        patroni: bool,
+    }
+    #[derive(Deserialize)]
     struct Placed {
         role: String,
         address: String,
@@ -387,19 +393,13 @@ pub(crate) fn nodes_of(
         #[serde(alias = "server_version")]
         version: String,
     }
-    let Some(machines) = TestStep::BuildPlacement
+    let Some(Placement { machines, patroni }) = TestStep::BuildPlacement
         .output_in(tasks)
-        .and_then(|o| o.get("machines"))
-        .and_then(|m| serde_json::from_value::<Vec<Placed>>(m.clone()).ok())
+        .and_then(|o| serde_json::from_value(o.clone()).ok())
     else {
         return Vec::new();
     };
     let with_replicas = machines.iter().any(|m| m.role.starts_with("replica-"));
-    let patroni = TestStep::BuildPlacement
-        .output_in(tasks)
-        .and_then(|o| o.get("patroni"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     let started = |step: TestStep| {
         step.output_in(tasks)
             .and_then(|o| serde_json::from_value::<Started>(o.clone()).ok())
