@@ -68,6 +68,18 @@ mod tests {
     }
 
     #[test]
+    fn absent_outputs_are_null_and_maps_have_a_size() {
+        let output =
+            json!({"pooler": null, "router": {"port": 5432}, "replicas": {"replica-1": {}}});
+        let e = Expr::compile("output.pooler == null && output.router != null").unwrap();
+        assert_eq!(e.eval_bool(&[("output", &output)]), Ok(true));
+        let e = Expr::compile("size(output.replicas) < 2").unwrap();
+        assert_eq!(e.eval_bool(&[("output", &output)]), Ok(true));
+        let e = Expr::compile("size(output.replicas) < 1").unwrap();
+        assert_eq!(e.eval_bool(&[("output", &output)]), Ok(false));
+    }
+
+    #[test]
     fn errors_are_messages() {
         assert!(Expr::compile("output.(").is_err());
         let e = Expr::compile("output.rows").unwrap();

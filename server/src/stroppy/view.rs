@@ -378,8 +378,9 @@ pub(crate) fn nodes_of(
     #[derive(Deserialize)]
     struct Placement {
         machines: Vec<Placed>,
+        /// A Patroni cluster's store (its presence makes the cluster).
         #[serde(default)]
-        patroni: bool,
+        etcd: Option<Value>,
     }
     #[derive(Deserialize)]
     struct Placed {
@@ -393,12 +394,13 @@ pub(crate) fn nodes_of(
         #[serde(alias = "server_version")]
         version: String,
     }
-    let Some(Placement { machines, patroni }) = TestStep::BuildPlacement
+    let Some(Placement { machines, etcd }) = TestStep::BuildPlacement
         .output_in(tasks)
         .and_then(|o| serde_json::from_value(o.clone()).ok())
     else {
         return Vec::new();
     };
+    let patroni = etcd.is_some();
     let with_replicas = machines.iter().any(|m| m.role.starts_with("replica-"));
     let started = |step: TestStep| {
         step.output_in(tasks)

@@ -135,7 +135,7 @@ pub fn definitions() -> Vec<WorkflowDef> {
                 .parents([WaitWorkers.as_str(), BuildPlacement.as_str()])
                 .input_from("build-placement.etcd")
                 .execution_timeout(minutes(5))
-                .skip_if(when_placed("!output.patroni")),
+                .skip_if(when_placed("output.etcd == null")),
         )
         .task(
             on_machine(
@@ -183,7 +183,7 @@ pub fn definitions() -> Vec<WorkflowDef> {
                 .parents([RunStroppyContainers.as_str(), BuildPlacement.as_str()])
                 .input_from("build-placement.fault")
                 .execution_timeout(minutes(25 * 60))
-                .skip_if(when_placed("!output.faulted")),
+                .skip_if(when_placed("output.fault == null")),
         )
         .task(
             on_machine(
@@ -250,7 +250,7 @@ fn topology_steps() -> Vec<TaskDef> {
             let role = servers::replica_role(i);
             after_primary(on_machine(test_step(*step, agent::POSTGRES_START), &role))
                 .input_from(format!("build-placement.replicas.{role}"))
-                .skip_if(unless(format!("output.replica_count < {}", i + 1)))
+                .skip_if(unless(format!("size(output.replicas) < {}", i + 1)))
         })
         .collect();
     steps.push(
@@ -259,7 +259,7 @@ fn topology_steps() -> Vec<TaskDef> {
             servers::POOLER_ROLE,
         ))
         .input_from("build-placement.pooler")
-        .skip_if(unless("!output.pooled".into())),
+        .skip_if(unless("output.pooler == null".into())),
     );
     // The router starts once its servers accept connections: HAProxy then sends
     // connections to them from its first check on.
@@ -275,7 +275,7 @@ fn topology_steps() -> Vec<TaskDef> {
     )
     .execution_timeout(minutes(15))
     .input_from("build-placement.router")
-    .skip_if(unless("!output.routed".into()));
+    .skip_if(unless("output.router == null".into()));
     steps.push(router.run_if_parent_skipped());
     steps
 }

@@ -103,33 +103,23 @@ struct Placement {
     machines: Vec<MachinePlan>,
     driver: String,
     database: PostgresStartInput,
+    // The skip conditions of the topology's steps read these: an empty map or a null is
+    // a server the test does not have.
     /// The standbys' `postgres.start`, by machine role (`replica-1`...).
     #[serde(default)]
     replicas: BTreeMap<String, PostgresStartInput>,
-    /// How many there are (what the replica steps' skip conditions read).
-    #[serde(default)]
-    replica_count: u32,
+    /// The load goes through it when there is one.
     #[serde(default)]
     pooler: Option<PgbouncerStartInput>,
-    /// Whether the load goes through `pooler`.
-    #[serde(default)]
-    pooled: bool,
-    /// What spreads a load on the replicas over them.
+    /// What spreads a load on the replicas over them, or routes to a Patroni leader.
     #[serde(default)]
     router: Option<HaproxyStartInput>,
-    /// Whether the load goes through `router`.
-    #[serde(default)]
-    routed: bool,
-    /// A Patroni cluster: its members' `postgres.start` run under Patroni, over `etcd`.
-    #[serde(default)]
-    patroni: bool,
+    /// A Patroni cluster's store: its members' `postgres.start` run under Patroni.
     #[serde(default)]
     etcd: Option<EtcdStartInput>,
     /// The fault scheduled during the load, done by the database machine's agent.
     #[serde(default)]
     fault: Option<PostgresFaultInput>,
-    #[serde(default)]
-    faulted: bool,
     load: LoadInput,
     stroppy_install: Option<StroppyInstallInput>,
 }
@@ -346,29 +336,15 @@ pub(super) fn build_placement(ctx: &Context, d: &Domain) -> HandlerResult {
             m.role, m.name, m.address, m.cores, m.memory_gb
         ));
     }
-    let Servers {
-        primary,
-        replicas,
-        pooler,
-        router,
-        etcd,
-        fault,
-        ..
-    } = servers;
     output(&Placement {
         machines,
         driver: driver.into(),
-        database: primary,
-        replica_count: replicas.len() as u32,
-        replicas,
-        pooled: pooler.is_some(),
-        pooler,
-        routed: router.is_some(),
-        router,
-        patroni: etcd.is_some(),
-        etcd,
-        faulted: fault.is_some(),
-        fault,
+        database: servers.primary,
+        replicas: servers.replicas,
+        pooler: servers.pooler,
+        router: servers.router,
+        etcd: servers.etcd,
+        fault: servers.fault,
         load,
         stroppy_install,
     })
