@@ -262,8 +262,11 @@ async fn measure(
         }
     };
     let outage = input.survive_faults.then(|| {
-        let (last_before_ms, first_after_ms, seconds) =
-            pgbench_parse::longest_gap(&completions, window.start_ms, window.end_ms);
+        let (last_before_ms, first_after_ms, seconds) = pgbench_parse::longest_gap(
+            &completions,
+            sampled.window.start_ms,
+            sampled.window.end_ms,
+        );
         Outage {
             last_before_ms,
             first_after_ms,
@@ -318,8 +321,6 @@ struct WindowRuns {
     /// Runs that failed and were started again (with faults scheduled).
     restarts: u32,
     command: String,
-    start_ms: i64,
-    end_ms: i64,
     seconds: f64,
 }
 
@@ -337,8 +338,6 @@ async fn run_window(
         log_prefixes: Vec::new(),
         restarts: 0,
         command: String::new(),
-        start_ms: crate::outbox::now_ms(),
-        end_ms: 0,
         seconds: 0.0,
     };
     for part in 0.. {
@@ -395,7 +394,6 @@ async fn run_window(
         }
         ctx.pause(std::time::Duration::from_millis(250)).await?;
     }
-    window.end_ms = crate::outbox::now_ms();
     window.seconds = started.elapsed().as_secs_f64();
     Ok(window)
 }
