@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use protocol::actions::{PgbouncerInstance, PgbouncerStartInput, PoolerStats};
 
-use crate::actions::postgres::{run_as, write_private};
+use crate::actions::postgres::{check_password, run_as, write_private};
 use crate::actions::process;
 use crate::actions::{ActionContext, ActionError, ActionResult, output, plain_host};
 
@@ -82,12 +82,7 @@ fn check(input: &PgbouncerStartInput) -> Result<(), ActionError> {
     // Each lands in the ini file: one plain token each.
     plain_host("listen_address", &input.listen_address)?;
     plain_host("server_host", &input.server_host)?;
-    if input.password.len() < 16 || input.password.chars().any(char::is_control) {
-        return Err(ActionError::fatal(
-            "invalid input at `password`: give at least 16 characters, no control characters",
-        ));
-    }
-    Ok(())
+    check_password(&input.password)
 }
 
 /// Clients connect over TCP only (a socket path under a deep work dir could pass the
