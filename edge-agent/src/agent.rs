@@ -259,7 +259,19 @@ async fn execute(
         .join(format!("{}-{}", assignment.task_id, assignment.attempt));
     let log = LogSink::new(key, outbox.clone());
     tracing::info!(task = %assignment.task_name, action = %assignment.action, attempt = assignment.attempt, "starting");
+    let trace = telemetry::Trace::start(
+        assignment.traceparent.as_deref(),
+        assignment.action.clone(),
+        vec![
+            telemetry::opentelemetry::KeyValue::new("ratchet.task", assignment.task_name.clone()),
+            telemetry::opentelemetry::KeyValue::new(
+                "ratchet.attempt",
+                i64::from(assignment.attempt),
+            ),
+        ],
+    );
     let ctx = ActionContext {
+        trace: trace.clone(),
         input: assignment.input.clone(),
         work_dir,
         attempt_dir: attempt_dir.clone(),
@@ -277,9 +289,11 @@ async fn execute(
     };
     let _ = std::fs::remove_dir_all(&attempt_dir);
     if cancel.is_cancelled() {
+        trace.end(Some("cancelled"));
         log.line("ratchet-agent: the attempt was cancelled; its processes are stopped");
         return;
     }
+    trace.end(outcome.as_ref().err().map(|e| e.message.as_str()));
     let result = match outcome {
         Ok(mut output) => {
             for line in crate::fit::fit_output(&mut output) {

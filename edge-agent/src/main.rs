@@ -12,6 +12,7 @@ mod fit;
 mod machine;
 mod outbox;
 mod pg_install;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -43,7 +44,10 @@ fn main() -> ExitCode {
             rt.block_on(async {
                 let shutdown = CancellationToken::new();
                 tokio::spawn(stop_on_signal(shutdown.clone()));
-                agent::run(config, shutdown).await
+                trace::init()?;
+                let outcome = agent::run(config, shutdown).await;
+                telemetry::live::shutdown();
+                outcome
             })
         });
     match outcome {

@@ -17,6 +17,7 @@ use crate::bus::Bus;
 use crate::clock::{Clock, SystemClock};
 use crate::definition::{DefinitionError, WorkflowDef};
 use crate::model::{Millis, RateLimit, RunId, RunState, TaskEvent, TaskId, TaskState, WorkerId};
+use crate::observe::Observer;
 use crate::planner::Fence;
 use crate::store::{
     Change, LeaseStore, NewRun, ReadStore, Report, ScheduleStore, Store, StoreError, TokenStore,
@@ -105,6 +106,8 @@ pub(crate) struct Inner {
     /// Reports and new runs are written in batches (see [`crate::batch`]).
     reports: Batcher<Report, Fence>,
     pub(crate) creations: Batcher<NewRun, RunState>,
+    /// Set once by the server (metrics and traces), see [`crate::observe`].
+    observer: std::sync::OnceLock<Arc<dyn Observer>>,
 }
 
 impl Inner {
@@ -112,6 +115,9 @@ impl Inner {
     pub(crate) async fn publish(&self, change: &Change) {
         if change.is_empty() {
             return;
+        }
+        if let Some(observer) = self.observer.get() {
+            observer.changed(change);
         }
         let status = json!({
             "run_id": change.run_id,
@@ -141,8 +147,41 @@ impl Inner {
         }
     }
 
+    /// `call`, timed for the observer as `op`.
+    pub(crate) async fn timed<T>(&self, op: &'static str, call: impl Future<Output = T>) -> T {
+        let Some(observer) = self.observer.get() else {
+            return call.await;
+        };
+        let started = std::time::Instant::now();
+        let answer = call.await;
+        observer.store_call(op, started.elapsed());
+        answer
+    }
+
+    /// Up to `capacity` tasks for `worker`, each with its trace context when traces are
+    /// exported.
+    pub(crate) async fn claim(
+        &self,
+        worker: &crate::model::WorkerInfo,
+        capacity: u32,
+    ) -> Result<Vec<crate::model::Assignment>, StoreError> {
+        let mut assignments = self
+            .timed(
+                "claim",
+                self.store.claim(worker, capacity, self.clock.now()),
+            )
+            .await?;
+        if let Some(observer) = self.observer.get() {
+            for a in &mut assignments {
+                a.traceparent = observer.traceparent(a.run_id, a.task_id, a.attempt).await;
+            }
+        }
+        Ok(assignments)
+    }
+
     async fn write_reports(self: Arc<Self>, batch: Vec<Report>) -> Vec<Result<Fence, String>> {
-        match self.store.report_many(&batch, self.clock.now()).await {
+        let reported = self.store.report_many(&batch, self.clock.now());
+        match self.timed("report", reported).await {
             Ok(answers) => {
                 let mut out = Vec::with_capacity(answers.len());
                 for answer in answers {
@@ -162,11 +201,8 @@ impl Inner {
 
     async fn write_creations(self: Arc<Self>, batch: Vec<NewRun>) -> Vec<Result<RunState, String>> {
         let n = batch.len();
-        match self
-            .store
-            .create_runs(batch.clone(), self.clock.now())
-            .await
-        {
+        let created = self.store.create_runs(batch.clone(), self.clock.now());
+        match self.timed("create_runs", created).await {
             Ok(runs) => {
                 if runs.iter().any(|r| r.waiting_for_slot) {
                     self.admission.notify_one();
@@ -251,7 +287,9 @@ impl Inner {
 
     /// Admit runs and tasks to free concurrency slots; cancel what a rule says must go.
     pub(crate) async fn admit(&self) -> Result<(), EngineError> {
-        let admission = self.store.admit(self.clock.now()).await?;
+        let admission = self
+            .timed("admit", self.store.admit(self.clock.now()))
+            .await?;
         for change in &admission.changes {
             self.publish(change).await;
         }
@@ -287,7 +325,8 @@ impl Inner {
         if now < self.started.saturating_add(worker_timeout) {
             worker_timeout = i64::MAX;
         }
-        for change in self.store.sweep(now, worker_timeout).await? {
+        let swept = self.store.sweep(now, worker_timeout);
+        for change in self.timed("sweep", swept).await? {
             self.publish(&change).await;
         }
         Ok(())
@@ -376,6 +415,7 @@ impl Engine {
                 admission: tokio::sync::Notify::new(),
                 reports,
                 creations,
+                observer: std::sync::OnceLock::new(),
             }
         });
         let engine = Engine {
@@ -403,6 +443,11 @@ impl Engine {
     /// The whole store: the engine's own (its writes are published and cascaded here).
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// Give the engine its observer (once; a second is ignored).
+    pub fn observe(&self, observer: Arc<dyn Observer>) {
+        let _ = self.inner.observer.set(observer);
     }
 
     /// Reads of runs, tasks, timelines, workers, logs: for the API and the domain.

@@ -17,6 +17,7 @@ mod engine;
 mod events;
 mod expr;
 pub mod model;
+pub mod observe;
 pub mod planner;
 mod remote;
 

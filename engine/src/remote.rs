@@ -51,13 +51,11 @@ impl Engine {
         let mut stopped = inner.stopped.subscribe();
         let running: Vec<_> = running.iter().map(|a| (a.task_id, a.attempt)).collect();
         loop {
-            let stale = inner
-                .store
-                .heartbeat(worker.id, &running, self.now())
-                .await?;
+            let beat = inner.store.heartbeat(worker.id, &running, self.now());
+            let stale = inner.timed("heartbeat", beat).await?;
             let free = free_slots.min(worker.slots);
             let assignments = if free > 0 {
-                inner.store.claim(worker, free, self.now()).await?
+                inner.claim(worker, free).await?
             } else {
                 Vec::new()
             };

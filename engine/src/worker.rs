@@ -163,6 +163,11 @@ impl Context {
         self.assignment.attempt
     }
 
+    /// This attempt's span as W3C trace context, when traces are exported.
+    pub fn traceparent(&self) -> Option<&str> {
+        self.assignment.traceparent.as_deref()
+    }
+
     pub fn input(&self) -> &Value {
         &self.assignment.input
     }
@@ -372,7 +377,7 @@ pub(crate) async fn run_worker(
         let free = info.slots.saturating_sub(busy);
         let mut claimed = 0;
         if free > 0 {
-            match engine.store.claim(&info, free, engine.clock.now()).await {
+            match engine.claim(&info, free).await {
                 Ok(assignments) => {
                     claimed = assignments.len() as u32;
                     for assignment in assignments {
@@ -493,8 +498,23 @@ async fn execute(
             }
         })
     });
+    // Its log lines say which attempt they are about (and its trace, when there is one).
+    let span = tracing::info_span!(
+        "task",
+        run_id = %ctx.run_id(),
+        task_id = %ctx.task_id(),
+        task = %ctx.task_name(),
+        attempt = ctx.attempt(),
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(trace_id) = ctx.traceparent().and_then(|t| t.split('-').nth(1)) {
+        span.record("trace_id", trace_id);
+    }
     // A panicking handler must not take the worker down: run it as its own task.
-    let mut run = AbortOnDrop(tokio::spawn(handler(ctx.clone())));
+    let mut run = AbortOnDrop(tokio::spawn(tracing::Instrument::instrument(
+        handler(ctx.clone()),
+        span,
+    )));
     let result = tokio::select! {
         joined = &mut run.0 => match joined {
             Ok(result) => Some(result),

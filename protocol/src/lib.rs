@@ -247,6 +247,10 @@ pub struct Assignment {
     pub failures: Vec<TaskFailure>,
     /// The attempt times out at this time unless refreshed.
     pub deadline: Millis,
+    /// The attempt's span as W3C trace context, when the server exports traces: the
+    /// agent's own spans (each command it runs) join the run's trace under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -67,6 +67,16 @@ pub struct ServeArgs {
     )]
     pub stroppy_releases: Vec<String>,
 
+    /// A token `GET /metrics` requires (`Authorization: Bearer <token>`, at least 16
+    /// characters). Unset: `/metrics` is open, as Prometheus expects by default.
+    #[arg(long, env = "RATCHET_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// A trace UI's address for one trace, `{trace_id}` standing for the id (e.g. Jaeger's
+    /// `http://jaeger:16686/trace/{trace_id}`): run pages link to their trace.
+    #[arg(long, env = "RATCHET_TRACE_URL_TEMPLATE")]
+    pub trace_url_template: Option<String>,
+
     /// How often the leak guard looks for machines of ended or expired runs.
     #[arg(long, env = "RATCHET_LEAK_GUARD_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
     pub leak_guard_interval: std::time::Duration,

@@ -22,6 +22,7 @@ use crate::infra::yandex::{VmDefaults, YandexConfig, YandexParts, YandexProvider
 use crate::infra::{Provider, Providers};
 use crate::state::AppState;
 use crate::stroppy::workflows::{self, Domain};
+use crate::telemetry::Telemetry;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Bind first: a port in use is the cheapest mistake to report.
@@ -65,6 +66,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(SystemClock),
         config,
     ));
+    let telemetry = Telemetry::start(engine.reads(), args.trace_url_template.clone())?;
+    engine.observe(telemetry.clone());
+    let metrics_token = metrics_token(args.metrics_token.as_deref())?;
     if let Some(token) =
         crate::tokens::bootstrap_admin(store.as_ref(), args.admin_token.as_deref(), engine.now())
             .await?
@@ -79,6 +83,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let agent_binary = AgentBinary::load(agent_path.clone());
     let domain = start_domain(
         &engine,
+        &telemetry,
         &args,
         listener.local_addr()?,
         &agent_path,
@@ -94,6 +99,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         stroppy_pins,
         providers: domain.providers,
         agent_binary,
+        telemetry: telemetry.clone(),
+        metrics_token,
     };
     axum::serve(listener, crate::api::router(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -102,9 +109,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     tracing::info!("shutting down");
     engine.shutdown().await;
+    telemetry.shutdown();
     bus.close().await;
     store.close().await;
     Ok(())
+}
+
+/// `RATCHET_METRICS_TOKEN` as the digest requests are checked against.
+fn metrics_token(token: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
+    use sha2::Digest;
+    match token.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) if t.len() < 16 => {
+            anyhow::bail!("RATCHET_METRICS_TOKEN must be at least 16 characters")
+        }
+        Some(t) => Ok(Some(sha2::Sha256::digest(t.as_bytes()).into())),
+    }
 }
 
 /// The first start's admin token goes to a person, never into the log stream (which may be
@@ -142,6 +162,7 @@ fn show_first_admin_token(token: &str, data_dir: &Path) -> anyhow::Result<()> {
 /// server-side steps and the leak guard.
 async fn start_domain(
     engine: &Arc<Engine>,
+    telemetry: &Arc<Telemetry>,
     args: &ServeArgs,
     bound: std::net::SocketAddr,
     agent_path: &Path,
@@ -195,6 +216,7 @@ async fn start_domain(
     engine.start_worker(workflows::worker(Arc::new(domain.clone())));
     LeakGuard {
         engine: engine.clone(),
+        telemetry: telemetry.clone(),
         providers,
         interval: args.leak_guard_interval,
     }

@@ -11,6 +11,7 @@ use crate::api::limits::Limits;
 use crate::infra::Providers;
 use crate::infra::agent_binary::AgentBinary;
 use crate::stroppy::releases::Pins;
+use crate::telemetry::Telemetry;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,4 +28,8 @@ pub struct AppState {
     pub providers: Providers,
     /// What cloud machines download; `None` when the binary is missing.
     pub agent_binary: Option<AgentBinary>,
+    /// This replica's metrics and trace export.
+    pub telemetry: Arc<Telemetry>,
+    /// What `GET /metrics` requires, as its SHA-256 (unset: open).
+    pub metrics_token: Option<[u8; 32]>,
 }

@@ -112,3 +112,32 @@ fn malformed_listen_address_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_otlp_protocol_it_cannot_speak() {
+    let error = serve_error(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://127.0.0.1:4318".into(),
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json".into()),
+    ]);
+    assert!(
+        error.contains("OTEL_EXPORTER_OTLP_PROTOCOL is 'http/json'"),
+        "{error}"
+    );
+    assert!(error.contains("'grpc'"), "{error}");
+}
+
+#[test]
+fn a_short_metrics_token() {
+    let error = serve_error(&[("RATCHET_METRICS_TOKEN", "short".into())]);
+    assert!(
+        error.contains("RATCHET_METRICS_TOKEN must be at least 16 characters"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("short"),
+        "the token is not repeated: {error}"
+    );
+}

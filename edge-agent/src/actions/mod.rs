@@ -41,6 +41,8 @@ pub struct ActionContext {
     pub progress: ProgressSink,
     pub cancel: CancellationToken,
     pub config: Arc<Config>,
+    /// The attempt's span (each command it runs is a span under it).
+    pub trace: telemetry::Trace,
 }
 
 impl ActionContext {

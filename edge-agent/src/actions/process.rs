@@ -15,6 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 use protocol::{MAX_LOG_LINE_BYTES, cut_log_line};
+use telemetry::opentelemetry::KeyValue;
 
 use crate::actions::{ActionContext, ActionError};
 
@@ -271,6 +272,35 @@ impl Finished {
 /// Run `cmd`, passing each output line to `on_line` and to the task's log. Cancellation and
 /// the timeout kill the whole process group (SIGTERM, then SIGKILL after the grace).
 pub async fn run(
+    cmd: &Cmd,
+    ctx: &ActionContext,
+    on_line: impl FnMut(Stream, &str),
+) -> Result<Finished, ActionError> {
+    let program = cmd
+        .program
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    let span = ctx.trace.child(
+        format!("exec {program}"),
+        vec![KeyValue::new("process.command_line", cmd.display())],
+    );
+    let finished = run_untraced(cmd, ctx, on_line).await;
+    match &finished {
+        Ok(f) => {
+            span.set(KeyValue::new("process.exit.code", i64::from(f.exit_code)));
+            span.end(
+                (!f.success())
+                    .then(|| format!("exited with {}", f.exit_code))
+                    .as_deref(),
+            );
+        }
+        Err(e) => span.end(Some(&e.message)),
+    }
+    finished
+}
+
+async fn run_untraced(
     cmd: &Cmd,
     ctx: &ActionContext,
     mut on_line: impl FnMut(Stream, &str),

@@ -209,6 +209,21 @@ pub fn command(input: &StroppyRunInput, binary: &Path, report: &Path) -> Cmd {
     cmd
 }
 
+/// When the agent exports traces, Stroppy gets the same collector and the attempt's span as
+/// its parent (`TRACEPARENT`), so its own OpenTelemetry output joins the run's trace.
+fn traced(mut cmd: Cmd, ctx: &ActionContext) -> Cmd {
+    let Some(parent) = ctx.trace.traceparent() else {
+        return cmd;
+    };
+    for var in telemetry::EXPORT_VARS {
+        if let Ok(value) = std::env::var(var) {
+            cmd = cmd.env(*var, value);
+        }
+    }
+    cmd.env("OTEL_SERVICE_NAME", "stroppy")
+        .env("TRACEPARENT", parent)
+}
+
 pub async fn run(ctx: &ActionContext) -> ActionResult {
     run_with(ctx, ctx.input_as()?).await
 }
@@ -285,7 +300,7 @@ async fn measure(
             ..input.clone()
         };
         let report = ctx.attempt_dir.join("stroppy-warmup-report.json");
-        let cmd = command(&warmup, binary, &report).cwd(&ctx.attempt_dir);
+        let cmd = traced(command(&warmup, binary, &report), ctx).cwd(&ctx.attempt_dir);
         let finished = process::run(&cmd, ctx, |_, _| {}).await?;
         if !finished.success() {
             return Err(ActionError::retryable(
@@ -294,7 +309,7 @@ async fn measure(
         }
     }
     let report = ctx.attempt_dir.join(format!("stroppy-report-{run}.json"));
-    let cmd = command(input, binary, &report).cwd(&ctx.attempt_dir);
+    let cmd = traced(command(input, binary, &report), ctx).cwd(&ctx.attempt_dir);
     let mut text = String::new();
     let sampler = Sampler::for_window(
         ctx,

@@ -38,6 +38,7 @@ fn context(input: Value, work_dir: &Path) -> (ActionContext, Arc<Outbox>) {
         progress: ProgressSink::new(attempt, outbox.clone()),
         cancel: CancellationToken::new(),
         config: Arc::new(config),
+        trace: Default::default(),
     };
     (ctx, outbox)
 }

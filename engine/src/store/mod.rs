@@ -254,6 +254,10 @@ pub struct Change {
     pub queued: bool,
     /// Some RUNNING attempt must stop (cancelled or timed out), with its worker.
     pub stop: Vec<(TaskId, i32, Option<WorkerId>)>,
+    /// Running attempts that ended (for the observer's metrics and spans).
+    pub ended: Vec<crate::observe::AttemptEnded>,
+    /// The run, if this change ended it.
+    pub run_ended: Option<crate::observe::RunEnded>,
     /// A run or task under a concurrency rule changed status: a slot may be free or wanted.
     pub concurrency: bool,
 }

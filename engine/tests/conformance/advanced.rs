@@ -506,3 +506,132 @@ pub async fn replay_reruns_descendants_and_their_children_only(b: Backend) {
         .collect();
     assert_eq!(replayed, vec!["b".to_string(), "c".to_string()]);
 }
+
+/// What an observer heard: each attempt's end and the run's.
+#[derive(Default)]
+struct Heard {
+    attempts: Mutex<Vec<engine::observe::AttemptEnded>>,
+    runs: Mutex<Vec<engine::observe::RunEnded>>,
+}
+
+#[async_trait::async_trait]
+impl engine::observe::Observer for Heard {
+    fn changed(&self, change: &engine::store::Change) {
+        self.attempts
+            .lock()
+            .unwrap()
+            .extend(change.ended.iter().cloned());
+        self.runs
+            .lock()
+            .unwrap()
+            .extend(change.run_ended.iter().cloned());
+    }
+
+    async fn traceparent(
+        &self,
+        _run: uuid::Uuid,
+        _task: uuid::Uuid,
+        attempt: i32,
+    ) -> Option<String> {
+        Some(format!(
+            "00-0af7651916cd43dd8448eb211c80319c-00000000000000{attempt:02x}-01"
+        ))
+    }
+}
+
+pub async fn the_observer_hears_each_attempts_end_its_outcome_and_times(b: Backend) {
+    use engine::observe::Outcome;
+    let env = Env::manual(b).await;
+    let heard = Arc::new(Heard::default());
+    env.engine.observe(heard.clone());
+    let parents = Arc::new(Mutex::new(Vec::new()));
+    let seen = parents.clone();
+    // Attempt 1 fails, attempt 2 hangs past its timeout, attempt 3 completes.
+    env.engine
+        .start_worker(Worker::new("w").handle("third-time", move |ctx| {
+            let seen = seen.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push(ctx.traceparent().map(str::to_string));
+                match ctx.attempt() {
+                    1 => Err(engine::TaskError::retryable("attempt 1 broke")),
+                    2 => {
+                        ctx.cancelled().await;
+                        Err(engine::TaskError::fatal("stopped"))
+                    }
+                    _ => Ok(json!("done")),
+                }
+            }
+        }));
+    let def = WorkflowDef::new("observed").task(
+        TaskDef::new("t", "third-time")
+            .retries(2)
+            .backoff(1.0, 1)
+            .execution_timeout(Duration::from_secs(10)),
+    );
+    let run = env.start(&def, json!({})).await;
+    env.until("the first retry", || async {
+        heard.attempts.lock().unwrap().len() == 1
+    })
+    .await;
+    env.advance(Duration::from_secs(1));
+    env.until("attempt 2 running", || async {
+        env.task(&run, "t").await.attempt == 2
+            && env.task(&run, "t").await.status == TaskStatus::Running
+    })
+    .await;
+    env.advance(Duration::from_secs(10));
+    env.until("the timeout", || async {
+        heard.attempts.lock().unwrap().len() == 2
+    })
+    .await;
+    env.advance(Duration::from_secs(1));
+    assert_eq!(env.finish(&run).await.status, RunStatus::Completed);
+    env.until("the run's end", || async {
+        !heard.runs.lock().unwrap().is_empty()
+    })
+    .await;
+
+    let attempts = heard.attempts.lock().unwrap().clone();
+    let outcomes: Vec<(i32, Outcome)> = attempts.iter().map(|a| (a.attempt, a.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (1, Outcome::Retrying),
+            (2, Outcome::TimedOut),
+            (3, Outcome::Completed)
+        ],
+        "{attempts:#?}"
+    );
+    let second = &attempts[1];
+    assert_eq!(
+        second.ended_at - second.started_at.unwrap(),
+        10_000,
+        "{second:?}"
+    );
+    assert_eq!(
+        second.queued_at,
+        Some(crate::harness::T0 + 1_000),
+        "claimable once the back-off ended"
+    );
+    assert_eq!(attempts[0].error.as_deref(), Some("attempt 1 broke"));
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.action == "third-time" && a.task == "t")
+    );
+    let runs = heard.runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), 1, "the run ended once: {runs:?}");
+    assert_eq!(
+        (runs[0].run_id, runs[0].status),
+        (run.id, RunStatus::Completed)
+    );
+    // Each attempt's handler was given its trace context.
+    let parents = parents.lock().unwrap().clone();
+    assert_eq!(parents.len(), 3);
+    assert!(
+        parents[2].as_deref().unwrap().ends_with("0000000003-01"),
+        "{parents:?}"
+    );
+}

@@ -70,6 +70,7 @@ conformance!(
     advanced::weighted_labels_prefer_the_better_worker_and_stuck_tasks_say_why,
     advanced::a_durable_wait_holds_no_slot_and_survives_a_restart,
     advanced::replay_reruns_descendants_and_their_children_only,
+    advanced::the_observer_hears_each_attempts_end_its_outcome_and_times,
     boundaries::agents_are_never_handed_in_process_actions,
     boundaries::a_bound_runs_tasks_go_only_to_its_agents,
     boundaries::a_runs_tokens_are_revoked_together,

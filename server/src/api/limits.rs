@@ -76,7 +76,6 @@ impl Limiter {
     }
 
     /// How many are held now.
-    #[cfg(test)]
     pub fn held(&self) -> usize {
         self.held.lock().unwrap_or_else(|e| e.into_inner()).total
     }

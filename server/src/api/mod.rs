@@ -105,6 +105,11 @@ pub fn router(state: AppState) -> Router {
         "/api/v1/openapi.json",
         get(move || openapi::serve(doc.clone())),
     )
+    // Routed requests only: their route template is known (assets are not counted).
+    .route_layer(middleware::from_fn_with_state(
+        state.telemetry.clone(),
+        crate::telemetry::http::observe,
+    ))
     .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
     .fallback(crate::web::serve_asset)
     .with_state(state)

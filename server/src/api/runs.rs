@@ -113,6 +113,10 @@ pub struct RunDetail {
     /// Why QUEUED tasks are not running yet, by task id (no live worker has the required
     /// labels, a concurrency slot, a rate limit, a durable wait…).
     pub waiting: BTreeMap<Uuid, engine::WaitingReason>,
+    /// The run's trace in the trace UI, when traces are exported and
+    /// `RATCHET_TRACE_URL_TEMPLATE` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
 }
 
 /// 403 for a workflow whose tasks are the server's own (in-process) steps, such as the
@@ -174,6 +178,7 @@ pub async fn get_run(
         })
         .unwrap_or_default();
     let waiting = state.engine.waiting_reasons(&run, &tasks).await?;
+    let trace_url = state.telemetry.trace_url(run.id).await;
     redact::run(&mut run);
     tasks.iter_mut().for_each(redact::task);
     children.iter_mut().for_each(redact::run);
@@ -183,6 +188,7 @@ pub async fn get_run(
         children,
         edges,
         waiting,
+        trace_url,
     }))
 }
 

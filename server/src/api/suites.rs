@@ -200,6 +200,7 @@ async fn suite_view(state: &AppState, run: RunState) -> ApiResult<SuiteView> {
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         })?;
     crate::api::redact::value(&mut view.spec);
+    view.trace_url = state.telemetry.trace_url(view.id).await;
     Ok(view)
 }
 

@@ -41,6 +41,8 @@ const LEADER_KEY: &str = "leak-guard";
 
 pub struct LeakGuard {
     pub engine: Arc<Engine>,
+    /// Its findings are counted in `ratchet_leak_guard_findings_total`.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
     pub providers: Providers,
     /// How often it sweeps (a failed destroy waits a few sweeps more each time).
     pub interval: Duration,
@@ -67,6 +69,10 @@ impl LeakGuard {
                     }
                 }
                 let sweep = self.sweep().await;
+                let metrics = &self.telemetry.metrics;
+                metrics.leak_guard_found("orphaned", sweep.orphaned.len());
+                metrics.leak_guard_found("expired", sweep.expired.len());
+                metrics.leak_guard_found("failed", sweep.failed.len());
                 if !sweep.failed.is_empty() {
                     tracing::warn!(failed = ?sweep.failed, "leak guard: some machines could not be destroyed; retrying next sweep");
                 }

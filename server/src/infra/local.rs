@@ -212,7 +212,8 @@ impl LocalProvider {
             .await?;
         let mut command = tokio::process::Command::new(&self.agent_binary);
         command.env_clear();
-        for var in INHERITED {
+        // The agent exports its spans where the server exports its own.
+        for var in INHERITED.iter().chain(telemetry::EXPORT_VARS) {
             if let Some(value) = std::env::var_os(var) {
                 command.env(var, value);
             }

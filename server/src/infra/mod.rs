@@ -137,6 +137,8 @@ pub struct Progress {
     pub log: Arc<dyn Fn(String) + Send + Sync>,
     /// Cancelled when the step is; a destroy ignores it.
     pub cancel: CancellationToken,
+    /// The step's span, for the spans of what it runs (Terraform's commands).
+    pub traceparent: Option<String>,
 }
 
 impl Progress {
@@ -145,6 +147,7 @@ impl Progress {
         Progress {
             log: Arc::new(move |line| tracing::info!(target: "ratchet::infra", "{what}: {line}")),
             cancel: CancellationToken::new(),
+            traceparent: None,
         }
     }
 }

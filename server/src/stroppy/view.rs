@@ -145,6 +145,10 @@ pub struct SuiteView {
     pub result: Option<SuiteResult>,
     /// The document as submitted (secrets masked by the API).
     pub spec: Value,
+    /// The suite's trace (its tests' runs and every step are in it) in the trace UI, when
+    /// traces are exported and `RATCHET_TRACE_URL_TEMPLATE` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -367,6 +371,7 @@ pub async fn suite(reads: &dyn ReadStore, run: RunState) -> Result<SuiteView, Vi
         tests,
         result,
         spec: input.spec,
+        trace_url: None,
     })
 }
 

@@ -32,6 +32,10 @@ pub fn ratchet() -> Command {
     ] {
         command.env_remove(var);
     }
+    // Traces only where a test asks for them.
+    for var in telemetry::EXPORT_VARS.iter().chain(&["OTEL_SERVICE_NAME"]) {
+        command.env_remove(var);
+    }
     command.env("RUST_LOG", "warn");
     command
 }

@@ -445,6 +445,8 @@ export interface SuiteView {
   result: SuiteResult | null;
   /** The submitted document, as JSON. */
   spec: unknown;
+  /** The suite's trace (its test runs and every step) in the operator's trace UI, when configured. */
+  trace_url?: string;
 }
 
 // ---- runs -------------------------------------------------------------------------------
@@ -512,6 +514,8 @@ export interface RunDetail extends RunState {
    * bare sentence (a string) or nothing at all.
    */
   waiting?: Record<string, WaitingReason | string>;
+  /** The run's trace in the operator's trace UI (traces exported and RATCHET_TRACE_URL_TEMPLATE set). */
+  trace_url?: string;
 }
 
 /**

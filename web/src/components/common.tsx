@@ -1,7 +1,7 @@
-/** Small shared pieces: status badge, error box, live clock, JSON view, empty state. */
+/** Small shared pieces: status badge, error box, live clock, JSON view, empty state, trace link. */
 import { useEffect, useState, type ReactNode } from 'react';
 import { errorMessage } from '../api/problem.ts';
-import { formatAgo, formatDateTime } from '../lib/format.ts';
+import { formatAgo, formatDateTime, webUrl } from '../lib/format.ts';
 import { statusStyle } from '../lib/status.ts';
 
 export function StatusBadge({ status, small = false }: { status: string | null | undefined; small?: boolean }) {
@@ -93,5 +93,21 @@ export function ProgressBar({ done, total, tone = 'running' }: { done: number; t
     <span className="progress" title={`${done} / ${total}`}>
       <span className={`progress-fill tone-bg-${tone}`} style={{ width: `${pct}%` }} />
     </span>
+  );
+}
+
+/** A `Trace` fact linking to the trace UI, when the server gives a (web) address. */
+export function TraceFact({ url }: { url: string | undefined }) {
+  const href = webUrl(url);
+  if (!href) return null;
+  return (
+    <div>
+      <dt>Trace</dt>
+      <dd>
+        <a href={href} target="_blank" rel="noopener noreferrer">
+          open trace ↗
+        </a>
+      </dd>
+    </div>
   );
 }

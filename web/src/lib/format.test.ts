@@ -12,6 +12,7 @@ import {
   formatNumber,
   formatTps,
   shortId,
+  webUrl,
 } from './format.ts';
 
 describe('formatDelta', () => {
@@ -107,5 +108,17 @@ describe('bytes', () => {
     expect(byteUnit(999)).toEqual({ unit: 'B', size: 1 });
     expect(byteUnit(48_000)).toEqual({ unit: 'kB', size: 1000 });
     expect(byteUnit(2e9)).toEqual({ unit: 'GB', size: 1e9 });
+  });
+});
+
+describe('webUrl', () => {
+  it('keeps http and https addresses and refuses anything else', () => {
+    expect(webUrl('http://jaeger:16686/trace/0af7651916cd43dd8448eb211c80319c')).toBe(
+      'http://jaeger:16686/trace/0af7651916cd43dd8448eb211c80319c',
+    );
+    expect(webUrl('https://tempo.example/explore?trace=1')).toBe('https://tempo.example/explore?trace=1');
+    expect(webUrl('javascript:alert(1)')).toBeNull();
+    expect(webUrl('not a url')).toBeNull();
+    expect(webUrl(undefined)).toBeNull();
   });
 });

@@ -127,3 +127,14 @@ export function formatBytes(bytes: number | null | undefined): string {
   const v = bytes / size;
   return `${formatNumber(v, unit === 'B' || Math.abs(v) >= 100 ? 0 : 1)} ${unit}`;
 }
+
+/** `url` if it is an http(s) address (a link the page may open), else null. */
+export function webUrl(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}

@@ -19,7 +19,7 @@ import { LogView } from '../components/LogView.tsx';
 import { ReplayControl } from '../components/ReplayControl.tsx';
 import { StuckBanner, WaitingReason } from '../components/Waiting.tsx';
 import { WaterfallView } from '../components/WaterfallView.tsx';
-import { Ago, ErrorBox, JsonView, Loading, Panel, StatusBadge, useNow } from '../components/common.tsx';
+import { Ago, ErrorBox, JsonView, Loading, Panel, StatusBadge, TraceFact, useNow } from '../components/common.tsx';
 import { READ_ONLY_WHY } from '../lib/access.ts';
 import { buildDag, defFromRun } from '../lib/dag.ts';
 import { DASH, elapsed, formatDateTime, formatDuration, formatLatency, formatNumber, formatTps, shortId } from '../lib/format.ts';
@@ -117,6 +117,7 @@ function RunHeader({
             <dt>Duration</dt>
             <dd>{formatDuration(elapsed(run.created_at, run.finished_at, now))}</dd>
           </div>
+          <TraceFact url={run.trace_url} />
           {run.concurrency_key && (
             <div>
               <dt>Concurrency key</dt>

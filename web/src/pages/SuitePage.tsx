@@ -9,7 +9,7 @@ import { ComparisonChart, UnsteadyRuns } from '../components/ComparisonChart.tsx
 import { Measured } from '../components/Measured.tsx';
 import { VerdictDelta } from '../components/Verdict.tsx';
 import { READ_ONLY_WHY } from '../lib/access.ts';
-import { Ago, ErrorBox, JsonView, Loading, Panel, ProgressBar, StatusBadge, useNow } from '../components/common.tsx';
+import { Ago, ErrorBox, JsonView, Loading, Panel, ProgressBar, StatusBadge, TraceFact, useNow } from '../components/common.tsx';
 import { LineChart } from '../components/LineChart.tsx';
 import { Topologies } from '../components/Topologies.tsx';
 import { buildComparison, repetitionsText, suiteProgress, type ComparisonRow } from '../lib/comparison.ts';
@@ -372,6 +372,7 @@ export default function SuitePage() {
                 <Link to={`/runs/${suite.id}`}>{shortId(suite.id)}</Link>
               </dd>
             </div>
+            <TraceFact url={suite.trace_url} />
           </dl>
         </div>
         <div className="actions">

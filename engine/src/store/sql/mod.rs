@@ -140,6 +140,7 @@ macro_rules! sql_store {
 
         use crate::definition::WorkflowDef;
         use crate::model::*;
+        use crate::observe::{AttemptEnded, RunEnded};
         use crate::planner::{Fence, Planner, RunSnapshot};
         use crate::store::sql::{is_transient, task_input, ABANDONED_AFTER, MAX_CONFLICT_RETRIES, PREFERENCE_WAIT};
         use crate::store::{Admission, Change, Installation, Lease, LeaseLimit, NewRun, Record, Report, RunFilter, Store, StoreError, StoreKind};
@@ -373,6 +374,7 @@ macro_rules! sql_store {
                 if updated.rows_affected() == 0 {
                     return Ok(None);
                 }
+                change.ended.extend(AttemptEnded::between(old, new, &planner.events, now));
                 if old.status != new.status || old.attempt != new.attempt {
                     change.tasks.push((new.id, new.name.clone(), new.status));
                     change.queued |= new.status == TaskStatus::Queued;
@@ -401,6 +403,7 @@ macro_rules! sql_store {
                 }
                 if before.run.status != run.status {
                     change.run_status = Some(run.status);
+                    change.run_ended = RunEnded::between(&before.run, run, now);
                     change.concurrency |= run.concurrency_key.is_some();
                 }
             }
@@ -577,6 +580,7 @@ macro_rules! sql_store {
                         parents,
                         failures,
                         deadline: now.saturating_add(task_def.execution_timeout.as_millis()),
+                        traceparent: None,
                     });
                 }
                 Ok(out)

@@ -43,6 +43,12 @@ macro_rules! sql_reads {
                     .await?)
             }
 
+            async fn queues(&self) -> Result<Vec<(String, i64, Option<Millis>)>, StoreError> {
+                Ok(sqlx::query_as("SELECT action, COUNT(*), MIN(queued_at) FROM tasks WHERE status = 'QUEUED' GROUP BY action ORDER BY action")
+                    .fetch_all(self.reader())
+                    .await?)
+            }
+
             async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunState>, StoreError> {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE 1 = 1"));
                 if let Some(w) = &f.workflow {

@@ -76,6 +76,8 @@ pub struct Io<'a> {
     pub secrets: &'a Secrets,
     /// Interrupts the command when cancelled (`None`: runs to its end).
     pub cancel: Option<CancellationToken>,
+    /// The step's span: each command is a span under it (when traces are exported).
+    pub traceparent: Option<&'a str>,
 }
 
 impl Terraform {
@@ -167,6 +169,20 @@ impl Terraform {
     /// Run `terraform <command> <args>` in `dir`; answers its stdout for the commands
     /// whose output is data (`output`, `state list`), logs it for the others.
     async fn run(
+        &self,
+        dir: &Path,
+        command: &str,
+        args: &[&str],
+        io: &Io<'_>,
+    ) -> Result<String, TerraformError> {
+        let span =
+            telemetry::Trace::start(io.traceparent, format!("terraform {command}"), Vec::new());
+        let answer = self.run_untraced(dir, command, args, io).await;
+        span.end(answer.as_ref().err().map(ToString::to_string).as_deref());
+        answer
+    }
+
+    async fn run_untraced(
         &self,
         dir: &Path,
         command: &str,

@@ -430,6 +430,7 @@ impl YandexProvider {
             log: &move |line| log(line),
             secrets: &secrets,
             cancel: Some(progress.cancel.clone()),
+            traceparent: progress.traceparent.as_deref(),
         };
         self.terraform.init(&dir, &io).await.map_err(failed)?;
         self.terraform
@@ -507,6 +508,7 @@ impl YandexProvider {
             secrets: &secrets,
             // A destroy is never interrupted.
             cancel: None,
+            traceparent: progress.traceparent.as_deref(),
         };
         // The module copy made at create time stays: its state was made by it.
         if dir.join(STATE_FILE).exists() || dir.join(BACKEND_FILE).exists() {

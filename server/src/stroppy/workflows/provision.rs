@@ -218,6 +218,7 @@ fn progress(ctx: &Context) -> Progress {
     Progress {
         log: std::sync::Arc::new(move |line| log.log(line)),
         cancel: ctx.cancellation_token(),
+        traceparent: ctx.traceparent().map(str::to_string),
     }
 }
 

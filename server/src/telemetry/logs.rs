@@ -31,6 +31,12 @@ pub fn init(format: LogFormat, file: Option<&Path>) {
         .with_writer(writer);
     match format {
         LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        // An in-process task's lines carry its span: run_id, task_id, attempt, trace_id.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }

@@ -1,0 +1,70 @@
+//! Every routed request is timed into `ratchet_http_request_duration_seconds` by route
+//! template (never the concrete path: ids would explode the label set, and a query string
+//! may hold a token), and — when traces are exported — an API request is a server span,
+//! joined to the caller's trace when it sends a `traceparent`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use telemetry::opentelemetry::KeyValue;
+use telemetry::opentelemetry::trace::{Span, SpanKind, Status, Tracer};
+
+use super::Telemetry;
+
+/// The agents' protocol calls (a long poll every few seconds per agent) and the probes
+/// would bury the API's requests in the trace UI: they are timed, not traced.
+fn traced(route: &str) -> bool {
+    !(route.starts_with("/api/v1/agent/") || matches!(route, "/metrics" | "/healthz" | "/readyz"))
+}
+
+pub async fn observe(
+    State(telemetry): State<Arc<Telemetry>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().as_str().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let mut span = telemetry
+        .pipeline
+        .as_ref()
+        .filter(|_| traced(&route))
+        .map(|pipeline| {
+            let parent = request
+                .headers()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok());
+            let parent = telemetry::parent_from(parent).unwrap_or_default();
+            pipeline
+                .tracer()
+                .span_builder(format!("{method} {route}"))
+                .with_kind(SpanKind::Server)
+                .with_attributes([
+                    KeyValue::new("http.request.method", method.clone()),
+                    KeyValue::new("http.route", route.clone()),
+                ])
+                .start_with_context(&pipeline.tracer(), &parent)
+        });
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    telemetry
+        .metrics
+        .http_request(&method, &route, status, started.elapsed());
+    if let Some(span) = &mut span {
+        span.set_attribute(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status),
+        ));
+        if status >= 500 {
+            span.set_status(Status::error(format!("answered {status}")));
+        }
+        span.end();
+    }
+    response
+}
