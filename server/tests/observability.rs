@@ -5,126 +5,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use common::otlp::{Received, grpc_receiver, http_receiver, wait_for};
 use common::{ADMIN_TOKEN, Api, Server, ended, http, open_dir, wait_suite};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use prost::Message;
-
-/// One exported span, as the receiver decoded it.
-#[derive(Debug, Clone)]
-struct Received {
-    service: String,
-    trace_id: String,
-    span_id: String,
-    parent: String,
-    name: String,
-    attributes: HashMap<String, String>,
-}
-
-type Spans = Arc<Mutex<Vec<Received>>>;
-
-/// Keep the spans of one export request.
-fn keep(request: ExportTraceServiceRequest, kept: &Spans) {
-    let mut kept = kept.lock().unwrap();
-    for resource in request.resource_spans {
-        let service = resource
-            .resource
-            .iter()
-            .flat_map(|r| &r.attributes)
-            .find(|a| a.key == "service.name")
-            .map(|a| text(a.value.as_ref().and_then(|v| v.value.as_ref())))
-            .unwrap_or_default();
-        for span in resource.scope_spans.into_iter().flat_map(|s| s.spans) {
-            kept.push(Received {
-                service: service.clone(),
-                trace_id: hex(&span.trace_id),
-                span_id: hex(&span.span_id),
-                parent: hex(&span.parent_span_id),
-                name: span.name,
-                attributes: span
-                    .attributes
-                    .iter()
-                    .map(|a| {
-                        (
-                            a.key.clone(),
-                            text(a.value.as_ref().and_then(|v| v.value.as_ref())),
-                        )
-                    })
-                    .collect(),
-            });
-        }
-    }
-}
-
-/// An OTLP/HTTP receiver on a free port: `POST /v1/traces` with protobuf bodies.
-async fn http_receiver() -> (String, Spans) {
-    let spans: Spans = Arc::default();
-    let kept = spans.clone();
-    let app = axum::Router::new().route(
-        "/v1/traces",
-        axum::routing::post(move |body: Bytes| {
-            let kept = kept.clone();
-            async move {
-                keep(
-                    ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf body"),
-                    &kept,
-                );
-                ""
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, spans)
-}
-
-/// An OTLP/gRPC receiver on a free port (the collector's TraceService).
-async fn grpc_receiver() -> (String, Spans) {
-    struct Collector(Spans);
-    #[tonic::async_trait]
-    impl TraceService for Collector {
-        async fn export(
-            &self,
-            request: tonic::Request<ExportTraceServiceRequest>,
-        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-            keep(request.into_inner(), &self.0);
-            Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-        }
-    }
-    let spans: Spans = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let service = TraceServiceServer::new(Collector(spans.clone()));
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    (url, spans)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn text(value: Option<&AnyValue>) -> String {
-    match value {
-        Some(AnyValue::StringValue(s)) => s.clone(),
-        Some(AnyValue::IntValue(i)) => i.to_string(),
-        Some(AnyValue::BoolValue(b)) => b.to_string(),
-        Some(AnyValue::DoubleValue(d)) => d.to_string(),
-        _ => String::new(),
-    }
-}
 
 const SUITE: &str = r#"
 name: traced
@@ -191,29 +74,19 @@ async fn a_suite_is_one_trace_from_the_suite_down_to_the_agents_commands_and_its
         "a test run is in its suite's trace"
     );
 
-    // Wait for the last spans (the suite's own) to arrive.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let spans = loop {
-        let got = spans.lock().unwrap().clone();
-        let suite_span = got.iter().any(|s| {
-            s.attributes.get("ratchet.run_id") == Some(&id)
-                && s.attributes.contains_key("ratchet.workflow")
-        });
-        if suite_span || std::time::Instant::now() > deadline {
-            break got;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Wait for the last span (the suite's own) to arrive.
+    let is_suite = |s: &Received| {
+        s.attributes.get("ratchet.run_id") == Some(&id)
+            && s.attributes.contains_key("ratchet.workflow")
     };
+    let spans = wait_for(&spans, 30, |got| got.iter().any(is_suite)).await;
     let by_id: HashMap<&str, &Received> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
     let parent_of = |s: &Received| by_id.get(s.parent.as_str()).copied();
 
     // The suite's run span is the root of its trace.
     let root = spans
         .iter()
-        .find(|s| {
-            s.attributes.get("ratchet.run_id") == Some(&id)
-                && s.attributes.contains_key("ratchet.workflow")
-        })
+        .find(|s| is_suite(s))
         .unwrap_or_else(|| panic!("no span of the suite run among {spans:#?}"));
     assert_eq!(root.trace_id, trace);
     assert_eq!(root.parent, "", "the suite is the root: {root:?}");
@@ -401,23 +274,12 @@ async fn over_grpc_an_api_request_is_a_server_span_in_the_callers_trace() {
         .await
         .unwrap();
     assert_eq!(listed.status(), 200);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let span = loop {
-        let found = spans
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|s| s.name == "GET /api/v1/runs")
-            .cloned();
-        if let Some(span) = found {
-            break span;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no span arrived over gRPC"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let is_listing = |s: &Received| s.name == "GET /api/v1/runs";
+    let spans = wait_for(&spans, 30, |got| got.iter().any(is_listing)).await;
+    let span = spans
+        .iter()
+        .find(|s| is_listing(s))
+        .expect("a span arrived over gRPC");
     assert_eq!(span.trace_id, CALLER_TRACE);
     assert_eq!(span.parent, CALLER_SPAN);
     assert_eq!(

@@ -147,7 +147,14 @@ async fn a_suite_on_the_simulated_cloud_runs_to_the_end_and_leaves_nothing() {
     let module = sim_module(&[]);
     let logs = tempfile::tempdir().unwrap();
     let server_log = logs.path().join("server.log");
-    let server = Server::start_logged(data.path(), &sim_env(module.path(), &[]), &server_log).await;
+    // Traces too: each Terraform command is a span under its step, and holds no secret.
+    let (collector, spans) = common::otlp::http_receiver().await;
+    let tracing = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+    ];
+    let server =
+        Server::start_logged(data.path(), &sim_env(module.path(), &tracing), &server_log).await;
     let api = Api::new(&server.base, ADMIN_TOKEN);
     let status_stream = record_stream(format!("{}/api/v1/stream", api.base));
 
@@ -200,9 +207,30 @@ async fn a_suite_on_the_simulated_cloud_runs_to_the_end_and_leaves_nothing() {
     assert!(run_logs.contains("Apply complete!"), "{run_logs}");
     assert!(run_logs.contains("Destroy complete"), "{run_logs}");
     assert_nothing_left(&api, data.path()).await;
+    let spans = common::otlp::wait_for(&spans, 30, |got| {
+        got.iter().any(|s| s.name == "terraform destroy")
+    })
+    .await;
+    for command in [
+        "terraform init",
+        "terraform apply",
+        "terraform output",
+        "terraform destroy",
+    ] {
+        let span = spans
+            .iter()
+            .find(|s| s.name == command)
+            .unwrap_or_else(|| panic!("no `{command}` span among {spans:#?}"));
+        let step = spans
+            .iter()
+            .find(|s| s.span_id == span.parent)
+            .unwrap_or_else(|| panic!("the step of {span:?} was not exported"));
+        assert!(step.attributes.contains_key("ratchet.task"), "{step:?}");
+        assert_eq!(step.trace_id, id.replace('-', ""), "in the suite's trace");
+    }
 
     // The cloud credentials and the machines' enrollment tokens are nowhere: not in the
-    // runs' logs, the server's log, the API's answers or the SSE streams.
+    // runs' logs, the server's log, the API's answers, the SSE streams or the traces.
     let test_run = done["tests"][0]["run_id"].as_str().unwrap();
     let log_stream = record_stream(format!("{}/api/v1/runs/{test_run}/logs/stream", api.base));
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -228,6 +256,7 @@ async fn a_suite_on_the_simulated_cloud_runs_to_the_end_and_leaves_nothing() {
         api.get(&format!("/api/v1/suites/{id}")).await.1.to_string(),
     ));
     seen.push(("the provision run", provision.to_string()));
+    seen.push(("the traces", format!("{spans:?}")));
     assert!(
         seen[1].1.contains("the yandex target is on"),
         "the server's log was read"

@@ -1,6 +1,8 @@
 //! Runs the real `ratchet` binary as a child process, the way a user starts it.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod otlp;
+
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 
