@@ -2,6 +2,8 @@
 //! server away or overloaded (connection errors, 5xx, 429) is temporary; a 4xx refusal is
 //! final for that message.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use protocol::{
@@ -23,19 +25,54 @@ pub enum CallError {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
-    base: String,
+    /// The server's replicas: one URL (a load balancer), or several to fail over between.
+    bases: Arc<Vec<String>>,
+    /// The one in use; a replica that cannot be reached hands over to the next.
+    current: Arc<AtomicUsize>,
 }
 
 impl Client {
+    /// `server_url`: one URL, or several separated by commas (the replicas of one server).
     pub fn new(server_url: &str) -> anyhow::Result<Client> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("ratchet-agent/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let bases: Vec<String> = server_url
+            .split(',')
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        anyhow::ensure!(!bases.is_empty(), "RATCHET_SERVER_URL is empty");
         Ok(Client {
             http,
-            base: server_url.trim_end_matches('/').to_string(),
+            bases: Arc::new(bases),
+            current: Arc::default(),
         })
+    }
+
+    /// The replica in use, and its number.
+    fn base(&self) -> (usize, &str) {
+        let i = self.current.load(Ordering::Relaxed) % self.bases.len();
+        (i, &self.bases[i])
+    }
+
+    /// Replica `failed` could not be reached: the next call goes to the next one (unless
+    /// another call moved on already).
+    fn fail_over(&self, failed: usize) {
+        if self.bases.len() > 1
+            && self
+                .current
+                .compare_exchange(
+                    failed,
+                    (failed + 1) % self.bases.len(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            tracing::warn!(from = %self.bases[failed], to = %self.bases[(failed + 1) % self.bases.len()], "server replica unreachable; failing over");
+        }
     }
 
     async fn post<B: Serialize, R: DeserializeOwned>(
@@ -45,7 +82,8 @@ impl Client {
         body: &B,
         timeout: Duration,
     ) -> Result<R, CallError> {
-        let url = format!("{}{path}", self.base);
+        let (replica, base) = self.base();
+        let url = format!("{base}{path}");
         let response = self
             .http
             .post(&url)
@@ -54,7 +92,12 @@ impl Client {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| CallError::Temporary(format!("POST {url}: {e}")))?;
+            .map_err(|e| {
+                if e.is_connect() {
+                    self.fail_over(replica);
+                }
+                CallError::Temporary(format!("POST {url}: {e}"))
+            })?;
         let status = response.status();
         if status.is_success() {
             if status == reqwest::StatusCode::NO_CONTENT {

@@ -14,7 +14,8 @@ use serde_json::Value;
     about = "Ratchet edge agent: runs benchmark actions on this machine for a Ratchet server"
 )]
 pub struct Config {
-    /// Base URL of the Ratchet server.
+    /// Base URL of the Ratchet server; several, comma-separated, to fail over between its
+    /// replicas when there is no load balancer in front of them.
     #[arg(
         long,
         env = "RATCHET_SERVER_URL",

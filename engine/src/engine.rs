@@ -16,6 +16,7 @@ use crate::batch::{Batcher, batcher};
 use crate::bus::Bus;
 use crate::clock::{Clock, SystemClock};
 use crate::definition::{DefinitionError, WorkflowDef};
+use crate::leader::Leadership;
 use crate::model::{Millis, RateLimit, RunId, RunState, TaskEvent, TaskId, TaskState, WorkerId};
 use crate::observe::Observer;
 use crate::planner::Fence;
@@ -108,6 +109,8 @@ pub(crate) struct Inner {
     pub(crate) creations: Batcher<NewRun, RunState>,
     /// Set once by the server (metrics and traces), see [`crate::observe`].
     observer: std::sync::OnceLock<Arc<dyn Observer>>,
+    /// Of the replicas on one store, one sweeps (timeouts, lost workers, sleeps, crons).
+    pub(crate) sweeping: Leadership,
 }
 
 impl Inner {
@@ -255,8 +258,9 @@ impl Inner {
     }
 
     async fn publish_raw(&self, channel: &str, payload: &str) {
-        if let Err(e) = self.bus.publish(channel, payload).await {
-            tracing::warn!(channel, error = %e, "cannot publish on the bus");
+        match self.bus.publish(channel, payload).await {
+            Ok(()) | Err(crate::bus::BusError::Unavailable) => {}
+            Err(e) => tracing::warn!(channel, error = %e, "cannot publish on the bus"),
         }
     }
 
@@ -401,6 +405,7 @@ impl Engine {
             );
             writers.push(Box::pin(write_reports));
             writers.push(Box::pin(write_creations));
+            let sweeping = Leadership::new(store.clone(), SWEEP_LEADER, sweep_term(&config));
             Inner {
                 store,
                 bus,
@@ -416,6 +421,7 @@ impl Engine {
                 reports,
                 creations,
                 observer: std::sync::OnceLock::new(),
+                sweeping,
             }
         });
         let engine = Engine {
@@ -686,6 +692,7 @@ impl Engine {
         let mut background =
             std::mem::take(&mut *self.background.lock().unwrap_or_else(|e| e.into_inner()));
         while background.join_next().await.is_some() {}
+        self.inner.sweeping.resign().await;
         let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
         for id in workers {
             match self.inner.store.deregister_worker(id, self.now()).await {
@@ -710,10 +717,25 @@ impl Drop for Engine {
     }
 }
 
+/// The key of the sweep's leadership.
+const SWEEP_LEADER: &str = "engine-sweep";
+
+/// A sweeping replica that died is replaced within this: a few sweeps, at least a second.
+fn sweep_term(config: &EngineConfig) -> Duration {
+    (config.sweep_interval * 6).max(Duration::from_secs(1))
+}
+
+/// Sweeps while this replica leads the sweeping.
 async fn sweeper(inner: Arc<Inner>, stop: CancellationToken) {
     loop {
-        if let Err(e) = inner.sweep().await {
-            tracing::warn!(error = %e, "sweep failed");
+        match inner.sweeping.lead().await {
+            Ok(true) => {
+                if let Err(e) = inner.sweep().await {
+                    tracing::warn!(error = %e, "sweep failed");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot take or renew the sweep's leadership"),
         }
         tokio::select! {
             () = tokio::time::sleep(inner.config.sweep_interval) => {}

@@ -16,6 +16,7 @@ pub mod definition;
 mod engine;
 mod events;
 mod expr;
+pub mod leader;
 pub mod model;
 pub mod observe;
 pub mod planner;

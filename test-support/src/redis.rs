@@ -10,8 +10,9 @@ use crate::process::{Guard, wait_until};
 const INSTALL_HINT: &str = "install it with `apt-get install redis-server` (or set RATCHET_TEST_VALKEY_URL to an existing Valkey/Redis server)";
 
 pub struct RedisServer {
-    _process: Guard,
-    _dir: TempDir,
+    process: Option<Guard>,
+    binary: &'static str,
+    dir: TempDir,
     port: u16,
 }
 
@@ -33,32 +34,46 @@ impl RedisServer {
             .prefix("ratchet-valkey-")
             .tempdir()
             .expect("create a temp dir for Valkey");
-        let log = dir.path().join("server.log");
-        let port = crate::free_port();
-        let mut child = Command::new(binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        let mut server = RedisServer {
+            process: None,
+            binary,
+            dir,
+            port: crate::free_port(),
+        };
+        server.start_again();
+        server
+    }
+
+    /// Stop it (SIGTERM), as an operator's restart begins; what it held is gone.
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    /// Start the stopped server again on its port; waits until it accepts connections.
+    pub fn start_again(&mut self) {
+        assert!(self.process.is_none(), "the server is running");
+        let log = self.dir.path().join("server.log");
+        let _ = std::fs::remove_file(&log);
+        let mut child = Command::new(self.binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
-            .arg(dir.path())
+            .arg(self.dir.path())
             .arg("--logfile")
             .arg(&log)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary} ({e}): {INSTALL_HINT}"));
-        wait_until(binary, &log, &mut child, || {
+            .unwrap_or_else(|e| panic!("cannot start {} ({e}): {INSTALL_HINT}", self.binary));
+        wait_until(self.binary, &log, &mut child, || {
             std::fs::read_to_string(&log)
                 .map(|l| l.contains("Ready to accept connections"))
                 .unwrap_or(false)
         });
-        RedisServer {
-            _process: Guard {
-                child,
-                signal: Signal::SIGTERM,
-            },
-            _dir: dir,
-            port,
-        }
+        self.process = Some(Guard {
+            child,
+            signal: Signal::SIGTERM,
+        });
     }
 
     pub fn url(&self) -> String {

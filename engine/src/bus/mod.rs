@@ -56,6 +56,9 @@ pub enum BusError {
     },
     #[error("Valkey error: {0}")]
     Valkey(#[from] fred::error::Error),
+    /// Disconnected, reconnecting: said once by the bus itself, not by every caller.
+    #[error("the Valkey bus is reconnecting")]
+    Unavailable,
 }
 
 #[async_trait]
@@ -70,6 +73,12 @@ pub trait Bus: Send + Sync + 'static {
 
     /// A round trip to the bus; `/readyz` is ready only when this succeeds.
     async fn ping(&self) -> Result<(), BusError>;
+
+    /// Messages flow now (false while a Valkey connection is being re-established:
+    /// listeners must then look at the store themselves).
+    fn connected(&self) -> bool {
+        true
+    }
 
     async fn close(&self);
 }

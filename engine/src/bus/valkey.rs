@@ -1,6 +1,12 @@
 //! The Valkey bus (Redis protocol, through `fred`): PUBLISH/SUBSCRIBE fan out messages to
 //! every replica. One connection publishes; one subscriber connection per server receives
 //! and forwards to local broadcast channels.
+//!
+//! Valkey may go away: both connections reconnect by themselves (backing off to 5 s), a
+//! publish meanwhile fails at once instead of queueing (the engine must not wait on its
+//! bus), and everything degrades to what the store says — workers poll, log streams read
+//! the store each second, status streams tell their pages to re-read. One warning when the
+//! connection is lost, one line when it is back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +29,12 @@ pub struct ValkeyBus {
     subscribe_lock: Mutex<()>,
     forwarder: tokio::task::JoinHandle<()>,
     resubscriber: tokio::task::JoinHandle<()>,
+    /// Log the connection's loss and return.
+    watchers: [tokio::task::JoinHandle<Result<(), fred::error::Error>>; 2],
 }
+
+/// A command that takes longer fails: the caller carries on without the bus.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `host:port` of a Valkey URL, without the password.
 fn describe(config: &FredConfig) -> String {
@@ -53,14 +64,40 @@ impl ValkeyBus {
             target: target.clone(),
             source,
         };
-        let publisher = Builder::from_config(config.clone())
-            .build()
-            .map_err(connect_err)?;
+        let builder = || {
+            let mut builder = Builder::from_config(config.clone());
+            builder
+                .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+                .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT);
+            builder
+        };
+        let publisher = builder().build().map_err(connect_err)?;
         publisher.init().await.map_err(connect_err)?;
-        let subscriber = Builder::from_config(config)
-            .build_subscriber_client()
-            .map_err(connect_err)?;
+        let subscriber = builder().build_subscriber_client().map_err(connect_err)?;
         subscriber.init().await.map_err(connect_err)?;
+        // Each reconnection attempt fails with an error: say the loss once, and the return.
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (lost, back) = (down.clone(), down);
+        let watchers = [
+            publisher.on_error(move |(error, _)| {
+                let first = !lost.swap(true, std::sync::atomic::Ordering::Relaxed);
+                async move {
+                    if first {
+                        tracing::warn!(%error, "lost the Valkey bus; replicas fall back to polling the database until it is back");
+                    }
+                    Ok(())
+                }
+            }),
+            publisher.on_reconnect(move |_| {
+                let was_down = back.swap(false, std::sync::atomic::Ordering::Relaxed);
+                async move {
+                    if was_down {
+                        tracing::warn!("the Valkey bus is back");
+                    }
+                    Ok(())
+                }
+            }),
+        ];
         // After a reconnect the subscriber re-issues its SUBSCRIBE commands by itself.
         let resubscriber = subscriber.manage_subscriptions();
 
@@ -98,6 +135,7 @@ impl ValkeyBus {
             subscribe_lock: Mutex::new(()),
             forwarder,
             resubscriber,
+            watchers,
         })
     }
 }
@@ -109,8 +147,15 @@ impl Bus for ValkeyBus {
     }
 
     async fn publish(&self, channel: &str, payload: &str) -> Result<(), BusError> {
+        if !self.publisher.is_connected() {
+            return Err(BusError::Unavailable);
+        }
         let _: i64 = self.publisher.publish(channel, payload).await?;
         Ok(())
+    }
+
+    fn connected(&self) -> bool {
+        self.publisher.is_connected() && self.subscriber.is_connected()
     }
 
     async fn subscribe(&self, channel: &str) -> Result<broadcast::Receiver<BusMessage>, BusError> {
@@ -142,6 +187,9 @@ impl Bus for ValkeyBus {
     async fn close(&self) {
         self.forwarder.abort();
         self.resubscriber.abort();
+        for watcher in &self.watchers {
+            watcher.abort();
+        }
         let _ = self.subscriber.quit().await;
         let _ = self.publisher.quit().await;
     }

@@ -21,10 +21,14 @@ pub async fn healthz() -> Json<Health> {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Readiness {
+    /// `status` is `ready`, or `degraded` when the bus does not answer (the replica still
+    /// serves: it reads the store instead), with `bus_error` saying why.
     Ready {
         status: &'static str,
         store: engine::store::StoreKind,
         bus: engine::bus::BusKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bus_error: Option<String>,
         installation_id: String,
         version: &'static str,
     },
@@ -37,8 +41,10 @@ pub enum Readiness {
 /// How long each readiness check may take.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Ready: the store and the bus both answer a round trip.
-#[utoipa::path(get, path = "/readyz", security(()), tag = "health", responses((status = 200, description = "Store and bus answer", body = Readiness), (status = 503, description = "Not ready, with the reason", body = Readiness)))]
+/// Ready: the store answers a round trip. A bus that does not is `degraded`, not unready:
+/// taking every replica out of a load balancer for a Valkey outage would stop a service
+/// that still works (slower) without it.
+#[utoipa::path(get, path = "/readyz", security(()), tag = "health", responses((status = 200, description = "The store answers (the bus too, or `degraded`)", body = Readiness), (status = 503, description = "Not ready, with the reason", body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let not_ready = |error: String| {
         (
@@ -53,13 +59,20 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         Ok(i) => i,
         Err(e) => return not_ready(e),
     };
-    if let Err(e) = answers("bus", state.engine.bus().ping()).await {
-        return not_ready(e);
-    }
+    let bus = state.engine.bus();
+    let bus_error = match answers("bus", bus.ping()).await {
+        Ok(()) if !bus.connected() => Some("bus: reconnecting its subscriptions".to_string()),
+        answer => answer.err(),
+    };
     (
         StatusCode::OK,
         Json(Readiness::Ready {
-            status: "ready",
+            status: if bus_error.is_some() {
+                "degraded"
+            } else {
+                "ready"
+            },
+            bus_error,
             store: state.engine.store_kind(),
             bus: state.engine.bus().kind(),
             installation_id: installation.id.to_string(),

@@ -76,7 +76,7 @@ pub async fn infrastructure(
     caller.require(Scope::Read)?;
     let mut leases = state.engine.leases().leases(None, None).await?;
     // Which replica's leak guard sweeps is not something provisioned.
-    leases.retain(|l| l.kind != crate::infra::leak_guard::LEADER);
+    leases.retain(|l| l.kind != engine::leader::LEADER);
     let mut deployments = Vec::new();
     for provider in state.providers.all() {
         let kind = machine_kind(provider.as_ref());

@@ -136,17 +136,22 @@ async fn wait_for(
             () = tx.closed() => return,
             message = async {
                 match wake.as_mut() {
-                    Some(rx) => rx.recv().await.ok(),
+                    Some(rx) => rx.recv().await,
                     None => std::future::pending().await,
                 }
-            } => {
-                if message.is_none_or(|m| m.payload == key) {
-                    return;
-                }
+            } => match message {
+                Ok(m) if m.payload != key => {}
+                // Ours, or some were missed: look at the store now.
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                // No more wake-ups: the deadline paces the reads from now on.
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => *wake = None,
             }
         }
     }
 }
+
+/// How often a status stream says `resync` while the bus is down.
+const BUS_OUTAGE_RESYNC: Duration = Duration::from_secs(3);
 
 /// Follow status changes (SSE).
 ///
@@ -167,10 +172,19 @@ pub async fn status(
         .await
         .map_err(|e| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     let (tx, rx) = mpsc::channel(256);
+    let bus = state.engine.bus().clone();
     tokio::spawn(async move {
         let _permit = permit;
+        // While the bus reconnects, changes made on other replicas do not come: the page
+        // is told to re-read, every few seconds, until they flow again.
+        let mut outage = tokio::time::interval(BUS_OUTAGE_RESYNC);
         loop {
             tokio::select! {
+                _ = outage.tick() => {
+                    if !bus.connected() && tx.send(Ok(Event::default().event("resync").data(""))).await.is_err() {
+                        return;
+                    }
+                }
                 message = updates.recv() => match message {
                     Ok(m) => {
                         if tx.send(Ok(Event::default().event("status").data(m.payload))).await.is_err() {

@@ -4,8 +4,8 @@
 //!   between the run's end and its teardown) or that no longer exists, and
 //! - the machines of a run past its TTL, cancelling the run first.
 //!
-//! One replica sweeps at a time: the guard leads through a lease (kind `leader`) it renews
-//! every sweep and another replica takes over once it is not renewed. Destroying is
+//! One replica sweeps at a time (`engine::leader`): another takes over once the leader
+//! stops renewing its lease. Destroying is
 //! idempotent on every provider, so a sweep may race a run's own teardown harmlessly.
 
 use std::collections::BTreeSet;
@@ -14,9 +14,8 @@ use std::time::Duration;
 
 use engine::Engine;
 use engine::clock::{Clock, SystemClock};
+use engine::leader::Leadership;
 use engine::model::RunStatus;
-use engine::store::{Lease, StoreError};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::infra::{
@@ -35,8 +34,7 @@ pub struct Sweep {
     pub failed: Vec<String>,
 }
 
-/// Lease kind of the guard's leadership.
-pub const LEADER: &str = "leader";
+/// The key of the guard's leadership (one replica sweeps at a time).
 const LEADER_KEY: &str = "leak-guard";
 
 pub struct LeakGuard {
@@ -52,15 +50,15 @@ impl LeakGuard {
     /// Sweep every `interval` while this replica leads, until the engine shuts down.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         let interval = self.interval;
-        let me = format!("replica-{}", Uuid::new_v4());
         // Unrenewed for this long, the leadership is free to take.
         let term = (interval * 3).max(Duration::from_secs(3));
+        let leadership = Leadership::new(self.engine.leases(), LEADER_KEY, term);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                match self.lead(&me, term).await {
+                match leadership.lead().await {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
@@ -70,6 +68,7 @@ impl LeakGuard {
                 }
                 let sweep = self.sweep().await;
                 let metrics = &self.telemetry.metrics;
+                metrics.leak_guard_swept();
                 metrics.leak_guard_found("orphaned", sweep.orphaned.len());
                 metrics.leak_guard_found("expired", sweep.expired.len());
                 metrics.leak_guard_found("failed", sweep.failed.len());
@@ -78,39 +77,6 @@ impl LeakGuard {
                 }
             }
         })
-    }
-
-    /// Does replica `me` lead the sweeps? Renews the leadership when it is ours; takes it
-    /// when it is free or its holder stopped renewing it.
-    async fn lead(&self, me: &str, term: Duration) -> Result<bool, StoreError> {
-        let leases = self.engine.leases();
-        let now = SystemClock.now();
-        let until = json!({ "until": now + i64::try_from(term.as_millis()).unwrap_or(i64::MAX) });
-        let current = leases
-            .leases(Some(LEADER), None)
-            .await?
-            .into_iter()
-            .find(|l| l.key == LEADER_KEY);
-        if let Some(lease) = current {
-            if lease.holder == me {
-                leases.update_lease_data(LEADER, LEADER_KEY, &until).await?;
-                return Ok(true);
-            }
-            let renewed_until = lease.data.as_ref().and_then(|d| d["until"].as_i64());
-            if renewed_until.is_some_and(|at| at > now) {
-                return Ok(false);
-            }
-            leases.release_lease(LEADER, LEADER_KEY).await?;
-        }
-        // Of replicas taking it at once, one insert wins.
-        let lease = Lease {
-            kind: LEADER.into(),
-            key: LEADER_KEY.into(),
-            holder: me.into(),
-            amount: 0,
-            data: Some(until),
-        };
-        leases.acquire_lease(&lease, None, now).await
     }
 
     /// One look at every provider's leases.

@@ -20,6 +20,7 @@ pub struct Metrics {
     http: Histograms,
     store: Histograms,
     leak_guard: Family<Labels, Counter>,
+    leak_guard_sweeps: Counter,
 }
 
 /// 1 ms to about 9 hours (a benchmark's load step is long; a claim is short).
@@ -52,6 +53,7 @@ impl Default for Metrics {
             http: Family::new_with_constructor(call_buckets),
             store: Family::new_with_constructor(call_buckets),
             leak_guard: Family::default(),
+            leak_guard_sweeps: Counter::default(),
         }
     }
 }
@@ -89,6 +91,11 @@ impl Metrics {
         self.store
             .get_or_create(&labels([("op", op)]))
             .observe(took.as_secs_f64());
+    }
+
+    /// A leak-guard sweep ran on this replica (the one that leads them).
+    pub fn leak_guard_swept(&self) {
+        self.leak_guard_sweeps.inc();
     }
 
     /// What one leak-guard sweep found: runs whose machines outlived them (`orphaned`),
@@ -132,6 +139,11 @@ impl Metrics {
             "The engine's store calls by operation (claim, report, create_runs, heartbeat, sweep, admit)",
             Unit::Seconds,
             self.store.clone(),
+        );
+        registry.register(
+            "leak_guard_sweeps",
+            "Leak-guard sweeps this replica ran (one replica leads them at a time)",
+            self.leak_guard_sweeps.clone(),
         );
         registry.register(
             "leak_guard_findings",

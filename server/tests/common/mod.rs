@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses its own part of this module
 
 pub mod otlp;
+pub mod sse;
 
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

@@ -11,6 +11,8 @@
 //! - `destroy_faults`: a destroy that fails, kept, shown and retried until it works.
 //! - `orphans`: an agent spawned but never recorded, and a recorded PID reused.
 //! - `host_faults`: a data dir PostgreSQL's user cannot reach.
+//! - `replicas`: two servers on one PostgreSQL and Valkey: logs across replicas, a replica
+//!   SIGKILLed mid-suite, Valkey restarted mid-run, leader-only loops.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -20,6 +22,7 @@ mod destroy_faults;
 mod host_faults;
 mod orphans;
 mod proxy;
+mod replicas;
 mod server_crash;
 mod store_faults;
 

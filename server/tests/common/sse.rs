@@ -1,0 +1,69 @@
+//! A test's SSE client: reads a streaming response event by event.
+
+use std::time::Duration;
+
+/// One server-sent event.
+#[derive(Debug)]
+pub struct Sse {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+/// Reads events from a streaming response.
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    pub async fn next(&mut self) -> Option<Sse> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = Sse {
+                    event: "message".into(),
+                    id: None,
+                    data: String::new(),
+                };
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().into();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        event.id = Some(v.trim().into());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if block.trim_start().starts_with(':') {
+                    continue; // keep-alive comment
+                }
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+pub async fn open(url: &str, last_event_id: Option<&str>) -> SseReader {
+    let mut request = super::http().get(url).bearer_auth(super::ADMIN_TOKEN);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    SseReader {
+        response,
+        buffer: String::new(),
+    }
+}
