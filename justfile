@@ -29,3 +29,22 @@ faults SEEDS="20":
 # Many runs and suites on one server at once; prints RSS and API latency (bench/load).
 load:
     bench/load
+
+# The production shape without Docker: PostgreSQL, redis-server and two replicas (Ctrl-C stops).
+dev-cluster:
+    cargo build -j2 --bins
+    scripts/dev-cluster
+
+# Log lines from agents to SSE clients through two replicas and Valkey (bench/fanout).
+fanout:
+    cargo build -j2 --bins
+    bench/fanout
+
+# The images (needs a Docker engine): the server, and an agent with PostgreSQL and pgbench.
+images:
+    docker build -t ratchet:latest .
+    docker build --target agent -t ratchet-agent:latest .
+
+# PostgreSQL, Valkey, two replicas behind HAProxy on :8080 (needs Docker and a .env).
+up:
+    docker compose up -d --build

@@ -172,3 +172,51 @@ impl Client {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn an_unreachable_replica_hands_over_to_the_next() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Replica 2 answers every request with a refusal; replica 1 is not there at all.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let body = r#"{"detail":"replica 2 says no"}"#;
+                let answer = format!(
+                    "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        let down = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let client = Client::new(&format!("http://{down}/, http://{up}")).unwrap();
+        let registration = Registration {
+            name: "a".into(),
+            version: "0".into(),
+            protocol: protocol::PROTOCOL_VERSION,
+            labels: Default::default(),
+            actions: vec![],
+            slots: 1,
+            host: Default::default(),
+        };
+        let first = client.register("t", &registration).await;
+        assert!(matches!(first, Err(CallError::Temporary(_))), "{first:?}");
+        let second = client.register("t", &registration).await;
+        assert!(
+            matches!(&second, Err(CallError::Refused { status: 403, detail }) if detail == "replica 2 says no"),
+            "{second:?}"
+        );
+        assert!(Client::new(" , ").is_err(), "no URL at all is refused");
+    }
+}

@@ -123,9 +123,14 @@ pub async fn bootstrap_admin(
                 name: "admin (RATCHET_ADMIN_TOKEN)".into(),
                 ..admin
             };
-            create(store, admin, Some(token.to_string()), now)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot store the admin token: {e}"))?;
+            let created = create(store, admin, Some(token.to_string()), now).await;
+            // Replicas starting together on a fresh database all try: one stores it.
+            let stored_by_another = store.token_by_hash(&hash(token)).await?.is_some();
+            if let Err(e) = created
+                && !stored_by_another
+            {
+                anyhow::bail!("cannot store the admin token: {e}");
+            }
         }
         return Ok(None);
     }

@@ -4,6 +4,7 @@
 //! nothing; and the loops one replica leads (the leak guard, the sweep with its crons)
 //! run once per tick, not once per replica.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::sse::open;
@@ -299,4 +300,83 @@ async fn the_leak_guard_and_the_crons_run_once_per_tick_with_two_replicas() {
         a == 0 || b == 0,
         "both replicas swept (a: {a}, b: {b}): the guard must run on one"
     );
+}
+
+#[tokio::test]
+async fn the_dev_cluster_script_runs_a_suite_across_its_two_replicas_and_cleans_up() {
+    use std::io::{BufRead, BufReader};
+    let (port_a, port_b) = (
+        ratchet_test_support::free_port(),
+        ratchet_test_support::free_port(),
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/dev-cluster");
+    let mut cluster = std::process::Command::new("bash")
+        .arg(script)
+        .env("RATCHET_BIN", env!("CARGO_BIN_EXE_ratchet"))
+        .env("RATCHET_DEV_PORTS", format!("{port_a} {port_b}"))
+        .env("RATCHET_AGENT_LEASE", "4s")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(cluster.stdout.take().unwrap());
+    let (mut token, mut data) = (None, None);
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(t) = line.trim().strip_prefix("admin token ") {
+            token = Some(t.trim().to_string());
+        }
+        if let Some(rest) = line.strip_prefix("dev-cluster ready (logs and data in ") {
+            data = rest.split(',').next().map(str::to_string);
+        }
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    let (token, data) = (token.expect("the admin token"), data.expect("the data dir"));
+    let on_a = Api::new(&format!("http://127.0.0.1:{port_a}"), &token);
+    let on_b = Api::new(&format!("http://127.0.0.1:{port_b}"), &token);
+    for api in [&on_a, &on_b] {
+        let (_, ready) = api.get("/readyz").await;
+        assert_eq!(ready["store"], "postgres", "{ready}");
+        assert_eq!(ready["bus"], "valkey", "{ready}");
+    }
+    let (status, suite) = submit(&on_a, &short_suite(1, "2s")).await;
+    assert_eq!(status, 201, "{suite}");
+    let id = suite["id"].as_str().unwrap();
+    let suite = wait_suite(&on_b, id, 300, "the suite, seen from replica B", ended).await;
+    assert_eq!(suite["status"], "COMPLETED", "{suite:#}");
+
+    // SIGTERM: the script stops what it started and removes its data.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(cluster.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(cluster.wait().unwrap().success());
+    assert!(!Path::new(&data).exists(), "{data} is left behind");
+    let left = crate::common::processes_in(Path::new(&data));
+    assert!(left.is_empty(), "processes left: {left:?}");
+}
+
+#[tokio::test]
+async fn replicas_started_together_on_a_fresh_database_both_come_up() {
+    let db = ratchet_test_support::test_database().await;
+    let valkey = RedisServer::start();
+    let valkey_url = valkey.url();
+    let env = [
+        ("DATABASE_URL", db.url()),
+        ("VALKEY_URL", valkey_url.as_str()),
+    ];
+    let (a_data, b_data) = (open_dir(), open_dir());
+    // Both store the schema and RATCHET_ADMIN_TOKEN at once: one wins, neither fails.
+    let (a, b) = tokio::join!(
+        Server::start(a_data.path(), &env),
+        Server::start(b_data.path(), &env)
+    );
+    for server in [&a, &b] {
+        let (status, ready) = server.get_json("/readyz").await;
+        assert_eq!(status, 200, "{ready}");
+        let (status, _) = Api::new(&server.base, ADMIN_TOKEN).get("/api/v1/me").await;
+        assert_eq!(status, 200, "the admin token works on {}", server.base);
+    }
 }
