@@ -159,14 +159,7 @@ async fn a_suite_is_one_trace_from_the_suite_down_to_the_agents_commands_and_its
     assert_eq!(post.attributes["http.response.status_code"], "201");
 
     // /metrics after the run: parsed, and the counters and histograms moved.
-    let text = http()
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::metrics_text(&server.base).await;
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
         .expect("/metrics parses");
     let value = |name: &str, labels: &[(&str, &str)]| -> f64 {

@@ -189,6 +189,18 @@ pub fn token_with_scope(data: &std::path::Path, scope: &str) -> String {
 /// The admin token the tests' servers accept (`RATCHET_ADMIN_TOKEN`).
 pub const ADMIN_TOKEN: &str = "rat_test_admin_token_0123456789";
 
+/// A server's `/metrics` page (open: no token).
+pub async fn metrics_text(base: &str) -> String {
+    http()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// A bearer-token client for the REST API of one server.
 #[derive(Clone)]
 pub struct Api {

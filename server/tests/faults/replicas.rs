@@ -49,6 +49,21 @@ async fn pair(database_url: &str, valkey_url: &str, extra: &[(&str, &str)]) -> P
     }
 }
 
+/// The two replicas' APIs, and an agent labelled `zone=z` that knows replica A only
+/// (every line it posts goes there).
+async fn agent_on_a(pair: &Pair) -> (Api, Api, AgentProcess, tempfile::TempDir) {
+    let (on_a, on_b) = (
+        Api::new(&pair.a.base, ADMIN_TOKEN),
+        Api::new(&pair.b.base, ADMIN_TOKEN),
+    );
+    let token = on_a
+        .enrollment("replicas", json!({"zone": "z"}), None)
+        .await;
+    let work = open_dir();
+    let agent = AgentProcess::start(&pair.a.base, &token, "on-a", work.path(), &[]);
+    (on_a, on_b, agent, work)
+}
+
 /// A run whose one task, on the agent labelled `zone=z`, prints `n` numbered lines, one
 /// every `pause` seconds.
 async fn talking_run(api: &Api, name: &str, n: u32, pause: &str) -> String {
@@ -93,16 +108,7 @@ async fn an_sse_client_of_one_replica_gets_in_order_every_line_an_agent_posted_t
     let db = ratchet_test_support::test_database().await;
     let valkey = RedisServer::start();
     let pair = pair(db.url(), &valkey.url(), &[]).await;
-    let (on_a, on_b) = (
-        Api::new(&pair.a.base, ADMIN_TOKEN),
-        Api::new(&pair.b.base, ADMIN_TOKEN),
-    );
-    let token = on_a
-        .enrollment("replicas", json!({"zone": "z"}), None)
-        .await;
-    let work = open_dir();
-    // The agent knows replica A only: every line it posts goes there.
-    let _agent = AgentProcess::start(&pair.a.base, &token, "on-a", work.path(), &[]);
+    let (on_a, on_b, _agent, _work) = agent_on_a(&pair).await;
     let run = talking_run(&on_a, "talker", 400, "0.005").await;
     let streamed =
         follow_to_the_end(&format!("{}/api/v1/runs/{run}/logs/stream", pair.b.base)).await;
@@ -126,15 +132,7 @@ async fn valkey_restarted_mid_run_loses_no_line_and_the_run_completes() {
     let db = ratchet_test_support::test_database().await;
     let mut valkey = RedisServer::start();
     let pair = pair(db.url(), &valkey.url(), &[]).await;
-    let (on_a, on_b) = (
-        Api::new(&pair.a.base, ADMIN_TOKEN),
-        Api::new(&pair.b.base, ADMIN_TOKEN),
-    );
-    let token = on_a
-        .enrollment("replicas", json!({"zone": "z"}), None)
-        .await;
-    let work = open_dir();
-    let _agent = AgentProcess::start(&pair.a.base, &token, "on-a", work.path(), &[]);
+    let (on_a, on_b, _agent, _work) = agent_on_a(&pair).await;
     let run = talking_run(&on_a, "through-an-outage", 300, "0.02").await;
     let url = format!("{}/api/v1/runs/{run}/logs/stream", pair.b.base);
     let follower = tokio::spawn(async move { follow_to_the_end(&url).await });
@@ -279,14 +277,7 @@ async fn the_leak_guard_and_the_crons_run_once_per_tick_with_two_replicas() {
 
     // Both replicas are alive all along; only the leading one sweeps.
     let sweeps = |base: String| async move {
-        let text = crate::common::http()
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = crate::common::metrics_text(&base).await;
         text.lines()
             .find_map(|l| l.strip_prefix("ratchet_leak_guard_sweeps_total "))
             .map_or(0, |v| v.trim().parse::<u64>().unwrap())
