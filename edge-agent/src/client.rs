@@ -93,7 +93,8 @@ impl Client {
             .send()
             .await
             .map_err(|e| {
-                if e.is_connect() {
+                // Not there, or there and hung: the next replica may answer.
+                if e.is_connect() || e.is_timeout() {
                     self.fail_over(replica);
                 }
                 CallError::Temporary(format!("POST {url}: {e}"))
@@ -115,6 +116,9 @@ impl Client {
             .ok()
             .and_then(|v| v["detail"].as_str().map(str::to_string))
             .unwrap_or(text);
+        if matches!(status.as_u16(), 502..=504) {
+            self.fail_over(replica); // a load balancer or a replica on its way down
+        }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             Err(CallError::Temporary(format!(
                 "POST {url}: {status}: {detail}"

@@ -174,7 +174,7 @@ impl Inner {
                 self.store.claim(worker, capacity, self.clock.now()),
             )
             .await?;
-        if let Some(observer) = self.observer.get() {
+        if let Some(observer) = self.observer.get().filter(|o| o.traces()) {
             for a in &mut assignments {
                 a.traceparent = observer.traceparent(a.run_id, a.task_id, a.attempt).await;
             }

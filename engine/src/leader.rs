@@ -1,13 +1,16 @@
 //! One replica at a time runs the loops every replica could run (the engine's sweep with
 //! its timers and crons, the server's leak guard): the holder of a named lease, renewed
 //! each round. A holder that stops renewing (it died) loses the lease after its term, and
-//! the next replica to look takes it over — the hand-over is bounded by one term; a holder
-//! that shuts down gives it up at once.
+//! the next replica to look takes it over — the hand-over is bounded by one term. The
+//! engine gives its sweep's up when it shuts down ([`Leadership::resign`]), so a rolling
+//! restart hands it over at once.
 //!
-//! The work under a leadership is safe to run twice (row locks and status-guarded writes
-//! keep it exactly-once): the lease keeps replicas from all doing it at once, so two
-//! replicas taking over together for a moment costs a duplicate look, never a duplicate
-//! effect.
+//! Taking over is a read, a release and an insert, not one conditional write: two replicas
+//! that find it expired at the same moment may both lead for a round.
+//!
+//! That is why the work under a leadership must be safe to run twice (row locks and
+//! status-guarded writes keep it exactly-once): the lease keeps replicas from all doing it
+//! at once, and a moment of two leaders costs a duplicate look, never a duplicate effect.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! What the engine tells an observer (the server's metrics and traces): the attempts and
 //! runs that ended in each committed change, the store calls it made and how long they
-//! took, and — asked when it hands out work — the trace context of an attempt. Without an
-//! observer none of this costs anything.
+//! took, and — asked when it hands out work, if it traces — the trace context of an
+//! attempt. Without an observer the engine only notes, in each change, what ended.
 
 use std::time::Duration;
 
@@ -15,6 +15,12 @@ use crate::model::{
 pub trait Observer: Send + Sync + 'static {
     /// A committed change, as it is published: called for every change, so keep it cheap.
     fn changed(&self, _change: &crate::store::Change) {}
+
+    /// Whether [`Observer::traceparent`] answers anything (asked before each claim's
+    /// assignments, so that without traces a claim costs no extra call).
+    fn traces(&self) -> bool {
+        false
+    }
 
     /// The W3C `traceparent` to hand out with an attempt, when traces are exported.
     async fn traceparent(&self, _run_id: RunId, _task_id: TaskId, _attempt: i32) -> Option<String> {
@@ -55,8 +61,8 @@ impl Outcome {
     }
 
     /// From the timeline rows the change wrote for the attempt; the most telling wins (a
-    /// timeout also writes a retry or a failure). A retry's and a reassignment's rows name
-    /// the attempt they queue, the next one.
+    /// timeout also writes a retry or a failure). A retry's, a reassignment's and a
+    /// suspension's rows name the attempt they queue, the next one.
     fn of(events: &[NewEvent], task: TaskId, attempt: i32) -> Option<Outcome> {
         const TELLING: [(EventKind, Outcome); 7] = [
             (EventKind::TimedOut, Outcome::TimedOut),
@@ -67,18 +73,19 @@ impl Outcome {
             (EventKind::Failed, Outcome::Failed),
             (EventKind::Completed, Outcome::Completed),
         ];
-        let mine: Vec<EventKind> = events
-            .iter()
-            .filter(|e| {
-                let next = matches!(e.kind, EventKind::Retrying | EventKind::Reassigned);
-                e.task_id == Some(task)
-                    && e.attempt == Some(if next { attempt + 1 } else { attempt })
-            })
-            .map(|e| e.kind)
-            .collect();
+        let wrote = |kind: EventKind| {
+            let next = matches!(
+                kind,
+                EventKind::Retrying | EventKind::Reassigned | EventKind::Suspended
+            );
+            let named = if next { attempt + 1 } else { attempt };
+            events
+                .iter()
+                .any(|e| e.kind == kind && e.task_id == Some(task) && e.attempt == Some(named))
+        };
         TELLING
             .iter()
-            .find(|(kind, _)| mine.contains(kind))
+            .find(|(kind, _)| wrote(*kind))
             .map(|(_, outcome)| *outcome)
     }
 }
@@ -133,9 +140,13 @@ impl AttemptEnded {
             started_at: before.started_at,
             ended_at: now,
             outcome,
-            error: (outcome != Outcome::Completed)
-                .then(|| after.error.clone())
-                .flatten(),
+            // Only a failure leaves its own message (a reassignment's is an older one's).
+            error: matches!(
+                outcome,
+                Outcome::Failed | Outcome::Retrying | Outcome::TimedOut | Outcome::Cancelled
+            )
+            .then(|| after.error.clone())
+            .flatten(),
         })
     }
 }

@@ -123,11 +123,9 @@ pub async fn bootstrap_admin(
                 name: "admin (RATCHET_ADMIN_TOKEN)".into(),
                 ..admin
             };
-            let created = create(store, admin, Some(token.to_string()), now).await;
             // Replicas starting together on a fresh database all try: one stores it.
-            let stored_by_another = store.token_by_hash(&hash(token)).await?.is_some();
-            if let Err(e) = created
-                && !stored_by_another
+            if let Err(e) = create(store, admin, Some(token.to_string()), now).await
+                && store.token_by_hash(&hash(token)).await?.is_none()
             {
                 anyhow::bail!("cannot store the admin token: {e}");
             }

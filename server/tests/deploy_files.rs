@@ -243,7 +243,7 @@ fn the_dockerfile_builds_in_stages_and_runs_as_a_user_with_a_health_check_and_no
         }
     }
     let ignored = repo_file(".dockerignore");
-    for path in ["target", "web/node_modules", "ratchet-data"] {
+    for path in ["target", "web/node_modules", "ratchet-data", ".env", ".git"] {
         assert!(
             ignored.lines().any(|l| l.trim() == path),
             ".dockerignore lacks {path}"

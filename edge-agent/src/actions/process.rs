@@ -283,7 +283,10 @@ pub async fn run(
         .to_string_lossy();
     let span = ctx.trace.child(
         format!("exec {program}"),
-        vec![KeyValue::new("process.command_line", cmd.display())],
+        vec![KeyValue::new(
+            "process.command_line",
+            masked(&cmd.display()),
+        )],
     );
     let finished = run_untraced(cmd, ctx, on_line).await;
     match &finished {
@@ -298,6 +301,32 @@ pub async fn run(
         Err(e) => span.end(Some(&e.message)),
     }
     finished
+}
+
+/// `line` with the passwords it may carry masked — a URL's (`postgres://u:secret@h`) and a
+/// conninfo's (`password=secret`) — for a span, which leaves the machine for a collector.
+fn masked(line: &str) -> String {
+    line.split(' ')
+        .map(|word| {
+            if let Some((head, value)) = word.split_once("password=") {
+                let rest = value.find(['&', ' ']).map_or("", |i| &value[i..]);
+                return format!("{head}password=***{rest}");
+            }
+            match (word.find("://"), word.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    let user = &word[scheme + 3..at];
+                    match user.split_once(':') {
+                        Some((name, _)) => {
+                            format!("{}{name}:***{}", &word[..scheme + 3], &word[at..])
+                        }
+                        None => word.to_string(),
+                    }
+                }
+                _ => word.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 async fn run_untraced(
@@ -515,5 +544,24 @@ pub fn kill_leftovers(work_dir: &Path) {
             );
         }
         let _ = std::fs::remove_file(entry.path());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_spans_command_line_carries_no_password() {
+        let masked = super::masked(
+            "stroppy run x -D url=postgres://bench:s3cret@10.0.0.5:5432/db psql host=h password=hunter2 user=u",
+        );
+        assert_eq!(
+            masked,
+            "stroppy run x -D url=postgres://bench:***@10.0.0.5:5432/db psql host=h password=*** user=u"
+        );
+        assert!(!masked.contains("s3cret") && !masked.contains("hunter2"));
+        assert_eq!(
+            super::masked("pgbench -c 8 postgres://u@h/db"),
+            "pgbench -c 8 postgres://u@h/db"
+        );
     }
 }

@@ -210,12 +210,16 @@ pub fn command(input: &StroppyRunInput, binary: &Path, report: &Path) -> Cmd {
 }
 
 /// When the agent exports traces, Stroppy gets the same collector and the attempt's span as
-/// its parent (`TRACEPARENT`), so its own OpenTelemetry output joins the run's trace.
+/// its parent (`TRACEPARENT`), so its own OpenTelemetry output joins the run's trace. Not the
+/// collector's headers: they may hold its credentials, and the suite chose this binary.
 fn traced(mut cmd: Cmd, ctx: &ActionContext) -> Cmd {
     let Some(parent) = ctx.trace.traceparent() else {
         return cmd;
     };
-    for var in telemetry::EXPORT_VARS {
+    for var in telemetry::EXPORT_VARS
+        .iter()
+        .filter(|v| !v.ends_with("_HEADERS"))
+    {
         if let Ok(value) = std::env::var(var) {
             cmd = cmd.env(*var, value);
         }

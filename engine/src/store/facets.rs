@@ -198,8 +198,9 @@ pub trait ReadStore: Send + Sync {
     /// How many runs each workflow has in each status: (workflow, status, count).
     async fn run_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
 
-    /// The tasks queued now, by action: (action, how many, when the oldest was queued).
-    async fn queues(&self) -> Result<Vec<(String, i64, Option<Millis>)>, StoreError>;
+    /// The tasks a worker could claim now, by action: (action, how many, since when the
+    /// oldest could be claimed).
+    async fn queues(&self, now: Millis) -> Result<Vec<(String, i64, Option<Millis>)>, StoreError>;
 
     /// Runs, newest first, filtered; page with `before` (the last id of the previous page).
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>, StoreError>;

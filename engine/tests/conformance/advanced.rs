@@ -527,6 +527,10 @@ impl engine::observe::Observer for Heard {
             .extend(change.run_ended.iter().cloned());
     }
 
+    fn traces(&self) -> bool {
+        true
+    }
+
     async fn traceparent(
         &self,
         _run: uuid::Uuid,

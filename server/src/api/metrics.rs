@@ -57,7 +57,10 @@ fn gauges() -> Family<Labels, Gauge> {
 }
 
 fn pair(key: &str, value: impl Into<String>) -> (String, String) {
-    (key.to_string(), value.into())
+    (
+        key.to_string(),
+        crate::telemetry::metrics::label_value(&value.into()),
+    )
 }
 
 /// The gauges read from the store (and this replica's open streams).
@@ -80,7 +83,7 @@ async fn stored(state: &AppState, registry: &mut Registry) -> ApiResult<()> {
         }
     }
     let now = state.engine.now();
-    for (action, queued, oldest) in state.reads.queues().await? {
+    for (action, queued, oldest) in state.reads.queues(now).await? {
         depth
             .get_or_create(&vec![pair("action", &action)])
             .set(queued);
@@ -144,7 +147,7 @@ async fn stored(state: &AppState, registry: &mut Registry) -> ApiResult<()> {
     );
     registry.register(
         "leases",
-        "Provisioned resources held now (machines, network blocks)",
+        "Leases held now: provisioned resources (machines, network blocks) and leaderships",
         leases,
     );
     registry.register("sse_clients", "SSE streams open on this replica", streams);

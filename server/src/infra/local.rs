@@ -348,6 +348,19 @@ impl LocalProvider {
         if !dir.exists() && lease.data.is_none() {
             return Ok(()); // reserved, never created
         }
+        // Made by a replica with another data dir: its processes and dir are out of reach
+        // here, and releasing the lease would leak them. Fail (the destroy is retried).
+        let recorded = lease.data.as_ref().and_then(|d| d["work_dir"].as_str());
+        if let Some(recorded) = recorded
+            && Path::new(recorded) != dir
+        {
+            return Err(ProviderError::Failed(format!(
+                "machine {} lives in {recorded}, outside this server's data dir ({}): destroy it from \
+                 the server that made it, or give every replica on this host the same RATCHET_DATA_DIR",
+                lease.key,
+                self.data_dir.display()
+            )));
+        }
         // The agent and the daemons first (a Patroni would start its server again), then
         // the databases, then whatever a daemon started meanwhile.
         for group in marked_groups(&dir) {

@@ -25,7 +25,12 @@ pub async fn observe(
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().as_str().to_string();
+    // A method of the client's invention must not become a label of its own.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+        _ => "_OTHER",
+    }
+    .to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()

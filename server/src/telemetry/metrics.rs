@@ -19,6 +19,8 @@ pub struct Metrics {
     attempts: Family<Labels, Counter>,
     http: Histograms,
     store: Histograms,
+    /// `store`'s histogram of each operation, found without building its labels.
+    store_by_op: std::sync::Mutex<std::collections::HashMap<&'static str, Histogram>>,
     leak_guard: Family<Labels, Counter>,
     leak_guard_sweeps: Counter,
 }
@@ -36,8 +38,29 @@ fn call_buckets() -> Histogram {
 fn labels<const N: usize>(pairs: [(&str, &str); N]) -> Labels {
     pairs
         .iter()
-        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .map(|(k, v)| ((*k).to_string(), label_value(v)))
         .collect()
+}
+
+/// The most of a label value kept: agents and workflows name labels and actions, and a
+/// scrape must stay readable whatever they send.
+const MAX_LABEL_VALUE: usize = 128;
+
+/// A label value as OpenMetrics text may hold it (the encoder writes values as given):
+/// backslash, double quote and line feed escaped, other control characters dropped, cut
+/// to [`MAX_LABEL_VALUE`] characters.
+pub fn label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars().take(MAX_LABEL_VALUE) {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn seconds_between(from: Option<i64>, to: i64) -> Option<f64> {
@@ -52,6 +75,7 @@ impl Default for Metrics {
             attempts: Family::default(),
             http: Family::new_with_constructor(call_buckets),
             store: Family::new_with_constructor(call_buckets),
+            store_by_op: Default::default(),
             leak_guard: Family::default(),
             leak_guard_sweeps: Counter::default(),
         }
@@ -87,9 +111,11 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    pub fn store_call(&self, op: &str, took: Duration) {
-        self.store
-            .get_or_create(&labels([("op", op)]))
+    pub fn store_call(&self, op: &'static str, took: Duration) {
+        let mut by_op = self.store_by_op.lock().unwrap_or_else(|e| e.into_inner());
+        by_op
+            .entry(op)
+            .or_insert_with(|| self.store.get_or_create(&labels([("op", op)])).clone())
             .observe(took.as_secs_f64());
     }
 
@@ -150,5 +176,25 @@ impl Metrics {
             "What the leak guard found, by kind (orphaned, expired, failed)",
             self.leak_guard.clone(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_cannot_break_out_of_their_quotes() {
+        assert_eq!(label_value(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(label_value("line\nnext\r\u{7}"), "line\\nnext");
+        assert_eq!(label_value(&"x".repeat(500)).len(), MAX_LABEL_VALUE);
+        // A scrape with such a value still parses as one sample with that label.
+        let metrics = Metrics::default();
+        metrics.store_call("claim\"} 1\nfake 2", Duration::from_millis(1));
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(!text.lines().any(|l| l.starts_with("fake")), "{text}");
     }
 }

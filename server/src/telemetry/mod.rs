@@ -77,6 +77,10 @@ impl Observer for Telemetry {
         }
     }
 
+    fn traces(&self) -> bool {
+        self.runs.is_some()
+    }
+
     async fn traceparent(&self, run_id: RunId, task_id: TaskId, attempt: i32) -> Option<String> {
         self.runs
             .as_ref()?

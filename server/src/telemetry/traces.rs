@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use engine::model::{EventKind, Millis, RunId, TaskId};
+use engine::model::{Millis, RunId, TaskId};
 use engine::observe::{AttemptEnded, Outcome, RunEnded};
 use engine::store::ReadStore;
 use telemetry::opentelemetry::KeyValue;
@@ -19,6 +19,9 @@ use tokio::sync::mpsc;
 
 /// How many runs' roots are remembered before the cache starts afresh.
 const ROOTS_KEPT: usize = 100_000;
+/// Ended attempts and runs waiting to become spans; past this (a collector far behind, or
+/// a store too slow to read) new ones are dropped, with a warning, not kept in memory.
+const BACKLOG: usize = 100_000;
 /// Parent chains longer than this are cut (a tree is a suite and its test runs).
 const MAX_DEPTH: usize = 32;
 
@@ -31,18 +34,21 @@ pub struct RunTracer {
     pipeline: Arc<Pipeline>,
     reads: Arc<dyn ReadStore>,
     roots: Mutex<HashMap<RunId, RunId>>,
-    ended: mpsc::UnboundedSender<Ended>,
+    ended: mpsc::Sender<Ended>,
+    /// How many ended attempts and runs were dropped (the backlog was full).
+    dropped: std::sync::atomic::AtomicU64,
 }
 
 impl RunTracer {
     /// Start exporting; ended attempts and runs are turned into spans off the engine's path.
     pub fn start(pipeline: Arc<Pipeline>, reads: Arc<dyn ReadStore>) -> Arc<RunTracer> {
-        let (ended, mut queue) = mpsc::unbounded_channel();
+        let (ended, mut queue) = mpsc::channel(BACKLOG);
         let tracer = Arc::new(RunTracer {
             pipeline,
             reads,
             roots: Mutex::default(),
             ended,
+            dropped: Default::default(),
         });
         let worker = Arc::downgrade(&tracer);
         tokio::spawn(async move {
@@ -60,11 +66,18 @@ impl RunTracer {
     }
 
     pub fn changed(&self, change: &engine::store::Change) {
-        for attempt in &change.ended {
-            let _ = self.ended.send(Ended::Attempt(attempt.clone()));
-        }
-        if let Some(run) = &change.run_ended {
-            let _ = self.ended.send(Ended::Run(run.clone()));
+        let ended = change.ended.iter().cloned().map(Ended::Attempt);
+        for end in ended.chain(change.run_ended.clone().map(Ended::Run)) {
+            if self.ended.try_send(end).is_err()
+                && self
+                    .dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    == 0
+            {
+                tracing::warn!(
+                    "traces: too many ended attempts wait to be exported; dropping some"
+                );
+            }
         }
     }
 
@@ -93,8 +106,8 @@ impl RunTracer {
             }
             let parent = match self.reads.run(current).await {
                 Ok(Some(state)) => state.parent.map(|p| p.run_id),
-                // A run that is gone (or unreadable now) is taken as the root.
-                Ok(None) => None,
+                // A run that is gone (or unreadable now) has no trace to join.
+                Ok(None) => return None,
                 Err(e) => {
                     tracing::debug!(run = %current, error = %e, "traces: cannot read a run");
                     return None;
@@ -173,10 +186,7 @@ impl RunTracer {
                 "ratchet.parent_run_id",
                 of.run_id.to_string(),
             ));
-            parent = Some(
-                self.spawning_attempt(of.run_id, of.task_id, r.created_at)
-                    .await,
-            );
+            parent = Some(self.spawning_attempt(of.task_id).await);
         }
         self.pipeline.export(FinishedSpan {
             trace_id,
@@ -191,19 +201,13 @@ impl RunTracer {
         });
     }
 
-    /// The span of the parent task's attempt that was running when the child was created
-    /// (the latest one assigned by then; the first when the timeline cannot be read).
-    async fn spawning_attempt(&self, run: RunId, task: TaskId, created_at: Millis) -> SpanId {
-        let attempt = match self.reads.events(run, 0).await {
-            Ok(events) => events
-                .iter()
-                .filter(|e| {
-                    e.task_id == Some(task) && e.kind == EventKind::Assigned && e.at <= created_at
-                })
-                .filter_map(|e| e.attempt)
-                .max()
-                .unwrap_or(1),
-            Err(_) => 1,
+    /// The span of the parent task's attempt the child hangs under: its attempt now — the
+    /// one that spawned it, unless the parent was retried since (then the child hangs under
+    /// the attempt that waited for it) — or the first when the task cannot be read.
+    async fn spawning_attempt(&self, task: TaskId) -> SpanId {
+        let attempt = match self.reads.task(task).await {
+            Ok(Some(t)) => t.attempt,
+            _ => 1,
         };
         ids::attempt_span(task.as_u128(), attempt)
     }

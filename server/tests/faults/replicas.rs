@@ -16,13 +16,13 @@ use crate::{assert_completed_once, short_suite, suite_runs};
 use ratchet_test_support::RedisServer;
 use serde_json::{Value, json};
 
-/// Two replicas on `database_url` and `valkey_url`, each with its own data dir; local
-/// machines' agents are given both replicas' URLs (the proxy-free set-up).
+/// Two replicas on `database_url` and `valkey_url`, on one host and so with one data dir
+/// (local machines live there, whichever replica made them); their agents are given both
+/// replicas' URLs (the proxy-free set-up).
 struct Pair {
     a: Server,
     b: Server,
-    a_data: tempfile::TempDir,
-    _b_data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 async fn pair(database_url: &str, valkey_url: &str, extra: &[(&str, &str)]) -> Pair {
@@ -38,15 +38,10 @@ async fn pair(database_url: &str, valkey_url: &str, extra: &[(&str, &str)]) -> P
         ("RATCHET_AGENT_LEASE", "4s"),
     ];
     env.extend_from_slice(extra);
-    let (a_data, b_data) = (open_dir(), open_dir());
-    let a = Server::start_at(a_data.path(), port_a, &env).await;
-    let b = Server::start_at(b_data.path(), port_b, &env).await;
-    Pair {
-        a,
-        b,
-        a_data,
-        _b_data: b_data,
-    }
+    let data = open_dir();
+    let a = Server::start_at(data.path(), port_a, &env).await;
+    let b = Server::start_at(data.path(), port_b, &env).await;
+    Pair { a, b, data }
 }
 
 /// The two replicas' APIs, and an agent labelled `zone=z` that knows replica A only
@@ -222,9 +217,7 @@ async fn a_replica_killed_mid_suite_is_taken_over_and_the_suite_completes_once()
     let id = suite["id"].as_str().unwrap().to_string();
     // Mid-suite: the load runs on machines replica A started, its in-process steps wait.
     crate::common::wait_step(&on_a, &id, 0, "run-stroppy-test").await;
-    let Pair {
-        a, b: _b, a_data, ..
-    } = pair;
+    let Pair { a, b: _b, data } = pair;
     drop(a); // SIGKILL
 
     let suite = wait_suite(&on_b, &id, 300, "replica B to finish the suite", ended).await;
@@ -233,8 +226,8 @@ async fn a_replica_killed_mid_suite_is_taken_over_and_the_suite_completes_once()
     for run in suite_runs(&suite) {
         assert_completed_once(&on_b, &run).await;
     }
-    // Replica B destroyed the machines replica A had started.
-    assert_nothing_left_within(&on_b, a_data.path(), 30).await;
+    // Replica B destroyed every machine, those replica A had started too.
+    assert_nothing_left_within(&on_b, data.path(), 30).await;
 }
 
 #[tokio::test]
@@ -336,6 +329,7 @@ async fn the_dev_cluster_script_runs_a_suite_across_its_two_replicas_and_cleans_
     let id = suite["id"].as_str().unwrap();
     let suite = wait_suite(&on_b, id, 300, "the suite, seen from replica B", ended).await;
     assert_eq!(suite["status"], "COMPLETED", "{suite:#}");
+    assert_nothing_left_within(&on_b, &Path::new(&data).join("data"), 30).await;
 
     // SIGTERM: the script stops what it started and removes its data.
     nix::sys::signal::kill(

@@ -43,10 +43,17 @@ macro_rules! sql_reads {
                     .await?)
             }
 
-            async fn queues(&self) -> Result<Vec<(String, i64, Option<Millis>)>, StoreError> {
-                Ok(sqlx::query_as("SELECT action, COUNT(*), MIN(queued_at) FROM tasks WHERE status = 'QUEUED' GROUP BY action ORDER BY action")
-                    .fetch_all(self.reader())
-                    .await?)
+            async fn queues(&self, now: Millis) -> Result<Vec<(String, i64, Option<Millis>)>, StoreError> {
+                // Claimable ones: not in a back-off, a durable wait, or short of a slot.
+                Ok(sqlx::query_as(
+                    "SELECT action, COUNT(*), MIN(CASE WHEN not_before > queued_at THEN not_before ELSE queued_at END) FROM tasks \
+                     WHERE status = 'QUEUED' AND (not_before IS NULL OR not_before <= $1) AND waiting_for_slot = $2 \
+                     GROUP BY action ORDER BY action",
+                )
+                .bind(now)
+                .bind(false)
+                .fetch_all(self.reader())
+                .await?)
             }
 
             async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunState>, StoreError> {

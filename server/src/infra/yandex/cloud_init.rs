@@ -79,7 +79,7 @@ pub fn user_data(boot: &AgentBoot<'_>) -> String {
     // The server URL comes from the env file, not from this script: one place to change.
     let install = format!(
         "set -eu; if getent group docker >/dev/null; then usermod -aG docker {SERVICE_USER}; fi; \
-         url=$(sed -n 's/^RATCHET_SERVER_URL=//p' {ENV_FILE}); \
+         url=$(sed -n 's/^RATCHET_SERVER_URL=//p' {ENV_FILE} | cut -d, -f1); \
          curl -fsS --retry 20 --retry-connrefused --retry-delay 3 -o {AGENT_BIN}.new \"$url/api/v1/agent/binary?arch=$(uname -m)\"; \
          echo \"$(cut -d' ' -f1 {SHA_FILE})  {AGENT_BIN}.new\" | sha256sum -c -; \
          chmod 755 {AGENT_BIN}.new; mv {AGENT_BIN}.new {AGENT_BIN}; \
