@@ -243,6 +243,14 @@ async fn metrics_behind_a_token_refuse_a_scrape_without_it() {
     assert_eq!(wrong.status(), 401);
     let body = wrong.text().await.unwrap();
     assert!(!body.contains(token), "{body}");
+    // The metrics token is for /metrics only: the API does not take it.
+    let api = http()
+        .get(format!("{}/api/v1/runs", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
     let right = http().get(&url).bearer_auth(token).send().await.unwrap();
     assert_eq!(right.status(), 200);
     assert!(right.text().await.unwrap().contains("ratchet_workers"));

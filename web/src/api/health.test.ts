@@ -163,6 +163,20 @@ describe('interpretReadyz', () => {
     });
   });
 
+  it('reads a degraded server (no bus) as ready, with the bus error', () => {
+    const body = { ...READY_BODY, status: 'degraded', bus_error: 'bus: reconnecting' };
+    const result = interpretReadyz(200, body, FIXED);
+
+    expect(result.state).toBe('ready');
+    if (result.state === 'ready') {
+      expect(result.status).toBe('degraded');
+      expect(result.busError).toBe('bus: reconnecting');
+    }
+    const ready = interpretReadyz(200, READY_BODY, FIXED);
+    expect(ready.state).toBe('ready');
+    if (ready.state === 'ready') expect(ready.busError).toBeUndefined();
+  });
+
   it('keeps an unknown store or bus kind from a newer server', () => {
     const result = interpretReadyz(200, { ...READY_BODY, store: 'cockroach' }, FIXED);
 

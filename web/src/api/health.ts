@@ -5,6 +5,8 @@
  *   GET /healthz -> 200 {"status":"ok"}                     (process is up)
  *   GET /readyz  -> 200 {"status":"ready","store":...,"bus":...,
  *                        "installation_id":...,"version":...}
+ *                or 200 {"status":"degraded",...,"bus_error":"..."} (serving
+ *                        without its Valkey bus, from the database)
  *                or 503 {"status":"not ready","error":"..."}
  *
  * `checkServer` calls both through an injected fetch function and turns the
@@ -20,8 +22,10 @@ export type BusKind = 'in-process' | 'valkey';
 
 export interface ReadyStatus {
   state: 'ready';
-  /** `status` field of /readyz, normally "ready". */
+  /** `status` field of /readyz: "ready", or "degraded" when the bus does not answer. */
   status: string;
+  /** Why the bus does not answer (a degraded server still serves). */
+  busError?: string;
   /** Known kinds are typed; an unknown value from a newer server is kept as-is. */
   store: StoreKind | (string & {});
   bus: BusKind | (string & {});
@@ -125,7 +129,7 @@ export function interpretReadyz(
   const obj = isRecord(body) ? body : undefined;
   const status = (obj && stringField(obj, 'status')) ?? '';
 
-  if (httpStatus === 200 && obj && status === 'ready') {
+  if (httpStatus === 200 && obj && (status === 'ready' || status === 'degraded')) {
     const store = stringField(obj, 'store');
     const bus = stringField(obj, 'bus');
     const version = stringField(obj, 'version');
@@ -142,7 +146,17 @@ export function interpretReadyz(
       version !== undefined &&
       installationId !== undefined
     ) {
-      return { state: 'ready', status, store, bus, version, installationId, checkedAt };
+      const busError = stringField(obj, 'bus_error');
+      return {
+        state: 'ready',
+        status,
+        store,
+        bus,
+        version,
+        installationId,
+        checkedAt,
+        ...(busError !== undefined && { busError }),
+      };
     }
     return {
       state: 'not-ready',

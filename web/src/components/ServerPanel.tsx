@@ -61,6 +61,11 @@ export function ServerPanel() {
           Cannot reach the Ratchet server: {status.error}
         </p>
       )}
+      {ready?.busError && (
+        <p className="error-line" role="alert">
+          Serving without its bus (live updates from other replicas are slower): {ready.busError}
+        </p>
+      )}
       {status?.state === 'not-ready' && (
         <p className="error-line" role="alert">
           Server is up but not ready (HTTP {status.httpStatus}): {status.error}
