@@ -53,9 +53,11 @@ mod tests {
             tp.starts_with("00-00000000000000000000000000000007-"),
             "{tp}"
         );
+        use opentelemetry::trace::TraceContextExt;
+        let parent = crate::parent_from(Some(&tp)).expect("a valid traceparent");
         assert_eq!(
-            crate::trace_id_of(&tp).as_deref(),
-            Some("00000000000000000000000000000007")
+            parent.span().span_context().trace_id().to_string(),
+            "00000000000000000000000000000007"
         );
         assert!(crate::parent_from(Some("00-zz-yy-01")).is_none());
         assert!(crate::parent_from(None).is_none());

@@ -230,8 +230,3 @@ pub fn parent_from(traceparent: Option<&str>) -> Option<Context> {
     let cx = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
     cx.span().span_context().is_valid().then_some(cx)
 }
-
-/// The trace id a `traceparent` names, as hex (for log lines).
-pub fn trace_id_of(traceparent: &str) -> Option<String> {
-    parent_from(Some(traceparent)).map(|cx| cx.span().span_context().trace_id().to_string())
-}

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use opentelemetry::trace::{Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
 use crate::Pipeline;
@@ -32,25 +32,40 @@ pub struct Trace {
 impl Trace {
     /// A span under the W3C `traceparent` given (a trace of its own without one).
     pub fn start(traceparent: Option<&str>, name: String, attributes: Vec<KeyValue>) -> Trace {
+        Trace::of_kind(traceparent, SpanKind::Internal, name, attributes)
+    }
+
+    /// A server's span of one request it answers, under the caller's `traceparent`.
+    pub fn server(traceparent: Option<&str>, name: String, attributes: Vec<KeyValue>) -> Trace {
+        Trace::of_kind(traceparent, SpanKind::Server, name, attributes)
+    }
+
+    fn of_kind(
+        traceparent: Option<&str>,
+        kind: SpanKind,
+        name: String,
+        attributes: Vec<KeyValue>,
+    ) -> Trace {
         let parent = crate::parent_from(traceparent).unwrap_or_default();
-        Trace::under(&parent, name, attributes)
+        Trace::under(&parent, kind, name, attributes)
     }
 
     /// A span under this one.
     pub fn child(&self, name: String, attributes: Vec<KeyValue>) -> Trace {
         match &self.cx {
-            Some(cx) => Trace::under(cx, name, attributes),
+            Some(cx) => Trace::under(cx, SpanKind::Internal, name, attributes),
             None => Trace::default(),
         }
     }
 
-    fn under(parent: &Context, name: String, attributes: Vec<KeyValue>) -> Trace {
+    fn under(parent: &Context, kind: SpanKind, name: String, attributes: Vec<KeyValue>) -> Trace {
         let Some(pipeline) = PIPELINE.get() else {
             return Trace::default();
         };
         let tracer = pipeline.tracer();
         let span = tracer
             .span_builder(name)
+            .with_kind(kind)
             .with_attributes(attributes)
             .start_with_context(&tracer, parent);
         Trace {

@@ -10,7 +10,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use telemetry::opentelemetry::KeyValue;
-use telemetry::opentelemetry::trace::{Span, SpanKind, Status, Tracer};
 
 use super::Telemetry;
 
@@ -35,41 +34,36 @@ pub async fn observe(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let mut span = telemetry
-        .pipeline
-        .as_ref()
-        .filter(|_| traced(&route))
-        .map(|pipeline| {
-            let parent = request
-                .headers()
-                .get("traceparent")
-                .and_then(|v| v.to_str().ok());
-            let parent = telemetry::parent_from(parent).unwrap_or_default();
-            pipeline
-                .tracer()
-                .span_builder(format!("{method} {route}"))
-                .with_kind(SpanKind::Server)
-                .with_attributes([
-                    KeyValue::new("http.request.method", method.clone()),
-                    KeyValue::new("http.route", route.clone()),
-                ])
-                .start_with_context(&pipeline.tracer(), &parent)
-        });
+    let span = traced(&route).then(|| {
+        let parent = request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok());
+        telemetry::Trace::server(
+            parent,
+            format!("{method} {route}"),
+            vec![
+                KeyValue::new("http.request.method", method.clone()),
+                KeyValue::new("http.route", route.clone()),
+            ],
+        )
+    });
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     telemetry
         .metrics
         .http_request(&method, &route, status, started.elapsed());
-    if let Some(span) = &mut span {
-        span.set_attribute(KeyValue::new(
+    if let Some(span) = span {
+        span.set(KeyValue::new(
             "http.response.status_code",
             i64::from(status),
         ));
-        if status >= 500 {
-            span.set_status(Status::error(format!("answered {status}")));
-        }
-        span.end();
+        span.end(
+            (status >= 500)
+                .then(|| format!("answered {status}"))
+                .as_deref(),
+        );
     }
     response
 }

@@ -49,6 +49,33 @@ impl SseReader {
     }
 }
 
+impl SseReader {
+    /// A log stream's lines (the `line` of each `log` event) until its `end` event, within
+    /// `secs`; any other event is a failure.
+    pub async fn log_lines_until_end(&mut self, secs: u64) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut lines = Vec::new();
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stream never ended"
+            );
+            let event = self
+                .next()
+                .await
+                .expect("the stream closed without an end event");
+            match event.event.as_str() {
+                "log" => {
+                    let line: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+                    lines.push(line["line"].as_str().unwrap().to_string());
+                }
+                "end" => return lines,
+                other => panic!("unexpected event {other}"),
+            }
+        }
+    }
+}
+
 pub async fn open(url: &str, last_event_id: Option<&str>) -> SseReader {
     let mut request = super::http().get(url).bearer_auth(super::ADMIN_TOKEN);
     if let Some(id) = last_event_id {

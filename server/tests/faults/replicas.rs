@@ -14,7 +14,7 @@ use crate::common::{
 };
 use crate::{assert_completed_once, short_suite, suite_runs};
 use ratchet_test_support::RedisServer;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Two replicas on `database_url` and `valkey_url`, on one host and so with one data dir
 /// (local machines live there, whichever replica made them); their agents are given both
@@ -70,24 +70,7 @@ async fn talking_run(api: &Api, name: &str, n: u32, pause: &str) -> String {
 
 /// Everything a log stream sends until its `end` event.
 async fn follow_to_the_end(url: &str) -> Vec<String> {
-    let mut stream = open(url, None).await;
-    let mut lines = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        assert!(Instant::now() < deadline, "the stream never ended");
-        let event = stream
-            .next()
-            .await
-            .expect("the stream closed without an end event");
-        match event.event.as_str() {
-            "log" => {
-                let line: Value = serde_json::from_str(&event.data).unwrap();
-                lines.push(line["line"].as_str().unwrap().to_string());
-            }
-            "end" => return lines,
-            other => panic!("unexpected event {other}"),
-        }
-    }
+    open(url, None).await.log_lines_until_end(120).await
 }
 
 fn numbered(lines: &[String]) -> Vec<String> {

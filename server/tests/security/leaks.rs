@@ -202,14 +202,7 @@ async fn a_whole_suite_leaves_no_secret_in_logs_answers_streams_or_work_dirs() {
         ))
         .await;
     }
-    let metrics = common::http()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&base).await;
     answers.push_str(&metrics);
     answers.push_str(&reports);
 
