@@ -207,19 +207,7 @@ impl Inner {
         let created = self.store.create_runs(batch.clone(), self.clock.now());
         match self.timed("create_runs", created).await {
             Ok(runs) => {
-                if runs.iter().any(|r| r.waiting_for_slot) {
-                    self.admission.notify_one();
-                }
-                for run in &runs {
-                    // A new run's first tasks are queued: tell watchers and wake the workers.
-                    let change = Change {
-                        run_id: Some(run.id),
-                        run_status: Some(run.status),
-                        queued: true,
-                        ..Change::default()
-                    };
-                    self.publish(&change).await;
-                }
+                self.created(&runs).await;
                 runs.into_iter().map(Ok).collect()
             }
             // One bad run must not fail the others: write them one by one.
@@ -231,6 +219,22 @@ impl Inner {
                 out
             }
             Err(e) => vec![Err(e.to_string())],
+        }
+    }
+
+    /// Tell watchers and workers about newly created runs (their first tasks are queued).
+    async fn created(&self, runs: &[RunState]) {
+        if runs.iter().any(|r| r.waiting_for_slot) {
+            self.admission.notify_one();
+        }
+        for run in runs {
+            let change = Change {
+                run_id: Some(run.id),
+                run_status: Some(run.status),
+                queued: true,
+                ..Change::default()
+            };
+            self.publish(&change).await;
         }
     }
 
@@ -366,6 +370,20 @@ where
             }
         })
     }
+}
+
+/// A new top-level run of `def`, its input checked against the workflow's concurrency rule.
+fn new_run(def: &WorkflowDef, input: Value) -> Result<NewRun, EngineError> {
+    if let Some(rule) = &def.concurrency {
+        crate::concurrency::key_of(rule, &input).map_err(EngineError::BadInput)?;
+    }
+    Ok(NewRun {
+        id: Uuid::now_v7(),
+        workflow: def.name.clone(),
+        version: def.version.clone(),
+        input,
+        parent: None,
+    })
 }
 
 /// The engine handle. Dropping it stops its workers and loops (as a crash would, minus the
@@ -535,25 +553,41 @@ impl Engine {
         version: &str,
         input: Value,
     ) -> Result<RunState, EngineError> {
-        let Some(def) = self.inner.store.workflow(name, version).await? else {
-            return Err(EngineError::UnknownWorkflow(format!("{name}@{version}")));
-        };
-        if let Some(rule) = &def.concurrency {
-            crate::concurrency::key_of(rule, &input).map_err(EngineError::BadInput)?;
-        }
-        let new = NewRun {
-            id: Uuid::now_v7(),
-            workflow: name.to_string(),
-            version: version.to_string(),
-            input,
-            parent: None,
-        };
+        let def = self.definition(name, version).await?;
+        let new = new_run(&def, input)?;
         // Runs created together share one transaction.
         self.inner
             .creations
             .submit(new)
             .await
             .map_err(|e| EngineError::Store(StoreError::Conflict(e)))
+    }
+
+    /// Start many runs of one workflow version at once, in one transaction: all are
+    /// created or none (a bulk trigger).
+    pub async fn run_workflows(
+        &self,
+        name: &str,
+        version: &str,
+        inputs: Vec<Value>,
+    ) -> Result<Vec<RunState>, EngineError> {
+        let def = self.definition(name, version).await?;
+        let new_runs = inputs
+            .into_iter()
+            .map(|input| new_run(&def, input))
+            .collect::<Result<Vec<_>, _>>()?;
+        let created = self.inner.store.create_runs(new_runs, self.now());
+        let runs = self.inner.timed("create_runs", created).await?;
+        self.inner.created(&runs).await;
+        Ok(runs)
+    }
+
+    async fn definition(&self, name: &str, version: &str) -> Result<Arc<WorkflowDef>, EngineError> {
+        self.inner
+            .store
+            .workflow(name, version)
+            .await?
+            .ok_or_else(|| EngineError::UnknownWorkflow(format!("{name}@{version}")))
     }
 
     /// Cancel a run and, depth first, every child run it spawned.

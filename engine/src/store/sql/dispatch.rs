@@ -103,15 +103,22 @@ macro_rules! sql_dispatch {
                 // 1. Candidates, without locks: required labels are checked in Rust, and a
                 //    worker must not hold rows it cannot take (others would skip them). Page on
                 //    while the queue's head is tasks for other workers.
-                const WINDOW: i64 = 256;
+                // Some spare: another worker may lock a few of them first.
+                let window = i64::from(capacity).saturating_mul(2).clamp(256, 1000);
                 let mut candidates = Vec::new();
                 let mut queued_at: HashMap<TaskId, Millis> = HashMap::new();
-                for page in 0..8 {
+                // Pages go on from the last row seen (not by OFFSET), so each stays an
+                // ordered index scan of the queue's head.
+                let mut after: Option<(Millis, TaskId)> = None;
+                for _page in 0..8 {
                     let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "SELECT t.id, t.run_id, t.name, t.attempt, t.queued_at, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
+                        "SELECT t.id, t.run_id, t.name, t.attempt, t.queued_at, t.not_before, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
                          WHERE t.status = 'QUEUED' AND NOT t.waiting_for_slot AND t.not_before <= ",
                     );
                     qb.push_bind(now).push(" AND t.schedule_deadline > ").push_bind(now);
+                    if let Some((not_before, id)) = after {
+                        qb.push(" AND (t.not_before, t.id) > (").push_bind(not_before).push(", ").push_bind(id).push(")");
+                    }
                     match worker.run_scope {
                         Some(run_id) => {
                             qb.push(" AND t.run_id = ").push_bind(run_id);
@@ -128,9 +135,10 @@ macro_rules! sql_dispatch {
                     for action in &worker.actions {
                         list.push_bind(action.clone());
                     }
-                    qb.push(") ORDER BY t.not_before, t.id LIMIT ").push_bind(WINDOW).push(" OFFSET ").push_bind(page * WINDOW);
+                    qb.push(") ORDER BY t.not_before, t.id LIMIT ").push_bind(window);
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     for row in &rows {
+                        after = Some((row.try_get::<Option<Millis>, _>("not_before")?.unwrap_or_default(), row.try_get("id")?));
                         let name: String = row.try_get("name")?;
                         let def = self.definition(&row.try_get::<String, _>("workflow")?, &row.try_get::<String, _>("version")?).await?;
                         if def.find(&name).is_some_and(|t| t.required_labels_met(&worker.labels)) {
@@ -144,8 +152,7 @@ macro_rules! sql_dispatch {
                             });
                         }
                     }
-                    // Some spare: another worker may lock a few of them first.
-                    if candidates.len() >= capacity as usize * 2 || (rows.len() as i64) < WINDOW {
+                    if candidates.len() >= capacity as usize * 2 || (rows.len() as i64) < window {
                         break;
                     }
                 }

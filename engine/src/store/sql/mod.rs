@@ -5,8 +5,10 @@
 //! file per facet: `runs.rs` (runs and changes), `reads.rs`, `dispatch.rs` (workers,
 //! heart-beats, claims and rate limits), `outputs.rs` (logs, progress, memos),
 //! `leases.rs`, `tokens.rs`, `schedules.rs`, `records.rs`, with `flow.rs` for admission, durable waits
-//! and replay.
+//! and replay, and `changes.rs` for writing what the planner changed (one run, or many at once).
 
+#[macro_use]
+mod changes;
 #[macro_use]
 mod flow;
 #[macro_use]
@@ -326,90 +328,33 @@ macro_rules! sql_store {
             Ok(())
         }
 
-        /// Write what the planner changed, guarded by each row's status as read: `None`
-        /// when another writer got there first (the caller retries from a fresh read).
-        async fn write_changes(
-            tx: &mut Tx<'_>,
-            before: &RunSnapshot,
-            after: &RunSnapshot,
-            planner: &Planner<'_>,
-            now: Millis,
-        ) -> Result<Option<Change>, StoreError> {
-            let mut change = Change {
-                run_id: Some(after.run.id),
-                stop: planner.stops.clone(),
-                ..Change::default()
-            };
-            for (old, new) in before.tasks.iter().zip(&after.tasks) {
-                if old == new {
-                    continue;
+        /// The user events a run's conditions may wait for: its workflow's keys, since the run
+        /// began (none for most workflows, and then no query).
+        async fn user_events_for(tx: &mut Tx<'_>, run: &RunState, def: &WorkflowDef) -> Result<Vec<UserEvent>, StoreError> {
+            let keys = def.event_keys();
+            let mut events = Vec::new();
+            if !keys.is_empty() {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, key, payload, metadata, at FROM user_events WHERE at >= ");
+                qb.push_bind(run.created_at).push(" AND key IN (");
+                let mut list = qb.separated(", ");
+                for key in &keys {
+                    list.push_bind(key.clone());
                 }
-                let updated = sqlx::query(
-                    "UPDATE tasks SET status = $1, attempt = $2, retry_count = $3, ready_at = $4, queued_at = $5, \
-                     not_before = $6, schedule_deadline = $7, started_at = $8, deadline = $9, finished_at = $10, \
-                     worker_id = $11, output = $12, error = $13, cancel_requested = $14, concurrency_key = $15, waiting_for_slot = $16 \
-                     WHERE id = $17 AND status = $18 AND attempt = $19",
-                )
-                .bind(new.status.as_str())
-                .bind(new.attempt)
-                .bind(new.retry_count)
-                .bind(new.ready_at)
-                .bind(new.queued_at)
-                .bind(new.not_before)
-                .bind(new.schedule_deadline)
-                .bind(new.started_at)
-                .bind(new.deadline)
-                .bind(new.finished_at)
-                .bind(new.worker_id)
-                .bind(new.output.clone().map(Json))
-                .bind(new.error.clone())
-                .bind(new.cancel_requested)
-                .bind(new.concurrency_key.clone())
-                .bind(new.waiting_for_slot)
-                .bind(old.id)
-                .bind(old.status.as_str())
-                .bind(old.attempt)
-                .execute(&mut **tx)
-                .await?;
-                if updated.rows_affected() == 0 {
-                    return Ok(None);
-                }
-                change.ended.extend(AttemptEnded::between(old, new, &planner.events, now));
-                if old.status != new.status || old.attempt != new.attempt {
-                    change.tasks.push((new.id, new.name.clone(), new.status));
-                    change.queued |= new.status == TaskStatus::Queued;
-                    change.concurrency |= new.concurrency_key.is_some();
+                qb.push(") ORDER BY id");
+                for row in qb.build().fetch_all(&mut **tx).await? {
+                    events.push(UserEvent {
+                        id: row.try_get("id")?,
+                        key: row.try_get("key")?,
+                        payload: row.try_get::<Json<Value>, _>("payload")?.0,
+                        metadata: row.try_get::<Json<Value>, _>("metadata")?.0,
+                        at: row.try_get("at")?,
+                    });
                 }
             }
-            if before.run != after.run {
-                let run = &after.run;
-                let updated = sqlx::query(
-                    "UPDATE runs SET status = $1, output = $2, error = $3, cancel_requested = $4, wake_at = $5, \
-                     finished_at = $6, waiting_for_slot = $7 WHERE id = $8 AND status = $9",
-                )
-                .bind(run.status.as_str())
-                .bind(run.output.clone().map(Json))
-                .bind(run.error.clone())
-                .bind(run.cancel_requested)
-                .bind(run.wake_at)
-                .bind(run.finished_at)
-                .bind(run.waiting_for_slot)
-                .bind(run.id)
-                .bind(before.run.status.as_str())
-                .execute(&mut **tx)
-                .await?;
-                if updated.rows_affected() == 0 {
-                    return Ok(None);
-                }
-                if before.run.status != run.status {
-                    change.run_status = Some(run.status);
-                    change.run_ended = RunEnded::between(&before.run, run, now);
-                    change.concurrency |= run.concurrency_key.is_some();
-                }
-            }
-            insert_events(tx, after.run.id, &planner.events, now).await?;
-            Ok(Some(change))
+            Ok(events)
         }
+
+        sql_changes!($store, $db);
 
         impl $store {
             async fn definition(&self, name: &str, version: &str) -> Result<Arc<WorkflowDef>, StoreError> {
@@ -475,26 +420,7 @@ macro_rules! sql_store {
                     .map(task_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
                 let def = self.definition(&run.workflow, &run.version).await?;
-                let keys = def.event_keys();
-                let mut events = Vec::new();
-                if !keys.is_empty() {
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, key, payload, metadata, at FROM user_events WHERE at >= ");
-                    qb.push_bind(run.created_at).push(" AND key IN (");
-                    let mut list = qb.separated(", ");
-                    for key in &keys {
-                        list.push_bind(key.clone());
-                    }
-                    qb.push(") ORDER BY id");
-                    for row in qb.build().fetch_all(&mut **tx).await? {
-                        events.push(UserEvent {
-                            id: row.try_get("id")?,
-                            key: row.try_get("key")?,
-                            payload: row.try_get::<Json<Value>, _>("payload")?.0,
-                            metadata: row.try_get::<Json<Value>, _>("metadata")?.0,
-                            at: row.try_get("at")?,
-                        });
-                    }
-                }
+                let events = user_events_for(tx, &run, &def).await?;
                 let before = RunSnapshot { run, tasks, events };
                 let mut after = before.clone();
                 let mut planner = Planner::new(&def, now);

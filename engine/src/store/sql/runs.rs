@@ -219,31 +219,32 @@ macro_rules! sql_runs {
                 }
                 let mut answers: Vec<Result<(Fence, Change), StoreError>> =
                     reports.iter().map(|_| Ok((Fence::Stale, Change::default()))).collect();
+                let run_ids: Vec<RunId> = by_run.keys().copied().collect();
+                let apply = |run_id: RunId, p: &mut Planner<'_>, snap: &mut RunSnapshot| {
+                    by_run[&run_id]
+                        .iter()
+                        .map(|&i| p.report(snap, reports[i].task_id, reports[i].attempt, reports[i].result.clone()))
+                        .collect::<Vec<Fence>>()
+                };
                 let mut tx = self.writer().begin().await?;
-                for (run_id, indexes) in &by_run {
-                    let apply = |p: &mut Planner<'_>, snap: &mut RunSnapshot| {
-                        indexes
-                            .iter()
-                            .map(|&i| p.report(snap, reports[i].task_id, reports[i].attempt, reports[i].result.clone()))
-                            .collect::<Vec<Fence>>()
-                    };
-                    match self.mutate_in(&mut tx, *run_id, now, &apply).await {
-                        Ok(Some((fences, mut change))) => {
+                match self.mutate_many(&mut tx, &run_ids, now, &apply).await {
+                    Ok(Some(done)) => {
+                        for (indexes, (fences, mut change)) in by_run.values().zip(done) {
                             for (&i, fence) in indexes.iter().zip(fences) {
                                 // The run's change is told once, with its first report.
                                 answers[i] = Ok((fence, std::mem::take(&mut change)));
                             }
                         }
-                        Ok(None) | Err(_) => {
-                            // A concurrent writer interfered, or one run cannot be written:
-                            // one report at a time, so only a bad report fails.
-                            tx.rollback().await?;
-                            let mut answers = Vec::with_capacity(reports.len());
-                            for r in reports {
-                                answers.push(self.report(r.task_id, r.attempt, r.result.clone(), now).await);
-                            }
-                            return Ok(answers);
+                    }
+                    Ok(None) | Err(_) => {
+                        // A concurrent writer interfered, or one run cannot be written: one
+                        // report at a time, so only a bad report fails.
+                        tx.rollback().await?;
+                        let mut answers = Vec::with_capacity(reports.len());
+                        for r in reports {
+                            answers.push(self.report(r.task_id, r.attempt, r.result.clone(), now).await);
                         }
+                        return Ok(answers);
                     }
                 }
                 tx.commit().await?;
