@@ -26,6 +26,10 @@ lint:
 faults SEEDS="20":
     RATCHET_FAULT_SEEDS={{SEEDS}} cargo nextest run -p ratchet-server --test faults
 
+# The engine against graphile-worker, pg-boss and procrastinate on one PostgreSQL (bench/run).
+bench:
+    bench/run
+
 # Many runs and suites on one server at once; prints RSS and API latency (bench/load).
 load:
     bench/load

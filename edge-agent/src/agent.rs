@@ -258,7 +258,7 @@ async fn execute(
         .join("tasks")
         .join(format!("{}-{}", assignment.task_id, assignment.attempt));
     let log = LogSink::new(key, outbox.clone());
-    tracing::info!(task = %assignment.task_name, action = %assignment.action, attempt = assignment.attempt, "starting");
+    tracing::info!(run = %assignment.run_id, task = %assignment.task_name, action = %assignment.action, attempt = assignment.attempt, "starting");
     let trace = telemetry::Trace::start(
         assignment.traceparent.as_deref(),
         assignment.action.clone(),

@@ -10,8 +10,9 @@
 //!   store's created → finished p50/p95.
 //! - `runmany`: one task spawns N child runs and waits for them; children/s.
 //! - `events`: an event pushed → the first task of the run it starts began, p50/p95/p99.
-//! - `hot-path`: N single-task runs one after another (for instruction counts under
-//!   callgrind, see bench/run); prints nothing but the count.
+//! - `--hot-path N`: N single-task runs one after another and nothing else (no sweeps in
+//!   between), for instruction counts under callgrind (bench/run); `--populate N`: N
+//!   single-task runs stored and ended (the RSS measurement's database).
 //!
 //! A run's end is counted from the engine's committed changes (an observer), so measuring
 //! adds no database reads.
@@ -19,7 +20,7 @@
 //! `cargo bench -p engine --bench engine -- [--store sqlite|postgres] [--database-url URL]
 //!  [--only batch,clients,rate,dag,runmany,events] [--runs 10000] [--rates 200,1000]
 //!  [--seconds 5] [--dag-runs 1000] [--children 10000] [--events 200] [--json]
-//!  [--hot-path N]`
+//!  [--hot-path N] [--populate N]`
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,7 @@ struct Options {
     events: usize,
     json: bool,
     hot_path: Option<usize>,
+    populate: Option<usize>,
 }
 
 fn options() -> Options {
@@ -62,6 +64,7 @@ fn options() -> Options {
         events: 200,
         json: false,
         hot_path: None,
+        populate: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -79,6 +82,7 @@ fn options() -> Options {
             "--children" => o.children = value.parse().expect("--children N"),
             "--events" => o.events = value.parse().expect("--events N"),
             "--hot-path" => o.hot_path = Some(value.parse().expect("--hot-path N")),
+            "--populate" => o.populate = Some(value.parse().expect("--populate N")),
             "--json" => {
                 o.json = true;
                 i += 1;
@@ -162,8 +166,8 @@ async fn main() {
     // Kept alive for the whole measurement.
     let mut _pg = None;
     let target = match (o.store.as_str(), &o.database_url) {
-        ("sqlite", _) => DatabaseTarget::Sqlite(dir.path().join("bench.db")),
-        ("postgres", Some(url)) => DatabaseTarget::Postgres(url.clone()),
+        (_, Some(url)) => DatabaseTarget::from_url(Some(url), dir.path()).expect("--database-url"),
+        ("sqlite", None) => DatabaseTarget::Sqlite(dir.path().join("bench.db")),
         ("postgres", None) => {
             let server = ratchet_test_support::PgServer::start_with(&[
                 ("fsync", "on"),
@@ -178,16 +182,19 @@ async fn main() {
         (other, _) => panic!("unknown store {other}: sqlite or postgres"),
     };
     let seen = Arc::new(Seen::default());
-    let engine = Arc::new(start(&target, seen.clone()).await);
+    let engine = Arc::new(start(&target, seen.clone(), o.hot_path.is_some()).await);
+    let b = Bench { engine, seen, name: o.store.clone(), json: o.json };
     if let Some(n) = o.hot_path {
         for _ in 0..n {
-            let run = engine.run_workflow("noop", "1", json!({})).await.unwrap();
-            engine.wait_for_run(run.id, Duration::from_secs(30)).await.unwrap();
+            let run = b.engine.run_workflow("noop", "1", json!({})).await.unwrap();
+            b.engine.wait_for_run(run.id, Duration::from_secs(30)).await.unwrap();
         }
-        println!("{n}");
         return;
     }
-    let b = Bench { engine, seen, name: o.store.clone(), json: o.json };
+    if let Some(n) = o.populate {
+        throughput(&b, n, true).await;
+        return;
+    }
     for shape in &o.only {
         match shape.as_str() {
             "batch" | "clients" => {
@@ -241,12 +248,16 @@ async fn main() {
     }
 }
 
-async fn start(target: &DatabaseTarget, seen: Arc<Seen>) -> Engine {
+/// The engine with one 200-slot worker. `quiet`: no sweeps or idle polls, so that an
+/// instruction count is the runs' alone.
+async fn start(target: &DatabaseTarget, seen: Arc<Seen>, quiet: bool) -> Engine {
     let store = store::connect(target).await.unwrap();
     let bus = engine::bus::connect(None).await.unwrap();
-    let config = EngineConfig {
-        poll_interval: Duration::from_millis(100),
-        ..EngineConfig::default()
+    let config = if quiet {
+        let hour = Duration::from_secs(3600);
+        EngineConfig { poll_interval: hour, sweep_interval: hour, heartbeat_interval: hour, worker_timeout: 2 * hour, ..EngineConfig::default() }
+    } else {
+        EngineConfig { poll_interval: Duration::from_millis(100), ..EngineConfig::default() }
     };
     let engine = Engine::with(store, bus, Arc::new(engine::clock::SystemClock), config);
     engine.observe(seen.clone());

@@ -422,6 +422,8 @@ pub(crate) async fn run_worker(
             () = tokio::time::sleep(engine.config.poll_interval) => {}
             () = stop.cancelled() => {}
         }
+        // Slots freed together (a batch of reports committed) make one claim, not one each.
+        while slot_freed.try_recv().is_ok() {}
     }
     handles.abort_all();
     heartbeat.abort();

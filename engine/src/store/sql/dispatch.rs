@@ -187,7 +187,7 @@ macro_rules! sql_dispatch {
                 //    holds: a claim never waits for a lock, so it cannot be part of a deadlock.
                 let mut tx = self.writer().begin().await?;
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                    "SELECT t.id FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.status = 'QUEUED' AND t.id IN (",
+                    "SELECT t.id, t.run_id, r.input FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.status = 'QUEUED' AND t.id IN (",
                 );
                 let mut list = qb.separated(", ");
                 for c in &candidates {
@@ -196,13 +196,13 @@ macro_rules! sql_dispatch {
                 qb.push(") ORDER BY t.not_before, t.id LIMIT ")
                     .push_bind(i64::from(capacity))
                     .push(<$store as Dialect>::SKIP_LOCKED);
-                let locked: HashSet<TaskId> = qb
-                    .build()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|row| row.try_get::<TaskId, _>("id"))
-                    .collect::<Result<_, _>>()?;
+                // The runs' inputs come with the locks: the assignments need them.
+                let mut inputs: HashMap<RunId, Value> = HashMap::new();
+                let mut locked: HashSet<TaskId> = HashSet::new();
+                for row in qb.build().fetch_all(&mut *tx).await? {
+                    locked.insert(row.try_get("id")?);
+                    inputs.insert(row.try_get("run_id")?, row.try_get::<Json<Value>, _>("input")?.0);
+                }
                 let chosen: Vec<_> = candidates.into_iter().filter(|c| locked.contains(&c.task_id)).collect();
                 let chosen = self.take_rate_limits(&mut tx, chosen, now).await?;
                 if chosen.is_empty() {
@@ -251,7 +251,7 @@ macro_rules! sql_dispatch {
                 }
                 qb.push(")");
                 qb.build().execute(&mut *tx).await?;
-                let assignments = self.assignments(chosen, now).await?;
+                let assignments = self.assignments(chosen, &inputs, now).await?;
                 tx.commit().await?;
                 Ok(assignments)
             }

@@ -431,22 +431,19 @@ macro_rules! sql_store {
                 Ok(write_changes(tx, &before, &after, &planner, now).await?.map(|written| (out, written)))
             }
 
-            /// Everything a worker needs to run the claimed tasks.
-            async fn assignments(&self, claimed: Vec<Candidate>, now: Millis) -> Result<Vec<Assignment>, StoreError> {
-                let run_ids: Vec<RunId> = claimed.iter().map(|c| c.run_id).collect::<HashSet<_>>().into_iter().collect();
-                let mut inputs = std::collections::HashMap::new();
-                let mut done: std::collections::HashMap<RunId, Vec<(String, TaskStatus, Option<Value>, Option<String>)>> =
-                    std::collections::HashMap::new();
+            /// Everything a worker needs to run the claimed tasks, given their runs' inputs.
+            async fn assignments(&self, claimed: Vec<Candidate>, inputs: &HashMap<RunId, Value>, now: Millis) -> Result<Vec<Assignment>, StoreError> {
+                // Finished tasks, of the runs where a claimed task reads its parents' outputs
+                // (or failures: the on-failure task).
+                let run_ids: Vec<RunId> = claimed
+                    .iter()
+                    .filter(|c| c.def.find(&c.name).is_some_and(|t| !t.parents.is_empty()) || c.def.on_failure.as_ref().is_some_and(|f| f.name == c.name))
+                    .map(|c| c.run_id)
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                let mut done: HashMap<RunId, Vec<(String, TaskStatus, Option<Value>, Option<String>)>> = HashMap::new();
                 for ids in run_ids.chunks(500) {
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, input FROM runs WHERE id IN (");
-                    let mut list = qb.separated(", ");
-                    for id in ids {
-                        list.push_bind(*id);
-                    }
-                    qb.push(")");
-                    for row in qb.build().fetch_all(self.reader()).await? {
-                        inputs.insert(row.try_get::<RunId, _>("id")?, row.try_get::<Json<Value>, _>("input")?.0);
-                    }
                     let mut qb: QueryBuilder<$db> = QueryBuilder::new(
                         "SELECT run_id, name, status, output, error FROM tasks \
                          WHERE status IN ('COMPLETED', 'FAILED') AND is_on_failure = ",
