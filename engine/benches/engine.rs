@@ -14,7 +14,8 @@
 //!   between), for instruction counts under callgrind (bench/run); `--populate N`: N
 //!   single-task runs stored and ended (the RSS measurement's database).
 //!
-//! A run's end is counted from the engine's committed changes (an observer), so measuring
+//! 1,000 runs go through first, unmeasured (a warm-up, as the peers get). A run's end is
+//! counted from the engine's committed changes (an observer), so measuring
 //! adds no database reads.
 //!
 //! `cargo bench -p engine --bench engine -- [--store sqlite|postgres] [--database-url URL]
@@ -195,6 +196,9 @@ async fn main() {
         throughput(&b, n, true).await;
         return;
     }
+    // Warm-up: 1,000 runs through the fresh database (its statistics, caches and
+    // connections), not measured; the peers get the same.
+    throughput(&b, 1000, true).await;
     for shape in &o.only {
         match shape.as_str() {
             "batch" | "clients" => {

@@ -27,9 +27,12 @@ impl<T, R> Batcher<T, R> {
 }
 
 /// Create a batcher and the loop that writes its batches with `write`, which answers each
-/// item of a batch in order. The loop ends when `stop` is cancelled.
+/// item of a batch in order. Up to `writers` batches are written at once: while one waits
+/// on the database (its round trips, its commit), the next is already on its way. The loop
+/// ends when `stop` is cancelled, after the batches being written are.
 pub(crate) fn batcher<T, R, F, Fut>(
     max_batch: usize,
+    writers: usize,
     stop: CancellationToken,
     mut write: F,
 ) -> (Batcher<T, R>, impl Future<Output = ()> + Send)
@@ -37,21 +40,31 @@ where
     T: Send + 'static,
     R: Send + 'static,
     F: FnMut(Vec<T>) -> Fut + Send + 'static,
-    Fut: Future<Output = Vec<Result<R, String>>> + Send,
+    Fut: Future<Output = Vec<Result<R, String>>> + Send + 'static,
 {
     let (requests, mut pending) = mpsc::unbounded_channel::<Request<T, R>>();
     let run = async move {
+        let mut writing = tokio::task::JoinSet::new();
         let mut batch = Vec::with_capacity(max_batch);
         loop {
             tokio::select! {
-                received = pending.recv_many(&mut batch, max_batch) => if received == 0 { return },
-                () = stop.cancelled() => return,
+                received = pending.recv_many(&mut batch, max_batch), if writing.len() < writers => {
+                    if received == 0 {
+                        break;
+                    }
+                }
+                Some(_) = writing.join_next(), if !writing.is_empty() => continue,
+                () = stop.cancelled() => break,
             }
             let (items, replies): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
-            for (answer, reply) in write(items).await.into_iter().zip(replies) {
-                let _ = reply.send(answer);
-            }
+            let written = write(items);
+            writing.spawn(async move {
+                for (answer, reply) in written.await.into_iter().zip(replies) {
+                    let _ = reply.send(answer);
+                }
+            });
         }
+        while writing.join_next().await.is_some() {}
     };
     (Batcher { requests }, run)
 }

@@ -104,13 +104,15 @@ macro_rules! sql_dispatch {
                 //    worker must not hold rows it cannot take (others would skip them). Page on
                 //    while the queue's head is tasks for other workers.
                 // Some spare: another worker may lock a few of them first.
-                let window = i64::from(capacity).saturating_mul(2).clamp(256, 1000);
+                let window = i64::from(capacity).saturating_mul(2).clamp(32, 1000);
+                // Past tasks for other workers (labels), up to 2,048 rows of the queue's head.
+                let pages = (2048 / window).max(1);
                 let mut candidates = Vec::new();
                 let mut queued_at: HashMap<TaskId, Millis> = HashMap::new();
                 // Pages go on from the last row seen (not by OFFSET), so each stays an
                 // ordered index scan of the queue's head.
                 let mut after: Option<(Millis, TaskId)> = None;
-                for _page in 0..8 {
+                for _page in 0..pages {
                     let mut qb: QueryBuilder<$db> = QueryBuilder::new(
                         "SELECT t.id, t.run_id, t.name, t.attempt, t.queued_at, t.not_before, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
                          WHERE t.status = 'QUEUED' AND NOT t.waiting_for_slot AND t.not_before <= ",
