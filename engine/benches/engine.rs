@@ -77,7 +77,12 @@ fn options() -> Options {
             "--database-url" => o.database_url = Some(value),
             "--only" => o.only = list(),
             "--runs" => o.runs = value.parse().expect("--runs N"),
-            "--rates" => o.rates = list().iter().map(|r| r.parse().expect("--rates R,R")).collect(),
+            "--rates" => {
+                o.rates = list()
+                    .iter()
+                    .map(|r| r.parse().expect("--rates R,R"))
+                    .collect()
+            }
             "--seconds" => o.seconds = value.parse().expect("--seconds N"),
             "--dag-runs" => o.dag_runs = value.parse().expect("--dag-runs N"),
             "--children" => o.children = value.parse().expect("--children N"),
@@ -101,7 +106,11 @@ fn options() -> Options {
 
 /// Wall-clock milliseconds, the clock every peer's enqueue and start times use.
 fn now_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
 }
 
 /// What the handlers and the observer saw.
@@ -136,10 +145,17 @@ impl Seen {
     async fn until_ended(&self, before: usize, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(300);
         while self.ended.load(Ordering::Relaxed) < before + n {
-            assert!(Instant::now() < deadline, "runs did not all end within 5 minutes");
+            assert!(
+                Instant::now() < deadline,
+                "runs did not all end within 5 minutes"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        assert_eq!(self.not_completed.load(Ordering::Relaxed), 0, "every run completed");
+        assert_eq!(
+            self.not_completed.load(Ordering::Relaxed),
+            0,
+            "every run completed"
+        );
     }
 }
 
@@ -153,7 +169,10 @@ struct Bench {
 impl Bench {
     fn report(&self, metric: &str, value: Value, text: String) {
         if self.json {
-            println!("{}", json!({ "store": self.name, "metric": metric, "value": value }));
+            println!(
+                "{}",
+                json!({ "store": self.name, "metric": metric, "value": value })
+            );
         } else {
             println!("{:>8}: {text}", self.name);
         }
@@ -184,11 +203,19 @@ async fn main() {
     };
     let seen = Arc::new(Seen::default());
     let engine = Arc::new(start(&target, seen.clone(), o.hot_path.is_some()).await);
-    let b = Bench { engine, seen, name: o.store.clone(), json: o.json };
+    let b = Bench {
+        engine,
+        seen,
+        name: o.store.clone(),
+        json: o.json,
+    };
     if let Some(n) = o.hot_path {
         for _ in 0..n {
             let run = b.engine.run_workflow("noop", "1", json!({})).await.unwrap();
-            b.engine.wait_for_run(run.id, Duration::from_secs(30)).await.unwrap();
+            b.engine
+                .wait_for_run(run.id, Duration::from_secs(30))
+                .await
+                .unwrap();
         }
         return;
     }
@@ -206,7 +233,10 @@ async fn main() {
                 b.report(
                     &format!("{shape}_runs_per_s"),
                     json!(per_s),
-                    format!("{shape}: {per_s:.0} runs/s ({} single-task runs in {took:.2?})", o.runs),
+                    format!(
+                        "{shape}: {per_s:.0} runs/s ({} single-task runs in {took:.2?})",
+                        o.runs
+                    ),
                 );
             }
             "rate" => {
@@ -259,9 +289,18 @@ async fn start(target: &DatabaseTarget, seen: Arc<Seen>, quiet: bool) -> Engine 
     let bus = engine::bus::connect(None).await.unwrap();
     let config = if quiet {
         let hour = Duration::from_secs(3600);
-        EngineConfig { poll_interval: hour, sweep_interval: hour, heartbeat_interval: hour, worker_timeout: 2 * hour, ..EngineConfig::default() }
+        EngineConfig {
+            poll_interval: hour,
+            sweep_interval: hour,
+            heartbeat_interval: hour,
+            worker_timeout: 2 * hour,
+            ..EngineConfig::default()
+        }
     } else {
-        EngineConfig { poll_interval: Duration::from_millis(100), ..EngineConfig::default() }
+        EngineConfig {
+            poll_interval: Duration::from_millis(100),
+            ..EngineConfig::default()
+        }
     };
     let engine = Engine::with(store, bus, Arc::new(engine::clock::SystemClock), config);
     engine.observe(seen.clone());
@@ -292,7 +331,11 @@ async fn start(target: &DatabaseTarget, seen: Arc<Seen>, quiet: bool) -> Engine 
     let middle: Vec<String> = (1..=8).map(|i| format!("b{i}")).collect();
     let diamond = WorkflowDef::new("diamond")
         .task(TaskDef::new("a", "noop"))
-        .tasks(middle.iter().map(|m| TaskDef::new(m, "noop").parents(["a"])))
+        .tasks(
+            middle
+                .iter()
+                .map(|m| TaskDef::new(m, "noop").parents(["a"])),
+        )
         .task(TaskDef::new("z", "noop").parents(middle.clone()));
     engine.register_workflow(&diamond).await.unwrap();
     let fan_out = WorkflowDef::new("fan-out")
@@ -361,7 +404,10 @@ async fn diamond(b: &Bench, n: usize) -> (f64, u64, u64) {
     let t0 = Instant::now();
     for start in (0..n).step_by(100) {
         let inputs = vec![json!({}); (n - start).min(100)];
-        b.engine.run_workflows("diamond", "1", inputs).await.unwrap();
+        b.engine
+            .run_workflows("diamond", "1", inputs)
+            .await
+            .unwrap();
     }
     b.seen.until_ended(before, n).await;
     let per_s = n as f64 / t0.elapsed().as_secs_f64();
@@ -369,7 +415,11 @@ async fn diamond(b: &Bench, n: usize) -> (f64, u64, u64) {
     for l in b.seen.dag_latencies.lock().unwrap().iter() {
         histogram.record((*l).max(0) as u64).unwrap();
     }
-    (per_s, histogram.value_at_quantile(0.50), histogram.value_at_quantile(0.95))
+    (
+        per_s,
+        histogram.value_at_quantile(0.50),
+        histogram.value_at_quantile(0.95),
+    )
 }
 
 /// One parent task spawns `n` children and waits for all of them.
@@ -383,7 +433,11 @@ async fn fan_out(engine: &Arc<Engine>, n: usize) -> Duration {
         .wait_for_run(run.id, Duration::from_secs(900))
         .await
         .unwrap();
-    assert_eq!(done.output.unwrap()["spawn"], json!(n), "every child answered");
+    assert_eq!(
+        done.output.unwrap()["spawn"],
+        json!(n),
+        "every child answered"
+    );
     t0.elapsed()
 }
 
