@@ -27,12 +27,9 @@ impl<T, R> Batcher<T, R> {
 }
 
 /// Create a batcher and the loop that writes its batches with `write`, which answers each
-/// item of a batch in order. Up to `writers` batches are written at once: while one waits
-/// on the database (its round trips, its commit), the next is already on its way. The loop
-/// ends when `stop` is cancelled, after the batches being written are.
+/// item of a batch in order. The loop ends when `stop` is cancelled.
 pub(crate) fn batcher<T, R, F, Fut>(
     max_batch: usize,
-    writers: usize,
     stop: CancellationToken,
     mut write: F,
 ) -> (Batcher<T, R>, impl Future<Output = ()> + Send)
@@ -40,31 +37,21 @@ where
     T: Send + 'static,
     R: Send + 'static,
     F: FnMut(Vec<T>) -> Fut + Send + 'static,
-    Fut: Future<Output = Vec<Result<R, String>>> + Send + 'static,
+    Fut: Future<Output = Vec<Result<R, String>>> + Send,
 {
     let (requests, mut pending) = mpsc::unbounded_channel::<Request<T, R>>();
     let run = async move {
-        let mut writing = tokio::task::JoinSet::new();
         let mut batch = Vec::with_capacity(max_batch);
         loop {
             tokio::select! {
-                received = pending.recv_many(&mut batch, max_batch), if writing.len() < writers => {
-                    if received == 0 {
-                        break;
-                    }
-                }
-                Some(_) = writing.join_next(), if !writing.is_empty() => continue,
-                () = stop.cancelled() => break,
+                received = pending.recv_many(&mut batch, max_batch) => if received == 0 { return },
+                () = stop.cancelled() => return,
             }
             let (items, replies): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
-            let written = write(items);
-            writing.spawn(async move {
-                for (answer, reply) in written.await.into_iter().zip(replies) {
-                    let _ = reply.send(answer);
-                }
-            });
+            for (answer, reply) in write(items).await.into_iter().zip(replies) {
+                let _ = reply.send(answer);
+            }
         }
-        while writing.join_next().await.is_some() {}
     };
     (Batcher { requests }, run)
 }

@@ -372,9 +372,6 @@ where
     }
 }
 
-/// Report batches written at once (see `batch.rs`).
-const REPORT_WRITERS: usize = 2;
-
 /// A new top-level run of `def`, its input checked against the workflow's concurrency rule.
 fn new_run(def: &WorkflowDef, input: Value) -> Result<NewRun, EngineError> {
     if let Some(rule) = &def.concurrency {
@@ -416,13 +413,11 @@ impl Engine {
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             let (reports, write_reports) = batcher(
                 256,
-                REPORT_WRITERS,
                 stop.clone(),
                 while_alive(weak.clone(), Inner::write_reports),
             );
             let (creations, write_creations) = batcher(
                 256,
-                1,
                 stop.clone(),
                 while_alive(weak.clone(), Inner::write_creations),
             );

@@ -104,7 +104,7 @@ macro_rules! sql_dispatch {
                 //    worker must not hold rows it cannot take (others would skip them). Page on
                 //    while the queue's head is tasks for other workers.
                 // Some spare: another worker may lock a few of them first.
-                let window = i64::from(capacity).saturating_mul(2).clamp(32, 1000);
+                let window = i64::from(capacity).saturating_mul(2).clamp(64, 1000);
                 // Past tasks for other workers (labels), up to 2,048 rows of the queue's head.
                 let pages = (2048 / window).max(1);
                 let mut candidates = Vec::new();

@@ -236,9 +236,12 @@ macro_rules! sql_runs {
                             }
                         }
                     }
-                    Ok(None) | Err(_) => {
+                    outcome => {
                         // A concurrent writer interfered, or one run cannot be written: one
                         // report at a time, so only a bad report fails.
+                        if let Err(e) = outcome {
+                            tracing::warn!(error = %e, reports = reports.len(), "cannot write the batch of reports together; writing them one by one");
+                        }
                         tx.rollback().await?;
                         let mut answers = Vec::with_capacity(reports.len());
                         for r in reports {
