@@ -1,7 +1,7 @@
 //! Writing what the planner changed. Every row is guarded by the status it was read with,
 //! so a concurrent writer's change is noticed: nothing is written and the caller reads
-//! again. One run's change is a few statements; a batch of runs (reports arriving
-//! together) is read with one statement per table and written with one per table.
+//! again. One run or a batch of runs (reports arriving together) is read with one
+//! statement per table and written with one per table.
 
 macro_rules! sql_changes {
     ($store:ident, $db:ty) => {
@@ -31,75 +31,6 @@ macro_rules! sql_changes {
                 change.concurrency |= after.run.concurrency_key.is_some();
             }
             change
-        }
-
-        /// Write what the planner changed, guarded by each row's status as read: `None`
-        /// when another writer got there first (the caller retries from a fresh read).
-        async fn write_changes(
-            tx: &mut Tx<'_>,
-            before: &RunSnapshot,
-            after: &RunSnapshot,
-            planner: &Planner<'_>,
-            now: Millis,
-        ) -> Result<Option<Change>, StoreError> {
-            for (old, new) in before.tasks.iter().zip(&after.tasks) {
-                if old == new {
-                    continue;
-                }
-                let updated = sqlx::query(
-                    "UPDATE tasks SET status = $1, attempt = $2, retry_count = $3, ready_at = $4, queued_at = $5, \
-                     not_before = $6, schedule_deadline = $7, started_at = $8, deadline = $9, finished_at = $10, \
-                     worker_id = $11, output = $12, error = $13, cancel_requested = $14, concurrency_key = $15, waiting_for_slot = $16 \
-                     WHERE id = $17 AND status = $18 AND attempt = $19",
-                )
-                .bind(new.status.as_str())
-                .bind(new.attempt)
-                .bind(new.retry_count)
-                .bind(new.ready_at)
-                .bind(new.queued_at)
-                .bind(new.not_before)
-                .bind(new.schedule_deadline)
-                .bind(new.started_at)
-                .bind(new.deadline)
-                .bind(new.finished_at)
-                .bind(new.worker_id)
-                .bind(new.output.clone().map(Json))
-                .bind(new.error.clone())
-                .bind(new.cancel_requested)
-                .bind(new.concurrency_key.clone())
-                .bind(new.waiting_for_slot)
-                .bind(old.id)
-                .bind(old.status.as_str())
-                .bind(old.attempt)
-                .execute(&mut **tx)
-                .await?;
-                if updated.rows_affected() == 0 {
-                    return Ok(None);
-                }
-            }
-            if before.run != after.run {
-                let run = &after.run;
-                let updated = sqlx::query(
-                    "UPDATE runs SET status = $1, output = $2, error = $3, cancel_requested = $4, wake_at = $5, \
-                     finished_at = $6, waiting_for_slot = $7 WHERE id = $8 AND status = $9",
-                )
-                .bind(run.status.as_str())
-                .bind(run.output.clone().map(Json))
-                .bind(run.error.clone())
-                .bind(run.cancel_requested)
-                .bind(run.wake_at)
-                .bind(run.finished_at)
-                .bind(run.waiting_for_slot)
-                .bind(run.id)
-                .bind(before.run.status.as_str())
-                .execute(&mut **tx)
-                .await?;
-                if updated.rows_affected() == 0 {
-                    return Ok(None);
-                }
-            }
-            insert_events(tx, after.run.id, &planner.events, now).await?;
-            Ok(Some(change_of(before, after, &planner.events, &planner.stops, now)))
         }
 
         /// One run's plan, waiting to be written with the others of its batch.

@@ -299,10 +299,6 @@ macro_rules! sql_store {
             })
         }
 
-        async fn insert_events(tx: &mut Tx<'_>, run_id: RunId, events: &[NewEvent], at: Millis) -> Result<(), StoreError> {
-            insert_events_of_runs(tx, events.iter().map(|e| (run_id, e)), at).await
-        }
-
         /// One INSERT per thousand rows, whatever runs they belong to.
         async fn insert_events_of_runs<'e>(
             tx: &mut Tx<'_>,
@@ -404,31 +400,8 @@ macro_rules! sql_store {
                 now: Millis,
                 change: &(impl Fn(&mut Planner<'_>, &mut RunSnapshot) -> R + Send + Sync),
             ) -> Result<Option<(R, Change)>, StoreError> {
-                let mut qb: QueryBuilder<$db> = QueryBuilder::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE id = "));
-                qb.push_bind(run_id).push(<$store as Dialect>::FOR_UPDATE);
-                let run = qb
-                    .build()
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
-                let run = run_from_row(&run)?;
-                let tasks = sqlx::query(concat!("SELECT ", task_columns!(), " FROM tasks WHERE run_id = $1 ORDER BY id"))
-                    .bind(run_id)
-                    .fetch_all(&mut **tx)
-                    .await?
-                    .iter()
-                    .map(task_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let def = self.definition(&run.workflow, &run.version).await?;
-                let events = user_events_for(tx, &run, &def).await?;
-                let before = RunSnapshot { run, tasks, events };
-                let mut after = before.clone();
-                let mut planner = Planner::new(&def, now);
-                let out = change(&mut planner, &mut after);
-                if after == before {
-                    return Ok(Some((out, Change::default())));
-                }
-                Ok(write_changes(tx, &before, &after, &planner, now).await?.map(|written| (out, written)))
+                let done = self.mutate_many(tx, &[run_id], now, &|_, p: &mut Planner<'_>, snap: &mut RunSnapshot| change(p, snap)).await?;
+                Ok(done.and_then(|mut answers| answers.pop()))
             }
 
             /// Everything a worker needs to run the claimed tasks, given their runs' inputs.
