@@ -113,8 +113,11 @@ macro_rules! sql_dispatch {
                 // ordered index scan of the queue's head.
                 let mut after: Option<(Millis, TaskId)> = None;
                 for _page in 0..pages {
+                    // The page is cut before the join with runs: whatever plan the queue's
+                    // statistics lead to, only the page's rows are joined.
                     let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "SELECT t.id, t.run_id, t.name, t.attempt, t.queued_at, t.not_before, r.workflow, r.version FROM tasks t JOIN runs r ON r.id = t.run_id \
+                        "SELECT c.id, c.run_id, c.name, c.attempt, c.queued_at, c.not_before, r.workflow, r.version FROM (\
+                         SELECT t.id, t.run_id, t.name, t.attempt, t.queued_at, t.not_before FROM tasks t \
                          WHERE t.status = 'QUEUED' AND NOT t.waiting_for_slot AND t.not_before <= ",
                     );
                     qb.push_bind(now).push(" AND t.schedule_deadline > ").push_bind(now);
@@ -137,7 +140,9 @@ macro_rules! sql_dispatch {
                     for action in &worker.actions {
                         list.push_bind(action.clone());
                     }
-                    qb.push(") ORDER BY t.not_before, t.id LIMIT ").push_bind(window);
+                    qb.push(") ORDER BY t.not_before, t.id LIMIT ")
+                        .push_bind(window)
+                        .push(") c JOIN runs r ON r.id = c.run_id ORDER BY c.not_before, c.id");
                     let rows = qb.build().fetch_all(self.reader()).await?;
                     for row in &rows {
                         after = Some((row.try_get::<Option<Millis>, _>("not_before")?.unwrap_or_default(), row.try_get("id")?));
