@@ -305,7 +305,7 @@ pub struct ScheduledRun {
     pub version: String,
     pub input: Value,
     pub at: Millis,
-    /// Set once started.
+    /// Set once its run exists.
     pub run_id: Option<RunId>,
     pub created_at: Millis,
 }

@@ -85,7 +85,12 @@ macro_rules! sql_schedules {
             }
 
             async fn scheduled_runs(&self) -> Result<Vec<ScheduledRun>, StoreError> {
-                sqlx::query("SELECT id, workflow, version, input, at, run_id, created_at FROM scheduled_runs ORDER BY at, id")
+                // A scheduled run is claimed (its run id set) just before its run is created:
+                // the id shows once the run exists, so it can always be followed.
+                sqlx::query(
+                    "SELECT s.id, s.workflow, s.version, s.input, s.at, r.id AS run_id, s.created_at \
+                     FROM scheduled_runs s LEFT JOIN runs r ON r.id = s.run_id ORDER BY s.at, s.id",
+                )
                     .fetch_all(self.reader())
                     .await?
                     .iter()
