@@ -382,12 +382,12 @@ pub(crate) async fn run_worker(
     };
     // The last claim filled every free slot, so more is likely queued.
     let mut backlog = false;
+    // Under a backlog, slots free in waves (a batch of reports commits): a nearly full worker
+    // waits a moment for the wave rather than claiming one slot at a time, since a claim of
+    // one costs about as much as a claim of a hundred.
+    let wave = (info.slots / 4).max(1);
     while !stop.is_cancelled() {
         let mut free = free_slots();
-        // Under a backlog, slots free in waves (a batch of reports commits): a nearly full
-        // worker waits a moment for the wave rather than claiming one slot at a time, since a
-        // claim of one costs about as much as a claim of a hundred.
-        let wave = (info.slots / 4).max(1);
         if backlog && free < wave {
             let until = tokio::time::Instant::now() + CLAIM_GATHER;
             while free < wave {
@@ -398,7 +398,9 @@ pub(crate) async fn run_worker(
                 }
                 free = free_slots();
             }
+            // Drain before counting: a slot freed after the count keeps its wake-up.
             while slot_freed.try_recv().is_ok() {}
+            free = free_slots();
         }
         let mut claimed = 0;
         if free > 0 {
