@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::model::{ChildOf, RunId, RunState, RunStatus};
+use crate::engine::Inner;
+use crate::model::{ChildOf, RunId, RunState, RunStatus, TaskId};
 use crate::store::NewRun;
 use crate::worker::{Context, TaskError};
 
@@ -51,68 +52,20 @@ impl Context {
         version: &str,
         children: Vec<Child>,
     ) -> Result<Vec<RunState>, TaskError> {
-        let store = &self.engine.store;
-        let found = store
-            .workflow(workflow, version)
-            .await
-            .map_err(|e| TaskError::retryable(e.to_string()))?;
-        if found.is_none() {
-            return Err(TaskError::fatal(format!(
-                "no workflow named '{workflow}@{version}' is registered"
-            )));
-        }
-        let mut keys = std::collections::HashSet::new();
-        if let Some(dup) = children.iter().find(|c| !keys.insert(c.key.as_str())) {
-            return Err(TaskError::fatal(format!(
-                "two children share the key '{}'",
-                dup.key
-            )));
-        }
-        let new_runs = children
+        let indexed = children
             .into_iter()
             .enumerate()
-            .map(|(index, child)| NewRun {
-                id: Uuid::now_v7(),
-                workflow: workflow.to_string(),
-                version: version.to_string(),
-                input: child.input,
-                parent: Some(ChildOf {
-                    run_id: self.run_id(),
-                    task_id: self.task_id(),
-                    key: child.key,
-                    index: index as i64,
-                }),
-            })
+            .map(|(i, c)| (i as i64, c))
             .collect();
-        let runs = store
-            .create_runs(new_runs, self.engine.clock.now())
-            .await
-            .map_err(|e| TaskError::retryable(format!("cannot spawn the child runs: {e}")))?;
-        // The parent run was cancelled while we spawned (its cancellation may have listed
-        // its children before these existed): cancel them ourselves.
-        let parent = store
-            .run(self.run_id())
-            .await
-            .map_err(|e| TaskError::retryable(e.to_string()))?;
-        if parent.is_none_or(|p| p.cancel_requested || p.status.is_terminal()) {
-            for run in &runs {
-                let reason = format!("its parent run {} was cancelled", self.run_id());
-                if let Err(e) = self.engine.cancel_run(run.id, &reason).await {
-                    tracing::warn!(run = %run.id, error = %e, "cannot cancel a child of a cancelled run");
-                }
-            }
-            return Err(TaskError::retryable("the run was cancelled"));
-        }
-        for run in &runs {
-            let change = crate::store::Change {
-                run_id: Some(run.id),
-                run_status: Some(run.status),
-                queued: run.status == RunStatus::Queued,
-                ..Default::default()
-            };
-            self.engine.publish(&change).await;
-        }
-        Ok(runs)
+        spawn(
+            &self.engine,
+            self.run_id(),
+            self.task_id(),
+            workflow,
+            version,
+            indexed,
+        )
+        .await
     }
 
     /// Wait until every child has ended; answers their results in the order of `runs`.
@@ -174,4 +127,106 @@ impl Context {
         let runs = self.spawn_children(workflow, version, children).await?;
         self.wait_children(&runs).await
     }
+}
+
+impl crate::Engine {
+    /// Spawn child runs of a task that runs on a remote worker (a Hatchet SDK's spawn from
+    /// inside a task), each with its position among the task's children. Like
+    /// [`Context::spawn_children`]: a key spawned before answers its existing run.
+    pub async fn spawn_remote_children(
+        &self,
+        parent_task: TaskId,
+        workflow: &str,
+        version: &str,
+        children: Vec<(i64, Child)>,
+    ) -> Result<Vec<RunState>, TaskError> {
+        let task = self
+            .inner
+            .store
+            .task(parent_task)
+            .await
+            .map_err(|e| TaskError::retryable(e.to_string()))?
+            .ok_or_else(|| TaskError::fatal(format!("no task {parent_task}")))?;
+        spawn(
+            &self.inner,
+            task.run_id,
+            parent_task,
+            workflow,
+            version,
+            children,
+        )
+        .await
+    }
+}
+
+/// Spawn the children of `task_id` (of `run_id`), all in one transaction.
+async fn spawn(
+    inner: &Inner,
+    run_id: RunId,
+    task_id: TaskId,
+    workflow: &str,
+    version: &str,
+    children: Vec<(i64, Child)>,
+) -> Result<Vec<RunState>, TaskError> {
+    let store = &inner.store;
+    let found = store
+        .workflow(workflow, version)
+        .await
+        .map_err(|e| TaskError::retryable(e.to_string()))?;
+    if found.is_none() {
+        return Err(TaskError::fatal(format!(
+            "no workflow named '{workflow}@{version}' is registered"
+        )));
+    }
+    let mut keys = std::collections::HashSet::new();
+    if let Some((_, dup)) = children.iter().find(|(_, c)| !keys.insert(c.key.as_str())) {
+        return Err(TaskError::fatal(format!(
+            "two children share the key '{}'",
+            dup.key
+        )));
+    }
+    let new_runs = children
+        .into_iter()
+        .map(|(index, child)| NewRun {
+            id: Uuid::now_v7(),
+            workflow: workflow.to_string(),
+            version: version.to_string(),
+            input: child.input,
+            parent: Some(ChildOf {
+                run_id,
+                task_id,
+                key: child.key,
+                index,
+            }),
+        })
+        .collect();
+    let runs = store
+        .create_runs(new_runs, inner.clock.now())
+        .await
+        .map_err(|e| TaskError::retryable(format!("cannot spawn the child runs: {e}")))?;
+    // The parent run was cancelled while we spawned (its cancellation may have listed
+    // its children before these existed): cancel them ourselves.
+    let parent = store
+        .run(run_id)
+        .await
+        .map_err(|e| TaskError::retryable(e.to_string()))?;
+    if parent.is_none_or(|p| p.cancel_requested || p.status.is_terminal()) {
+        for run in &runs {
+            let reason = format!("its parent run {run_id} was cancelled");
+            if let Err(e) = inner.cancel_run(run.id, &reason).await {
+                tracing::warn!(run = %run.id, error = %e, "cannot cancel a child of a cancelled run");
+            }
+        }
+        return Err(TaskError::retryable("the run was cancelled"));
+    }
+    for run in &runs {
+        let change = crate::store::Change {
+            run_id: Some(run.id),
+            run_status: Some(run.status),
+            queued: run.status == RunStatus::Queued,
+            ..Default::default()
+        };
+        inner.publish(&change).await;
+    }
+    Ok(runs)
 }

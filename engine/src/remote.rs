@@ -39,6 +39,22 @@ impl Engine {
         free_slots: u32,
         wait: Duration,
     ) -> Result<PollAnswer, EngineError> {
+        self.poll_remote_until(worker, running, free_slots, wait, std::future::pending())
+            .await
+    }
+
+    /// [`Engine::poll_remote`] whose wait also ends (with an empty answer) when `until`
+    /// does, e.g. when the worker freed a slot or went away. Only the wait is cut short,
+    /// never a claim, so no claimed task is lost on the way.
+    pub async fn poll_remote_until(
+        &self,
+        worker: &WorkerInfo,
+        running: &[AttemptRef],
+        free_slots: u32,
+        wait: Duration,
+        until: impl std::future::Future<Output = ()>,
+    ) -> Result<PollAnswer, EngineError> {
+        let mut until = std::pin::pin!(until);
         let inner = &self.inner;
         // In-process actions are reserved: whatever an agent says it implements, it is never
         // handed one of their tasks.
@@ -74,6 +90,7 @@ impl Engine {
                 _ = stopped.changed() => {}
                 () = tokio::time::sleep(inner.config.poll_interval) => {}
                 () = tokio::time::sleep_until(deadline) => return Ok(PollAnswer::default()),
+                () = &mut until => return Ok(PollAnswer::default()),
             }
             if tokio::time::Instant::now() >= deadline {
                 return Ok(PollAnswer::default());
@@ -94,6 +111,22 @@ impl Engine {
             Ok(Fence::Stale) => Ok(false),
             Err(e) => Err(EngineError::Write(e)),
         }
+    }
+
+    /// Extend a remote attempt's deadline by `by` from now. `Ok(false)`: not the task's
+    /// running attempt (any more).
+    pub async fn refresh_remote(
+        &self,
+        task_id: protocol::TaskId,
+        attempt: i32,
+        by: Duration,
+    ) -> Result<bool, EngineError> {
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let fence = self
+            .store()
+            .refresh_timeout(task_id, attempt, by, self.now())
+            .await?;
+        Ok(fence == Fence::Accepted)
     }
 
     /// Store a batch of an attempt's log lines (a re-sent line is ignored) and tell the

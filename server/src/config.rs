@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// failed, per their retries. Agents poll at least twice per lease.
     #[arg(long, env = "RATCHET_AGENT_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub agent_lease: std::time::Duration,
+    /// Also serve Hatchet's gRPC protocol on this address (Hatchet uses 7070), so Hatchet
+    /// SDK workers and clients run against this server; their tokens come from
+    /// `ratchet token create --hatchet`. Unset: off.
+    #[arg(long, env = "RATCHET_HATCHET_LISTEN")]
+    pub hatchet_listen: Option<SocketAddr>,
     /// The URL agents reach this server at; `http://<listen address>` if unset.
     #[arg(long, env = "RATCHET_PUBLIC_URL")]
     pub public_url: Option<String>,

@@ -4,6 +4,7 @@ mod api;
 mod cli;
 mod config;
 mod document;
+mod hatchet;
 mod infra;
 mod serve;
 mod state;
@@ -19,15 +20,19 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
     // HTTPS clients (the CLI talking to a remote server) use rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let argv: Vec<String> = std::env::args().collect();
+    if cli::embedded::is_embedded(&argv) {
+        return embedded(&argv);
+    }
+    let cli = Cli::parse();
     // The demo's terminal is for its progress bars and results: its server logs to a file.
     let log_file = match &cli.command {
         Command::Demo(args) => Some(cli::demo::log_file(args)),
         _ => None,
     };
-    telemetry::init(cli.log_format, log_file.as_deref());
+    telemetry::init(cli.log_format, log_file.as_deref(), "info");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return fail(anyhow::Error::new(e).context("cannot start the async runtime")),
@@ -53,6 +58,22 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
+    }
+}
+
+/// Started by a Hatchet SDK as its embedded engine (`-handshake-file …`).
+fn embedded(argv: &[String]) -> ExitCode {
+    let args = match cli::embedded::parse(argv) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
+    telemetry::init(config::LogFormat::Human, None, &args.log_level);
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => match rt.block_on(cli::embedded::run(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        Err(e) => fail(anyhow::Error::new(e).context("cannot start the async runtime")),
     }
 }
 

@@ -34,17 +34,36 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 args.listen
             )
         })?;
+    let hatchet_listener = match args.hatchet_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!(
+                "cannot listen on {addr} for Hatchet (set RATCHET_HATCHET_LISTEN to a free address)"
+            )
+        })?),
+        None => None,
+    };
+    run_on(args, listener, hatchet_listener, shutdown_signal()).await
+}
+
+/// Serve on bound listeners (the HTTP API, and Hatchet's gRPC if given) until `shutdown`.
+pub async fn run_on(
+    args: ServeArgs,
+    listener: tokio::net::TcpListener,
+    hatchet_listener: Option<tokio::net::TcpListener>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let store = open_store(&args.store).await?;
     let bus = engine::bus::connect(args.valkey_url.as_deref()).await?;
     let installation = store.installation().await?;
+    let bound = listener.local_addr()?;
     tracing::info!(
-        listen = %args.listen,
+        listen = %bound,
         store = %store.kind(),
         bus = %bus.kind(),
         installation = %installation.id,
         "ratchet {} serving on http://{}",
         env!("CARGO_PKG_VERSION"),
-        args.listen
+        bound
     );
 
     let stroppy_pins = crate::stroppy::releases::Pins::parse(&args.stroppy_releases)?;
@@ -85,7 +104,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         &engine,
         &telemetry,
         &args,
-        listener.local_addr()?,
+        bound,
         &agent_path,
         agent_binary.as_ref(),
     )
@@ -102,10 +121,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         telemetry: telemetry.clone(),
         metrics_token,
     };
+    let hatchet = match hatchet_listener {
+        Some(listener) => {
+            let tenant = installation.id.to_string();
+            Some(crate::hatchet::start(&engine, listener, tenant, args.agent_lease).await?)
+        }
+        None => None,
+    };
     axum::serve(listener, crate::api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
+    // Listening workers hold their streams open: they are cut, not drained.
+    if let Some(hatchet) = hatchet {
+        hatchet.abort();
+    }
 
     tracing::info!("shutting down");
     engine.shutdown().await;
@@ -336,7 +366,7 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -54,6 +54,28 @@ pub fn generate(kind: &str) -> String {
     )
 }
 
+/// Why a stored token may not be used now, if it may not.
+pub fn dead_reason(record: &TokenRecord, now: Millis) -> Option<String> {
+    if record.revoked_at.is_some() {
+        return Some(format!("token '{}' was revoked", record.name));
+    }
+    if record.expires_at.is_some_and(|at| at <= now) {
+        return Some(format!("token '{}' has expired", record.name));
+    }
+    None
+}
+
+/// Does the token carry `scope`? Admin implies write, write implies read.
+pub fn allows(record: &TokenRecord, scope: Scope) -> bool {
+    let has = |s: Scope| record.scopes.iter().any(|t| t == s.as_str());
+    has(Scope::Admin)
+        || match scope {
+            Scope::Read => has(Scope::Read) || has(Scope::Write),
+            Scope::Write => has(Scope::Write),
+            Scope::Admin => false,
+        }
+}
+
 pub fn hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()

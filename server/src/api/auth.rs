@@ -10,7 +10,9 @@ use engine::model::{TokenRecord, WorkerInfo};
 
 use crate::api::problem::ApiError;
 use crate::state::AppState;
-use crate::tokens::{KIND_AGENT, KIND_API, KIND_ENROLLMENT, SESSION_IDLE_TTL_MS, Scope, hash};
+use crate::tokens::{
+    KIND_AGENT, KIND_API, KIND_ENROLLMENT, SESSION_IDLE_TTL_MS, Scope, allows, dead_reason, hash,
+};
 
 /// The presented token. `?access_token=` counts only where `from_query` (the SSE streams:
 /// browsers' EventSource cannot send headers); everywhere else a token in a URL would end
@@ -66,17 +68,8 @@ async fn live_token_from(
         .token_by_hash(&hash(token))
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
-    if record.revoked_at.is_some() {
-        return Err(ApiError::unauthorized(format!(
-            "token '{}' was revoked",
-            record.name
-        )));
-    }
-    if record.expires_at.is_some_and(|at| at <= state.engine.now()) {
-        return Err(ApiError::unauthorized(format!(
-            "token '{}' has expired",
-            record.name
-        )));
+    if let Some(why) = dead_reason(&record, state.engine.now()) {
+        return Err(ApiError::unauthorized(why));
     }
     if record.kind != kind {
         return Err(ApiError::forbidden(format!(
@@ -95,14 +88,7 @@ pub struct Caller {
 impl Caller {
     /// 403 unless the token carries `scope` (admin implies write, write implies read).
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        let has = |s: Scope| self.token.scopes.iter().any(|t| t == s.as_str());
-        let ok = has(Scope::Admin)
-            || match scope {
-                Scope::Read => has(Scope::Read) || has(Scope::Write),
-                Scope::Write => has(Scope::Write),
-                Scope::Admin => false,
-            };
-        if ok {
+        if allows(&self.token, scope) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(

@@ -7,6 +7,7 @@ pub mod auth;
 mod baselines;
 pub mod body;
 mod events;
+mod hatchet;
 mod health;
 mod infrastructure;
 pub mod limits;
@@ -55,6 +56,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::run_events))
         .routes(routes!(runs::cancel_run))
         .routes(routes!(runs::replay_run))
+        .routes(routes!(hatchet::cancel))
+        .routes(routes!(hatchet::replay))
         .routes(routes!(runs::run_logs))
         .routes(routes!(runs::run_progress))
         .routes(routes!(runs::list_workflows, runs::register_workflow))

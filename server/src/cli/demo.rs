@@ -65,7 +65,7 @@ fn demo_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-async fn wait_ready(
+pub(crate) async fn wait_ready(
     url: &str,
     server: &tokio::task::JoinHandle<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {

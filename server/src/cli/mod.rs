@@ -4,6 +4,7 @@
 //! local target), `ratchet migrate`.
 
 pub mod demo;
+pub mod embedded;
 pub mod infra;
 pub mod pg;
 pub mod run;

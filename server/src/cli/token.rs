@@ -29,6 +29,20 @@ pub enum TokenAction {
         /// Expire after this long, e.g. `90d`.
         #[arg(long, value_parser = humantime::parse_duration)]
         ttl: Option<std::time::Duration>,
+        /// A token for Hatchet's SDKs (HATCHET_CLIENT_TOKEN): a JWT that names the
+        /// addresses below, for a server started with RATCHET_HATCHET_LISTEN.
+        #[arg(long)]
+        hatchet: bool,
+        /// With --hatchet: the address the SDK dials for gRPC.
+        #[arg(long, env = "RATCHET_HATCHET_LISTEN", default_value = "127.0.0.1:7070")]
+        grpc_address: String,
+        /// With --hatchet: the server's URL (its REST API).
+        #[arg(
+            long,
+            env = "RATCHET_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        server_url: String,
     },
     /// List API tokens (never their secrets).
     List,
@@ -39,7 +53,14 @@ pub enum TokenAction {
 pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
     let store = crate::serve::open_store(&args.store).await?;
     match args.action {
-        TokenAction::Create { name, scope, ttl } => {
+        TokenAction::Create {
+            name,
+            scope,
+            ttl,
+            hatchet,
+            grpc_address,
+            server_url,
+        } => {
             let scope = [Scope::Read, Scope::Write, Scope::Admin]
                 .into_iter()
                 .find(|s| s.as_str() == scope)
@@ -55,9 +76,20 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
                 worker_id: None,
                 expires_at,
             };
-            let (secret, record) = tokens::create(store.as_ref(), new, None, SystemClock.now())
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot store the token: {e}"))?;
+            let now = SystemClock.now();
+            let (secret, record) = if hatchet {
+                let key = crate::hatchet::signing_key(store.as_ref(), now).await?;
+                let claims = crate::hatchet::HatchetToken {
+                    tenant_id: store.installation().await?.id.to_string(),
+                    server_url,
+                    grpc_address,
+                };
+                crate::hatchet::create_token(store.as_ref(), &key, new, claims, now).await?
+            } else {
+                tokens::create(store.as_ref(), new, None, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot store the token: {e}"))?
+            };
             eprintln!(
                 "created token {} ({}), scope {}; it is shown only now:",
                 record.id,

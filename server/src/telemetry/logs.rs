@@ -10,8 +10,9 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat, file: Option<&Path>) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Logs at `level` (e.g. `info`) unless RUST_LOG says otherwise.
+pub fn init(format: LogFormat, file: Option<&Path>, level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let opened = file.and_then(|path| {
         let _ = path.parent().map(std::fs::create_dir_all);
         std::fs::OpenOptions::new()
