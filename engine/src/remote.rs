@@ -129,6 +129,41 @@ impl Engine {
         Ok(fence == Fence::Accepted)
     }
 
+    /// A remote task's durable record under `key` (what `memo` keeps for in-process
+    /// handlers): it outlives attempts, so a task executed again finds it.
+    pub async fn remote_memo(
+        &self,
+        task_id: protocol::TaskId,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, EngineError> {
+        Ok(self.store().memo_get(task_id, key).await?)
+    }
+
+    /// Record `value` under `key` unless something is recorded; answers the recorded one.
+    pub async fn remote_memo_put(
+        &self,
+        task_id: protocol::TaskId,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<serde_json::Value, EngineError> {
+        Ok(self.store().memo_put(task_id, key, value).await?)
+    }
+
+    /// Register (once) a remote task's `seq`-th wait for a user event; answers the payload
+    /// of the event that satisfied it, once one has been pushed since the registration.
+    pub async fn remote_event_wait(
+        &self,
+        task_id: protocol::TaskId,
+        seq: i32,
+        key: &str,
+        expression: Option<&str>,
+    ) -> Result<Option<serde_json::Value>, EngineError> {
+        let wait = self
+            .store()
+            .wait_for_event(task_id, seq, key, expression, self.now());
+        Ok(wait.await?)
+    }
+
     /// Store a batch of an attempt's log lines (a re-sent line is ignored) and tell the
     /// log followers.
     pub async fn append_remote_logs(

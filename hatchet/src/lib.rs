@@ -4,7 +4,8 @@
 //! descriptors); this crate serves them:
 //! - `dispatcher`: workers register, listen for assignments, report step events;
 //! - `admin`: workflows are registered, runs triggered and read back;
-//! - `events`: events pushed, logs written.
+//! - `events`: events pushed, logs written;
+//! - `durable`: a durable task's sleeps and event waits.
 //!
 //! A Hatchet workflow becomes an engine workflow (`definition`), a Hatchet worker a remote
 //! worker like an edge agent, and a run started through the SDK an ordinary Ratchet run.
@@ -12,6 +13,7 @@
 mod admin;
 mod definition;
 mod dispatcher;
+mod durable;
 mod events;
 pub mod token;
 
@@ -90,6 +92,7 @@ impl Service {
         use proto::dispatcher_server::DispatcherServer;
         use proto::events_service_server::EventsServiceServer;
         use proto::v1::admin_service_server::AdminServiceServer;
+        use proto::v1::v1_dispatcher_server::V1DispatcherServer;
         use proto::workflow_service_server::WorkflowServiceServer;
         // The SDKs compress their messages with gzip.
         use tonic::codec::CompressionEncoding::Gzip;
@@ -106,6 +109,11 @@ impl Service {
             )
             .add_service(
                 AdminServiceServer::new(self.clone())
+                    .accept_compressed(Gzip)
+                    .send_compressed(Gzip),
+            )
+            .add_service(
+                V1DispatcherServer::new(self.clone())
                     .accept_compressed(Gzip)
                     .send_compressed(Gzip),
             )

@@ -10,6 +10,7 @@ from hatchet_sdk import (
     ConcurrencyExpression,
     ConcurrencyLimitStrategy,
     Context,
+    DurableContext,
     EmptyModel,
     Hatchet,
     UserEventCondition,
@@ -160,4 +161,20 @@ def tick(input: EmptyModel, ctx: Context) -> dict:
     return {"ticked": True}
 
 
-ALL = [simple, dag, retries, timeout, on_failure, child, parent, on_event, waits, concurrency, long_running, cron]
+# durable: a sleep and an event wait that outlive the worker's connection.
+@hatchet.durable_task(name="durable-sleep", execution_timeout=timedelta(minutes=2))
+async def durable_sleep(input: EmptyModel, ctx: DurableContext) -> dict:
+    started = time.time()
+    ctx.log("going to sleep")
+    await ctx.aio_sleep_for(timedelta(seconds=6))
+    return {"slept": time.time() - started}
+
+
+@hatchet.durable_task(name="durable-event", execution_timeout=timedelta(minutes=2))
+async def durable_event(input: EmptyModel, ctx: DurableContext) -> dict:
+    ctx.log("waiting for the event")
+    payload = await ctx.aio_wait_for_event("durable:go")
+    return {"payload": payload}
+
+
+ALL = [simple, dag, retries, timeout, on_failure, child, parent, on_event, waits, concurrency, long_running, cron, durable_sleep, durable_event]
