@@ -113,12 +113,14 @@ fn task_def(t: &CreateTaskOpts, at: &str) -> Result<TaskDef, String> {
         .collect::<Result<_, _>>()?;
     for (i, limit) in t.rate_limits.iter().enumerate() {
         let at = format!("{at}.rate_limits[{i}]");
-        if limit.key_expr.is_some()
-            || limit.units_expr.is_some()
-            || limit.limit_values_expr.is_some()
-        {
+        // The SDK sends a limit of "-1" for "the key's own limit" (set with put_rate_limit).
+        let own_limit = limit
+            .limit_values_expr
+            .as_deref()
+            .is_none_or(|l| l.is_empty() || l == "-1");
+        if limit.key_expr.is_some() || limit.units_expr.is_some() || !own_limit {
             return Err(format!(
-                "{at}: dynamic rate limits (key_expr, units_expr) are not supported yet"
+                "{at}: dynamic rate limits (key_expr, units_expr, limit_values_expr) are not supported yet"
             ));
         }
         task.rate_limits.push(RateLimitDef {

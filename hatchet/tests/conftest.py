@@ -102,22 +102,24 @@ class Server:
 
 
 class Worker:
-    """worker.py in a process of its own, as users run Hatchet workers."""
+    """A Hatchet worker in a process of its own, as users run them: worker.py (Python) by
+    default; it is up once the server lists a worker named `name` as active."""
 
-    def __init__(self, server: Server, log: pathlib.Path):
-        self.server, self.log = server, log
+    def __init__(self, server: Server, log: pathlib.Path, name: str = "sdk-tests", command=None, cwd=HERE):
+        self.server, self.log, self.name, self.cwd = server, log, name, cwd
+        self.command = command or [sys.executable, str(HERE / "worker.py")]
         self.proc = None
 
     def start(self):
         out = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "worker.py")], cwd=HERE, env=os.environ.copy(), stdout=out, stderr=out)
-        wait_until("the worker to register", self.active, timeout=60)
+        self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=os.environ.copy(), stdout=out, stderr=out)
+        wait_until(f"the worker {self.name} to register", self.active, timeout=60)
 
     def active(self) -> bool:
         if self.proc.poll() is not None:
-            raise AssertionError(f"the worker exited with {self.proc.returncode}; see {self.log}")
+            raise AssertionError(f"the worker {self.name} exited with {self.proc.returncode}; see {self.log}")
         agents = self.server.api("/api/v1/agents")
-        return any(a["name"] == "sdk-tests" and a["status"] == "ACTIVE" for a in agents)
+        return any(a["name"] == self.name and a["status"] == "ACTIVE" for a in agents)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -126,6 +128,7 @@ class Worker:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -114,6 +114,45 @@ def test_concurrency_limit_holds_per_group_round_robin(wf):
     assert first["b"] < last_end["a"] and first["a"] < last_end["b"]
 
 
+def test_refresh_timeout_extends_the_deadline(wf):
+    assert wf.refresh.run() == {"refreshed": True}
+
+
+def test_rate_limit_spaces_the_runs(wf, server):
+    from hatchet_sdk import RateLimitDuration
+
+    wf.hatchet.rate_limits.put(wf.RATE_LIMIT_KEY, 1, RateLimitDuration.SECOND)
+    refs = wf.rate_limited.run_many([wf.rate_limited.create_bulk_run_item() for _ in range(3)], wait_for_result=False)
+    assert [r.result() for r in refs] == [{"ok": True}] * 3
+    events = [server.api(f"/api/v1/runs/{r.workflow_run_id}/events") for r in refs]
+    assigned = sorted(e["at"] for run in events for e in run if e["kind"] == "ASSIGNED")
+    # At most one unit in any one-second window: the runs were handed out a second apart.
+    for earlier, later in zip(assigned, assigned[1:]):
+        assert later - earlier >= 1000, assigned
+    assert any(e["kind"] == "REQUEUED" for run in events for e in run)
+
+
+def test_desired_labels_place_tasks(wf, server):
+    assert wf.labelled.run() == {"region": "eu"}
+    ref = wf.unplaceable.run(wait_for_result=False)
+    # No worker has region=mars: it stays queued until its schedule timeout cancels it.
+    run = wait_until("the schedule timeout", lambda: (r := ratchet_run(server, ref.workflow_run_id))["status"] == "CANCELLED" and r, timeout=30)
+    assert run["tasks"][0]["status"] == "CANCELLED"
+
+
+def test_replay_runs_an_ended_run_again(wf, server):
+    ref = wf.simple.run(wait_for_result=False)
+    ref.result()
+    wf.hatchet.runs.replay(ref.workflow_run_id)
+
+    def replayed():
+        run = ratchet_run(server, ref.workflow_run_id)
+        kinds = [e["kind"] for e in server.api(f"/api/v1/runs/{ref.workflow_run_id}/events")]
+        return run["status"] == "COMPLETED" and "REPLAYED" in kinds and kinds.count("COMPLETED") == 2
+
+    wait_until("the replay to complete", replayed)
+
+
 def test_cancelled_run(wf, server):
     ref = wf.long_running.run(wait_for_result=False)
     wait_until("the task to start", lambda: ratchet_run(server, ref.workflow_run_id)["tasks"][0]["status"] == "RUNNING")

@@ -3,4 +3,4 @@
 from workflows import ALL, hatchet
 
 if __name__ == "__main__":
-    hatchet.worker("sdk-tests", slots=16, workflows=ALL).start()
+    hatchet.worker("sdk-tests", slots=16, labels={"region": "eu"}, workflows=ALL).start()

@@ -10,9 +10,11 @@ from hatchet_sdk import (
     ConcurrencyExpression,
     ConcurrencyLimitStrategy,
     Context,
+    DesiredWorkerLabel,
     DurableContext,
     EmptyModel,
     Hatchet,
+    RateLimit,
     UserEventCondition,
 )
 from pydantic import BaseModel
@@ -177,4 +179,36 @@ async def durable_event(input: EmptyModel, ctx: DurableContext) -> dict:
     return {"payload": payload}
 
 
-ALL = [simple, dag, retries, timeout, on_failure, child, parent, on_event, waits, concurrency, long_running, cron, durable_sleep, durable_event]
+# refresh_timeout: a task that would time out asks for more time.
+@hatchet.task(name="refresh", execution_timeout=timedelta(seconds=2))
+async def refresh(input: EmptyModel, ctx: Context) -> dict:
+    ctx.refresh_timeout(timedelta(seconds=10))
+    await asyncio.sleep(3)
+    return {"refreshed": True}
+
+
+# rate limits: at most `limit` units of the key in any window (put by the test).
+RATE_LIMIT_KEY = "sdk-tests-limit"
+
+
+@hatchet.task(name="rate-limited", rate_limits=[RateLimit(static_key=RATE_LIMIT_KEY, units=1)])
+def rate_limited(input: EmptyModel, ctx: Context) -> dict:
+    return {"ok": True}
+
+
+# desired worker labels: the worker says region=eu (worker.py).
+@hatchet.task(name="labelled", desired_worker_labels=[DesiredWorkerLabel(key="region", value="eu", required=True)])
+def labelled(input: EmptyModel, ctx: Context) -> dict:
+    return {"region": "eu"}
+
+
+@hatchet.task(
+    name="unplaceable",
+    schedule_timeout=timedelta(seconds=3),
+    desired_worker_labels=[DesiredWorkerLabel(key="region", value="mars", required=True)],
+)
+def unplaceable(input: EmptyModel, ctx: Context) -> dict:
+    return {"region": "mars"}
+
+
+ALL = [simple, dag, retries, timeout, on_failure, child, parent, on_event, waits, concurrency, long_running, cron, durable_sleep, durable_event, refresh, rate_limited, labelled, unplaceable]
