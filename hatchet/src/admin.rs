@@ -41,6 +41,25 @@ impl Service {
             .ok_or_else(|| Status::not_found(format!("no workflow named '{name}' is registered (a worker registers it when it starts)")))
     }
 
+    /// The server's own workflows, and any whose tasks are its in-process steps, start
+    /// only through their domain (a suite through the REST API), never with an input of
+    /// the caller's making.
+    async fn startable(&self, name: &str, version: &str) -> Result<(), Status> {
+        let own = || {
+            Status::permission_denied(format!(
+                "workflow '{name}' is one of the server's own, started only by the server"
+            ))
+        };
+        if self.0.reserved.iter().any(|r| r == name) {
+            return Err(own());
+        }
+        let def = self.0.engine.reads().workflow(name, version).await;
+        match def.map_err(|e| Status::internal(e.to_string()))? {
+            Some(def) if self.0.engine.in_process_task(&def).is_some() => Err(own()),
+            _ => Ok(()),
+        }
+    }
+
     /// Start one run: a root run, or a child of the task named by
     /// `parent_task_run_external_id` (keyed by `child_key`, else by its spawn index, so a
     /// task executed again gets its earlier child back).
@@ -48,6 +67,7 @@ impl Service {
         let input = json_field(&req.input, &format!("{at}input"))?;
         let version = self.newest_version(&req.name).await?;
         let engine = &self.0.engine;
+        self.startable(&req.name, &version).await?;
         let Some(parent) = req
             .parent_task_run_external_id
             .as_deref()
@@ -79,6 +99,12 @@ impl Service {
             .ok_or_else(|| Status::internal("the child run was not created"))
     }
 
+    fn redact_outputs(&self, tasks: &mut [engine::model::TaskState]) {
+        for output in tasks.iter_mut().filter_map(|t| t.output.as_mut()) {
+            (self.0.redact)(output);
+        }
+    }
+
     /// The `WorkflowRunEvent` of a run once it has ended: each task's output or error.
     pub(crate) async fn run_ended(&self, run_id: uuid::Uuid) -> Result<WorkflowRunEvent, Status> {
         let engine = &self.0.engine;
@@ -91,7 +117,8 @@ impl Service {
                 }
                 other => engine_status(other),
             })?;
-        let tasks = engine.tasks(run_id).await.map_err(engine_status)?;
+        let mut tasks = engine.tasks(run_id).await.map_err(engine_status)?;
+        self.redact_outputs(&mut tasks);
         let results = tasks
             .into_iter()
             .map(|t| StepRunResult {
@@ -159,14 +186,20 @@ impl AdminService for Service {
         }
         let def = crate::definition::workflow_def(&req)
             .map_err(|e| Status::invalid_argument(format!("workflow '{}': {e}", req.name)))?;
+        if let Some(task) = self.0.engine.in_process_task(&def) {
+            return Err(Status::invalid_argument(format!(
+                "workflow '{}': task '{}': action '{}' is one of the server's own steps",
+                def.name, task.name, task.action
+            )));
+        }
         self.0.engine.register_workflow(&def).await.map_err(|e| match e {
             engine::EngineError::Store(engine::store::StoreError::Conflict(m)) => Status::already_exists(format!("workflow '{}' version '{}' exists with another definition ({m}); give it a new version", def.name, def.version)),
             other => engine_status(other),
         })?;
         tracing::info!(workflow = %def.name, version = %def.version, tasks = def.tasks.len(), "hatchet workflow registered");
         Ok(Response::new(CreateWorkflowVersionResponse {
+            workflow_id: crate::workflow_id(&def.name).to_string(),
             id: def.version,
-            workflow_id: def.name,
         }))
     }
 
@@ -177,12 +210,14 @@ impl AdminService for Service {
         self.authorize(&request, Access::Read).await?;
         let run_id = uuid_field(&request.get_ref().external_id, "external_id")?;
         let engine = &self.0.engine;
-        let run = engine
+        let mut run = engine
             .run(run_id)
             .await
             .map_err(engine_status)?
             .ok_or_else(|| Status::not_found(format!("no workflow run {run_id}")))?;
-        let tasks = engine.tasks(run_id).await.map_err(engine_status)?;
+        (self.0.redact)(&mut run.input);
+        let mut tasks = engine.tasks(run_id).await.map_err(engine_status)?;
+        self.redact_outputs(&mut tasks);
         let task_runs = tasks
             .into_iter()
             .map(|t| {

@@ -7,6 +7,7 @@
 //! stop, and after one lease the engine declares the worker lost and reassigns its tasks.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ struct Session {
     running: Mutex<HashMap<TaskId, (i32, bool)>>,
     /// A slot came free: the listen loop claims again at once instead of at its next beat.
     freed: Notify,
+    /// Open listen streams. With none left the session is dropped (a reconnect rebuilds it
+    /// from the worker's record), so workers that went away leave nothing behind.
+    listeners: AtomicUsize,
 }
 
 impl Session {
@@ -62,6 +66,13 @@ impl Session {
     }
 }
 
+/// `<workflow>:<task>`, both parts non-empty.
+fn is_hatchet_action(action: &str) -> bool {
+    action
+        .split_once(':')
+        .is_some_and(|(workflow, task)| !workflow.is_empty() && !task.is_empty())
+}
+
 impl Service {
     /// The worker's session: this server's, or (after a restart, or when the worker's
     /// stream lands on another replica) rebuilt from the worker's record.
@@ -80,7 +91,30 @@ impl Service {
             .ok_or_else(|| {
                 Status::not_found(format!("no worker {id} is registered: register again"))
             })?;
-        Ok(self.add_session(record.info))
+        // What it was running carries on (a durable task waiting through a restart).
+        let session = self.add_session(record.info);
+        session.running.lock().unwrap().extend(
+            record
+                .running
+                .iter()
+                .map(|a| (a.task_id, (a.attempt, true))),
+        );
+        Ok(session)
+    }
+
+    /// Is the worker registered (here or in the store)? Unlike `session`, keeps nothing.
+    async fn known(&self, worker_id: &str) -> Result<(), Status> {
+        let id = uuid_field(worker_id, "worker_id")?;
+        if self.0.workers.sessions.lock().unwrap().contains_key(&id) {
+            return Ok(());
+        }
+        match self.0.engine.reads().worker(id).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(Status::not_found(format!(
+                "no worker {id} is registered: register again"
+            ))),
+            Err(e) => Err(Status::internal(e.to_string())),
+        }
     }
 
     fn add_session(&self, info: WorkerInfo) -> Arc<Session> {
@@ -88,6 +122,7 @@ impl Service {
             info: Mutex::new(info),
             running: Mutex::default(),
             freed: Notify::new(),
+            listeners: AtomicUsize::new(0),
         });
         let id = session.info().id;
         self.0
@@ -101,6 +136,22 @@ impl Service {
 
     /// The listen loop of one stream: heart-beat, claim, hand out, until the stream closes.
     async fn listen(self, session: Arc<Session>, tx: mpsc::Sender<Result<AssignedAction, Status>>) {
+        session.listeners.fetch_add(1, Ordering::SeqCst);
+        self.serve_listener(&session, &tx).await;
+        if session.listeners.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let id = session.info().id;
+            let mut sessions = self.0.workers.sessions.lock().unwrap();
+            if sessions.get(&id).is_some_and(|s| Arc::ptr_eq(s, &session)) {
+                sessions.remove(&id);
+            }
+        }
+    }
+
+    async fn serve_listener(
+        &self,
+        session: &Session,
+        tx: &mpsc::Sender<Result<AssignedAction, Status>>,
+    ) {
         let engine = &self.0.engine;
         loop {
             let info = session.info();
@@ -218,6 +269,14 @@ impl Dispatcher for Service {
                 "actions: a worker must implement at least one action",
             ));
         }
+        // A Hatchet action is `<workflow>:<task>`. Edge agents' actions (`shell`,
+        // `postgres.start`…) have no colon: an API token must not turn its holder into a
+        // worker that is handed benchmark machines' tasks (agents need enrollment tokens).
+        if let Some(bad) = req.actions.iter().find(|a| !is_hatchet_action(a)) {
+            return Err(Status::invalid_argument(format!(
+                "actions: '{bad}' is not a Hatchet action (`<workflow>:<task>`)"
+            )));
+        }
         let slots: i64 = if req.slot_config.is_empty() {
             i64::from(req.slots.unwrap_or(100))
         } else {
@@ -278,7 +337,7 @@ impl Dispatcher for Service {
     ) -> Result<Response<HeartbeatResponse>, Status> {
         self.authorize(&request, Access::Write).await?;
         // The listen loop heart-beats the engine; this only tells the SDK we know it.
-        self.session(&request.get_ref().worker_id).await?;
+        self.known(&request.get_ref().worker_id).await?;
         Ok(Response::new(HeartbeatResponse {}))
     }
 

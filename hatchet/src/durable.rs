@@ -171,11 +171,14 @@ impl V1Dispatcher for Service {
         let conditions = req.conditions.unwrap_or_default();
         let reg = registration(&req.signal_key, &conditions, self.0.engine.now())?;
         // Recorded once: a re-registration (the task executed again) keeps the first.
-        self.0
+        let reg = self
+            .0
             .engine
             .remote_memo_put(task_id, &registration_key(&req.signal_key), &reg)
             .await
             .map_err(engine_status)?;
+        // Its event waits count events from now on, listened to or not.
+        self.satisfied(task_id, &reg).await?;
         Ok(Response::new(RegisterDurableEventResponse {}))
     }
 

@@ -35,6 +35,13 @@ pub mod proto {
 /// eviction (0.80), which this server does not speak.
 pub const ENGINE_VERSION: &str = "v0.79.0";
 
+/// A workflow's id as Hatchet shows it: a UUID (v5) of its name (Ratchet names its
+/// workflows), the same on every server.
+pub fn workflow_id(name: &str) -> uuid::Uuid {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6a1f_0c7e_52b4_4d7e_9f0e_7a3c_1b2d_4e5f);
+    uuid::Uuid::new_v5(&NAMESPACE, name.as_bytes())
+}
+
 /// What a call needs of its token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -49,6 +56,9 @@ pub trait Authorize: Send + Sync + 'static {
     async fn authorize(&self, token: &str, access: Access) -> Result<(), Status>;
 }
 
+/// Masks secrets in run data before it leaves the server (the server's own rules).
+pub type Redact = fn(&mut serde_json::Value);
+
 /// The gRPC services, all over one engine.
 #[derive(Clone)]
 pub struct Service(Arc<Shared>);
@@ -60,6 +70,7 @@ struct Shared {
     tenant_id: String,
     /// Workflow names the server's own workflows use: a Hatchet worker may not replace them.
     reserved: Vec<String>,
+    redact: Redact,
     /// How often a listening worker is heart-beaten (well inside the engine's lease).
     beat: std::time::Duration,
     workers: dispatcher::Workers,
@@ -72,12 +83,14 @@ impl Service {
         tenant_id: String,
         reserved: Vec<String>,
         lease: std::time::Duration,
+        redact: Redact,
     ) -> Service {
         Service(Arc::new(Shared {
             engine,
             auth,
             tenant_id,
             reserved,
+            redact,
             beat: lease / 3,
             workers: dispatcher::Workers::default(),
         }))

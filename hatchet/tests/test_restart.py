@@ -13,7 +13,14 @@ def logged(server, run_id, text):
 def test_durable_event_wait(wf, server):
     ref = wf.durable_event.run(wait_for_result=False)
     wait_until("the task to wait", lambda: logged(server, ref.workflow_run_id, "waiting for the event"))
-    wf.hatchet.event.push("durable:go", {"answer": 42})
+
+    # The wait counts events pushed once it is registered (a moment after the log line):
+    # push until the run has its answer.
+    def answered():
+        wf.hatchet.event.push("durable:go", {"answer": 42})
+        return server.api(f"/api/v1/runs/{ref.workflow_run_id}")["status"] == "COMPLETED"
+
+    wait_until("the wait to take the event", answered, every=0.5)
     assert ref.result() == {"payload": {"answer": 42}}
 
 

@@ -34,6 +34,34 @@ def test_dag_tasks_read_their_parents_outputs(wf):
     }
 
 
+def test_runs_are_read_back_over_hatchets_rest_api(wf):
+    from hatchet_sdk.clients.rest.models.v1_task_status import V1TaskStatus
+
+    ref = wf.dag.run(wait_for_result=False)
+    ref.result()
+    runs = wf.hatchet.runs
+    assert runs.get_status(ref.workflow_run_id) == V1TaskStatus.COMPLETED
+    assert runs.get_result(ref.workflow_run_id) == {
+        "step1": {"random_number": 4},
+        "step2": {"random_number": 6},
+        "step3": {"sum": 10},
+    }
+    details = runs.get(ref.workflow_run_id)
+    assert details.run.display_name == "dag"
+    tasks = {t.display_name: t for t in details.tasks}
+    assert sorted(tasks) == ["step1", "step2", "step3"]
+    assert all(t.status == V1TaskStatus.COMPLETED for t in tasks.values())
+    # The DAG's shape: both roots lead to step3.
+    shape = {item.task_name: item for item in details.shape}
+    step3 = shape["step3"].step_id
+    assert shape["step1"].children_step_ids == [step3] and shape["step2"].children_step_ids == [step3]
+    assert {e.event_type.value for e in details.task_events} >= {"QUEUED", "ASSIGNED", "FINISHED"}
+    # The list (the SDK asks for the last day by default) has it, filtered by status too.
+    listed = runs.list(statuses=[V1TaskStatus.COMPLETED], limit=500)
+    row = next(r for r in listed.rows if r.workflow_run_external_id == ref.workflow_run_id)
+    assert row.output == details.run.output and row.type.value == "DAG"
+
+
 def test_retries_back_off_then_succeed(wf, server):
     ref = wf.retries.run(wait_for_result=False)
     assert ref.result() == {"retry_count": 2}

@@ -163,8 +163,10 @@ def tick(input: EmptyModel, ctx: Context) -> dict:
     return {"ticked": True}
 
 
-# durable: a sleep and an event wait that outlive the worker's connection.
-@hatchet.durable_task(name="durable-sleep", execution_timeout=timedelta(minutes=2))
+# durable: a sleep and an event wait that outlive the worker's connection. No eviction
+# policy: Ratchet speaks the durable protocol of engines before eviction (v0.79), and
+# with a policy set hatchet-sdk 1.43.1 fails one worker start in five on such an engine.
+@hatchet.durable_task(name="durable-sleep", execution_timeout=timedelta(minutes=2), eviction_policy=None)
 async def durable_sleep(input: EmptyModel, ctx: DurableContext) -> dict:
     started = time.time()
     ctx.log("going to sleep")
@@ -172,7 +174,7 @@ async def durable_sleep(input: EmptyModel, ctx: DurableContext) -> dict:
     return {"slept": time.time() - started}
 
 
-@hatchet.durable_task(name="durable-event", execution_timeout=timedelta(minutes=2))
+@hatchet.durable_task(name="durable-event", execution_timeout=timedelta(minutes=2), eviction_policy=None)
 async def durable_event(input: EmptyModel, ctx: DurableContext) -> dict:
     ctx.log("waiting for the event")
     payload = await ctx.aio_wait_for_event("durable:go")

@@ -139,7 +139,8 @@ pub async fn start(
         .map(|d| d.name)
         .collect();
     let addr = listener.local_addr()?;
-    let service = hatchet::Service::new(engine.clone(), auth, tenant_id, reserved, lease);
+    let redact = crate::api::redact::value;
+    let service = hatchet::Service::new(engine.clone(), auth, tenant_id, reserved, lease, redact);
     tracing::info!(listen = %addr, "serving Hatchet's gRPC protocol (SDK tokens: `ratchet token create --hatchet`)");
     Ok(tokio::spawn(async move {
         if let Err(e) = service.serve(listener, std::future::pending()).await {

@@ -1,16 +1,13 @@
-//! The REST endpoints Hatchet's SDKs call (under Hatchet's own paths), mapped onto the
-//! engine: cancel and replay runs or tasks by id (`hatchet.runs.cancel`, `.replay`).
-//! Errors come in Hatchet's shape (`{"errors": [{"description"}]}`), which the SDK's
-//! client parses.
+//! Cancel and replay runs or tasks by id (`hatchet.runs.cancel`, `.replay`).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::{HatchetError, HatchetErrors, our_tenant};
 use crate::api::auth::Caller;
 use crate::api::body::{ApiPath, JsonBody};
 use crate::api::problem::Problem;
@@ -32,43 +29,6 @@ pub struct TaskIds {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TaskIdsDone {
     pub ids: Vec<Uuid>,
-}
-
-/// Hatchet's error body.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct HatchetErrors {
-    pub errors: Vec<HatchetErrorItem>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct HatchetErrorItem {
-    pub description: String,
-}
-
-/// A Hatchet API error: `{"errors": [{"description": …}]}`.
-pub struct HatchetError(StatusCode, String);
-
-impl IntoResponse for HatchetError {
-    fn into_response(self) -> Response {
-        let body = HatchetErrors {
-            errors: vec![HatchetErrorItem {
-                description: self.1,
-            }],
-        };
-        (self.0, Json(body)).into_response()
-    }
-}
-
-impl From<engine::EngineError> for HatchetError {
-    fn from(e: engine::EngineError) -> Self {
-        HatchetError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-    }
-}
-
-impl From<crate::api::problem::ApiError> for HatchetError {
-    fn from(e: crate::api::problem::ApiError) -> Self {
-        HatchetError(e.status, e.detail)
-    }
 }
 
 /// What an id names.
@@ -95,7 +55,7 @@ async fn target(state: &AppState, id: Uuid) -> Result<Target, HatchetError> {
     }
 }
 
-/// The caller, and the request checked: this server's tenant, ids and no filter.
+/// The request checked: this server's tenant, a write token, ids and no filter.
 async fn checked(
     state: &AppState,
     caller: &Caller,
@@ -103,13 +63,7 @@ async fn checked(
     body: &TaskIds,
 ) -> Result<(), HatchetError> {
     caller.require(Scope::Write)?;
-    let ours = state.engine.installation().await?.id;
-    if tenant != ours {
-        return Err(HatchetError(
-            StatusCode::NOT_FOUND,
-            format!("no tenant {tenant} here (this server's is {ours})"),
-        ));
-    }
+    our_tenant(state, tenant).await?;
     if body.filter.is_some() {
         return Err(HatchetError(
             StatusCode::BAD_REQUEST,
