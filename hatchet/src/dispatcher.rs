@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::proto::dispatcher_server::Dispatcher;
 use crate::proto::*;
-use crate::{Access, ENGINE_VERSION, Service, engine_status, uuid_field};
+use crate::{Access, ENGINE_VERSION, Service, answer_each, engine_status, uuid_field};
 
 /// The workers with a session on this server, by id.
 #[derive(Default)]
@@ -81,16 +81,7 @@ impl Service {
         if let Some(s) = self.0.workers.sessions.lock().unwrap().get(&id) {
             return Ok(s.clone());
         }
-        let record = self
-            .0
-            .engine
-            .reads()
-            .worker(id)
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .ok_or_else(|| {
-                Status::not_found(format!("no worker {id} is registered: register again"))
-            })?;
+        let record = self.worker_record(id).await?;
         // What it was running carries on (a durable task waiting through a restart).
         let session = self.add_session(record.info);
         session.running.lock().unwrap().extend(
@@ -102,19 +93,25 @@ impl Service {
         Ok(session)
     }
 
+    async fn worker_record(&self, id: WorkerId) -> Result<engine::model::WorkerRecord, Status> {
+        self.0
+            .engine
+            .reads()
+            .worker(id)
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .ok_or_else(|| {
+                Status::not_found(format!("no worker {id} is registered: register again"))
+            })
+    }
+
     /// Is the worker registered (here or in the store)? Unlike `session`, keeps nothing.
     async fn known(&self, worker_id: &str) -> Result<(), Status> {
         let id = uuid_field(worker_id, "worker_id")?;
         if self.0.workers.sessions.lock().unwrap().contains_key(&id) {
             return Ok(());
         }
-        match self.0.engine.reads().worker(id).await {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(Status::not_found(format!(
-                "no worker {id} is registered: register again"
-            ))),
-            Err(e) => Err(Status::internal(e.to_string())),
-        }
+        self.worker_record(id).await.map(|_| ())
     }
 
     fn add_session(&self, info: WorkerInfo) -> Arc<Session> {
@@ -359,31 +356,18 @@ impl Dispatcher for Service {
         request: Request<Streaming<SubscribeToWorkflowRunsRequest>>,
     ) -> Result<Response<Self::SubscribeToWorkflowRunsStream>, Status> {
         self.authorize(&request, Access::Read).await?;
-        let mut incoming = request.into_inner();
-        let (tx, rx) = mpsc::channel(64);
+        // One waiter per run asked for; each answers once, when its run has ended.
         let service = self.clone();
-        tokio::spawn(async move {
-            // One waiter per run asked for; each answers once, when its run has ended.
-            while let Ok(Some(ask)) = incoming.message().await {
-                let Ok(run_id) = ask.workflow_run_id.parse::<uuid::Uuid>() else {
-                    let status = Status::invalid_argument(format!(
-                        "workflow_run_id: '{}' is not a UUID",
-                        ask.workflow_run_id
-                    ));
-                    let _ = tx.send(Err(status)).await;
-                    continue;
-                };
-                let (service, tx) = (service.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let ended = tokio::select! {
-                        ended = service.run_ended(run_id) => ended,
-                        () = tx.closed() => return,
-                    };
-                    let _ = tx.send(ended).await;
-                });
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(answer_each(
+            request.into_inner(),
+            move |ask: SubscribeToWorkflowRunsRequest| {
+                let service = service.clone();
+                async move {
+                    let run_id = uuid_field(&ask.workflow_run_id, "workflow_run_id")?;
+                    service.run_ended(run_id).await
+                }
+            },
+        )))
     }
 
     async fn send_step_action_event(
@@ -495,12 +479,7 @@ impl Dispatcher for Service {
             .parse()
             .map_err(|e| Status::invalid_argument(format!("increment_timeout_by: {e}")))?;
         let engine = &self.0.engine;
-        let task = engine
-            .reads()
-            .task(task_id)
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .ok_or_else(|| Status::not_found(format!("no task run {task_id}")))?;
+        let task = self.task(task_id).await?;
         if !engine
             .refresh_remote(task_id, task.attempt, by.0)
             .await

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -21,7 +20,7 @@ use crate::proto::v1::{
     DurableEvent, DurableEventListenerConditions, DurableTaskRequest, DurableTaskResponse,
     ListenForDurableEventRequest, RegisterDurableEventRequest, RegisterDurableEventResponse,
 };
-use crate::{Access, Service, engine_status, uuid_field};
+use crate::{Access, Service, answer_each, engine_status, uuid_field};
 
 /// How often a listener looks at its wait again.
 const RECHECK: Duration = Duration::from_millis(250);
@@ -189,34 +188,21 @@ impl V1Dispatcher for Service {
         request: Request<Streaming<ListenForDurableEventRequest>>,
     ) -> Result<Response<Self::ListenForDurableEventStream>, Status> {
         self.authorize(&request, Access::Write).await?;
-        let mut incoming = request.into_inner();
-        let (tx, rx) = mpsc::channel(64);
         let service = self.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(ask)) = incoming.message().await {
-                let Ok(task_id) = ask.task_id.parse::<uuid::Uuid>() else {
-                    let status = Status::invalid_argument(format!(
-                        "task_id: '{}' is not a UUID",
-                        ask.task_id
-                    ));
-                    let _ = tx.send(Err(status)).await;
-                    continue;
-                };
-                let (service, tx) = (service.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let result = tokio::select! {
-                        result = service.durable_result(task_id, &ask.signal_key) => result,
-                        () = tx.closed() => return,
-                    };
-                    let event = result.map(|data| DurableEvent {
-                        task_id: ask.task_id.clone(),
-                        signal_key: ask.signal_key.clone(),
+        Ok(Response::new(answer_each(
+            request.into_inner(),
+            move |ask: ListenForDurableEventRequest| {
+                let service = service.clone();
+                async move {
+                    let task_id = uuid_field(&ask.task_id, "task_id")?;
+                    let data = service.durable_result(task_id, &ask.signal_key).await?;
+                    Ok(DurableEvent {
+                        task_id: ask.task_id,
+                        signal_key: ask.signal_key,
                         data: data.to_string().into_bytes(),
-                    });
-                    let _ = tx.send(event).await;
-                });
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
+                    })
+                }
+            },
+        )))
     }
 }

@@ -85,12 +85,7 @@ impl EventsService for Service {
         let req = request.into_inner();
         let task_id = uuid_field(&req.task_run_external_id, "task_run_external_id")?;
         let engine = &self.0.engine;
-        let task = engine
-            .reads()
-            .task(task_id)
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .ok_or_else(|| Status::not_found(format!("no task run {task_id}")))?;
+        let task = self.task(task_id).await?;
         let line = match req.level.as_deref() {
             Some(level) if !level.is_empty() => format!("[{level}] {}", req.message),
             _ => req.message,

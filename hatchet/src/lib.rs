@@ -179,6 +179,47 @@ fn engine_status(e: engine::EngineError) -> Status {
     }
 }
 
+/// The subscription streams (run results, durable waits): each request on the incoming
+/// stream gets one answer, when `answer` has it; the waiters end with the stream.
+fn answer_each<Req, Resp, F, Fut>(
+    mut incoming: tonic::Streaming<Req>,
+    answer: F,
+) -> tokio_stream::wrappers::ReceiverStream<Result<Resp, Status>>
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+    F: Fn(Req) -> Fut + Send + Clone + 'static,
+    Fut: std::future::Future<Output = Result<Resp, Status>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Ok(Some(ask)) = incoming.message().await {
+            let (answer, tx) = (answer.clone(), tx.clone());
+            tokio::spawn(async move {
+                let answered = tokio::select! {
+                    answered = answer(ask) => answered,
+                    () = tx.closed() => return,
+                };
+                let _ = tx.send(answered).await;
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+impl Service {
+    /// A task named by a request, or NOT_FOUND.
+    async fn task(&self, task_id: uuid::Uuid) -> Result<engine::model::TaskState, Status> {
+        self.0
+            .engine
+            .reads()
+            .task(task_id)
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .ok_or_else(|| Status::not_found(format!("no task run {task_id}")))
+    }
+}
+
 /// A UUID field of a request, or INVALID_ARGUMENT naming it.
 fn uuid_field(value: &str, field: &str) -> Result<uuid::Uuid, Status> {
     value

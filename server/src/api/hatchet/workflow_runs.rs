@@ -19,6 +19,7 @@ use hatchet::workflow_id;
 use super::{HatchetError, HatchetErrors, our_tenant};
 use crate::api::auth::Caller;
 use crate::api::body::ApiPath;
+use crate::api::problem::Problem;
 use crate::api::redact;
 use crate::state::AppState;
 use crate::tokens::Scope;
@@ -441,7 +442,7 @@ fn list_query(raw: Option<&str>) -> Result<ListQuery, HatchetError> {
 }
 
 /// Workflow runs, newest first, one row per run (`hatchet.runs.list`).
-#[utoipa::path(get, path = "/api/v1/stable/tenants/{tenant}/workflow-runs", tag = "hatchet", params(("tenant" = Uuid, Path), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("statuses" = Option<Vec<String>>, Query), ("workflow_ids" = Option<Vec<Uuid>>, Query, description = "Workflow ids (UUIDs of their names)"), ("offset" = Option<usize>, Query), ("limit" = Option<usize>, Query), ("only_tasks" = Option<bool>, Query), ("include_payloads" = Option<bool>, Query)), responses((status = 200, body = TaskSummaryList), (status = 400, body = HatchetErrors), (status = 404, body = HatchetErrors)))]
+#[utoipa::path(get, path = "/api/v1/stable/tenants/{tenant}/workflow-runs", tag = "hatchet", params(("tenant" = Uuid, Path), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("statuses" = Option<Vec<String>>, Query), ("workflow_ids" = Option<Vec<Uuid>>, Query, description = "Workflow ids (UUIDs of their names)"), ("offset" = Option<usize>, Query), ("limit" = Option<usize>, Query), ("only_tasks" = Option<bool>, Query), ("include_payloads" = Option<bool>, Query)), responses((status = 200, body = TaskSummaryList), (status = 400, description = "A filter this server does not apply, a malformed one, or a malformed path", content((HatchetErrors = "application/json"), (Problem = "application/problem+json"))), (status = 404, body = HatchetErrors)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
