@@ -160,7 +160,9 @@ fn run_status(run: &RunState) -> RunStatus {
     }
 }
 
-fn task_status(status: TaskStatus) -> RunStatus {
+/// A task's status as Hatchet names it (it has no PENDING or SKIPPED); the REST views
+/// use it too.
+pub fn task_status(status: TaskStatus) -> RunStatus {
     match status {
         TaskStatus::Pending | TaskStatus::Queued => RunStatus::Queued,
         TaskStatus::Running => RunStatus::Running,

@@ -17,6 +17,8 @@ mod durable;
 mod events;
 pub mod token;
 
+pub use admin::task_status;
+
 use std::sync::Arc;
 
 use engine::Engine;

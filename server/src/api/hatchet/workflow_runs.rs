@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use engine::model::{EventKind, RunState, RunStatus, TaskEvent, TaskState, TaskStatus};
+use engine::model::{EventKind, RunState, RunStatus, TaskEvent, TaskState};
 use engine::store::RunFilter;
 use serde::Serialize;
 use serde_json::Value;
@@ -155,16 +155,6 @@ fn object(value: Option<Value>) -> Value {
     }
 }
 
-fn task_status(status: TaskStatus) -> &'static str {
-    match status {
-        TaskStatus::Pending | TaskStatus::Queued => "QUEUED",
-        TaskStatus::Running => "RUNNING",
-        TaskStatus::Completed | TaskStatus::Skipped => "COMPLETED",
-        TaskStatus::Failed => "FAILED",
-        TaskStatus::Cancelled => "CANCELLED",
-    }
-}
-
 /// The engine's timeline kinds as Hatchet's (run-level rows have no counterpart).
 fn event_type(kind: EventKind) -> Option<&'static str> {
     Some(match kind {
@@ -232,7 +222,7 @@ fn task_view(
         display_name: task.name.clone(),
         input: object(Some(run.input.clone())),
         output: object(task.output.clone()),
-        status: task_status(task.status),
+        status: hatchet::task_status(task.status).as_str_name(),
         task_external_id: task.id,
         task_id: row,
         tenant_id,
