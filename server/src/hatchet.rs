@@ -89,36 +89,28 @@ impl hatchet::Authorize for Auth {
             ));
         }
         token::verify(bearer, &self.key).map_err(Status::unauthenticated)?;
-        let record = self
-            .engine
-            .tokens()
-            .token_by_hash(&tokens::hash(bearer))
-            .await
-            .map_err(|e| Status::unavailable(format!("cannot check the token: {e}")))?
-            .ok_or_else(|| Status::unauthenticated("unknown token"))?;
-        if let Some(why) = tokens::dead_reason(&record, self.engine.now()) {
-            return Err(Status::unauthenticated(why));
-        }
-        if record.kind != KIND_API {
-            return Err(Status::permission_denied(format!(
-                "{} tokens are not accepted here",
-                record.kind
-            )));
-        }
+        let store = self.engine.tokens();
+        let now = self.engine.now();
+        let record = tokens::live(
+            store.as_ref(),
+            bearer,
+            KIND_API,
+            "Hatchet takes Hatchet tokens",
+            now,
+        )
+        .await
+        .map_err(|refusal| match refusal {
+            tokens::Refusal::Unauthenticated(why) => Status::unauthenticated(why),
+            tokens::Refusal::Forbidden(why) => Status::permission_denied(why),
+            tokens::Refusal::Store(e) => {
+                Status::unavailable(format!("cannot check the token: {e}"))
+            }
+        })?;
         let scope = match access {
             Access::Read => Scope::Read,
             Access::Write => Scope::Write,
         };
-        if tokens::allows(&record, scope) {
-            Ok(())
-        } else {
-            Err(Status::permission_denied(format!(
-                "token '{}' has scopes [{}]; this call needs '{}'",
-                record.name,
-                record.scopes.join(", "),
-                scope.as_str()
-            )))
-        }
+        tokens::require(&record, scope).map_err(Status::permission_denied)
     }
 }
 

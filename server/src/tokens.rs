@@ -54,26 +54,70 @@ pub fn generate(kind: &str) -> String {
     )
 }
 
-/// Why a stored token may not be used now, if it may not.
-pub fn dead_reason(record: &TokenRecord, now: Millis) -> Option<String> {
-    if record.revoked_at.is_some() {
-        return Some(format!("token '{}' was revoked", record.name));
-    }
-    if record.expires_at.is_some_and(|at| at <= now) {
-        return Some(format!("token '{}' has expired", record.name));
-    }
-    None
+/// Why a presented token is refused: not a live token (401), or one of the wrong kind
+/// or scope (403). Each says why.
+#[derive(Debug)]
+pub enum Refusal {
+    Unauthenticated(String),
+    Forbidden(String),
+    Store(StoreError),
 }
 
-/// Does the token carry `scope`? Admin implies write, write implies read.
-pub fn allows(record: &TokenRecord, scope: Scope) -> bool {
+/// The presented token's record, if it is a live token of `kind`; `wrong_place` says
+/// where tokens of another kind belong.
+pub async fn live(
+    store: &dyn TokenStore,
+    token: &str,
+    kind: &str,
+    wrong_place: &str,
+    now: Millis,
+) -> Result<TokenRecord, Refusal> {
+    let record = store
+        .token_by_hash(&hash(token))
+        .await
+        .map_err(Refusal::Store)?
+        .ok_or_else(|| Refusal::Unauthenticated("unknown token".into()))?;
+    if record.revoked_at.is_some() {
+        return Err(Refusal::Unauthenticated(format!(
+            "token '{}' was revoked",
+            record.name
+        )));
+    }
+    if record.expires_at.is_some_and(|at| at <= now) {
+        return Err(Refusal::Unauthenticated(format!(
+            "token '{}' has expired",
+            record.name
+        )));
+    }
+    if record.kind != kind {
+        return Err(Refusal::Forbidden(format!(
+            "{} tokens are not accepted here: {wrong_place}",
+            record.kind
+        )));
+    }
+    Ok(record)
+}
+
+/// Does the token carry `scope`? Admin implies write, write implies read. The error says
+/// what it has and what is needed.
+pub fn require(record: &TokenRecord, scope: Scope) -> Result<(), String> {
     let has = |s: Scope| record.scopes.iter().any(|t| t == s.as_str());
-    has(Scope::Admin)
+    let ok = has(Scope::Admin)
         || match scope {
             Scope::Read => has(Scope::Read) || has(Scope::Write),
             Scope::Write => has(Scope::Write),
             Scope::Admin => false,
-        }
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "token '{}' has scopes [{}]; this needs '{}'",
+            record.name,
+            record.scopes.join(", "),
+            scope.as_str()
+        ))
+    }
 }
 
 pub fn hash(token: &str) -> String {

@@ -11,7 +11,7 @@ use engine::model::{TokenRecord, WorkerInfo};
 use crate::api::problem::ApiError;
 use crate::state::AppState;
 use crate::tokens::{
-    KIND_AGENT, KIND_API, KIND_ENROLLMENT, SESSION_IDLE_TTL_MS, Scope, allows, dead_reason, hash,
+    self, KIND_AGENT, KIND_API, KIND_ENROLLMENT, Refusal, SESSION_IDLE_TTL_MS, Scope,
 };
 
 /// The presented token. `?access_token=` counts only where `from_query` (the SSE streams:
@@ -62,22 +62,15 @@ async fn live_token_from(
     kind: &str,
     wrong_place: &str,
 ) -> Result<TokenRecord, ApiError> {
-    let record = state
-        .engine
-        .tokens()
-        .token_by_hash(&hash(token))
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
-    if let Some(why) = dead_reason(&record, state.engine.now()) {
-        return Err(ApiError::unauthorized(why));
-    }
-    if record.kind != kind {
-        return Err(ApiError::forbidden(format!(
-            "{} tokens are not accepted here: {wrong_place}",
-            record.kind
-        )));
-    }
-    Ok(record)
+    let store = state.engine.tokens();
+    let now = state.engine.now();
+    tokens::live(store.as_ref(), token, kind, wrong_place, now)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::Unauthenticated(why) => ApiError::unauthorized(why),
+            Refusal::Forbidden(why) => ApiError::forbidden(why),
+            Refusal::Store(e) => ApiError::from(e),
+        })
 }
 
 /// A person or CI calling the API with an API token.
@@ -88,16 +81,7 @@ pub struct Caller {
 impl Caller {
     /// 403 unless the token carries `scope` (admin implies write, write implies read).
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if allows(&self.token, scope) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "token '{}' has scopes [{}]; this needs '{}'",
-                self.token.name,
-                self.token.scopes.join(", "),
-                scope.as_str()
-            )))
-        }
+        tokens::require(&self.token, scope).map_err(ApiError::forbidden)
     }
 }
 
