@@ -17,12 +17,12 @@ static LAST_LOG_SEQ: AtomicI64 = AtomicI64::new(0);
 
 fn next_log_seq() -> i64 {
     let now = chrono::Utc::now().timestamp_micros();
-    let previous = LAST_LOG_SEQ
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
-            Some(now.max(last + 1))
-        })
-        .unwrap_or(now);
-    now.max(previous + 1)
+    let mut next = now;
+    let _ = LAST_LOG_SEQ.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+        next = now.max(last + 1);
+        Some(next)
+    });
+    next
 }
 
 impl Service {

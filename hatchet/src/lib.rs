@@ -98,11 +98,11 @@ impl Service {
         }))
     }
 
-    /// Serve every service on `listener` until `shutdown` completes.
+    /// Serve every service on `listener`. Listening workers hold their streams open for
+    /// good, so there is no graceful end: the server aborts the task.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
-        shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), tonic::transport::Error> {
         use proto::dispatcher_server::DispatcherServer;
         use proto::events_service_server::EventsServiceServer;
@@ -137,10 +137,7 @@ impl Service {
                     .accept_compressed(Gzip)
                     .send_compressed(Gzip),
             )
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                shutdown,
-            )
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
             .await
     }
 

@@ -135,7 +135,7 @@ pub async fn start(
     let service = hatchet::Service::new(engine.clone(), auth, tenant_id, reserved, lease, redact);
     tracing::info!(listen = %addr, "serving Hatchet's gRPC protocol (SDK tokens: `ratchet token create --hatchet`)");
     Ok(tokio::spawn(async move {
-        if let Err(e) = service.serve(listener, std::future::pending()).await {
+        if let Err(e) = service.serve(listener).await {
             tracing::error!(error = %e, "the Hatchet gRPC server failed");
         }
     }))

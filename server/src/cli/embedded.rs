@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Parser;
 use engine::clock::{Clock, SystemClock};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::config::ServeArgs;
@@ -169,11 +168,7 @@ async fn bind(port: Option<u16>, flag: &str) -> anyhow::Result<tokio::net::TcpLi
 fn default_data_dir() -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let home = std::env::var_os("HOME").context("HOME is not set: pass -postgres-data-dir")?;
-    let digest: String = Sha256::digest(cwd.as_os_str().as_encoded_bytes())
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = &crate::tokens::hash(&cwd.to_string_lossy())[..12];
     let name = cwd
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -184,12 +179,11 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// Written whole (a temporary file renamed into place): the SDK never reads half of it.
+/// It holds an admin token: only its owner may read it, from its first byte.
 fn write_handshake(path: &Path, handshake: &serde_json::Value) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, handshake.to_string())
+    crate::infra::write_private(&tmp, &handshake.to_string())
         .with_context(|| format!("cannot write the handshake {}", tmp.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
     std::fs::rename(&tmp, path)
         .with_context(|| format!("cannot write the handshake {}", path.display()))
 }
