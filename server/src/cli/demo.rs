@@ -59,9 +59,8 @@ fn demo_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
         return Ok(t.trim().to_string());
     }
     let token = crate::tokens::generate(crate::tokens::KIND_API);
-    std::fs::write(&path, &token).with_context(|| format!("cannot write {}", path.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    crate::infra::write_private(&path, &token)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(token)
 }
 
